@@ -1,0 +1,223 @@
+// blackout::model::Filesystem: the in-memory filesystem that blackoutfs serves.
+//
+// The crash model lives in one place, crash_model.md beside this file; every
+// other file refers to it. In short:
+//   * Every mutating operation applies to the VOLATILE view (what the running
+//     kernel shows) and, unless it is a pure read, gets a sequence number in the
+//     trace and becomes a PendingOp.
+//   * The DURABLE view (what survives a power cut) changes only through sync
+//     events: Fsync/Fdatasync of a file (its data, size, attributes), a write on
+//     an O_SYNC/O_DSYNC handle, FsyncDir of a directory (its entries), SyncAll.
+//   * A behaviour model (posix-strict, ext4-ordered, ...) says what else a sync
+//     event makes durable and which pending operations may reach the disk on
+//     their own; a crash state is the durable view plus such a subset.
+//
+// Thread-safety: every public method is thread-safe (the FUSE loop is
+// multi-threaded and the control socket runs on its own thread).
+//
+// Errors: methods return Result<T>; an error is a positive errno value, ready
+// for fuse_reply_err.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fusefs/model/result.h"
+
+namespace blackout::model {
+
+using Ino = uint64_t;
+using Fh = uint64_t;
+using Seq = uint64_t;
+inline constexpr Ino kRootIno = 1;
+inline constexpr size_t kPageSize = 4096;
+
+// Who asks, from the FUSE request (owner of new files, trace pid).
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  pid_t pid = 0;
+  uint32_t umask = 022;
+};
+
+// struct stat as the model keeps it.
+struct Attr {
+  Ino ino = 0;
+  uint32_t mode = 0;  // type and permission bits
+  uint32_t nlink = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t rdev = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte units actually backed by pages
+  timespec atime{}, mtime{}, ctime{};
+  struct stat ToStat() const;
+};
+
+// Which attributes SetAttr changes (FUSE_SET_ATTR_* decoded).
+struct AttrChange {
+  std::optional<uint32_t> mode;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;  // truncate
+  std::optional<timespec> atime;  // UTIME_NOW is resolved by the caller
+  std::optional<timespec> mtime;
+};
+
+struct DirEntry {
+  std::string name;
+  Ino ino = 0;
+  uint32_t mode = 0;  // type bits only are meaningful
+};
+
+struct Created {
+  Attr attr;
+  Fh fh = 0;
+};
+
+// The behaviour models; see crash_model.md for what each allows.
+enum class BehaviourModel { kPosixStrict, kExt4Ordered };
+Result<BehaviourModel> ParseBehaviourModel(std::string_view name);  // "posix-strict", ...
+std::string_view Name(BehaviourModel m);
+
+enum class View { kDurable, kVolatile };
+
+// One entry of the trace: a mutating operation with its sequence number.
+struct TraceEntry {
+  Seq seq = 0;
+  pid_t pid = 0;
+  std::string op;  // "create", "write", "fsync", "rename", ...
+  Ino ino = 0;
+  std::string path;  // path of the inode at the time (first link)
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint32_t digest = 0;  // CRC-32 of written bytes, 0 otherwise
+  uint32_t flags = 0;
+  std::string detail;  // e.g. rename target
+};
+
+// What `unsynced` reports.
+struct UnsyncedFile {
+  std::string path;
+  Ino ino = 0;
+  uint64_t pending_bytes = 0;
+  Seq since = 0;  // trace position of the oldest pending operation
+};
+struct UnsyncedDir {
+  std::string path;
+  Ino ino = 0;
+  uint64_t pending_entries = 0;
+  Seq since = 0;
+};
+struct Unsynced {
+  std::vector<UnsyncedFile> files;
+  std::vector<UnsyncedDir> dirs;
+};
+
+// Which crash state a power cut leaves. More generators come with the
+// exploration work; these two need no pending-operation subset.
+enum class CrashStateKind { kDropAll, kKeepAll };
+
+struct PowerCutResult {
+  uint64_t dropped_ops = 0;      // pending operations lost
+  uint64_t epoch = 0;            // new epoch; older handles answer EIO
+  std::vector<Ino> forgotten;    // inodes that no longer exist
+};
+
+struct Options {
+  BehaviourModel model = BehaviourModel::kPosixStrict;
+  uint64_t capacity_bytes = 0;  // 0: unlimited
+  bool trace = true;            // keep TraceEntry records (the seq counter always runs)
+};
+
+class Filesystem {
+ public:
+  explicit Filesystem(Options options = {});
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // ---- Namespace. Lookup-type calls (Lookup, Mknod, Mkdir, Symlink, Link,
+  // Create) add one to the inode's lookup count, as FUSE requires; Forget
+  // takes them away. An inode lives while it has a link, a lookup or an open
+  // handle.
+  Result<Attr> Lookup(Ino parent, std::string_view name);
+  void Forget(Ino ino, uint64_t nlookup);
+  Result<Attr> GetAttr(Ino ino);
+  Result<Attr> SetAttr(Ino ino, const AttrChange& change, std::optional<Fh> fh, const Caller& who);
+  Result<Attr> Mknod(Ino parent, std::string_view name, uint32_t mode, uint32_t rdev,
+                     const Caller& who);
+  Result<Attr> Mkdir(Ino parent, std::string_view name, uint32_t mode, const Caller& who);
+  Result<Attr> Symlink(Ino parent, std::string_view name, std::string_view target,
+                       const Caller& who);
+  Result<std::string> Readlink(Ino ino);
+  Result<Attr> Link(Ino ino, Ino new_parent, std::string_view new_name, const Caller& who);
+  Result<void> Unlink(Ino parent, std::string_view name, const Caller& who);
+  Result<void> Rmdir(Ino parent, std::string_view name, const Caller& who);
+  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE.
+  Result<void> Rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
+                      unsigned flags, const Caller& who);
+
+  // ---- Files. flags are open(2) flags; O_SYNC/O_DSYNC make every write on
+  // the handle a sync event; O_TRUNC truncates.
+  Result<Created> Create(Ino parent, std::string_view name, uint32_t mode, int flags,
+                         const Caller& who);
+  Result<Fh> Open(Ino ino, int flags, const Caller& who);
+  // Reads up to `size` bytes at `offset` into `out` (resized to what was read).
+  Result<void> Read(Fh fh, uint64_t offset, size_t size, std::string& out);
+  Result<size_t> Write(Fh fh, uint64_t offset, std::string_view data, const Caller& who);
+  Result<void> Flush(Fh fh);  // close(2) of one descriptor: never a sync event
+  Result<void> Release(Fh fh);
+  Result<void> Fsync(Fh fh, bool datasync, const Caller& who);
+  // mode: fallocate(2) mode bits (0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE).
+  Result<void> Fallocate(Fh fh, int mode, uint64_t offset, uint64_t length, const Caller& who);
+
+  // ---- Directories.
+  Result<Fh> OpenDir(Ino ino, const Caller& who);
+  // Entries including "." and "..", from index `offset` on.
+  Result<std::vector<DirEntry>> ReadDir(Fh fh, uint64_t offset);
+  Result<void> ReleaseDir(Fh fh);
+  Result<void> FsyncDir(Fh fh, bool datasync, const Caller& who);
+
+  // ---- Extended attributes. flags: XATTR_CREATE / XATTR_REPLACE.
+  Result<void> SetXattr(Ino ino, std::string_view name, std::string_view value, int flags,
+                        const Caller& who);
+  Result<std::string> GetXattr(Ino ino, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(Ino ino);
+  Result<void> RemoveXattr(Ino ino, std::string_view name, const Caller& who);
+
+  Result<struct statvfs> StatFs();
+
+  // ---- Control (the control socket calls these).
+  Seq CurrentSeq() const;
+  uint64_t Epoch() const;
+  // Makes everything durable (`blackout ctl sync`).
+  void SyncAll();
+  // Drops power: the volatile view becomes the chosen crash state, every open
+  // handle of the old epoch answers EIO from now on.
+  PowerCutResult PowerCut(CrashStateKind state = CrashStateKind::kDropAll);
+  Unsynced ListUnsynced() const;
+  // Writes the view into `dir` (created if missing; must be empty) as plain
+  // files, directories and symlinks, with modes and xattrs where possible.
+  Result<void> Materialize(View view, const std::string& dir) const;
+  // Calls `fn(parent, name)` for every directory entry of the volatile view:
+  // the dentries the kernel may have cached, to invalidate after a power cut.
+  void ForEachVolatileEntry(const std::function<void(Ino, const std::string&)>& fn) const;
+  std::vector<TraceEntry> Trace() const;
+  BehaviourModel Model() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace blackout::model

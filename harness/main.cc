@@ -1,0 +1,19 @@
+// build/blackout: the one command-line binary. Each component adds its own
+// subcommands; this file only wires them together and maps parse errors to
+// exit code 2 (bad usage), as every blackout command does.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  CLI::App app{"blackout: crash-consistency testing for storage engines and any program that stores data"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  (void)exit_code;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return exit_code;
+}
