@@ -1,0 +1,542 @@
+// The libfuse3 low-level handlers. Shape of every handler:
+//
+//   static void Op(fuse_req_t req, ...) { ReplyX(req, Fs(req).Op(...)); }
+//
+// i.e. decode, ONE model call, and one reply helper that owns the reply. Each
+// reply helper calls exactly one fuse_reply_* on every path, so a handler can
+// neither reply twice nor forget to reply. Helpers that hand the kernel a
+// reference (entry, open, create) undo it in the model when the reply could
+// not be delivered (the request was interrupted), as the kernel will then
+// never send the matching forget or release.
+#define FUSE_USE_VERSION 312
+
+#include "fusefs/fuse/adapter.h"
+
+#include <fuse3/fuse_lowlevel.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <string_view>
+
+namespace blackout::fusefs {
+namespace {
+
+using model::Attr;
+using model::Caller;
+using model::Result;
+
+std::shared_ptr<spdlog::logger> Log() {
+  auto log = spdlog::get("fuse");
+  return log ? log : spdlog::default_logger();
+}
+
+bool FuseConfAllowsOther() {
+  std::ifstream in("/etc/fuse.conf");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("user_allow_other", 0) == 0) return true;
+  }
+  return false;
+}
+
+timespec Now() {
+  timespec t{};
+  clock_gettime(CLOCK_REALTIME, &t);
+  return t;
+}
+
+}  // namespace
+
+struct Handlers {
+  static FuseAdapter& Adapter(fuse_req_t req) {
+    return *static_cast<FuseAdapter*>(fuse_req_userdata(req));
+  }
+  static model::Filesystem& Fs(fuse_req_t req) { return Adapter(req).fs_; }
+
+  static Caller Who(fuse_req_t req) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    return Caller{ctx->uid, ctx->gid, ctx->pid, ctx->umask};
+  }
+
+  // ---- Reply helpers: one per result type, one fuse_reply_* per path.
+
+  static void ReplyErr(fuse_req_t req, const Result<void>& r) { fuse_reply_err(req, r.error()); }
+
+  static void ReplyEntry(fuse_req_t req, const Result<Attr>& r) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    FuseAdapter& a = Adapter(req);
+    fuse_entry_param e{};
+    e.ino = r->ino;
+    e.attr = r->ToStat();
+    e.attr_timeout = a.options_.attr_timeout_s;
+    e.entry_timeout = a.options_.entry_timeout_s;
+    a.NoteLookup(r->ino);  // before the reply: a forget may follow at once
+    if (fuse_reply_entry(req, &e) != 0) {
+      a.NoteForget(r->ino, 1);
+      a.fs_.Forget(r->ino, 1);
+    }
+  }
+
+  static void ReplyAttr(fuse_req_t req, const Result<Attr>& r) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    const struct stat st = r->ToStat();
+    fuse_reply_attr(req, &st, Adapter(req).options_.attr_timeout_s);
+  }
+
+  static void ReplyOpen(fuse_req_t req, const Result<model::Fh>& r, fuse_file_info* fi,
+                        bool dir) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    fi->fh = *r;
+    // Page cache yes (shared mmap needs it), but revalidated on every open,
+    // and never direct_io, which breaks shared writable mmap.
+    fi->keep_cache = 0;
+    fi->direct_io = 0;
+    if (fuse_reply_open(req, fi) != 0) {
+      (void)(dir ? Fs(req).ReleaseDir(*r) : Fs(req).Release(*r));
+    }
+  }
+
+  static void ReplyCreate(fuse_req_t req, const Result<model::Created>& r, fuse_file_info* fi) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    FuseAdapter& a = Adapter(req);
+    fuse_entry_param e{};
+    e.ino = r->attr.ino;
+    e.attr = r->attr.ToStat();
+    e.attr_timeout = a.options_.attr_timeout_s;
+    e.entry_timeout = a.options_.entry_timeout_s;
+    fi->fh = r->fh;
+    fi->keep_cache = 0;
+    fi->direct_io = 0;
+    a.NoteLookup(r->attr.ino);
+    if (fuse_reply_create(req, &e, fi) != 0) {
+      (void)a.fs_.Release(r->fh);
+      a.NoteForget(r->attr.ino, 1);
+      a.fs_.Forget(r->attr.ino, 1);
+    }
+  }
+
+  static void ReplyData(fuse_req_t req, const Result<void>& r, const std::string& data) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    fuse_reply_buf(req, data.data(), data.size());
+  }
+
+  static void ReplyWrite(fuse_req_t req, const Result<size_t>& r) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    fuse_reply_write(req, *r);
+  }
+
+  static void ReplyReadlink(fuse_req_t req, const Result<std::string>& r) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    fuse_reply_readlink(req, r->c_str());
+  }
+
+  // getxattr/listxattr: size 0 is a probe for the needed size (FUSE protocol).
+  static void ReplyXattrBytes(fuse_req_t req, const Result<std::string>& r, size_t size) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+    } else if (size == 0) {
+      fuse_reply_xattr(req, r->size());
+    } else if (r->size() > size) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, r->data(), r->size());
+    }
+  }
+
+  static Result<std::string> JoinXattrNames(const Result<std::vector<std::string>>& r) {
+    if (!r.ok()) return model::Errno{r.error()};
+    std::string list;
+    for (const std::string& name : *r) {
+      list.append(name);
+      list.push_back('\0');
+    }
+    return list;
+  }
+
+  static void ReplyStatfs(fuse_req_t req, const Result<struct statvfs>& r) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    fuse_reply_statfs(req, &*r);
+  }
+
+  // Packs entries [offset, ...) into at most `size` bytes; the offset the
+  // kernel passes back next time is the index of the entry after the last.
+  static void ReplyDir(fuse_req_t req, const Result<std::vector<model::DirEntry>>& r, size_t size,
+                       off_t offset) {
+    if (!r.ok()) {
+      fuse_reply_err(req, r.error());
+      return;
+    }
+    thread_local std::vector<char> buf;
+    buf.resize(size);
+    size_t used = 0;
+    off_t next = offset;
+    for (const model::DirEntry& d : *r) {
+      struct stat st {};
+      st.st_ino = d.ino;
+      st.st_mode = d.mode;
+      ++next;
+      const size_t need =
+          fuse_add_direntry(req, buf.data() + used, size - used, d.name.c_str(), &st, next);
+      if (need > size - used) break;
+      used += need;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+  }
+
+  // ---- Handlers.
+
+  static void Init(void* userdata, fuse_conn_info* conn) {
+    // Every write(2) must reach the model in order, when it happens.
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    // The model does not clear setuid bits itself; let the kernel ask.
+    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+    // Data buffers arrive in memory, never as a pipe to splice from.
+    conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    Log()->info("fuse init: protocol {}.{}, max_write {}", conn->proto_major, conn->proto_minor,
+                conn->max_write);
+  }
+
+  static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    ReplyEntry(req, Fs(req).Lookup(parent, name));
+  }
+
+  static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    Adapter(req).NoteForget(ino, nlookup);
+    Fs(req).Forget(ino, nlookup);
+    fuse_reply_none(req);
+  }
+
+  static void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+    FuseAdapter& a = Adapter(req);
+    for (size_t i = 0; i < count; ++i) {
+      a.NoteForget(forgets[i].ino, forgets[i].nlookup);
+      a.fs_.Forget(forgets[i].ino, forgets[i].nlookup);
+    }
+    fuse_reply_none(req);
+  }
+
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    ReplyAttr(req, Fs(req).GetAttr(ino));
+  }
+
+  static model::AttrChange DecodeSetattr(const struct stat* attr, int to_set) {
+    model::AttrChange c;
+    if (to_set & FUSE_SET_ATTR_MODE) c.mode = attr->st_mode;
+    if (to_set & FUSE_SET_ATTR_UID) c.uid = attr->st_uid;
+    if (to_set & FUSE_SET_ATTR_GID) c.gid = attr->st_gid;
+    if (to_set & FUSE_SET_ATTR_SIZE) c.size = static_cast<uint64_t>(attr->st_size);
+    // utimensat(UTIME_NOW) arrives as *_NOW (with or without the plain bit).
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+      c.atime = Now();
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+      c.atime = attr->st_atim;
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      c.mtime = Now();
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+      c.mtime = attr->st_mtim;
+    }
+    return c;
+  }
+
+  static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                      fuse_file_info* fi) {
+    const std::optional<model::Fh> fh = fi ? std::optional<model::Fh>(fi->fh) : std::nullopt;
+    ReplyAttr(req, Fs(req).SetAttr(ino, DecodeSetattr(attr, to_set), fh, Who(req)));
+  }
+
+  static void Readlink(fuse_req_t req, fuse_ino_t ino) {
+    ReplyReadlink(req, Fs(req).Readlink(ino));
+  }
+
+  static void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                    dev_t rdev) {
+    ReplyEntry(req, Fs(req).Mknod(parent, name, mode, static_cast<uint32_t>(rdev), Who(req)));
+  }
+
+  static void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+    ReplyEntry(req, Fs(req).Mkdir(parent, name, mode, Who(req)));
+  }
+
+  static void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    ReplyErr(req, Fs(req).Unlink(parent, name, Who(req)));
+  }
+
+  static void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    ReplyErr(req, Fs(req).Rmdir(parent, name, Who(req)));
+  }
+
+  static void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+    ReplyEntry(req, Fs(req).Symlink(parent, name, target, Who(req)));
+  }
+
+  static void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                     const char* newname, unsigned int flags) {
+    ReplyErr(req, Fs(req).Rename(parent, name, newparent, newname, flags, Who(req)));
+  }
+
+  static void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+    ReplyEntry(req, Fs(req).Link(ino, newparent, newname, Who(req)));
+  }
+
+  static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    ReplyOpen(req, Fs(req).Open(ino, fi->flags, Who(req)), fi, /*dir=*/false);
+  }
+
+  static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    // One buffer per worker thread: no allocation per read once it has grown.
+    thread_local std::string data;
+    ReplyData(req, Fs(req).Read(fi->fh, static_cast<uint64_t>(off), size, data), data);
+  }
+
+  static void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off,
+                       fuse_file_info* fi) {
+    ReplyWrite(req, Fs(req).Write(fi->fh, static_cast<uint64_t>(off), Bytes(in), Who(req)));
+  }
+
+  // The request's bytes as one view. Without splice the kernel's data is a
+  // single in-memory buffer, used in place; anything else is gathered once.
+  static std::string_view Bytes(fuse_bufvec* in) {
+    const fuse_buf& first = in->buf[in->idx];
+    if (in->count - in->idx == 1 && !(first.flags & FUSE_BUF_IS_FD)) {
+      return {static_cast<const char*>(first.mem) + in->off, first.size - in->off};
+    }
+    thread_local std::string gathered;
+    gathered.resize(fuse_buf_size(in));
+    fuse_bufvec out = FUSE_BUFVEC_INIT(gathered.size());
+    out.buf[0].mem = gathered.data();
+    const ssize_t n = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+    gathered.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return gathered;
+  }
+
+  static void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    ReplyErr(req, Fs(req).Flush(fi->fh));
+  }
+
+  static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    ReplyErr(req, Fs(req).Release(fi->fh));
+  }
+
+  static void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+    ReplyErr(req, Fs(req).Fsync(fi->fh, datasync != 0, Who(req)));
+  }
+
+  static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    ReplyOpen(req, Fs(req).OpenDir(ino, Who(req)), fi, /*dir=*/true);
+  }
+
+  static void ReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    ReplyDir(req, Fs(req).ReadDir(fi->fh, static_cast<uint64_t>(off)), size, off);
+  }
+
+  static void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    ReplyErr(req, Fs(req).ReleaseDir(fi->fh));
+  }
+
+  static void FsyncDir(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+    ReplyErr(req, Fs(req).FsyncDir(fi->fh, datasync != 0, Who(req)));
+  }
+
+  static void StatFs(fuse_req_t req, fuse_ino_t) { ReplyStatfs(req, Fs(req).StatFs()); }
+
+  static void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                       size_t size, int flags) {
+    ReplyErr(req, Fs(req).SetXattr(ino, name, std::string_view(value, size), flags, Who(req)));
+  }
+
+  static void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    ReplyXattrBytes(req, Fs(req).GetXattr(ino, name), size);
+  }
+
+  static void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    ReplyXattrBytes(req, JoinXattrNames(Fs(req).ListXattr(ino)), size);
+  }
+
+  static void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+    ReplyErr(req, Fs(req).RemoveXattr(ino, name, Who(req)));
+  }
+
+  static void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                     fuse_file_info* fi) {
+    ReplyCreate(req, Fs(req).Create(parent, name, mode, fi->flags, Who(req)), fi);
+  }
+
+  static void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
+                        fuse_file_info* fi) {
+    ReplyErr(req, Fs(req).Fallocate(fi->fh, mode, static_cast<uint64_t>(offset),
+                                    static_cast<uint64_t>(length), Who(req)));
+  }
+
+  static fuse_lowlevel_ops Ops() {
+    fuse_lowlevel_ops ops{};
+    ops.init = Init;
+    ops.lookup = Lookup;
+    ops.forget = Forget;
+    ops.forget_multi = ForgetMulti;
+    ops.getattr = GetAttr;
+    ops.setattr = SetAttr;
+    ops.readlink = Readlink;
+    ops.mknod = Mknod;
+    ops.mkdir = Mkdir;
+    ops.unlink = Unlink;
+    ops.rmdir = Rmdir;
+    ops.symlink = Symlink;
+    ops.rename = Rename;
+    ops.link = Link;
+    ops.open = Open;
+    ops.read = Read;
+    ops.write_buf = WriteBuf;
+    ops.flush = Flush;
+    ops.release = Release;
+    ops.fsync = Fsync;
+    ops.opendir = OpenDir;
+    ops.readdir = ReadDir;
+    ops.releasedir = ReleaseDir;
+    ops.fsyncdir = FsyncDir;
+    ops.statfs = StatFs;
+    ops.setxattr = SetXattr;
+    ops.getxattr = GetXattr;
+    ops.listxattr = ListXattr;
+    ops.removexattr = RemoveXattr;
+    ops.create = Create;
+    ops.fallocate = Fallocate;
+    return ops;
+  }
+};
+
+FuseAdapter::FuseAdapter(model::Filesystem& fs, MountOptions options)
+    : fs_(fs), options_(std::move(options)) {
+  kernel_lookups_[model::kRootIno] = 1;
+}
+
+std::unique_ptr<FuseAdapter> FuseAdapter::Mount(model::Filesystem& fs, const MountOptions& options,
+                                                std::string* error) {
+  std::unique_ptr<FuseAdapter> a(new FuseAdapter(fs, options));
+  std::string opts = "default_permissions,fsname=blackoutfs,subtype=blackout";
+  if (options.allow_other_if_permitted && (geteuid() == 0 || FuseConfAllowsOther())) {
+    opts += ",allow_other";
+  }
+  std::string prog = "blackout";
+  std::string dash_o = "-o";
+  char* argv[] = {prog.data(), dash_o.data(), opts.data(), nullptr};
+  fuse_args args = FUSE_ARGS_INIT(3, argv);
+  static const fuse_lowlevel_ops ops = Handlers::Ops();
+  a->session_ = fuse_session_new(&args, &ops, sizeof(ops), a.get());
+  if (a->session_ == nullptr) {
+    *error = "cannot create a FUSE session (options: " + opts + ")";
+    return nullptr;
+  }
+  if (fuse_session_mount(a->session_, options.mountpoint.c_str()) != 0) {
+    *error = "cannot mount blackoutfs on " + options.mountpoint +
+             " (is /dev/fuse there and usable, and is the path a directory?)";
+    return nullptr;
+  }
+  a->mounted_ = true;
+  Log()->info("mounted blackoutfs on {} (-o {})", options.mountpoint, opts);
+  return a;
+}
+
+FuseAdapter::~FuseAdapter() {
+  Unmount();
+  if (session_ != nullptr) {
+    if (signals_installed_) fuse_remove_signal_handlers(session_);
+    fuse_session_destroy(session_);
+  }
+}
+
+bool FuseAdapter::InstallSignalHandlers() {
+  signals_installed_ = fuse_set_signal_handlers(session_) == 0;
+  return signals_installed_;
+}
+
+int FuseAdapter::Loop() {
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
+  const int rc = fuse_session_loop_mt(session_, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  return rc;
+}
+
+void FuseAdapter::Exit() { fuse_session_exit(session_); }
+
+void FuseAdapter::Unmount() {
+  if (!mounted_) return;
+  fuse_session_unmount(session_);
+  mounted_ = false;
+  Log()->info("unmounted {}", options_.mountpoint);
+}
+
+void FuseAdapter::NoteLookup(model::Ino ino) {
+  std::lock_guard<std::mutex> lock(lookups_mu_);
+  ++kernel_lookups_[ino];
+}
+
+void FuseAdapter::NoteForget(model::Ino ino, uint64_t n) {
+  std::lock_guard<std::mutex> lock(lookups_mu_);
+  auto it = kernel_lookups_.find(ino);
+  if (it == kernel_lookups_.end() || ino == model::kRootIno) return;
+  if (it->second <= n) {
+    kernel_lookups_.erase(it);
+  } else {
+    it->second -= n;
+  }
+}
+
+InvalidationCount FuseAdapter::InvalidateKernelCaches(
+    const std::vector<std::pair<model::Ino, std::string>>& entries) {
+  InvalidationCount count;
+  if (!mounted_) return count;
+  for (const auto& [parent, name] : entries) {
+    if (fuse_lowlevel_notify_inval_entry(session_, parent, name.data(), name.size()) == 0) {
+      ++count.entries;
+    }
+  }
+  std::vector<model::Ino> inodes;
+  {
+    std::lock_guard<std::mutex> lock(lookups_mu_);
+    inodes.reserve(kernel_lookups_.size());
+    for (const auto& [ino, n] : kernel_lookups_) inodes.push_back(ino);
+  }
+  // Drops attributes and cached pages (unmapping shared mappings), so that no
+  // read, stat or mmap shows a byte the power cut took away.
+  for (model::Ino ino : inodes) {
+    if (fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0) == 0) ++count.inodes;
+  }
+  Log()->info("invalidated {} entries and {} inodes after power cut", count.entries,
+              count.inodes);
+  return count;
+}
+
+}  // namespace blackout::fusefs

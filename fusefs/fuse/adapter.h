@@ -1,0 +1,111 @@
+// blackout::fusefs::FuseAdapter: serves a model::Filesystem through the
+// libfuse3 low-level API.
+//
+// Each request handler decodes the request, calls ONE model function and
+// replies exactly once through a reply helper for that result type (see
+// adapter.cc). Inode numbers are the model's (the root is 1 = FUSE_ROOT_ID).
+//
+// Kernel caches: there is no writeback cache, so every write(2) reaches the
+// model in order. The page cache is kept (shared writable mmap needs it) but
+// never across an open (keep_cache is off). After a power cut the control
+// thread calls InvalidateKernelCaches() so that the kernel shows the crash
+// state and never a dropped byte.
+//
+// Thread-safety: handlers run on the multi-threaded session loop; Exit() and
+// InvalidateKernelCaches() may be called from any other thread but never
+// from inside a request handler (the kernel would wait for the handler).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "fusefs/model/filesystem.h"
+
+struct fuse_session;
+
+namespace blackout::fusefs {
+
+struct MountOptions {
+  std::string mountpoint;  // absolute path of an existing directory
+  // allow_other is added when the process is root or /etc/fuse.conf has
+  // user_allow_other; false forces it off.
+  bool allow_other_if_permitted = true;
+  // How long the kernel may trust an entry or attributes without asking.
+  // Every change goes through this process, and a power cut invalidates
+  // explicitly, so these only bound a race with a concurrent power cut.
+  double entry_timeout_s = 1.0;
+  double attr_timeout_s = 1.0;
+  unsigned max_threads = 8;
+};
+
+// What InvalidateKernelCaches told the kernel to forget.
+struct InvalidationCount {
+  size_t entries = 0;
+  size_t inodes = 0;
+};
+
+class FuseAdapter {
+ public:
+  // Creates the session and mounts it on options.mountpoint with
+  // default_permissions, fsname=blackoutfs, subtype=blackout (type
+  // `fuse.blackout` in /proc/mounts). On failure returns nullptr and sets
+  // *error to a sentence naming the mount point.
+  // REQUIRES: `fs` outlives the adapter.
+  static std::unique_ptr<FuseAdapter> Mount(model::Filesystem& fs, const MountOptions& options,
+                                            std::string* error);
+  ~FuseAdapter();  // unmounts if still mounted
+  FuseAdapter(const FuseAdapter&) = delete;
+  FuseAdapter& operator=(const FuseAdapter&) = delete;
+
+  // Installs SIGTERM/SIGINT/SIGHUP handlers that end Loop(). The signals are
+  // delivered to the thread that calls Loop() only if every other thread
+  // blocks them (the session loop's workers do).
+  [[nodiscard]] bool InstallSignalHandlers();
+
+  // Runs the multi-threaded session loop until the file system is unmounted
+  // or Exit() is called. Returns 0, a signal number, or -errno.
+  int Loop();
+
+  // Asks Loop() to return (it returns once a request or signal wakes it).
+  void Exit();
+
+  // Unmounts (lazily when busy, as libfuse does for root). Idempotent.
+  void Unmount();
+
+  // Tells the kernel to drop the given directory entries (parent, name) and
+  // the attributes and page cache of every inode it may know (those handed
+  // out by entry replies and not yet forgotten). Call after a power cut with
+  // the entries of the volatile view from before AND after the cut, so that
+  // removed names disappear and restored names are looked up again.
+  // Errors (the kernel did not have the entry) are ignored.
+  InvalidationCount InvalidateKernelCaches(
+      const std::vector<std::pair<model::Ino, std::string>>& entries);
+
+  const std::string& mountpoint() const { return options_.mountpoint; }
+
+ private:
+  friend struct Handlers;
+  FuseAdapter(model::Filesystem& fs, MountOptions options);
+
+  // The kernel's lookup count per inode, mirrored so that a power cut can
+  // invalidate exactly the inodes the kernel may hold. Invariant: an inode is
+  // in `kernel_lookups_` iff an entry reply for it succeeded more times than
+  // forgets took away; the root is always there.
+  void NoteLookup(model::Ino ino);
+  void NoteForget(model::Ino ino, uint64_t n);
+
+  model::Filesystem& fs_;
+  MountOptions options_;
+  fuse_session* session_ = nullptr;
+  bool mounted_ = false;
+  bool signals_installed_ = false;
+  std::mutex lookups_mu_;
+  std::unordered_map<model::Ino, uint64_t> kernel_lookups_;
+};
+
+}  // namespace blackout::fusefs
