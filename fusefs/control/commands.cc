@@ -1,0 +1,320 @@
+#include "fusefs/control/commands.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "fusefs/control/client.h"
+#include "fusefs/control/daemon.h"
+
+namespace blackout::control {
+namespace {
+
+using nlohmann::json;
+
+// /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string UnescapeMountPath(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// The file system type mounted at `path` ("" when it is not a mount point).
+std::string MountTypeAt(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, type;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mnt, field;
+    fields >> id >> parent >> devno >> root >> mnt;
+    if (UnescapeMountPath(mnt) != path) continue;
+    // Optional fields end at "-", then come the type and the source.
+    while (fields >> field && field != "-") {
+    }
+    fields >> type;  // the last matching line is the one on top
+  }
+  return type;
+}
+
+bool WaitUntilUnmounted(const std::string& mnt, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!MountTypeAt(mnt).empty()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+int Usage(const std::string& message) {
+  std::cerr << "blackout: " << message << "\n";
+  return 2;
+}
+
+// Runs a program, returns its exit status (-1 if it could not run).
+int RunProgram(std::vector<std::string> argv) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// ---- mount
+
+struct MountArgs {
+  std::string mnt;
+  std::string model = "posix-strict";
+  std::string ctl;
+  bool foreground = false;
+};
+
+// Checks that the socket path is free; removes a stale socket nobody answers.
+bool ClaimSocketPath(const std::string& path, std::string* error) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return true;
+  if (!S_ISSOCK(st.st_mode)) {
+    *error = "control socket path " + path + " exists and is not a socket; choose another with --ctl";
+    return false;
+  }
+  if (ControlClient::Connect(path).ok()) {
+    *error = "control socket " + path +
+             " is in use by a running blackout daemon; unmount it first (blackout umount) or "
+             "choose another with --ctl";
+    return false;
+  }
+  if (unlink(path.c_str()) != 0) {
+    *error = "cannot remove the stale control socket " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+int Mount(const MountArgs& args) {
+  struct stat st {};
+  if (stat(args.mnt.c_str(), &st) != 0) {
+    return Usage("mount: mount point " + args.mnt + " does not exist (create the directory first)");
+  }
+  if (!S_ISDIR(st.st_mode)) return Usage("mount: mount point " + args.mnt + " is not a directory");
+  model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(args.model);
+  if (!m.ok()) {
+    return Usage("mount: --model " + args.model + " is unknown; models: posix-strict, ext4-ordered");
+  }
+  DaemonConfig config;
+  config.mountpoint = NormalizeMountpoint(args.mnt);
+  config.model = *m;
+  const std::string type = MountTypeAt(config.mountpoint);
+  if (!type.empty()) {
+    return Usage("mount: " + config.mountpoint + " is already a mount point (type " + type +
+                 "); unmount it first");
+  }
+  config.socket_path = args.ctl.empty() ? config.mountpoint + ".ctl"
+                                        : std::filesystem::absolute(args.ctl).lexically_normal().string();
+  std::string error;
+  if (!ClaimSocketPath(config.socket_path, &error)) return Usage("mount: " + error);
+
+  if (args.foreground) return RunDaemon(config, -1);
+
+  config.log_path = config.mountpoint + ".log";
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return Usage(std::string("mount: pipe: ") + std::strerror(errno));
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = fork();
+  if (pid < 0) return Usage(std::string("mount: fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    close(ready[0]);
+    setsid();
+    if (chdir("/") != 0) _exit(2);
+    const int devnull = open("/dev/null", O_RDWR);
+    for (int fd : {0, 1, 2}) dup2(devnull, fd);
+    if (devnull > 2) close(devnull);
+    _exit(RunDaemon(config, ready[1]));
+  }
+  close(ready[1]);
+  std::string reply;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(ready[0], buf, sizeof(buf))) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  close(ready[0]);
+  if (reply.rfind("OK", 0) == 0) {
+    std::cout << "mounted blackoutfs on " << config.mountpoint << " (model " << args.model
+              << ", control socket " << config.socket_path << ", log " << config.log_path
+              << ", pid " << pid << ")\n";
+    return 0;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (reply.rfind("ERR ", 0) == 0) {
+    while (!reply.empty() && reply.back() == '\n') reply.pop_back();
+    return Usage("mount: " + reply.substr(4));
+  }
+  return Usage("mount: the daemon exited before the mount was ready; see " + config.log_path);
+}
+
+// ---- umount
+
+int Umount(const std::string& mnt_arg, const std::string& ctl) {
+  const std::string mnt = NormalizeMountpoint(mnt_arg);
+  const std::string type = MountTypeAt(mnt);
+  if (type != "fuse.blackout") {
+    return Usage("umount: " + mnt + " is not a blackout mount" +
+                 (type.empty() ? std::string(" (not a mount point)") : " (type " + type + ")"));
+  }
+  const std::string socket = ctl.empty() ? mnt + ".ctl" : ctl;
+  Result<ControlClient> client = ControlClient::Connect(socket);
+  if (client.ok()) {
+    Result<json> r = client->Call(json{{"cmd", "shutdown"}}, std::chrono::seconds(10));
+    if (r.ok() && r.value().value("ok", false) &&
+        WaitUntilUnmounted(mnt, std::chrono::seconds(10))) {
+      std::cout << "unmounted " << mnt << "\n";
+      return 0;
+    }
+    std::cerr << "blackout: umount: the daemon did not unmount " << mnt
+              << "; falling back to fusermount3 -u\n";
+  } else {
+    std::cerr << "blackout: umount: " << client.error() << "; falling back to fusermount3 -u\n";
+  }
+  if (RunProgram({"fusermount3", "-u", mnt}) != 0) {
+    std::cerr << "blackout: umount: " << mnt
+              << " is busy; detaching it lazily (fusermount3 -u -z): it disappears from the "
+                 "namespace now and is released when its last user closes it\n";
+    if (RunProgram({"fusermount3", "-u", "-z", mnt}) != 0) {
+      std::cerr << "blackout: umount: fusermount3 -u -z " << mnt << " failed\n";
+      return 1;
+    }
+  }
+  std::cout << "unmounted " << mnt << "\n";
+  return 0;
+}
+
+// ---- ctl
+
+struct CtlArgs {
+  std::string mnt;
+  std::string command;
+  std::vector<std::string> rest;
+  std::string ctl;
+  std::string state;
+  std::string view;
+  double timeout_s = 120;
+};
+
+constexpr const char* kCtlCommands = "status, seq, sync, power-cut, unsynced, snapshot, trace";
+
+int Ctl(const CtlArgs& a) {
+  json request{{"cmd", a.command}};
+  const bool simple = a.command == "status" || a.command == "seq" || a.command == "sync" ||
+                      a.command == "unsynced" || a.command == "trace";
+  if (!simple && a.command != "power-cut" && a.command != "snapshot") {
+    return Usage("ctl: unknown command '" + a.command + "'; commands: " + kCtlCommands);
+  }
+  if (!a.state.empty() && a.command != "power-cut") {
+    return Usage("ctl: --state applies to power-cut only");
+  }
+  if (!a.view.empty() && a.command != "snapshot") {
+    return Usage("ctl: --view applies to snapshot only");
+  }
+  if (a.command == "snapshot") {
+    if (a.rest.empty()) {
+      return Usage("ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR [--view durable|volatile]");
+    }
+    if (a.rest.size() > 1) return Usage("ctl: snapshot takes one directory, got " + a.rest[1] + " too");
+    request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
+    if (!a.view.empty()) {
+      if (a.view != "durable" && a.view != "volatile") {
+        return Usage("ctl: --view " + a.view + " is unknown; views: durable, volatile");
+      }
+      request["view"] = a.view;
+    }
+  } else if (!a.rest.empty()) {
+    return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
+  }
+  if (a.command == "power-cut" && !a.state.empty()) {
+    if (a.state != "drop-all" && a.state != "keep-all") {
+      return Usage("ctl: --state " + a.state + " is unknown; states: drop-all, keep-all");
+    }
+    request["state"] = a.state;
+  }
+  const std::string socket = a.ctl.empty() ? DefaultSocketPath(a.mnt) : a.ctl;
+  Result<ControlClient> client = ControlClient::Connect(socket);
+  if (!client.ok()) {
+    return Usage("ctl: no blackout daemon answers: " + client.error() +
+                 "; mount one with `blackout mount " + a.mnt + "`");
+  }
+  Result<json> reply = client->Call(
+      request, std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000)));
+  if (!reply.ok()) return Usage("ctl: " + reply.error());
+  std::cout << reply->dump(2) << "\n";
+  if (!reply->value("ok", false)) {
+    std::cerr << "blackout: ctl " << a.command << ": "
+              << reply->value("error", std::string("the daemon answered ok:false")) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddFilesystemCommands(CLI::App& app, int& exit_code) {
+  auto mount_args = std::make_shared<MountArgs>();
+  CLI::App* mount = app.add_subcommand(
+      "mount", "Mount blackoutfs on MNT; returns once the mount is usable");
+  mount->add_option("MNT", mount_args->mnt, "mount point (an existing directory)")->required();
+  mount->add_option("--model", mount_args->model,
+                    "behaviour model: posix-strict (default) or ext4-ordered");
+  mount->add_option("--ctl", mount_args->ctl, "control socket path (default MNT.ctl)");
+  mount->add_flag("--foreground", mount_args->foreground,
+                  "stay in the foreground and log to stderr");
+  mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
+
+  auto umount_mnt = std::make_shared<std::string>();
+  auto umount_ctl = std::make_shared<std::string>();
+  CLI::App* umount = app.add_subcommand("umount", "Unmount a blackoutfs mount");
+  umount->add_option("MNT", *umount_mnt, "mount point")->required();
+  umount->add_option("--ctl", *umount_ctl, "control socket path (default MNT.ctl)");
+  umount->callback(
+      [umount_mnt, umount_ctl, &exit_code] { exit_code = Umount(*umount_mnt, *umount_ctl); });
+
+  auto ctl_args = std::make_shared<CtlArgs>();
+  CLI::App* ctl = app.add_subcommand(
+      "ctl", std::string("Send a control command to a mounted blackoutfs and print the JSON reply; "
+                         "COMMAND: ") + kCtlCommands);
+  ctl->add_option("MNT", ctl_args->mnt, "mount point")->required();
+  ctl->add_option("COMMAND", ctl_args->command, kCtlCommands)->required();
+  ctl->add_option("ARGS", ctl_args->rest, "arguments of the command (snapshot: DIR)");
+  ctl->add_option("--ctl", ctl_args->ctl, "control socket path (default MNT.ctl)");
+  ctl->add_option("--state", ctl_args->state, "power-cut: drop-all (default) or keep-all");
+  ctl->add_option("--view", ctl_args->view, "snapshot: durable (default) or volatile");
+  ctl->add_option("--timeout", ctl_args->timeout_s, "seconds to wait for the reply (default 120)");
+  ctl->callback([ctl_args, &exit_code] { exit_code = Ctl(*ctl_args); });
+}
+
+}  // namespace blackout::control

@@ -1,0 +1,101 @@
+#include "fusefs/control/daemon.h"
+
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "fusefs/control/server.h"
+#include "fusefs/fuse/adapter.h"
+
+namespace blackout::control {
+namespace {
+
+// One logger per component, all writing to the daemon's log.
+std::shared_ptr<spdlog::logger> InstallLoggers(const std::string& log_path) {
+  spdlog::sink_ptr sink;
+  if (log_path.empty()) {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  } else {
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_path);
+  }
+  std::shared_ptr<spdlog::logger> mount_log;
+  for (const char* name : {"fuse", "control", "mount"}) {
+    spdlog::drop(name);
+    auto log = std::make_shared<spdlog::logger>(name, sink);
+    log->flush_on(spdlog::level::info);
+    spdlog::register_logger(log);
+    if (std::string(name) == "mount") mount_log = log;
+  }
+  return mount_log;
+}
+
+void Report(int& ready_fd, const std::string& line) {
+  if (ready_fd < 0) return;
+  const std::string msg = line + "\n";
+  (void)!write(ready_fd, msg.data(), msg.size());
+  close(ready_fd);
+  ready_fd = -1;
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonConfig& config, int ready_fd) {
+  std::shared_ptr<spdlog::logger> log;
+  try {
+    log = InstallLoggers(config.log_path);
+  } catch (const spdlog::spdlog_ex& e) {
+    Report(ready_fd, "ERR cannot open the log file " + config.log_path + ": " + e.what());
+    return 2;
+  }
+  auto fail = [&](const std::string& message) {
+    log->error("{}", message);
+    Report(ready_fd, "ERR " + message);
+    return 2;
+  };
+
+  model::Options options;
+  options.model = config.model;
+  model::Filesystem fs(options);
+
+  fusefs::MountOptions mount_options;
+  mount_options.mountpoint = config.mountpoint;
+  std::string error;
+  std::unique_ptr<fusefs::FuseAdapter> adapter = fusefs::FuseAdapter::Mount(fs, mount_options, &error);
+  if (!adapter) return fail(error);
+  if (!adapter->InstallSignalHandlers()) {
+    return fail("cannot install signal handlers for the session loop");
+  }
+
+  ServerHooks hooks;
+  hooks.mountpoint = config.mountpoint;
+  fusefs::FuseAdapter* raw = adapter.get();
+  hooks.invalidate = [raw](const std::vector<std::pair<model::Ino, std::string>>& entries) {
+    raw->InvalidateKernelCaches(entries);
+  };
+  // The session loop wakes for a signal, not for fuse_session_exit alone;
+  // every other thread blocks signals, so this one reaches the loop.
+  hooks.shutdown = [] { kill(getpid(), SIGTERM); };
+  ControlServer server(fs, hooks);
+  if (!server.Listen(config.socket_path, &error)) return fail(error);
+  server.Start();
+
+  log->info("blackoutfs ready on {} (model {}, control socket {})", config.mountpoint,
+            model::Name(config.model), config.socket_path);
+  Report(ready_fd, "OK");
+
+  const int rc = adapter->Loop();
+  log->info("session loop ended ({}); unmounting {}",
+            rc > 0 ? "signal " + std::to_string(rc) : "rc " + std::to_string(rc),
+            config.mountpoint);
+  server.Stop();
+  adapter->Unmount();
+  adapter.reset();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace blackout::control

@@ -1,0 +1,30 @@
+// blackout::control::RunDaemon: the process behind `blackout mount`: one
+// model::Filesystem, served to the kernel by the FUSE adapter and to tools by
+// the control socket, until unmounted or signalled.
+#pragma once
+
+#include <string>
+
+#include "fusefs/model/filesystem.h"
+
+namespace blackout::control {
+
+struct DaemonConfig {
+  std::string mountpoint;  // absolute, normalized (NormalizeMountpoint)
+  std::string socket_path;
+  std::string log_path;  // empty: log to stderr
+  model::BehaviourModel model = model::BehaviourModel::kPosixStrict;
+};
+
+// Mounts, listens on the control socket, then serves until the file system is
+// unmounted, SIGTERM/SIGINT/SIGHUP arrives or a client sends "shutdown"; then
+// unmounts and removes the socket.
+// Readiness: when `ready_fd` >= 0, writes "OK\n" to it once the mount is
+// usable and the socket listens, or "ERR <message>\n" if setting up failed,
+// then closes it.
+// Returns the process exit code: 0 after a clean stop, 2 when setting up
+// failed (bad input: the path cannot be mounted or the socket not created).
+// REQUIRES: no other threads yet (signals must reach the session loop).
+int RunDaemon(const DaemonConfig& config, int ready_fd);
+
+}  // namespace blackout::control

@@ -1,0 +1,302 @@
+#include "fusefs/control/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace blackout::control {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCommands =
+    "status, seq, sync, power-cut, unsynced, snapshot, trace, shutdown";
+// A request longer than this is not one the protocol defines.
+constexpr size_t kMaxRequestBytes = 1 << 20;
+
+std::shared_ptr<spdlog::logger> Log() {
+  auto log = spdlog::get("control");
+  return log ? log : spdlog::default_logger();
+}
+
+json Error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
+
+std::string RootRelative(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  return "/" + path;
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+ControlServer::ControlServer(model::Filesystem& fs, ServerHooks hooks)
+    : fs_(fs), hooks_(std::move(hooks)) {}
+
+ControlServer::~ControlServer() { Stop(); }
+
+json ControlServer::HandleLine(std::string_view line, bool* shutdown) {
+  json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object()) {
+    return Error("request is not a JSON object; send one object per line, e.g. {\"cmd\":\"status\"}");
+  }
+  return Handle(request, shutdown);
+}
+
+json ControlServer::Handle(const json& request, bool* shutdown) {
+  if (!request.contains("cmd") || !request["cmd"].is_string()) {
+    return Error(std::string("request has no \"cmd\" string; commands: ") + kCommands);
+  }
+  const std::string cmd = request["cmd"];
+  if (cmd == "status") {
+    const model::Unsynced u = fs_.ListUnsynced();
+    uint64_t pending = u.files.size();
+    for (const auto& d : u.dirs) pending += d.pending_entries;
+    return json{{"ok", true},
+                {"model", std::string(model::Name(fs_.Model()))},
+                {"seq", fs_.CurrentSeq()},
+                {"epoch", fs_.Epoch()},
+                {"mountpoint", hooks_.mountpoint},
+                {"pending_ops", pending}};
+  }
+  if (cmd == "seq") return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};
+  if (cmd == "sync") {
+    fs_.SyncAll();
+    return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};
+  }
+  if (cmd == "power-cut") return PowerCut(request);
+  if (cmd == "unsynced") {
+    const model::Unsynced u = fs_.ListUnsynced();
+    json files = json::array();
+    for (const auto& f : u.files) {
+      files.push_back(
+          {{"path", RootRelative(f.path)}, {"pending_bytes", f.pending_bytes}, {"since", f.since}});
+    }
+    json dirs = json::array();
+    for (const auto& d : u.dirs) {
+      dirs.push_back({{"path", RootRelative(d.path)},
+                      {"pending_entries", d.pending_entries},
+                      {"since", d.since}});
+    }
+    return json{{"ok", true}, {"files", std::move(files)}, {"dirs", std::move(dirs)}};
+  }
+  if (cmd == "snapshot") return Snapshot(request);
+  if (cmd == "trace") {
+    json entries = json::array();
+    for (const model::TraceEntry& e : fs_.Trace()) {
+      entries.push_back({{"seq", e.seq},
+                         {"pid", e.pid},
+                         {"op", e.op},
+                         {"ino", e.ino},
+                         {"path", RootRelative(e.path)},
+                         {"offset", e.offset},
+                         {"length", e.length},
+                         {"digest", e.digest},
+                         {"flags", e.flags},
+                         {"detail", e.detail}});
+    }
+    return json{{"ok", true}, {"entries", std::move(entries)}};
+  }
+  if (cmd == "shutdown") {
+    if (shutdown != nullptr) *shutdown = true;
+    return json{{"ok", true}};
+  }
+  return Error("unknown command '" + cmd + "'; commands: " + kCommands);
+}
+
+json ControlServer::PowerCut(const json& request) {
+  model::CrashStateKind kind = model::CrashStateKind::kDropAll;
+  if (request.contains("state")) {
+    const json& s = request["state"];
+    if (s == "drop-all") {
+      kind = model::CrashStateKind::kDropAll;
+    } else if (s == "keep-all") {
+      kind = model::CrashStateKind::kKeepAll;
+    } else {
+      return Error("power-cut: unknown \"state\" " + s.dump() + "; states: drop-all, keep-all");
+    }
+  }
+  // The kernel may have cached any entry of the volatile view before the cut
+  // (to drop) and negative lookups of names the cut brings back (to redo).
+  std::vector<std::pair<model::Ino, std::string>> entries;
+  auto collect = [&](model::Ino parent, const std::string& name) {
+    entries.emplace_back(parent, name);
+  };
+  fs_.ForEachVolatileEntry(collect);
+  const model::PowerCutResult cut = fs_.PowerCut(kind);
+  fs_.ForEachVolatileEntry(collect);
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  if (hooks_.invalidate) hooks_.invalidate(entries);
+  Log()->info("power cut ({}): dropped {} pending operations, epoch {}",
+              kind == model::CrashStateKind::kDropAll ? "drop-all" : "keep-all", cut.dropped_ops,
+              cut.epoch);
+  return json{{"ok", true},
+              {"dropped_ops", cut.dropped_ops},
+              {"epoch", cut.epoch},
+              {"seq", fs_.CurrentSeq()}};
+}
+
+json ControlServer::Snapshot(const json& request) {
+  if (!request.contains("dir") || !request["dir"].is_string() ||
+      request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
+    return Error(
+        "snapshot: missing \"dir\": give the absolute path of an empty or missing directory");
+  }
+  const std::string dir = request["dir"];
+  model::View view = model::View::kDurable;
+  if (request.contains("view")) {
+    if (request["view"] == "durable") {
+      view = model::View::kDurable;
+    } else if (request["view"] == "volatile") {
+      view = model::View::kVolatile;
+    } else {
+      return Error("snapshot: unknown \"view\" " + request["view"].dump() +
+                   "; views: durable, volatile");
+    }
+  }
+  const model::Result<void> r = fs_.Materialize(view, dir);
+  if (!r.ok()) {
+    return Error("snapshot: cannot write the view into " + dir + ": " + std::strerror(r.error()) +
+                 " (the directory must be empty or missing, and outside the mount)");
+  }
+  return json{{"ok", true}, {"dir", dir}};
+}
+
+bool ControlServer::Listen(const std::string& path, std::string* error) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    *error = "control socket path " + path + " is longer than " +
+             std::to_string(sizeof(addr.sun_path) - 1) + " bytes; choose a shorter one with --ctl";
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) {
+    *error = std::string("socket(): ") + std::strerror(errno);
+    return false;
+  }
+  // Only the owner may drive the mount: the socket is born 0600.
+  const mode_t old_mask = umask(0177);
+  const int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int bind_errno = errno;
+  umask(old_mask);
+  if (rc != 0 || listen(listen_fd_, 16) != 0) {
+    *error = "cannot listen on control socket " + path + ": " +
+             std::strerror(rc != 0 ? bind_errno : errno);
+    close(listen_fd_);
+    listen_fd_ = -1;
+    return false;
+  }
+  path_ = path;
+  if (pipe2(wake_pipe_, O_CLOEXEC) != 0) {
+    *error = std::string("pipe(): ") + std::strerror(errno);
+    return false;
+  }
+  Log()->info("control socket listening on {}", path);
+  return true;
+}
+
+void ControlServer::Start() {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  thread_ = std::thread([this] { Serve(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void ControlServer::Stop() {
+  if (thread_.joinable()) {
+    const char byte = 1;
+    (void)!write(wake_pipe_[1], &byte, 1);
+    thread_.join();
+  }
+  for (int& fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+    unlink(path_.c_str());
+    Log()->info("control socket {} removed", path_);
+  }
+}
+
+void ControlServer::Serve() {
+  struct Client {
+    int fd;
+    std::string in;
+  };
+  std::vector<Client> clients;
+  std::vector<pollfd> fds;
+  bool running = true;
+  while (running) {
+    fds.clear();
+    fds.push_back({wake_pipe_[0], POLLIN, 0});
+    fds.push_back({listen_fd_, POLLIN, 0});
+    for (const Client& c : clients) fds.push_back({c.fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      Log()->error("control poll failed: {}", std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents) break;
+    if (fds[1].revents & POLLIN) {
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) clients.push_back({fd, {}});
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      Client& c = clients[i - 2];
+      char buf[65536];
+      const ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
+      bool keep = n > 0;
+      if (keep) c.in.append(buf, static_cast<size_t>(n));
+      size_t nl;
+      while (keep && (nl = c.in.find('\n')) != std::string::npos) {
+        bool shutdown = false;
+        const json reply = HandleLine(std::string_view(c.in).substr(0, nl), &shutdown);
+        c.in.erase(0, nl + 1);
+        keep = SendAll(c.fd, reply.dump() + "\n");
+        if (shutdown && hooks_.shutdown) {
+          Log()->info("shutdown requested over the control socket");
+          hooks_.shutdown();
+        }
+      }
+      if (keep && c.in.size() > kMaxRequestBytes) {
+        (void)SendAll(c.fd, Error("request longer than 1 MiB without a newline").dump() + "\n");
+        keep = false;
+      }
+      if (!keep) {
+        close(c.fd);
+        c.fd = -1;
+      }
+    }
+    clients.erase(std::remove_if(clients.begin(), clients.end(),
+                                 [](const Client& c) { return c.fd < 0; }),
+                  clients.end());
+  }
+  for (const Client& c : clients) close(c.fd);
+}
+
+}  // namespace blackout::control

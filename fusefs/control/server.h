@@ -1,0 +1,91 @@
+// blackout::control::ControlServer: the daemon side of the control socket.
+//
+// Protocol: JSON lines over a Unix stream socket (mode 0600). Each line the
+// client sends is one request object; the server answers each with exactly
+// one reply object on one line, in order. Every reply has "ok"; when "ok" is
+// false it has "error", a sentence a person can act on. Paths in replies are
+// relative to the mount root and start with "/".
+//
+//   {"cmd":"status"}   -> {"ok":true,"model":"posix-strict","seq":N,"epoch":E,
+//                          "mountpoint":"...","pending_ops":N}
+//   {"cmd":"seq"}      -> {"ok":true,"seq":N}
+//   {"cmd":"sync"}     -> {"ok":true,"seq":N}          everything made durable
+//   {"cmd":"power-cut","state":"drop-all"|"keep-all"}  (state defaults to drop-all)
+//                      -> {"ok":true,"dropped_ops":N,"epoch":E,"seq":N}
+//   {"cmd":"unsynced"} -> {"ok":true,"files":[{"path","pending_bytes","since"}],
+//                          "dirs":[{"path","pending_entries","since"}]}
+//   {"cmd":"snapshot","dir":"/abs/dir","view":"durable"|"volatile"}
+//                      -> {"ok":true,"dir":"..."}   (view defaults to durable)
+//   {"cmd":"trace"}    -> {"ok":true,"entries":[{seq,pid,op,ino,path,offset,
+//                          length,digest,flags,detail}...]}
+//   {"cmd":"shutdown"} -> {"ok":true}, then the daemon unmounts and exits
+//   anything else      -> {"ok":false,"error":"unknown command 'x'; commands: ..."}
+//
+// "pending_ops" in status counts, from ListUnsynced, each file with pending
+// data as one and each pending directory entry as one: the model does not
+// expose its pending-operation count directly.
+//
+// Thread-safety: Handle() may be called from any thread; the socket is served
+// by one thread of its own, so requests are answered one at a time.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "fusefs/model/filesystem.h"
+
+namespace blackout::control {
+
+struct ServerHooks {
+  std::string mountpoint;  // reported by status
+  // Called after a power cut with the volatile entries from before and after
+  // it; tells the kernel to forget them (FuseAdapter::InvalidateKernelCaches).
+  std::function<void(const std::vector<std::pair<model::Ino, std::string>>&)> invalidate;
+  // Called after the reply to "shutdown" is sent.
+  std::function<void()> shutdown;
+};
+
+class ControlServer {
+ public:
+  // REQUIRES: `fs` outlives the server.
+  ControlServer(model::Filesystem& fs, ServerHooks hooks);
+  ~ControlServer();  // Stop()s
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Answers one request (no socket involved). Sets *shutdown when the request
+  // asks the daemon to stop.
+  nlohmann::json Handle(const nlohmann::json& request, bool* shutdown = nullptr);
+  // Parses one line and answers it; a line that is not a JSON object gets an
+  // error reply.
+  nlohmann::json HandleLine(std::string_view line, bool* shutdown = nullptr);
+
+  // Creates the socket at `path` with mode 0600 and listens. The path must be
+  // free (the mount command removes a stale socket first).
+  [[nodiscard]] bool Listen(const std::string& path, std::string* error);
+  // Serves connections on a new thread until Stop(). Signals are blocked on
+  // that thread so that SIGTERM reaches the session loop.
+  void Start();
+  // Stops serving, joins the thread and removes the socket file. Idempotent.
+  void Stop();
+
+ private:
+  void Serve();
+  nlohmann::json PowerCut(const nlohmann::json& request);
+  nlohmann::json Snapshot(const nlohmann::json& request);
+
+  model::Filesystem& fs_;
+  ServerHooks hooks_;
+  std::string path_;
+  int listen_fd_ = -1;
+  int wake_pipe_[2] = {-1, -1};
+  std::thread thread_;
+};
+
+}  // namespace blackout::control
