@@ -1,10 +1,51 @@
-// First compiling version of the model: every call answers ENOSYS until the
-// implementation lands. See crash_model.md.
+// Filesystem: namespace, file and directory operations on the volatile view.
+// Each mutating call validates against the volatile view, builds one
+// PendingOp and hands it to Impl::Commit, which applies it to the volatile
+// view, indexes it for the sync events and traces it. Sync events and crash
+// states are in durability.cc; the model they follow is crash_model.md.
+//
+// Permission checks are the kernel's (the adapter mounts with
+// default_permissions); the model checks only what the filesystem itself
+// decides: existence, types, emptiness, flags.
 #include "fusefs/model/filesystem.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+
+#include "fusefs/model/filesystem_impl.h"
 
 namespace blackout::model {
+
+namespace {
+
+// ext4's limit; writes beyond it answer EFBIG as they do there.
+constexpr uint64_t kMaxFileSize = uint64_t{16} << 40;
+constexpr size_t kMaxXattrValue = 65536;
+// ReadDir returns at most this many entries per call; the adapter asks again
+// from the next offset until it gets none.
+constexpr size_t kReadDirChunk = 1024;
+
+Result<void> CheckName(std::string_view name) {
+  if (name.empty()) return Errno{ENOENT};
+  if (name.size() > 255) return Errno{ENAMETOOLONG};
+  if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+    return Errno{EINVAL};
+  }
+  return Ok();
+}
+
+bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+bool Readable(int flags) { return (flags & O_ACCMODE) != O_WRONLY; }
+
+}  // namespace
 
 struct stat Attr::ToStat() const {
   struct stat st {};
@@ -23,89 +64,813 @@ struct stat Attr::ToStat() const {
   return st;
 }
 
-Result<BehaviourModel> ParseBehaviourModel(std::string_view name) {
-  if (name == "posix-strict") return BehaviourModel::kPosixStrict;
-  if (name == "ext4-ordered") return BehaviourModel::kExt4Ordered;
-  return Errno{EINVAL};
+// ---------------------------------------------------------------- Impl
+
+Filesystem::Impl::Impl(Options o) : options(o) {
+  Born b;
+  b.attr.ino = kRootIno;
+  b.attr.mode = S_IFDIR | 0755;
+  b.attr.uid = geteuid();
+  b.attr.gid = getegid();
+  b.attr.atime = b.attr.mtime = b.attr.ctime = Now();
+  born[kRootIno] = b;
+  auto root = std::make_shared<Node>();
+  root->attr = b.attr;
+  root->attr.nlink = 2;
+  vol.nodes[kRootIno] = root;
+  dur.nodes[kRootIno] = root;  // shared copy-on-write, like every durable node
+  links[kRootIno] = {};
 }
 
-std::string_view Name(BehaviourModel m) {
-  switch (m) {
-    case BehaviourModel::kPosixStrict:
-      return "posix-strict";
-    case BehaviourModel::kExt4Ordered:
-      return "ext4-ordered";
+Filesystem::Impl::~Impl() { JoinReaper(); }
+
+Result<const Node*> Filesystem::Impl::Dir(Ino ino) const {
+  const Node* n = vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  if (!n->IsDir()) return Errno{ENOTDIR};
+  return n;
+}
+
+Result<Handle*> Filesystem::Impl::GetHandle(Fh fh) {
+  auto it = handles.find(fh);
+  if (it == handles.end()) return Errno{EBADF};
+  // A handle from before a power cut names a file of a world that is gone.
+  if (it->second.epoch != epoch) return Errno{EIO};
+  return &it->second;
+}
+
+std::string Filesystem::Impl::Path(Ino ino) const {
+  if (ino == kRootIno) return "/";
+  std::vector<const std::string*> parts;
+  Ino cur = ino;
+  // Depth guard: links never form a cycle, but a path must never hang a call.
+  for (int depth = 0; cur != kRootIno && depth < 4096; ++depth) {
+    auto it = links.find(cur);
+    if (it == links.end() || it->second.empty()) return parts.empty() ? "" : "?";
+    parts.push_back(&it->second.front().second);
+    cur = it->second.front().first;
   }
-  return "unknown";
+  std::string path;
+  for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
+    path += '/';
+    path += **p;
+  }
+  return path;
 }
 
-struct Filesystem::Impl {
-  Options options;
-};
-
-Filesystem::Filesystem(Options options) : impl_(std::make_unique<Impl>()) {
-  impl_->options = options;
+void Filesystem::Impl::Link(Ino ino, Ino parent, const std::string& name) {
+  links[ino].emplace_back(parent, name);
 }
+
+void Filesystem::Impl::Unlink(Ino ino, Ino parent, const std::string& name) {
+  auto it = links.find(ino);
+  if (it == links.end()) return;
+  auto& v = it->second;
+  auto pos = std::find(v.begin(), v.end(), std::pair<Ino, std::string>(parent, name));
+  if (pos != v.end()) v.erase(pos);
+}
+
+void Filesystem::Impl::MaybeReap(Ino ino) {
+  if (ino == kRootIno || ino == 0) return;
+  const Node* n = vol.Find(ino);
+  if (n == nullptr || n->attr.nlink > 0) return;
+  if (lookups.count(ino) != 0 || open_count.count(ino) != 0) return;
+  vol.page_count -= n->pages.size();
+  vol.nodes.erase(ino);
+  links.erase(ino);
+}
+
+void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_t offset,
+                              uint64_t length, uint32_t digest, uint32_t flags,
+                              std::string detail) {
+  ++seq;
+  if (!options.trace) return;
+  TraceEntry e;
+  e.seq = seq;
+  e.pid = pid;
+  e.op = op;
+  e.ino = ino;
+  e.path = Path(ino);
+  e.offset = offset;
+  e.length = length;
+  e.digest = digest;
+  e.flags = flags;
+  e.detail = std::move(detail);
+  trace.push_back(std::move(e));
+}
+
+Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
+  op.seq = ++seq;
+  ApplyOp(vol, op, born);
+  Seq s = op.seq;
+  if (IsEntryOp(op.kind)) {
+    by_dir[op.parent].push_back(s);
+    by_child[op.ino].push_back(s);
+    meta.push_back(s);
+    if (op.kind == OpKind::kRename) {
+      if (op.new_parent != op.parent) by_dir[op.new_parent].push_back(s);
+      if (op.replaced != 0) by_child[op.replaced].push_back(s);
+    }
+  } else {
+    by_inode[op.ino].push_back(s);
+    // ext4 journals attributes, xattrs and truncates; new data is not in the
+    // journal (delayed allocation), see durability.cc.
+    if (!IsDataOp(op.kind) || op.kind == OpKind::kTruncate) meta.push_back(s);
+  }
+
+  // Links (for paths) follow the entry operations.
+  switch (op.kind) {
+    case OpKind::kCreate:
+    case OpKind::kMkdir:
+    case OpKind::kSymlink:
+    case OpKind::kLink:
+      Link(op.ino, op.parent, op.name);
+      break;
+    case OpKind::kUnlink:
+    case OpKind::kRmdir:
+      Unlink(op.ino, op.parent, op.name);
+      break;
+    case OpKind::kRename:
+      Unlink(op.ino, op.parent, op.name);
+      if (op.replaced != 0) {
+        Unlink(op.replaced, op.new_parent, op.new_name);
+        if (op.flags & RENAME_EXCHANGE) Link(op.replaced, op.parent, op.name);
+      }
+      Link(op.ino, op.new_parent, op.new_name);
+      break;
+    default:
+      break;
+  }
+
+  if (options.trace) {
+    TraceEntry e;
+    e.seq = s;
+    e.pid = pid;
+    e.op = std::string(OpName(op.kind));
+    e.ino = op.ino;
+    switch (op.kind) {
+      case OpKind::kRename:
+        e.path = Path(op.parent) == "/" ? "/" + op.name : Path(op.parent) + "/" + op.name;
+        e.detail = Path(op.ino);
+        break;
+      case OpKind::kSetXattr:
+      case OpKind::kRemoveXattr:
+        e.path = Path(op.ino);
+        e.detail = op.name;
+        break;
+      default:
+        if (IsEntryOp(op.kind)) {
+          std::string dir = Path(op.parent);
+          e.path = dir == "/" ? "/" + op.name : dir + "/" + op.name;
+          if (op.kind == OpKind::kSymlink) e.detail = op.value;
+        } else {
+          e.path = Path(op.ino);
+        }
+    }
+    e.offset = op.offset;
+    e.length = op.length;
+    e.digest = digest;
+    e.flags = op.flags;
+    trace.push_back(std::move(e));
+  }
+  pending.emplace(s, std::move(op));
+  return s;
+}
+
+Result<Attr> Filesystem::Impl::NewInode(Ino parent, std::string_view name, uint32_t mode,
+                                        uint32_t rdev, std::string_view target, const Caller& who,
+                                        OpKind kind) {
+  auto dir = Dir(parent);
+  if (!dir.ok()) return Errno{dir.error()};
+  if (auto r = CheckName(name); !r.ok()) return Errno{r.error()};
+  if (name == "." || name == ".." || (*dir)->entries.count(name) != 0) return Errno{EEXIST};
+  Ino ino = next_ino++;
+  Born b;
+  b.attr.ino = ino;
+  b.attr.mode = mode;
+  b.attr.uid = who.uid;
+  b.attr.gid = who.gid;
+  // BSD group semantics of a setgid directory, as Linux implements them.
+  if ((*dir)->attr.mode & S_ISGID) {
+    b.attr.gid = (*dir)->attr.gid;
+    if (S_ISDIR(mode)) b.attr.mode |= S_ISGID;
+  }
+  b.attr.rdev = rdev;
+  b.attr.atime = b.attr.mtime = b.attr.ctime = Now();
+  b.attr.size = target.size();
+  b.target = std::string(target);
+  born[ino] = b;
+
+  PendingOp op;
+  op.kind = kind;
+  op.ino = ino;
+  op.time = b.attr.ctime;
+  op.parent = parent;
+  op.name = std::string(name);
+  op.value = std::string(target);
+  Commit(std::move(op), who.pid);
+  ++lookups[ino];
+  return vol.Find(ino)->Report();
+}
+
+Result<void> Filesystem::Impl::TruncateLocked(Ino ino, uint64_t size, const Caller& who) {
+  if (size > kMaxFileSize) return Errno{EFBIG};
+  PendingOp op;
+  op.kind = OpKind::kTruncate;
+  op.ino = ino;
+  op.time = Now();
+  op.offset = size;
+  Commit(std::move(op), who.pid);
+  return Ok();
+}
+
+Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::string_view data,
+                                           const Caller& who, size_t& written) {
+  const Node* n = vol.Find(h.ino);
+  if (n == nullptr) return Errno{EIO};
+  if (!n->IsReg()) return Errno{EINVAL};
+  // Without the kernel's writeback cache the filesystem places O_APPEND
+  // writes itself (libfuse documentation of the write handler).
+  if (h.flags & O_APPEND) offset = n->attr.size;
+  written = 0;
+  if (data.empty()) return Ok();
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) return Errno{EFBIG};
+  uint64_t end = offset + data.size();
+
+  PendingOp op;
+  op.kind = OpKind::kWrite;
+  op.ino = h.ino;
+  op.time = Now();
+  op.offset = offset;
+  op.length = data.size();
+  op.flags = end > n->attr.size ? 1 : 0;  // 1: the write extends the file
+  uint64_t first = PageIndex(offset), last = PageIndex(end - 1);
+  op.pages.reserve(last - first + 1);
+  uint64_t new_pages = 0;
+  auto it = n->pages.lower_bound(first);
+  const char* src = data.data();
+  for (uint64_t idx = first; idx <= last; ++idx) {
+    while (it != n->pages.end() && it->first < idx) ++it;
+    const PageRef* base = (it != n->pages.end() && it->first == idx) ? &it->second : nullptr;
+    if (base == nullptr) ++new_pages;
+    uint64_t page_start = idx * kPageSize;
+    uint64_t from = std::max(offset, page_start), to = std::min(end, page_start + kPageSize);
+    std::shared_ptr<Page> page;
+    if (to - from == kPageSize) {
+      page = std::make_shared_for_overwrite<Page>();
+    } else {
+      page = CopyPage(base ? *base : PageRef());
+    }
+    std::memcpy(page->bytes + (from - page_start), src, to - from);
+    src += to - from;
+    op.pages.emplace_back(idx, std::move(page));
+  }
+  if (options.capacity_bytes != 0 &&
+      (vol.page_count + new_pages) * kPageSize > options.capacity_bytes) {
+    return Errno{ENOSPC};
+  }
+  uint32_t digest = 0;
+  if (options.trace) {
+    digest = crc32(0, reinterpret_cast<const Bytef*>(data.data()), data.size());
+  }
+  Commit(std::move(op), who.pid, digest);
+  written = data.size();
+
+  // O_SYNC = __O_SYNC | O_DSYNC on Linux: test the full value for fsync.
+  if ((h.flags & O_SYNC) == O_SYNC) {
+    Record("fsync", h.ino, who.pid, 0, 0, 0, 0, "O_SYNC write");
+    SyncInode(h.ino, false);
+  } else if (h.flags & O_DSYNC) {
+    Record("fdatasync", h.ino, who.pid, 0, 0, 0, 0, "O_DSYNC write");
+    SyncInode(h.ino, true);
+  }
+  return Ok();
+}
+
+// ---------------------------------------------------------------- Filesystem
+
+Filesystem::Filesystem(Options options) : impl_(std::make_unique<Impl>(options)) {}
 Filesystem::~Filesystem() = default;
 
-Result<Attr> Filesystem::Lookup(Ino, std::string_view) { return Errno{ENOSYS}; }
-void Filesystem::Forget(Ino, uint64_t) {}
-Result<Attr> Filesystem::GetAttr(Ino) { return Errno{ENOSYS}; }
-Result<Attr> Filesystem::SetAttr(Ino, const AttrChange&, std::optional<Fh>, const Caller&) {
-  return Errno{ENOSYS};
+Result<Attr> Filesystem::Lookup(Ino parent, std::string_view name) {
+  std::lock_guard lock(impl_->mu);
+  auto dir = impl_->Dir(parent);
+  if (!dir.ok()) return Errno{dir.error()};
+  Ino ino = 0;
+  if (name == ".") {
+    ino = parent;
+  } else if (name == "..") {
+    auto it = impl_->links.find(parent);
+    ino = (it == impl_->links.end() || it->second.empty()) ? kRootIno : it->second[0].first;
+  } else {
+    if (name.size() > 255) return Errno{ENAMETOOLONG};
+    auto it = (*dir)->entries.find(name);
+    if (it == (*dir)->entries.end()) return Errno{ENOENT};
+    ino = it->second;
+  }
+  ++impl_->lookups[ino];
+  return impl_->vol.Find(ino)->Report();
 }
-Result<Attr> Filesystem::Mknod(Ino, std::string_view, uint32_t, uint32_t, const Caller&) {
-  return Errno{ENOSYS};
+
+void Filesystem::Forget(Ino ino, uint64_t nlookup) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->lookups.find(ino);
+  if (it == impl_->lookups.end()) return;
+  if (it->second <= nlookup) {
+    impl_->lookups.erase(it);
+    impl_->MaybeReap(ino);
+  } else {
+    it->second -= nlookup;
+  }
 }
-Result<Attr> Filesystem::Mkdir(Ino, std::string_view, uint32_t, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<Attr> Filesystem::GetAttr(Ino ino) {
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  return n->Report();
 }
-Result<Attr> Filesystem::Symlink(Ino, std::string_view, std::string_view, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<Attr> Filesystem::SetAttr(Ino ino, const AttrChange& change, std::optional<Fh> fh,
+                                 const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  if (fh) {
+    auto h = impl_->GetHandle(*fh);
+    if (!h.ok()) return Errno{h.error()};
+    ino = (*h)->ino;
+  }
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  if (change.size) {
+    if (n->IsDir()) return Errno{EISDIR};
+    if (!n->IsReg()) return Errno{EINVAL};
+    if (auto r = impl_->TruncateLocked(ino, *change.size, who); !r.ok()) return Errno{r.error()};
+  }
+  if (change.mode || change.uid || change.gid || change.atime || change.mtime) {
+    PendingOp op;
+    op.kind = OpKind::kSetAttr;
+    op.ino = ino;
+    op.time = Now();
+    op.mode = change.mode;
+    op.uid = change.uid;
+    op.gid = change.gid;
+    op.atime = change.atime;
+    op.mtime = change.mtime;
+    impl_->Commit(std::move(op), who.pid);
+  }
+  return impl_->vol.Find(ino)->Report();
 }
-Result<std::string> Filesystem::Readlink(Ino) { return Errno{ENOSYS}; }
-Result<Attr> Filesystem::Link(Ino, Ino, std::string_view, const Caller&) { return Errno{ENOSYS}; }
-Result<void> Filesystem::Unlink(Ino, std::string_view, const Caller&) { return Errno{ENOSYS}; }
-Result<void> Filesystem::Rmdir(Ino, std::string_view, const Caller&) { return Errno{ENOSYS}; }
-Result<void> Filesystem::Rename(Ino, std::string_view, Ino, std::string_view, unsigned,
-                                const Caller&) {
-  return Errno{ENOSYS};
+
+Result<Attr> Filesystem::Mknod(Ino parent, std::string_view name, uint32_t mode, uint32_t rdev,
+                               const Caller& who) {
+  uint32_t type = mode & S_IFMT;
+  if (type == 0) type = S_IFREG;
+  if (type == S_IFDIR) return Errno{EPERM};  // mknod(2) refuses directories
+  if (type != S_IFREG && type != S_IFCHR && type != S_IFBLK && type != S_IFIFO &&
+      type != S_IFSOCK) {
+    return Errno{EINVAL};
+  }
+  std::lock_guard lock(impl_->mu);
+  return impl_->NewInode(parent, name, type | (mode & 07777), rdev, {}, who, OpKind::kCreate);
 }
-Result<Created> Filesystem::Create(Ino, std::string_view, uint32_t, int, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<Attr> Filesystem::Mkdir(Ino parent, std::string_view name, uint32_t mode,
+                               const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->NewInode(parent, name, S_IFDIR | (mode & 07777), 0, {}, who, OpKind::kMkdir);
 }
-Result<Fh> Filesystem::Open(Ino, int, const Caller&) { return Errno{ENOSYS}; }
-Result<void> Filesystem::Read(Fh, uint64_t, size_t, std::string&) { return Errno{ENOSYS}; }
-Result<size_t> Filesystem::Write(Fh, uint64_t, std::string_view, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<Attr> Filesystem::Symlink(Ino parent, std::string_view name, std::string_view target,
+                                 const Caller& who) {
+  if (target.empty()) return Errno{ENOENT};
+  if (target.size() >= PATH_MAX) return Errno{ENAMETOOLONG};
+  std::lock_guard lock(impl_->mu);
+  return impl_->NewInode(parent, name, S_IFLNK | 0777, 0, target, who, OpKind::kSymlink);
 }
-Result<void> Filesystem::Flush(Fh) { return Ok(); }
-Result<void> Filesystem::Release(Fh) { return Ok(); }
-Result<void> Filesystem::Fsync(Fh, bool, const Caller&) { return Ok(); }
-Result<void> Filesystem::Fallocate(Fh, int, uint64_t, uint64_t, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<std::string> Filesystem::Readlink(Ino ino) {
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  if (!S_ISLNK(n->attr.mode)) return Errno{EINVAL};
+  return n->target;
 }
-Result<Fh> Filesystem::OpenDir(Ino, const Caller&) { return Errno{ENOSYS}; }
-Result<std::vector<DirEntry>> Filesystem::ReadDir(Fh, uint64_t) { return Errno{ENOSYS}; }
-Result<void> Filesystem::ReleaseDir(Fh) { return Ok(); }
-Result<void> Filesystem::FsyncDir(Fh, bool, const Caller&) { return Ok(); }
-Result<void> Filesystem::SetXattr(Ino, std::string_view, std::string_view, int, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<Attr> Filesystem::Link(Ino ino, Ino new_parent, std::string_view new_name,
+                              const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  if (n->IsDir()) return Errno{EPERM};
+  // A file whose last name is gone cannot get a new one (linkat(2): ENOENT).
+  if (n->attr.nlink == 0) return Errno{ENOENT};
+  auto dir = impl_->Dir(new_parent);
+  if (!dir.ok()) return Errno{dir.error()};
+  if (auto r = CheckName(new_name); !r.ok()) return Errno{r.error()};
+  if (new_name == "." || new_name == ".." || (*dir)->entries.count(new_name) != 0) {
+    return Errno{EEXIST};
+  }
+  if (n->attr.nlink >= 65000) return Errno{EMLINK};  // ext4's EXT4_LINK_MAX
+  PendingOp op;
+  op.kind = OpKind::kLink;
+  op.ino = ino;
+  op.time = Now();
+  op.parent = new_parent;
+  op.name = std::string(new_name);
+  impl_->Commit(std::move(op), who.pid);
+  ++impl_->lookups[ino];
+  return impl_->vol.Find(ino)->Report();
 }
-Result<std::string> Filesystem::GetXattr(Ino, std::string_view) { return Errno{ENOSYS}; }
-Result<std::vector<std::string>> Filesystem::ListXattr(Ino) { return Errno{ENOSYS}; }
-Result<void> Filesystem::RemoveXattr(Ino, std::string_view, const Caller&) {
-  return Errno{ENOSYS};
+
+Result<void> Filesystem::Unlink(Ino parent, std::string_view name, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  auto dir = impl_->Dir(parent);
+  if (!dir.ok()) return Errno{dir.error()};
+  if (name.size() > 255) return Errno{ENAMETOOLONG};
+  auto it = (*dir)->entries.find(name);
+  if (it == (*dir)->entries.end()) return Errno{ENOENT};
+  Ino child = it->second;
+  if (impl_->vol.Find(child)->IsDir()) return Errno{EISDIR};
+  PendingOp op;
+  op.kind = OpKind::kUnlink;
+  op.ino = child;
+  op.time = Now();
+  op.parent = parent;
+  op.name = std::string(name);
+  impl_->Commit(std::move(op), who.pid);
+  impl_->MaybeReap(child);
+  return Ok();
 }
-Result<struct statvfs> Filesystem::StatFs() { return Errno{ENOSYS}; }
-Seq Filesystem::CurrentSeq() const { return 0; }
-uint64_t Filesystem::Epoch() const { return 0; }
-void Filesystem::SyncAll() {}
-PowerCutResult Filesystem::PowerCut(CrashStateKind) { return {}; }
-Unsynced Filesystem::ListUnsynced() const { return {}; }
-Result<void> Filesystem::Materialize(View, const std::string&) const { return Errno{ENOSYS}; }
-void Filesystem::ForEachVolatileEntry(const std::function<void(Ino, const std::string&)>&) const {}
-std::vector<TraceEntry> Filesystem::Trace() const { return {}; }
+
+Result<void> Filesystem::Rmdir(Ino parent, std::string_view name, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  auto dir = impl_->Dir(parent);
+  if (!dir.ok()) return Errno{dir.error()};
+  if (name == ".") return Errno{EINVAL};
+  if (name == "..") return Errno{ENOTEMPTY};
+  if (name.size() > 255) return Errno{ENAMETOOLONG};
+  auto it = (*dir)->entries.find(name);
+  if (it == (*dir)->entries.end()) return Errno{ENOENT};
+  Ino child = it->second;
+  const Node* c = impl_->vol.Find(child);
+  if (!c->IsDir()) return Errno{ENOTDIR};
+  if (!c->entries.empty()) return Errno{ENOTEMPTY};
+  PendingOp op;
+  op.kind = OpKind::kRmdir;
+  op.ino = child;
+  op.time = Now();
+  op.parent = parent;
+  op.name = std::string(name);
+  impl_->Commit(std::move(op), who.pid);
+  impl_->MaybeReap(child);
+  return Ok();
+}
+
+Result<void> Filesystem::Rename(Ino parent, std::string_view name, Ino new_parent,
+                                std::string_view new_name, unsigned flags, const Caller& who) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return Errno{EINVAL};
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return Errno{EINVAL};
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  auto from = m.Dir(parent);
+  if (!from.ok()) return Errno{from.error()};
+  auto to = m.Dir(new_parent);
+  if (!to.ok()) return Errno{to.error()};
+  if (name.size() > 255 || new_name.size() > 255) return Errno{ENAMETOOLONG};
+  if (name == "." || name == ".." || new_name == "." || new_name == "..") return Errno{EBUSY};
+  if (auto r = CheckName(new_name); !r.ok()) return Errno{r.error()};
+  auto src_it = (*from)->entries.find(name);
+  if (src_it == (*from)->entries.end()) return Errno{ENOENT};
+  Ino src = src_it->second;
+  auto dst_it = (*to)->entries.find(new_name);
+  Ino dst = dst_it == (*to)->entries.end() ? 0 : dst_it->second;
+  if ((flags & RENAME_EXCHANGE) && dst == 0) return Errno{ENOENT};
+  if ((flags & RENAME_NOREPLACE) && dst != 0) return Errno{EEXIST};
+  // Two names of one inode: rename(2) does nothing and succeeds.
+  if (src == dst) return Ok();
+  const Node* s = m.vol.Find(src);
+  const Node* d = dst ? m.vol.Find(dst) : nullptr;
+
+  // A directory cannot move into its own subtree (EINVAL); with an exchange
+  // either side counts as moving.
+  auto is_ancestor = [&](Ino anc, Ino of) {
+    for (Ino cur = of; cur != kRootIno;) {
+      if (cur == anc) return true;
+      auto it = m.links.find(cur);
+      if (it == m.links.end() || it->second.empty()) return false;
+      cur = it->second[0].first;
+    }
+    return anc == kRootIno;
+  };
+  if (s->IsDir() && is_ancestor(src, new_parent)) return Errno{EINVAL};
+  if ((flags & RENAME_EXCHANGE) && d->IsDir() && is_ancestor(dst, parent)) return Errno{EINVAL};
+  if (d != nullptr && !(flags & RENAME_EXCHANGE)) {
+    if (s->IsDir()) {
+      if (!d->IsDir()) return Errno{ENOTDIR};
+      if (!d->entries.empty()) return Errno{ENOTEMPTY};
+    } else if (d->IsDir()) {
+      return Errno{EISDIR};
+    }
+  }
+  PendingOp op;
+  op.kind = OpKind::kRename;
+  op.ino = src;
+  op.time = Now();
+  op.parent = parent;
+  op.name = std::string(name);
+  op.new_parent = new_parent;
+  op.new_name = std::string(new_name);
+  op.replaced = dst;
+  op.flags = flags;
+  m.Commit(std::move(op), who.pid);
+  if (dst != 0 && !(flags & RENAME_EXCHANGE)) m.MaybeReap(dst);
+  return Ok();
+}
+
+Result<Created> Filesystem::Create(Ino parent, std::string_view name, uint32_t mode, int flags,
+                                   const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  auto dir = m.Dir(parent);
+  if (!dir.ok()) return Errno{dir.error()};
+  if (auto r = CheckName(name); !r.ok()) return Errno{r.error()};
+  Attr attr;
+  auto it = (*dir)->entries.find(name);
+  if (it != (*dir)->entries.end()) {
+    if (flags & O_EXCL) return Errno{EEXIST};
+    const Node* n = m.vol.Find(it->second);
+    if (n->IsDir()) return Errno{EISDIR};
+    if ((flags & O_TRUNC) && Writable(flags) && n->IsReg()) {
+      if (auto r = m.TruncateLocked(it->second, 0, who); !r.ok()) return Errno{r.error()};
+    }
+    ++m.lookups[it->second];
+    attr = m.vol.Find(it->second)->Report();
+  } else {
+    auto made = m.NewInode(parent, name, S_IFREG | (mode & 07777), 0, {}, who, OpKind::kCreate);
+    if (!made.ok()) return Errno{made.error()};
+    attr = *made;
+  }
+  Fh fh = m.next_fh++;
+  m.handles[fh] = Handle{attr.ino, flags, m.epoch, false, {}};
+  ++m.open_count[attr.ino];
+  return Created{attr, fh};
+}
+
+Result<Fh> Filesystem::Open(Ino ino, int flags, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  const Node* n = m.vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  if (n->IsDir() && Writable(flags)) return Errno{EISDIR};
+  if (S_ISLNK(n->attr.mode)) return Errno{ELOOP};
+  if ((flags & O_TRUNC) && Writable(flags) && n->IsReg()) {
+    if (auto r = m.TruncateLocked(ino, 0, who); !r.ok()) return Errno{r.error()};
+  }
+  Fh fh = m.next_fh++;
+  m.handles[fh] = Handle{ino, flags, m.epoch, n->IsDir(), {}};
+  ++m.open_count[ino];
+  return fh;
+}
+
+Result<void> Filesystem::Read(Fh fh, uint64_t offset, size_t size, std::string& out) {
+  std::lock_guard lock(impl_->mu);
+  out.clear();
+  auto h = impl_->GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  if (!Readable((*h)->flags)) return Errno{EBADF};
+  const Node* n = impl_->vol.Find((*h)->ino);
+  if (n == nullptr) return Errno{EIO};
+  if (n->IsDir()) return Errno{EISDIR};
+  ReadPages(n->pages, n->attr.size, offset, size, out);
+  return Ok();
+}
+
+Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data,
+                                 const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  auto h = impl_->GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  if (!Writable((*h)->flags)) return Errno{EBADF};
+  size_t written = 0;
+  if (auto r = impl_->WriteLocked(**h, offset, data, who, written); !r.ok()) {
+    return Errno{r.error()};
+  }
+  return written;
+}
+
+Result<void> Filesystem::Flush(Fh fh) {
+  std::lock_guard lock(impl_->mu);
+  auto h = impl_->GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  return Ok();
+}
+
+Result<void> Filesystem::Release(Fh fh) {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  auto it = m.handles.find(fh);
+  if (it == m.handles.end()) return Errno{EBADF};
+  Handle h = std::move(it->second);
+  m.handles.erase(it);
+  // Open counts of an older epoch were dropped by the power cut.
+  if (h.epoch == m.epoch) {
+    auto oc = m.open_count.find(h.ino);
+    if (oc != m.open_count.end() && --oc->second == 0) {
+      m.open_count.erase(oc);
+      m.MaybeReap(h.ino);
+    }
+  }
+  return Ok();
+}
+
+Result<void> Filesystem::Fsync(Fh fh, bool datasync, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  auto h = impl_->GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  Ino ino = (*h)->ino;
+  if ((*h)->is_dir) {
+    impl_->Record(datasync ? "fdatasync" : "fsync", ino, who.pid, 0, 0, 0, 0, "directory");
+    impl_->SyncDir(ino);
+  } else {
+    impl_->Record(datasync ? "fdatasync" : "fsync", ino, who.pid);
+    impl_->SyncInode(ino, datasync);
+  }
+  return Ok();
+}
+
+Result<void> Filesystem::Fallocate(Fh fh, int mode, uint64_t offset, uint64_t length,
+                                   const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  auto h = m.GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  if (!Writable((*h)->flags)) return Errno{EBADF};
+  const Node* n = m.vol.Find((*h)->ino);
+  if (n == nullptr) return Errno{EIO};
+  if (n->IsDir()) return Errno{EISDIR};
+  if (!n->IsReg()) return Errno{ENODEV};
+  if (length == 0) return Errno{EINVAL};
+  // vfs_fallocate: a hole punch must keep the size.
+  if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) return Errno{EOPNOTSUPP};
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Errno{EOPNOTSUPP};
+  if (offset > kMaxFileSize || length > kMaxFileSize - offset) return Errno{EFBIG};
+  if (!(mode & FALLOC_FL_PUNCH_HOLE) && m.options.capacity_bytes != 0) {
+    uint64_t first = PageIndex(offset), end = PagesFor(offset + length);
+    uint64_t present = 0;
+    for (auto it = n->pages.lower_bound(first); it != n->pages.end() && it->first < end; ++it) {
+      ++present;
+    }
+    if ((m.vol.page_count + (end - first - present)) * kPageSize > m.options.capacity_bytes) {
+      return Errno{ENOSPC};
+    }
+  }
+  PendingOp op;
+  op.kind = OpKind::kFallocate;
+  op.ino = (*h)->ino;
+  op.time = Now();
+  op.offset = offset;
+  op.length = length;
+  op.flags = static_cast<uint32_t>(mode);
+  m.Commit(std::move(op), who.pid);
+  return Ok();
+}
+
+Result<Fh> Filesystem::OpenDir(Ino ino, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  auto dir = impl_->Dir(ino);
+  if (!dir.ok()) return Errno{dir.error()};
+  Fh fh = impl_->next_fh++;
+  impl_->handles[fh] = Handle{ino, O_RDONLY | O_DIRECTORY, impl_->epoch, true, {}};
+  ++impl_->open_count[ino];
+  return fh;
+}
+
+Result<std::vector<DirEntry>> Filesystem::ReadDir(Fh fh, uint64_t offset) {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  auto h = m.GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  Handle& hd = **h;
+  if (!hd.is_dir) return Errno{ENOTDIR};
+  // The listing is taken when reading starts (offset 0), so offsets stay
+  // stable while entries come and go, as readdir(3) allows.
+  if (offset == 0 || hd.listing.empty()) {
+    auto dir = m.Dir(hd.ino);
+    if (!dir.ok()) return Errno{dir.error()};
+    hd.listing.clear();
+    hd.listing.reserve((*dir)->entries.size() + 2);
+    auto up = m.links.find(hd.ino);
+    Ino parent = (up == m.links.end() || up->second.empty()) ? kRootIno : up->second[0].first;
+    hd.listing.push_back({".", hd.ino, S_IFDIR});
+    hd.listing.push_back({"..", parent, S_IFDIR});
+    for (const auto& [name, ino] : (*dir)->entries) {
+      const Node* c = m.vol.Find(ino);
+      hd.listing.push_back({name, ino, c ? (c->attr.mode & S_IFMT) : 0});
+    }
+  }
+  std::vector<DirEntry> out;
+  if (offset < hd.listing.size()) {
+    size_t end = std::min(hd.listing.size(), static_cast<size_t>(offset) + kReadDirChunk);
+    out.assign(hd.listing.begin() + offset, hd.listing.begin() + end);
+  }
+  return out;
+}
+
+Result<void> Filesystem::ReleaseDir(Fh fh) { return Release(fh); }
+
+Result<void> Filesystem::FsyncDir(Fh fh, bool datasync, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  auto h = impl_->GetHandle(fh);
+  if (!h.ok()) return Errno{h.error()};
+  Ino ino = (*h)->ino;
+  impl_->Record(datasync ? "fdatasyncdir" : "fsyncdir", ino, who.pid);
+  if ((*h)->is_dir) {
+    impl_->SyncDir(ino);
+  } else {
+    impl_->SyncInode(ino, datasync);
+  }
+  return Ok();
+}
+
+Result<void> Filesystem::SetXattr(Ino ino, std::string_view name, std::string_view value,
+                                  int flags, const Caller& who) {
+  if (name.empty() || name.size() > XATTR_NAME_MAX) return Errno{ERANGE};
+  if (value.size() > kMaxXattrValue) return Errno{E2BIG};
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  bool exists = n->xattrs.count(name) != 0;
+  if ((flags & XATTR_CREATE) && exists) return Errno{EEXIST};
+  if ((flags & XATTR_REPLACE) && !exists) return Errno{ENODATA};
+  PendingOp op;
+  op.kind = OpKind::kSetXattr;
+  op.ino = ino;
+  op.time = Now();
+  op.name = std::string(name);
+  op.value = std::string(value);
+  impl_->Commit(std::move(op), who.pid);
+  return Ok();
+}
+
+Result<std::string> Filesystem::GetXattr(Ino ino, std::string_view name) {
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  auto it = n->xattrs.find(name);
+  if (it == n->xattrs.end()) return Errno{ENODATA};
+  return it->second;
+}
+
+Result<std::vector<std::string>> Filesystem::ListXattr(Ino ino) {
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  std::vector<std::string> names;
+  names.reserve(n->xattrs.size());
+  for (const auto& [name, value] : n->xattrs) names.push_back(name);
+  return names;
+}
+
+Result<void> Filesystem::RemoveXattr(Ino ino, std::string_view name, const Caller& who) {
+  std::lock_guard lock(impl_->mu);
+  const Node* n = impl_->vol.Find(ino);
+  if (n == nullptr) return Errno{ENOENT};
+  if (n->xattrs.count(name) == 0) return Errno{ENODATA};
+  PendingOp op;
+  op.kind = OpKind::kRemoveXattr;
+  op.ino = ino;
+  op.time = Now();
+  op.name = std::string(name);
+  impl_->Commit(std::move(op), who.pid);
+  return Ok();
+}
+
+Result<struct statvfs> Filesystem::StatFs() {
+  std::lock_guard lock(impl_->mu);
+  struct statvfs st {};
+  st.f_bsize = kPageSize;
+  st.f_frsize = kPageSize;
+  uint64_t used = impl_->vol.page_count;
+  uint64_t total;
+  if (impl_->options.capacity_bytes != 0) {
+    total = impl_->options.capacity_bytes / kPageSize;
+  } else {
+    // Unlimited: what memory could still hold, as tmpfs reports by default.
+    long avail = sysconf(_SC_AVPHYS_PAGES) * (sysconf(_SC_PAGESIZE) / long{kPageSize});
+    total = used + static_cast<uint64_t>(std::max(avail, 0L));
+  }
+  total = std::max(total, used);
+  st.f_blocks = total;
+  st.f_bfree = total - used;
+  st.f_bavail = total - used;
+  uint64_t inodes = impl_->vol.nodes.size();
+  st.f_files = inodes + (uint64_t{1} << 32);
+  st.f_ffree = uint64_t{1} << 32;
+  st.f_favail = st.f_ffree;
+  st.f_namemax = 255;
+  return st;
+}
+
 BehaviourModel Filesystem::Model() const { return impl_->options.model; }
 
 }  // namespace blackout::model

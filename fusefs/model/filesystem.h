@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fusefs/model/result.h"
@@ -131,6 +132,11 @@ struct PowerCutResult {
   uint64_t dropped_ops = 0;      // pending operations lost
   uint64_t epoch = 0;            // new epoch; older handles answer EIO
   std::vector<Ino> forgotten;    // inodes that no longer exist
+  // For the kernel caches: inodes that still exist but may differ from what
+  // the kernel last saw (a superset), and (parent, name) entries of the old
+  // volatile view that are gone or now name another inode.
+  std::vector<Ino> changed;
+  std::vector<std::pair<Ino, std::string>> stale_entries;
 };
 
 struct Options {

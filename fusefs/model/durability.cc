@@ -1,0 +1,356 @@
+// Sync events, behaviour models and crash states: how pending operations
+// reach the durable view. The rules are those of crash_model.md; each rule
+// below names its source.
+#include <linux/fs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <unordered_set>
+
+#include "fusefs/model/filesystem_impl.h"
+
+namespace blackout::model {
+
+Result<BehaviourModel> ParseBehaviourModel(std::string_view name) {
+  if (name == "posix-strict") return BehaviourModel::kPosixStrict;
+  if (name == "ext4-ordered") return BehaviourModel::kExt4Ordered;
+  return Errno{EINVAL};
+}
+
+std::string_view Name(BehaviourModel m) {
+  switch (m) {
+    case BehaviourModel::kPosixStrict:
+      return "posix-strict";
+    case BehaviourModel::kExt4Ordered:
+      return "ext4-ordered";
+  }
+  return "unknown";
+}
+
+// ------------------------------------------------------------ applying ops
+
+void Filesystem::Impl::ApplyPending(Seq s) {
+  auto it = pending.find(s);
+  if (it == pending.end()) return;
+  const PendingOp& op = it->second;
+  bool ext4 = options.model == BehaviourModel::kExt4Ordered;
+  if (IsEntryOp(op.kind)) {
+    // The link changes of one inode reach the disk in the order they were
+    // made, whichever directory is synced: a rename made durable by an fsync
+    // of its target directory carries the (earlier) creation of its source
+    // with it, so a later fsync of the source directory cannot resurrect it.
+    for (Ino child : {op.ino, op.replaced}) {
+      if (child == 0) continue;
+      auto bc = by_child.find(child);
+      if (bc == by_child.end()) continue;
+      std::vector<Seq> earlier;
+      for (Seq e : bc->second) {
+        if (e < s) earlier.push_back(e);
+      }
+      for (Seq e : earlier) ApplyPending(e);
+    }
+    // ext4 auto_da_alloc (Documentation/admin-guide/ext4.rst, "auto_da_alloc"):
+    // renaming a file over an existing one forces the new file's delayed
+    // blocks out, so the replace-via-rename idiom never leaves an empty file.
+    // ALICE (OSDI'14, Table 1) lists ext4-ordered's rename as safe for this.
+    if (ext4 && op.kind == OpKind::kRename && op.replaced != 0 &&
+        !(op.flags & RENAME_EXCHANGE)) {
+      ApplyInodeOpsBefore(op.ino, s, /*data_only=*/true);
+    }
+  } else if (ext4 && op.kind == OpKind::kTruncate) {
+    // data=ordered (ext4.rst, "data=ordered"): data is forced out before the
+    // metadata that a commit makes durable, here the journaled new size.
+    ApplyInodeOpsBefore(op.ino, s, /*data_only=*/true);
+  }
+  it = pending.find(s);
+  if (it == pending.end()) return;
+  ApplyOp(dur, it->second, born);
+  pending.erase(it);
+}
+
+void Filesystem::Impl::ApplyInodeOpsBefore(Ino ino, Seq before, bool data_only) {
+  auto bi = by_inode.find(ino);
+  if (bi == by_inode.end()) return;
+  std::vector<Seq> seqs = bi->second;
+  for (Seq e : seqs) {
+    if (e >= before) break;
+    auto it = pending.find(e);
+    if (it == pending.end()) continue;
+    if (data_only && !IsDataOp(it->second.kind)) continue;
+    ApplyPending(e);
+  }
+}
+
+bool Filesystem::Impl::HasLive(std::vector<Seq>& seqs, bool size_changing_only) {
+  std::erase_if(seqs, [&](Seq s) { return pending.count(s) == 0; });
+  if (!size_changing_only) return !seqs.empty();
+  for (Seq s : seqs) {
+    const PendingOp& op = pending.at(s);
+    if (op.kind == OpKind::kTruncate || op.kind == OpKind::kFallocate) return true;
+    if (op.kind == OpKind::kWrite && (op.flags & 1)) return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------ sync events
+
+void Filesystem::Impl::SyncInode(Ino ino, bool datasync) {
+  bool ext4 = options.model == BehaviourModel::kExt4Ordered;
+  bool dirty = false;
+  if (ext4) {
+    // ext4_sync_file commits the journal transaction that last changed the
+    // inode (i_sync_tid, or i_datasync_tid for fdatasync); every pending op
+    // sits in the one running transaction, so a changed inode commits it all
+    // and a clean one commits nothing.
+    auto& own = by_inode[ino];
+    auto& named = by_child[ino];
+    dirty = datasync ? (HasLive(own, true) || HasLive(named))
+                     : (HasLive(own) || HasLive(named) || HasLive(by_dir[ino]));
+  }
+  // The inode's own operations, in order. fdatasync leaves attribute-only
+  // changes (mode, owner, times, xattrs) pending: POSIX requires only what is
+  // needed to read the data back.
+  auto bi = by_inode.find(ino);
+  if (bi != by_inode.end()) {
+    std::vector<Seq> seqs = bi->second;
+    std::vector<Seq> left;
+    for (Seq s : seqs) {
+      auto it = pending.find(s);
+      if (it == pending.end()) continue;
+      if (datasync && !IsDataOp(it->second.kind)) {
+        left.push_back(s);
+        continue;
+      }
+      ApplyPending(s);
+    }
+    bi = by_inode.find(ino);
+    if (bi != by_inode.end()) bi->second = std::move(left);
+  }
+  if (dirty) CommitJournal();
+}
+
+void Filesystem::Impl::SyncDir(Ino dir) {
+  if (options.model == BehaviourModel::kExt4Ordered) {
+    // A directory is an inode like any other to ext4_sync_file: see SyncInode.
+    SyncInode(dir, false);
+    return;
+  }
+  // posix-strict: fsync of a directory makes its entries durable (the
+  // entry operations that name it as parent or rename target) and its own
+  // attributes; nothing else.
+  auto bd = by_dir.find(dir);
+  if (bd != by_dir.end()) {
+    std::vector<Seq> seqs = std::move(bd->second);
+    by_dir.erase(dir);
+    for (Seq s : seqs) ApplyPending(s);
+  }
+  SyncInode(dir, false);
+}
+
+void Filesystem::Impl::CommitJournal() {
+  // The journal is one ordered stream: a commit carries every metadata
+  // operation made so far, in order (ALICE Table 1: ext4-ordered keeps
+  // directory operations in order; ext4.rst, "Journal (jbd2)").
+  std::vector<Seq> seqs = std::move(meta);
+  meta.clear();
+  for (Seq s : seqs) ApplyPending(s);
+}
+
+void Filesystem::Impl::ApplyAll() {
+  while (!pending.empty()) ApplyPending(pending.begin()->first);
+  by_inode.clear();
+  by_dir.clear();
+  by_child.clear();
+  meta.clear();
+}
+
+void Filesystem::Impl::JoinReaper() {
+  if (reaper.joinable()) reaper.join();
+}
+
+// ------------------------------------------------------------ crash states
+
+void RepairTree(Tree& tree) {
+  std::unordered_map<Ino, uint32_t> nlink;
+  std::unordered_set<Ino> seen_dirs{kRootIno};
+  std::vector<Ino> stack{kRootIno};
+  nlink[kRootIno] = 2;
+  while (!stack.empty()) {
+    Ino d = stack.back();
+    stack.pop_back();
+    const Node* dn = tree.Find(d);
+    std::vector<std::string> bad;
+    for (const auto& [name, child] : dn->entries) {
+      const Node* c = tree.Find(child);
+      if (c == nullptr || (c->IsDir() && !seen_dirs.insert(child).second)) {
+        bad.push_back(name);  // dangling, or a second parent of a directory
+        continue;
+      }
+      if (c->IsDir()) {
+        nlink[child] = 2;
+        ++nlink[d];
+        stack.push_back(child);
+      } else {
+        ++nlink[child];
+      }
+    }
+    if (!bad.empty()) {
+      Node* m = tree.Mutable(d);
+      for (const auto& name : bad) m->entries.erase(name);
+    }
+  }
+  for (auto it = tree.nodes.begin(); it != tree.nodes.end();) {
+    auto n = nlink.find(it->first);
+    if (n == nlink.end()) {
+      tree.page_count -= it->second->pages.size();
+      it = tree.nodes.erase(it);
+      continue;
+    }
+    if (it->second->attr.nlink != n->second) {
+      Node* m = tree.Mutable(it->first);
+      m->attr.nlink = n->second;
+    }
+    ++it;
+  }
+}
+
+Seq Filesystem::CurrentSeq() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->seq;
+}
+
+uint64_t Filesystem::Epoch() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->epoch;
+}
+
+void Filesystem::SyncAll() {
+  std::lock_guard lock(impl_->mu);
+  impl_->Record("sync", kRootIno, 0);
+  impl_->ApplyAll();
+}
+
+PowerCutResult Filesystem::PowerCut(CrashStateKind state) {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  m.JoinReaper();
+  PowerCutResult result;
+  if (state == CrashStateKind::kKeepAll) {
+    m.ApplyAll();
+  } else {
+    result.dropped_ops = m.pending.size();
+  }
+  auto garbage = std::make_unique<Garbage>();
+  garbage->pending = std::move(m.pending);
+  m.pending.clear();
+  m.by_inode.clear();
+  m.by_dir.clear();
+  m.by_child.clear();
+  m.meta.clear();
+
+  RepairTree(m.dur);
+  Tree old = std::move(m.vol);
+  m.vol = m.dur;  // one pointer per inode; nodes are shared copy-on-write
+
+  for (const auto& [ino, node] : old.nodes) {
+    auto it = m.vol.nodes.find(ino);
+    if (it == m.vol.nodes.end()) {
+      result.forgotten.push_back(ino);
+      continue;
+    }
+    if (it->second != node) result.changed.push_back(ino);
+    if (!node->IsDir()) continue;
+    const Node* now = it->second.get();
+    for (const auto& [name, child] : node->entries) {
+      auto e = now->entries.find(name);
+      if (e == now->entries.end() || e->second != child) result.stale_entries.emplace_back(ino, name);
+    }
+  }
+  std::sort(result.forgotten.begin(), result.forgotten.end());
+  std::sort(result.changed.begin(), result.changed.end());
+
+  m.links.clear();
+  m.links[kRootIno] = {};
+  for (const auto& [ino, node] : m.vol.nodes) {
+    for (const auto& [name, child] : node->entries) m.links[child].emplace_back(ino, name);
+  }
+  std::erase_if(m.lookups, [&](const auto& kv) { return m.vol.nodes.count(kv.first) == 0; });
+  std::erase_if(m.born, [&](const auto& kv) { return m.vol.nodes.count(kv.first) == 0; });
+  m.open_count.clear();
+  ++m.epoch;
+  result.epoch = m.epoch;
+  m.Record("power-cut", kRootIno, 0, 0, 0, 0, 0,
+           state == CrashStateKind::kKeepAll ? "keep-all" : "drop-all");
+
+  // Freeing a gigabyte of pages takes longer than the cut may; let another
+  // thread drop the last references.
+  garbage->vol = std::move(old);
+  m.reaper = std::thread([g = std::move(garbage)]() mutable { g.reset(); });
+  return result;
+}
+
+Unsynced Filesystem::ListUnsynced() const {
+  std::lock_guard lock(impl_->mu);
+  const Impl& m = *impl_;
+  std::map<Ino, UnsyncedFile> files;
+  std::map<Ino, UnsyncedDir> dirs;
+  auto dir_op = [&](Ino d, Seq s) {
+    auto [it, fresh] = dirs.try_emplace(d);
+    if (fresh) {
+      it->second.ino = d;
+      it->second.since = s;
+    }
+    ++it->second.pending_entries;
+  };
+  for (const auto& [s, op] : m.pending) {
+    if (IsEntryOp(op.kind)) {
+      dir_op(op.parent, s);
+      if (op.kind == OpKind::kRename && op.new_parent != op.parent) dir_op(op.new_parent, s);
+      continue;
+    }
+    const Node* n = m.vol.Find(op.ino);
+    if (n != nullptr && n->IsDir()) continue;  // a directory's own attributes
+    auto [it, fresh] = files.try_emplace(op.ino);
+    if (fresh) {
+      it->second.ino = op.ino;
+      it->second.since = s;
+    }
+    it->second.pending_bytes += op.DataBytes();
+  }
+  Unsynced out;
+  for (auto& [ino, f] : files) {
+    f.path = m.Path(ino);
+    if (f.path.empty()) f.path = "(deleted)";
+    out.files.push_back(std::move(f));
+  }
+  for (auto& [ino, d] : dirs) {
+    d.path = m.Path(ino);
+    if (d.path.empty()) d.path = "(deleted)";
+    out.dirs.push_back(std::move(d));
+  }
+  auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
+  std::sort(out.files.begin(), out.files.end(), by_path);
+  std::sort(out.dirs.begin(), out.dirs.end(), by_path);
+  return out;
+}
+
+void Filesystem::ForEachVolatileEntry(
+    const std::function<void(Ino, const std::string&)>& fn) const {
+  std::vector<std::pair<Ino, std::string>> entries;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [ino, node] : impl_->vol.nodes) {
+      for (const auto& [name, child] : node->entries) entries.emplace_back(ino, name);
+    }
+  }
+  // Called without the lock, so `fn` may call back into the model.
+  for (const auto& [parent, name] : entries) fn(parent, name);
+}
+
+std::vector<TraceEntry> Filesystem::Trace() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->trace;
+}
+
+}  // namespace blackout::model

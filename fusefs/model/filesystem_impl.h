@@ -1,0 +1,102 @@
+// Filesystem::Impl, shared by the files that implement Filesystem:
+//   filesystem.cc   namespace, file and directory operations (volatile view)
+//   durability.cc   sync events, behaviour models, power cut, unsynced, trace
+//   materialize.cc  writing a view into a plain directory
+//
+// Invariants (all under `mu`):
+//   * vol == dur with every op of `pending` applied in seq order (ApplyOp).
+//   * Per inode, the ops applied to `dur` are always a prefix of that inode's
+//     data ops, so a write's page images can replace durable pages wholesale.
+//   * by_inode/by_dir/by_child/meta index `pending` by seq; they may hold
+//     seqs already applied (skipped and pruned when read).
+//   * An inode stays in `vol` while it has a link, a FUSE lookup or an open
+//     handle of the current epoch. Inode numbers are never reused, so a
+//     pending op or a kernel reference never names a different file.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fusefs/model/filesystem.h"
+#include "fusefs/model/inode.h"
+#include "fusefs/model/pending_op.h"
+
+namespace blackout::model {
+
+struct Handle {
+  Ino ino = 0;
+  int flags = 0;
+  uint64_t epoch = 0;
+  bool is_dir = false;
+  std::vector<DirEntry> listing;  // directories: taken at opendir / rewind
+};
+
+// Everything a power cut throws away, freed off the caller's thread so that a
+// cut with a gigabyte of pending pages returns in microseconds.
+struct Garbage {
+  Tree vol;
+  std::map<Seq, PendingOp> pending;
+};
+
+// What fsck and orphan cleanup leave of a durable view: only what is
+// reachable from the root, each directory once, link counts recounted.
+void RepairTree(Tree& tree);
+
+struct Filesystem::Impl {
+  explicit Impl(Options o);
+  ~Impl();
+
+  Options options;
+  mutable std::mutex mu;
+  Tree vol, dur;
+  std::unordered_map<Ino, Born> born;
+  std::map<Seq, PendingOp> pending;
+  std::unordered_map<Ino, std::vector<Seq>> by_inode;  // inode ops, by ino
+  std::unordered_map<Ino, std::vector<Seq>> by_dir;    // entry ops, by each directory
+  std::unordered_map<Ino, std::vector<Seq>> by_child;  // entry ops, by the inode named
+  std::vector<Seq> meta;  // every op an ext4 journal commit carries (see durability.cc)
+  // Links of each volatile inode: (parent, name); the first is "the" path.
+  std::unordered_map<Ino, std::vector<std::pair<Ino, std::string>>> links;
+  std::unordered_map<Ino, uint64_t> lookups;
+  std::unordered_map<Ino, uint64_t> open_count;
+  std::unordered_map<Fh, Handle> handles;
+  Fh next_fh = 1;
+  Ino next_ino = kRootIno + 1;
+  Seq seq = 0;
+  uint64_t epoch = 1;
+  std::vector<TraceEntry> trace;
+  std::thread reaper;
+
+  // ---- filesystem.cc helpers
+  Result<const Node*> Dir(Ino ino) const;  // ENOENT / ENOTDIR
+  Result<Handle*> GetHandle(Fh fh);  // EBADF / EIO (old epoch)
+  std::string Path(Ino ino) const;
+  void Link(Ino ino, Ino parent, const std::string& name);
+  void Unlink(Ino ino, Ino parent, const std::string& name);
+  void MaybeReap(Ino ino);
+  // Records `op` (seq assigned here), applies it to the volatile view, indexes
+  // it and traces it. Returns its seq.
+  Seq Commit(PendingOp op, pid_t pid, uint32_t digest = 0);
+  void Record(const std::string& op, Ino ino, pid_t pid, uint64_t offset = 0, uint64_t length = 0,
+              uint32_t digest = 0, uint32_t flags = 0, std::string detail = {});
+  Result<Attr> NewInode(Ino parent, std::string_view name, uint32_t mode, uint32_t rdev,
+                        std::string_view target, const Caller& who, OpKind kind);
+  Result<void> WriteLocked(Handle& h, uint64_t offset, std::string_view data, const Caller& who,
+                           size_t& written);
+  Result<void> TruncateLocked(Ino ino, uint64_t size, const Caller& who);
+
+  // ---- durability.cc
+  void ApplyPending(Seq s);
+  void ApplyInodeOpsBefore(Ino ino, Seq before, bool data_only);
+  bool HasLive(std::vector<Seq>& seqs, bool size_changing_only = false);
+  void SyncInode(Ino ino, bool datasync);
+  void SyncDir(Ino dir);
+  void CommitJournal();
+  void ApplyAll();
+  void JoinReaper();
+};
+
+}  // namespace blackout::model

@@ -1,0 +1,93 @@
+#include "fusefs/model/page_store.h"
+
+#include <algorithm>
+
+namespace blackout::model {
+
+const PageRef& ZeroPage() {
+  static const PageRef zero = std::make_shared<const Page>();
+  return zero;
+}
+
+std::shared_ptr<Page> CopyPage(const PageRef& base) {
+  // make_shared_for_overwrite: no zero fill when the caller copies a base page.
+  auto page = std::make_shared_for_overwrite<Page>();
+  if (base) {
+    std::memcpy(page->bytes, base->bytes, kPageSize);
+  } else {
+    std::memset(page->bytes, 0, kPageSize);
+  }
+  return page;
+}
+
+void ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t size,
+               std::string& out) {
+  if (offset >= file_size) return;
+  uint64_t end = std::min<uint64_t>(file_size, offset + size);
+  size_t start = out.size();
+  out.resize(start + (end - offset));
+  char* dst = out.data() + start;
+  auto it = pages.lower_bound(PageIndex(offset));
+  uint64_t pos = offset;
+  while (pos < end) {
+    uint64_t idx = PageIndex(pos);
+    uint64_t in_page = pos % kPageSize;
+    uint64_t n = std::min<uint64_t>(kPageSize - in_page, end - pos);
+    while (it != pages.end() && it->first < idx) ++it;
+    if (it != pages.end() && it->first == idx) {
+      std::memcpy(dst, it->second->bytes + in_page, n);
+    } else {
+      std::memset(dst, 0, n);
+    }
+    dst += n;
+    pos += n;
+  }
+}
+
+int64_t ZeroRange(PageMap& pages, uint64_t from, uint64_t to) {
+  int64_t delta = 0;
+  uint64_t pos = from;
+  while (pos < to) {
+    uint64_t idx = PageIndex(pos);
+    uint64_t in_page = pos % kPageSize;
+    uint64_t n = std::min<uint64_t>(kPageSize - in_page, to - pos);
+    auto it = pages.find(idx);
+    bool present = it != pages.end();
+    if (present) {
+      if (n == kPageSize) {
+        pages.erase(it);
+        --delta;
+      } else {
+        auto page = CopyPage(it->second);
+        std::memset(page->bytes + in_page, 0, n);
+        it->second = std::move(page);
+      }
+    }
+    pos += n;
+    if (n == kPageSize && !present) {
+      // Skip runs of holes quickly: jump to the next present page.
+      auto next = pages.lower_bound(idx + 1);
+      if (next == pages.end()) break;
+      pos = std::max(pos, next->first * kPageSize);
+    }
+  }
+  return delta;
+}
+
+int64_t TruncatePages(PageMap& pages, uint64_t size) {
+  int64_t delta = 0;
+  auto first_dead = pages.lower_bound(PagesFor(size));
+  for (auto it = first_dead; it != pages.end(); ++it) --delta;
+  pages.erase(first_dead, pages.end());
+  if (size % kPageSize != 0) {
+    auto it = pages.find(PageIndex(size));
+    if (it != pages.end()) {
+      auto page = CopyPage(it->second);
+      std::memset(page->bytes + size % kPageSize, 0, kPageSize - size % kPageSize);
+      it->second = std::move(page);
+    }
+  }
+  return delta;
+}
+
+}  // namespace blackout::model
