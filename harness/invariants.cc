@@ -1,0 +1,155 @@
+#include "harness/invariants.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace blackout::harness {
+namespace {
+
+using nlohmann::json;
+
+bool Has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Per key: the history of atoms that touched it, as (unit, value) in order.
+struct KeyHistory {
+  std::vector<std::pair<int, std::optional<json>>> writes;
+  // Position (1-based in `writes`; 0 = before any write) of the latest write
+  // whose value equals what was recovered; -1 if none matches.
+  int survived_upto = -1;
+};
+
+}  // namespace
+
+bool IsContractName(const std::string& c) {
+  return c == "acked" || c == "synced-prefix" || c == "batch-atomic" || c == "none";
+}
+
+CheckOutcome CheckInvariants(const CheckInput& in) {
+  CheckOutcome out;
+  const Oracle& oracle = *in.oracle;
+  const auto& units = oracle.units();
+  out.acked_writes = static_cast<int>(units.size());
+  auto violate = [&](const std::string& inv, const std::string& msg) {
+    if (Has(in.check, inv)) out.violations.push_back({inv, msg});
+  };
+  if (!in.recovered) {
+    violate("recovers", in.recovery_error);
+    // Nothing was read back: every acknowledged write counts as lost.
+    out.lost_writes = out.acked_writes;
+    return out;
+  }
+
+  std::map<std::string, KeyHistory> keys;
+  for (size_t u = 0; u < units.size(); ++u)
+    for (const auto& a : units[u].atoms) keys[a.key].writes.push_back({static_cast<int>(u), a.value});
+
+  // no-corruption: a recovered key or value that no op wrote.
+  for (const auto& [key, value] : in.observed) {
+    auto it = keys.find(key);
+    if (it == keys.end()) {
+      violate("no-corruption", "recovered key " + json(key).dump() + " = " + value.dump() +
+                                   ", which no acknowledged op wrote");
+      continue;
+    }
+    bool written = false;
+    for (const auto& w : it->second.writes) written |= w.second && *w.second == value;
+    if (!written)
+      violate("no-corruption", "recovered key " + json(key).dump() + " = " + value.dump() +
+                                   ", a value never written to it");
+  }
+
+  // Which writes survived, per key.
+  std::set<int> lost_units;
+  std::set<std::pair<int, std::string>> lost_atoms;  // (unit, key)
+  for (auto& [key, h] : keys) {
+    auto obs = in.observed.find(key);
+    const std::optional<json> recovered =
+        obs == in.observed.end() ? std::nullopt : std::optional<json>(obs->second);
+    if (!recovered) h.survived_upto = 0;
+    for (size_t p = 0; p < h.writes.size(); ++p)
+      if (h.writes[p].second == recovered) h.survived_upto = static_cast<int>(p) + 1;
+    for (size_t p = std::max(h.survived_upto, 0); p < h.writes.size(); ++p) {
+      lost_units.insert(h.writes[p].first);
+      lost_atoms.insert({h.writes[p].first, key});
+    }
+  }
+  out.lost_writes = static_cast<int>(lost_units.size());
+  for (int u : lost_units) {
+    if (out.lost_examples.size() >= 5) break;
+    out.lost_examples.push_back(oracle.Describe(u));
+  }
+
+  // acked-durable, judged by the contract.
+  int must_survive = 0;
+  if (in.contract == "acked") must_survive = static_cast<int>(units.size());
+  if (in.contract == "synced-prefix" || in.contract == "batch-atomic") must_survive = oracle.synced_units();
+  std::vector<int> broken;
+  for (int u : lost_units)
+    if (u < must_survive) broken.push_back(u);
+  out.promised_lost = static_cast<int>(broken.size());
+  if (!broken.empty()) {
+    violate("acked-durable", std::to_string(broken.size()) + " of " + std::to_string(must_survive) +
+                                 " acknowledged writes the contract '" + in.contract +
+                                 "' promises were lost, first: " + oracle.Describe(broken.front()));
+  }
+
+  // prefix: is the recovered state the state after some prefix of the units?
+  // Count keys whose recovered value differs from the oracle, applying one
+  // unit at a time; a prefix matches when the count reaches zero.
+  {
+    std::map<std::string, std::optional<json>> current;  // oracle state, touched keys only
+    auto matches = [&](const std::string& key) {
+      auto obs = in.observed.find(key);
+      const std::optional<json> recovered =
+          obs == in.observed.end() ? std::nullopt : std::optional<json>(obs->second);
+      return current[key] == recovered;
+    };
+    int mismatched = 0;
+    for (const auto& [key, h] : keys) {
+      current[key] = std::nullopt;
+      if (!matches(key)) ++mismatched;
+    }
+    bool found = mismatched == 0;
+    for (size_t u = 0; u < units.size() && !found; ++u) {
+      // Atom by atom: a batch cut short is atomic-batches' business, not a hole.
+      for (const auto& a : units[u].atoms) {
+        const bool before = matches(a.key);
+        current[a.key] = a.value;
+        const bool after = matches(a.key);
+        mismatched += static_cast<int>(before) - static_cast<int>(after);
+        found = found || mismatched == 0;
+      }
+    }
+    if (!found) {
+      // Name a hole: a lost write followed by a surviving later one.
+      std::string detail;
+      if (!lost_units.empty()) {
+        const int first_lost = *lost_units.begin();
+        for (int u = static_cast<int>(units.size()) - 1; u > first_lost && detail.empty(); --u)
+          if (!lost_units.count(u) && !units[u].atoms.empty())
+            detail = ": " + oracle.Describe(first_lost) + " was lost, but the later " +
+                     oracle.Describe(u) + " survived";
+      }
+      violate("prefix", "the recovered state is not the state after any prefix of the acknowledged writes" +
+                            (detail.empty() ? std::string(" (some recovered values match no prefix)") : detail));
+    }
+  }
+
+  // atomic-batches.
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (!units[u].batch || units[u].atoms.size() < 2) continue;
+    // An atom survived if its write or a later write to its key did (a wal
+    // truncate may have removed the batch's records since, legitimately).
+    size_t present = 0;
+    for (const auto& a : units[u].atoms) present += !lost_atoms.count({static_cast<int>(u), a.key});
+    if (present != 0 && present != units[u].atoms.size())
+      violate("atomic-batches", std::to_string(present) + " of the " + std::to_string(units[u].atoms.size()) +
+                                    " records of " + oracle.Describe(static_cast<int>(u)) + " survived");
+  }
+  return out;
+}
+
+}  // namespace blackout::harness

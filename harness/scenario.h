@@ -1,0 +1,86 @@
+// A crash scenario: the JSON file format (scenarios/schema.json is its JSON
+// Schema, for editors) and the loader that validates it.
+//
+// The loader reports EVERY problem it finds, each with the file, a JSON path
+// ("$.workload[3].key") and what was expected, so an author can fix a file in
+// one pass. A scenario that loads is fully checked against the engine catalog
+// (engine_catalog.h): a run never starts on a workload the engine cannot serve.
+//
+// `repeat: N` on a workload entry expands it N times, substituting `{i}`
+// (0 .. N-1) in every string of the entry, nested ones included.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace blackout::harness {
+
+enum class CrashKind { kProcess, kPower };
+enum class CrashAt { kEnd, kAfterOp, kEverySync, kEveryOp };
+
+struct WorkItem {
+  enum class Kind { kOp, kSync, kRestart };
+  Kind kind = Kind::kOp;
+  nlohmann::json request;  // kOp: the driver request, {i} already substituted
+  std::string where;       // where it came from: "$.workload[2]" or "$.workload[2] (i=7)"
+  int op_number = 0;       // kOp: 1-based position among the expanded ops
+};
+
+struct Scenario {
+  std::string file;  // as given on the command line
+  std::string name;
+  std::string description;
+  std::string engine;
+  nlohmann::json config = nlohmann::json::object();
+  std::string profile = "default";  // config.profile, for reports
+  std::string model = "posix-strict";
+  std::vector<WorkItem> workload;  // expanded
+  int op_count = 0;
+  CrashKind crash_kind = CrashKind::kPower;
+  CrashAt crash_at = CrashAt::kEnd;
+  int after_op = 0;                  // for kAfterOp
+  std::vector<std::string> states;  // crash-state generators; power cuts only
+  double recovery_timeout_s = 20;
+  std::vector<std::string> check;
+  std::vector<std::string> expect_violations;  // sorted, unique
+  std::optional<std::string> expect_finding;
+  nlohmann::json source;  // the document as written (reproducers quote it)
+};
+
+// One validation problem. ToString(): "FILE: PATH: MESSAGE".
+struct Problem {
+  std::string file;
+  std::string path;
+  std::string message;
+  std::string ToString() const;
+};
+
+// Validates `doc` and returns the scenario, or nullopt after appending every
+// problem found to *problems.
+std::optional<Scenario> ParseScenario(const nlohmann::json& doc, const std::string& file,
+                                      std::vector<Problem>* problems);
+
+// Reads and parses a file (a JSON syntax error is reported with line and
+// column), then ParseScenario.
+std::optional<Scenario> LoadScenarioFile(const std::string& file, std::vector<Problem>* problems);
+
+// Expands command-line PATHs into scenario files: a file is taken as given; a
+// directory is searched recursively for *.json, skipping files named
+// schema.json (the suite keeps its schema beside the scenarios). Sorted, so a
+// suite always runs, shards and reports in the same order. A missing path is
+// a problem.
+std::vector<std::string> FindScenarioFiles(const std::vector<std::string>& paths,
+                                           std::vector<Problem>* problems);
+
+// Invariants the checker implements now, and those the format reserves for
+// later work (rejected with "not supported yet").
+const std::vector<std::string>& SupportedInvariants();
+const std::vector<std::string>& ReservedInvariants();
+
+std::string_view Name(CrashKind k);
+// "end", "every_sync", "every_op" or "after_op:N".
+std::string CrashAtName(const Scenario& s);
+
+}  // namespace blackout::harness

@@ -1,0 +1,170 @@
+#include "harness/scenario.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+using blackout::harness::CrashAt;
+using blackout::harness::CrashKind;
+using blackout::harness::FindScenarioFiles;
+using blackout::harness::LoadScenarioFile;
+using blackout::harness::ParseScenario;
+using blackout::harness::Problem;
+using blackout::harness::WorkItem;
+using nlohmann::json;
+
+namespace {
+
+json Valid() {
+  return json::parse(R"({
+    "name": "lsm-wal-missing-fsync",
+    "description": "The LSM WAL flushes but never fsyncs.",
+    "engine": {"name": "lsm", "config": {"profile": "fixed"}},
+    "fs": {"model": "ext4-ordered"},
+    "workload": [
+      {"step": "sync"},
+      {"op": "put", "key": "user{i}", "value": "v{i}", "repeat": 3},
+      {"step": "restart"},
+      {"op": "get", "key": "user1"}
+    ],
+    "crash": {"kind": "power", "at": {"after_op": 2}},
+    "check": ["recovers", "acked-durable", "prefix"],
+    "expect": {"violations": ["acked-durable"], "finding": "lsm-wal-missing-fsync"}
+  })");
+}
+
+std::vector<std::string> Messages(const std::vector<Problem>& ps) {
+  std::vector<std::string> out;
+  for (const auto& p : ps) out.push_back(p.path + ": " + p.message);
+  return out;
+}
+
+bool AnyContains(const std::vector<Problem>& ps, const std::string& path, const std::string& text) {
+  for (const auto& p : ps)
+    if (p.path == path && p.message.find(text) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a valid scenario loads with repeat expanded and {i} substituted") {
+  std::vector<Problem> problems;
+  auto s = ParseScenario(Valid(), "x.json", &problems);
+  INFO(Messages(problems).size());
+  REQUIRE(problems.empty());
+  REQUIRE(s);
+  CHECK(s->engine == "lsm");
+  CHECK(s->profile == "fixed");
+  CHECK(s->model == "ext4-ordered");
+  REQUIRE(s->workload.size() == 6);
+  CHECK(s->workload[0].kind == WorkItem::Kind::kSync);
+  CHECK(s->workload[2].request == json({{"op", "put"}, {"key", "user1"}, {"value", "v1"}}));
+  CHECK(s->workload[2].op_number == 2);
+  CHECK(s->workload[2].where == "$.workload[1] (i=1)");
+  CHECK(s->workload[4].kind == WorkItem::Kind::kRestart);
+  CHECK(s->op_count == 4);
+  CHECK(s->crash_kind == CrashKind::kPower);
+  CHECK(s->crash_at == CrashAt::kAfterOp);
+  CHECK(s->after_op == 2);
+  CHECK(s->states == std::vector<std::string>{"drop-all"});  // the default generator
+  CHECK(s->expect_finding == "lsm-wal-missing-fsync");
+}
+
+TEST_CASE("every problem of a scenario is reported with its JSON path, not only the first") {
+  json doc = Valid();
+  doc["engine"]["name"] = "lsmm";
+  doc["fs"]["model"] = "ntfs";
+  doc["check"].push_back("no-such-invariant");
+  doc["crash"]["kind"] = "meteor";
+  doc["extra"] = 1;
+  std::vector<Problem> problems;
+  CHECK_FALSE(ParseScenario(doc, "bad.json", &problems));
+  CHECK(problems.size() == 5);
+  CHECK(AnyContains(problems, "$.engine.name", "unknown engine 'lsmm'; expected one of: bitcask, btree, lsm"));
+  CHECK(AnyContains(problems, "$.fs.model", "unknown model 'ntfs'"));
+  CHECK(AnyContains(problems, "$.check[3]", "unknown invariant 'no-such-invariant'"));
+  CHECK(AnyContains(problems, "$.crash.kind", "expected \"process\" or \"power\""));
+  CHECK(AnyContains(problems, "$.extra", "unknown field 'extra'"));
+  CHECK(problems[0].file == "bad.json");
+}
+
+TEST_CASE("an op the engine does not have, a missing field and a wrong type are rejected") {
+  json doc = Valid();
+  doc["workload"] = json::parse(R"([
+    {"op": "append", "key": "k"},
+    {"op": "put", "key": 3},
+    {"op": "close"}
+  ])");
+  doc["crash"]["at"] = "end";
+  std::vector<Problem> problems;
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  CHECK(AnyContains(problems, "$.workload[0].op", "engine lsm has no op 'append'; its ops: put, delete"));
+  CHECK(AnyContains(problems, "$.workload[1].key", "expected a string, got the number 3"));
+  CHECK(AnyContains(problems, "$.workload[1]", "missing required field 'value'"));
+  CHECK(AnyContains(problems, "$.workload[2].op", "use {\"step\":\"restart\"}"));
+}
+
+TEST_CASE("features reserved for later work are refused as not supported yet, never ignored") {
+  json doc = Valid();
+  doc["faults"] = json::array();
+  doc["exec"] = json::object();
+  doc["workload"].push_back({{"step", "crash"}, {"kind", "power"}});
+  doc["workload"].push_back({{"step", "damage"}});
+  doc["crash"]["states"] = {"drop-all", "reorder:2"};
+  doc["check"].push_back("no-resurrection");
+  std::vector<Problem> problems;
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  CHECK(AnyContains(problems, "$.faults", "not supported yet"));
+  CHECK(AnyContains(problems, "$.exec", "not supported yet"));
+  CHECK(AnyContains(problems, "$.workload[4].step", "step 'crash' is not supported yet"));
+  CHECK(AnyContains(problems, "$.workload[5].step", "step 'damage' is not supported yet"));
+  CHECK(AnyContains(problems, "$.crash.states[1]", "generator 'reorder:2' is not supported yet"));
+  CHECK(AnyContains(problems, "$.check[3]", "invariant 'no-resurrection' is not supported yet"));
+}
+
+TEST_CASE("crash points outside the workload and unreachable expectations are rejected") {
+  json doc = Valid();
+  doc["crash"]["at"] = {{"after_op", 5}};
+  doc["expect"]["violations"] = {"no-corruption"};
+  std::vector<Problem> problems;
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  CHECK(AnyContains(problems, "$.crash.at.after_op", "the workload has only 4 ops"));
+  CHECK(AnyContains(problems, "$.expect.violations[0]", "$.check does not list it"));
+}
+
+TEST_CASE("a process crash takes no crash-state generators") {
+  json doc = Valid();
+  doc["crash"] = {{"kind", "process"}, {"states", {"drop-all"}}};
+  std::vector<Problem> problems;
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  CHECK(AnyContains(problems, "$.crash.states", "power cuts only"));
+}
+
+TEST_CASE("a JSON syntax error names the file, line and column") {
+  const std::string dir = std::filesystem::temp_directory_path() / ("scenario_test." + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/broken.json";
+  std::ofstream(file) << "{\n  \"name\": \"x\",\n  \"description\" \"y\"\n}\n";
+  std::vector<Problem> problems;
+  CHECK_FALSE(LoadScenarioFile(file, &problems));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].file == file);
+  INFO(problems[0].message);
+  CHECK(problems[0].message.find("line 3, column 19") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a directory expands to its scenario files in sorted order, without schema.json") {
+  const std::string dir = std::filesystem::temp_directory_path() / ("scenario_dir." + std::to_string(getpid()));
+  std::filesystem::create_directories(dir + "/sub");
+  for (const char* f : {"/b.json", "/a.json", "/sub/c.json", "/schema.json", "/notes.md"})
+    std::ofstream(dir + f) << "{}";
+  std::vector<Problem> problems;
+  auto files = FindScenarioFiles({dir, dir + "/missing.json"}, &problems);
+  CHECK(files == std::vector<std::string>{dir + "/a.json", dir + "/b.json", dir + "/sub/c.json"});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "no such file or directory");
+  std::filesystem::remove_all(dir);
+}
