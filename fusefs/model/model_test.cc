@@ -1,0 +1,719 @@
+// Unit tests of the filesystem model, one per rule of crash_model.md.
+// Reproduce with: build/fusefs/model/model_test "<test name>"
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "fusefs/model/filesystem.h"
+
+namespace fs = std::filesystem;
+using namespace blackout::model;
+
+namespace {
+
+const Caller kWho{1000, 1000, 4242, 022};
+
+// A model plus the few system-call-shaped helpers a test needs.
+struct Disk {
+  explicit Disk(BehaviourModel m = BehaviourModel::kPosixStrict) : fs(Options{m, 0, true}) {}
+  Filesystem fs;
+
+  Ino Resolve(const std::string& path) {
+    Ino cur = kRootIno;
+    std::stringstream ss(path);
+    std::string part;
+    while (std::getline(ss, part, '/')) {
+      if (part.empty()) continue;
+      auto a = fs.Lookup(cur, part);
+      if (!a.ok()) return 0;
+      cur = a->ino;
+    }
+    return cur;
+  }
+  Ino Parent(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? kRootIno : Resolve(path.substr(0, slash));
+  }
+  static std::string Base(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+  }
+  Fh Create(const std::string& path, int flags = O_WRONLY | O_CREAT) {
+    auto c = fs.Create(Parent(path), Base(path), 0644, flags, kWho);
+    REQUIRE(c.ok());
+    return c->fh;
+  }
+  void Write(Fh fh, uint64_t off, const std::string& data) {
+    auto w = fs.Write(fh, off, data, kWho);
+    REQUIRE(w.ok());
+    REQUIRE(*w == data.size());
+  }
+  void Fsync(Fh fh, bool datasync = false) { REQUIRE(fs.Fsync(fh, datasync, kWho).ok()); }
+  void FsyncDir(const std::string& path) {
+    Ino d = path.empty() ? kRootIno : Resolve(path);
+    REQUIRE(d != 0);
+    auto fh = fs.OpenDir(d, kWho);
+    REQUIRE(fh.ok());
+    REQUIRE(fs.FsyncDir(*fh, false, kWho).ok());
+    REQUIRE(fs.ReleaseDir(*fh).ok());
+  }
+  void Close(Fh fh) { REQUIRE(fs.Release(fh).ok()); }
+  // Creates `path` with `data`, fsyncs it and its directory: a durable file.
+  void Durable(const std::string& path, const std::string& data) {
+    Fh fh = Create(path);
+    Write(fh, 0, data);
+    Fsync(fh);
+    Close(fh);
+    FsyncDir(path.rfind('/') == std::string::npos ? "" : path.substr(0, path.rfind('/')));
+  }
+  void Mkdir(const std::string& path) {
+    REQUIRE(fs.Mkdir(Parent(path), Base(path), 0755, kWho).ok());
+  }
+  // Whole content, or nullopt when the path does not exist.
+  std::optional<std::string> Read(const std::string& path) {
+    Ino ino = Resolve(path);
+    if (ino == 0) return std::nullopt;
+    auto fh = fs.Open(ino, O_RDONLY, kWho);
+    REQUIRE(fh.ok());
+    std::string out;
+    REQUIRE(fs.Read(*fh, 0, 1 << 24, out).ok());
+    REQUIRE(fs.Release(*fh).ok());
+    return out;
+  }
+  void Cut() { (void)fs.PowerCut(CrashStateKind::kDropAll); }
+};
+
+const std::string kData = "acknowledged record 1\n";
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/blackout-model-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- the table
+
+TEST_CASE("posix-strict: create + write without fsync leaves no file after a power cut") {
+  Disk d;
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, kData);
+  d.Cut();
+  CHECK_FALSE(d.Read("f"));
+}
+
+TEST_CASE("ext4-ordered: create + write without fsync leaves no file or an empty one") {
+  Disk d(BehaviourModel::kExt4Ordered);
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, kData);
+  d.Cut();
+  auto got = d.Read("f");
+  CHECK((!got || got->empty()));
+}
+
+TEST_CASE("posix-strict: fsync of a new file without fsync of its directory loses the file") {
+  Disk d;
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, kData);
+  d.Fsync(fh);
+  d.Cut();
+  CHECK_FALSE(d.Read("f"));
+}
+
+TEST_CASE("ext4-ordered: fsync of a new file also commits its directory entry") {
+  Disk d(BehaviourModel::kExt4Ordered);
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, kData);
+  d.Fsync(fh);
+  d.Cut();
+  CHECK(d.Read("f") == kData);
+}
+
+TEST_CASE("fsync of the file and of its directory keeps the file with full content") {
+  auto model = GENERATE(BehaviourModel::kPosixStrict, BehaviourModel::kExt4Ordered);
+  INFO("model " << Name(model));
+  Disk d(model);
+  d.Durable("f", kData);
+  d.Cut();
+  CHECK(d.Read("f") == kData);
+}
+
+TEST_CASE("an overwrite of a durable file without fsync is undone by a power cut") {
+  auto model = GENERATE(BehaviourModel::kPosixStrict, BehaviourModel::kExt4Ordered);
+  INFO("model " << Name(model));
+  Disk d(model);
+  d.Durable("f", "old old old old");
+  auto fh = d.fs.Open(d.Resolve("f"), O_WRONLY, kWho);
+  REQUIRE(fh.ok());
+  d.Write(*fh, 4, "NEW");
+  CHECK(d.Read("f") == "old NEW old old");
+  d.Cut();
+  CHECK(d.Read("f") == "old old old old");
+}
+
+TEST_CASE("a rename without fsync of the directory is undone by a power cut") {
+  auto model = GENERATE(BehaviourModel::kPosixStrict, BehaviourModel::kExt4Ordered);
+  INFO("model " << Name(model));
+  Disk d(model);
+  d.Durable("a", kData);
+  REQUIRE(d.fs.Rename(kRootIno, "a", kRootIno, "b", 0, kWho).ok());
+  d.Cut();
+  CHECK(d.Read("a") == kData);
+  CHECK_FALSE(d.Read("b"));
+}
+
+TEST_CASE("an unlink without fsync of the directory is undone by a power cut") {
+  auto model = GENERATE(BehaviourModel::kPosixStrict, BehaviourModel::kExt4Ordered);
+  INFO("model " << Name(model));
+  Disk d(model);
+  d.Durable("a", kData);
+  REQUIRE(d.fs.Unlink(kRootIno, "a", kWho).ok());
+  CHECK_FALSE(d.Read("a"));
+  d.Cut();
+  CHECK(d.Read("a") == kData);
+}
+
+TEST_CASE("writes on an O_DSYNC or O_SYNC handle survive a power cut") {
+  auto model = GENERATE(BehaviourModel::kPosixStrict, BehaviourModel::kExt4Ordered);
+  auto flag = GENERATE(O_DSYNC, O_SYNC);
+  INFO("model " << Name(model) << " flag " << flag);
+  Disk d(model);
+  Fh fh = d.Create("log", O_WRONLY | O_CREAT | flag);
+  d.FsyncDir("");
+  d.Write(fh, 0, kData);
+  d.Write(fh, kData.size(), kData);
+  d.Cut();
+  CHECK(d.Read("log") == kData + kData);
+}
+
+// ---------------------------------------------------------------- sync events
+
+TEST_CASE("fdatasync makes data and size durable but not a mode change") {
+  Disk d;
+  d.Durable("f", "");
+  Ino ino = d.Resolve("f");
+  auto fh = d.fs.Open(ino, O_WRONLY, kWho);
+  REQUIRE(fh.ok());
+  d.Write(*fh, 0, kData);
+  AttrChange ch;
+  ch.mode = 0600;
+  REQUIRE(d.fs.SetAttr(ino, ch, std::nullopt, kWho).ok());
+  d.Fsync(*fh, /*datasync=*/true);
+  d.Cut();
+  CHECK(d.Read("f") == kData);
+  CHECK((d.fs.GetAttr(d.Resolve("f"))->mode & 07777) == 0644);
+}
+
+TEST_CASE("fsync makes a mode change durable") {
+  Disk d;
+  d.Durable("f", kData);
+  Ino ino = d.Resolve("f");
+  AttrChange ch;
+  ch.mode = 0600;
+  REQUIRE(d.fs.SetAttr(ino, ch, std::nullopt, kWho).ok());
+  auto fh = d.fs.Open(ino, O_RDONLY, kWho);
+  REQUIRE(fh.ok());
+  d.Fsync(*fh);
+  d.Cut();
+  CHECK((d.fs.GetAttr(d.Resolve("f"))->mode & 07777) == 0600);
+}
+
+TEST_CASE("posix-strict: fsync of a directory makes each kind of entry operation durable") {
+  // Each section: the operation is lost without the directory fsync and kept with it.
+  auto sync_dir = GENERATE(false, true);
+  INFO("fsync(dir) " << sync_dir);
+  Disk d;
+  d.Mkdir("dir");
+  d.Mkdir("other");
+  d.FsyncDir("");
+  d.Durable("dir/old", kData);
+  d.Durable("other/moving", kData);
+
+  SECTION("create") {
+    d.Close(d.Create("dir/new"));
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    CHECK(d.Read("dir/new").has_value() == sync_dir);
+  }
+  SECTION("unlink") {
+    REQUIRE(d.fs.Unlink(d.Resolve("dir"), "old", kWho).ok());
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    CHECK(d.Read("dir/old").has_value() != sync_dir);
+  }
+  SECTION("rename out of the directory (fsync of the source directory)") {
+    REQUIRE(d.fs.Rename(d.Resolve("dir"), "old", d.Resolve("other"), "out", 0, kWho).ok());
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    // A rename is atomic: it is durable in both directories or in neither.
+    CHECK(d.Read("dir/old").has_value() != sync_dir);
+    CHECK(d.Read("other/out").has_value() == sync_dir);
+  }
+  SECTION("rename into the directory (fsync of the target directory)") {
+    REQUIRE(d.fs.Rename(d.Resolve("other"), "moving", d.Resolve("dir"), "in", 0, kWho).ok());
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    CHECK(d.Read("dir/in").has_value() == sync_dir);
+    CHECK(d.Read("other/moving").has_value() != sync_dir);
+    if (sync_dir) CHECK(d.Read("dir/in") == kData);
+  }
+  SECTION("mkdir") {
+    d.Mkdir("dir/sub");
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    CHECK((d.Resolve("dir/sub") != 0) == sync_dir);
+  }
+  SECTION("symlink") {
+    REQUIRE(d.fs.Symlink(d.Resolve("dir"), "ln", "old", kWho).ok());
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    Ino ln = d.Resolve("dir/ln");
+    CHECK((ln != 0) == sync_dir);
+    if (sync_dir) CHECK(*d.fs.Readlink(ln) == "old");
+  }
+  SECTION("link") {
+    REQUIRE(d.fs.Link(d.Resolve("dir/old"), d.Resolve("dir"), "hard", kWho).ok());
+    if (sync_dir) d.FsyncDir("dir");
+    d.Cut();
+    CHECK(d.Read("dir/hard").has_value() == sync_dir);
+    CHECK(d.fs.GetAttr(d.Resolve("dir/old"))->nlink == (sync_dir ? 2u : 1u));
+  }
+}
+
+TEST_CASE("posix-strict: fsync of one directory does not make another directory's entries durable") {
+  Disk d;
+  d.Mkdir("a");
+  d.Mkdir("b");
+  d.FsyncDir("");
+  d.Close(d.Create("a/x"));
+  d.Close(d.Create("b/y"));
+  d.FsyncDir("a");
+  d.Cut();
+  CHECK(d.Read("a/x"));
+  CHECK_FALSE(d.Read("b/y"));
+}
+
+TEST_CASE("posix-strict: an entry made durable before its inode's data shows the durable (empty) content") {
+  Disk d;
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, kData);
+  d.FsyncDir("");
+  d.Cut();
+  CHECK(d.Read("f") == "");
+}
+
+TEST_CASE("posix-strict: rename over a file without fsync of the new file leaves it empty") {
+  // The classic replace-via-rename bug; ext4's auto_da_alloc hides it.
+  Disk d;
+  d.Durable("config", "version 1");
+  Fh fh = d.Create("config.tmp");
+  d.Write(fh, 0, "version 2");
+  d.Close(fh);
+  REQUIRE(d.fs.Rename(kRootIno, "config.tmp", kRootIno, "config", 0, kWho).ok());
+  d.FsyncDir("");
+  d.Cut();
+  CHECK(d.Read("config") == "");
+}
+
+TEST_CASE("ext4-ordered: rename over an existing file carries the new file's data (auto_da_alloc)") {
+  Disk d(BehaviourModel::kExt4Ordered);
+  d.Durable("config", "version 1");
+  Fh fh = d.Create("config.tmp");
+  d.Write(fh, 0, "version 2");
+  d.Close(fh);
+  REQUIRE(d.fs.Rename(kRootIno, "config.tmp", kRootIno, "config", 0, kWho).ok());
+  d.FsyncDir("");
+  d.Cut();
+  CHECK(d.Read("config") == "version 2");
+  CHECK_FALSE(d.Read("config.tmp"));
+}
+
+TEST_CASE("ext4-ordered: any fsync commits other files' entries, never their unsynced data") {
+  Disk d(BehaviourModel::kExt4Ordered);
+  Fh other = d.Create("other");
+  d.Write(other, 0, "not synced");
+  Fh f = d.Create("f");
+  d.Write(f, 0, kData);
+  d.Fsync(f);
+  d.Cut();
+  CHECK(d.Read("f") == kData);
+  CHECK(d.Read("other") == "");  // exposed by the journal, data not written: empty, not garbage
+}
+
+TEST_CASE("ext4-ordered: fsync of a clean file commits nothing else") {
+  Disk d(BehaviourModel::kExt4Ordered);
+  d.Durable("clean", kData);
+  d.Close(d.Create("new"));
+  auto fh = d.fs.Open(d.Resolve("clean"), O_RDONLY, kWho);
+  REQUIRE(fh.ok());
+  d.Fsync(*fh);
+  d.Cut();
+  CHECK_FALSE(d.Read("new"));
+}
+
+TEST_CASE("SyncAll makes everything durable") {
+  auto model = GENERATE(BehaviourModel::kPosixStrict, BehaviourModel::kExt4Ordered);
+  Disk d(model);
+  d.Mkdir("d");
+  Fh fh = d.Create("d/f");
+  d.Write(fh, 0, kData);
+  d.fs.SyncAll();
+  d.Cut();
+  CHECK(d.Read("d/f") == kData);
+}
+
+// ---------------------------------------------------------------- crash states
+
+TEST_CASE("keep-all keeps every unsynced operation, as a process crash does") {
+  Disk d;
+  d.Mkdir("d");
+  Fh fh = d.Create("d/f");
+  d.Write(fh, 0, kData);
+  d.Durable("gone", "x");
+  REQUIRE(d.fs.Unlink(kRootIno, "gone", kWho).ok());
+  auto r = d.fs.PowerCut(CrashStateKind::kKeepAll);
+  CHECK(r.dropped_ops == 0);
+  CHECK(d.Read("d/f") == kData);
+  CHECK_FALSE(d.Read("gone"));
+}
+
+TEST_CASE("handles opened before a power cut answer EIO on every call but Release") {
+  Disk d;
+  d.Durable("f", kData);
+  auto fh = d.fs.Open(d.Resolve("f"), O_RDWR, kWho);
+  REQUIRE(fh.ok());
+  auto dh = d.fs.OpenDir(kRootIno, kWho);
+  REQUIRE(dh.ok());
+  uint64_t epoch = d.fs.Epoch();
+  auto r = d.fs.PowerCut();
+  CHECK(r.epoch == epoch + 1);
+  std::string out;
+  CHECK(d.fs.Read(*fh, 0, 10, out).error() == EIO);
+  CHECK(d.fs.Write(*fh, 0, "x", kWho).error() == EIO);
+  CHECK(d.fs.Fsync(*fh, false, kWho).error() == EIO);
+  CHECK(d.fs.Flush(*fh).error() == EIO);
+  CHECK(d.fs.Fallocate(*fh, 0, 0, 10, kWho).error() == EIO);
+  CHECK(d.fs.ReadDir(*dh, 0).error() == EIO);
+  CHECK(d.fs.FsyncDir(*dh, false, kWho).error() == EIO);
+  CHECK(d.fs.Release(*fh).ok());
+  CHECK(d.fs.ReleaseDir(*dh).ok());
+  CHECK(d.Read("f") == kData);  // new handles work
+}
+
+TEST_CASE("durable inodes keep their numbers across a power cut; lost ones are reported") {
+  Disk d;
+  d.Durable("kept", kData);
+  Ino kept = d.Resolve("kept");
+  d.Close(d.Create("lost"));
+  Ino lost = d.Resolve("lost");
+  auto r = d.fs.PowerCut();
+  CHECK(d.Resolve("kept") == kept);
+  CHECK(std::find(r.forgotten.begin(), r.forgotten.end(), lost) != r.forgotten.end());
+  CHECK(std::find(r.stale_entries.begin(), r.stale_entries.end(),
+                  std::pair<Ino, std::string>(kRootIno, "lost")) != r.stale_entries.end());
+  CHECK(d.fs.GetAttr(lost).error() == ENOENT);
+}
+
+TEST_CASE("a power cut with 1 GiB of pending data takes well under 50 ms") {
+  Disk d;
+  Fh fh = d.Create("big");
+  std::string chunk(1 << 20, 'x');
+  for (int i = 0; i < 1024; ++i) d.Write(fh, uint64_t(i) << 20, chunk);
+  auto start = std::chrono::steady_clock::now();
+  auto r = d.fs.PowerCut();
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+  INFO("power cut took " << ms.count() << " ms");
+  CHECK(ms.count() < 50);
+  CHECK(r.dropped_ops == 1025);
+  CHECK_FALSE(d.Read("big"));
+}
+
+// ---------------------------------------------------------------- POSIX behaviour
+
+TEST_CASE("an unlinked file stays readable and writable until its last handle is released") {
+  Disk d;
+  Fh fh = d.fs.Create(kRootIno, "tmp", 0600, O_RDWR | O_CREAT, kWho)->fh;
+  Ino ino = d.Resolve("tmp");
+  d.Write(fh, 0, "abc");
+  REQUIRE(d.fs.Unlink(kRootIno, "tmp", kWho).ok());
+  CHECK_FALSE(d.Read("tmp"));
+  d.Write(fh, 3, "def");
+  std::string out;
+  REQUIRE(d.fs.Read(fh, 0, 100, out).ok());
+  CHECK(out == "abcdef");
+  CHECK(d.fs.GetAttr(ino)->nlink == 0);
+  d.Close(fh);
+  d.fs.Forget(ino, 100);  // the kernel drops its references
+  CHECK(d.fs.GetAttr(ino).error() == ENOENT);
+}
+
+TEST_CASE("rename flags and errors are those of Linux") {
+  Disk d;
+  d.Durable("a", "A");
+  d.Durable("b", "B");
+  d.Mkdir("dir");
+  d.Mkdir("dir/sub");
+  d.Mkdir("full");
+  d.Close(d.Create("full/x"));
+  Ino dir = d.Resolve("dir");
+
+  CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "b", RENAME_NOREPLACE, kWho).error() == EEXIST);
+  CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "none", RENAME_EXCHANGE, kWho).error() == ENOENT);
+  CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "b", RENAME_EXCHANGE | RENAME_NOREPLACE, kWho)
+            .error() == EINVAL);
+  CHECK(d.fs.Rename(kRootIno, "missing", kRootIno, "c", 0, kWho).error() == ENOENT);
+  CHECK(d.fs.Rename(kRootIno, "dir", d.Resolve("dir/sub"), "x", 0, kWho).error() == EINVAL);
+  CHECK(d.fs.Rename(kRootIno, "dir", kRootIno, "full", 0, kWho).error() == ENOTEMPTY);
+  CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "dir", 0, kWho).error() == EISDIR);
+  CHECK(d.fs.Rename(kRootIno, "dir", kRootIno, "a", 0, kWho).error() == ENOTDIR);
+
+  REQUIRE(d.fs.Rename(kRootIno, "a", kRootIno, "b", RENAME_EXCHANGE, kWho).ok());
+  CHECK(d.Read("a") == "B");
+  CHECK(d.Read("b") == "A");
+  REQUIRE(d.fs.Rename(kRootIno, "a", kRootIno, "c", RENAME_NOREPLACE, kWho).ok());
+  CHECK(d.Read("c") == "B");
+
+  // A directory moves with its subtree; link counts of both parents follow.
+  REQUIRE(d.fs.Rename(kRootIno, "dir", d.Resolve("full"), "moved", 0, kWho).ok());
+  CHECK(d.Resolve("full/moved/sub") == d.fs.Lookup(dir, "sub")->ino);
+  CHECK(d.fs.GetAttr(dir)->nlink == 3);
+  CHECK(d.fs.GetAttr(d.Resolve("full"))->nlink == 3);
+  CHECK(d.fs.GetAttr(kRootIno)->nlink == 3);  // ".", "..", full
+
+  // Over an empty directory is allowed.
+  d.Mkdir("empty");
+  d.Mkdir("victim");
+  REQUIRE(d.fs.Rename(kRootIno, "empty", kRootIno, "victim", 0, kWho).ok());
+  CHECK(d.Resolve("empty") == 0);
+}
+
+TEST_CASE("namespace errors are those of Linux") {
+  Disk d;
+  d.Mkdir("dir");
+  d.Close(d.Create("dir/f"));
+  CHECK(d.fs.Mkdir(kRootIno, "dir", 0755, kWho).error() == EEXIST);
+  CHECK(d.fs.Rmdir(kRootIno, "dir", kWho).error() == ENOTEMPTY);
+  CHECK(d.fs.Unlink(kRootIno, "dir", kWho).error() == EISDIR);
+  CHECK(d.fs.Rmdir(d.Resolve("dir"), "f", kWho).error() == ENOTDIR);
+  CHECK(d.fs.Lookup(kRootIno, "nope").error() == ENOENT);
+  CHECK(d.fs.Lookup(d.Resolve("dir/f"), "x").error() == ENOTDIR);
+  CHECK(d.fs.Lookup(kRootIno, std::string(256, 'n')).error() == ENAMETOOLONG);
+  CHECK(d.fs.Link(d.Resolve("dir"), kRootIno, "l", kWho).error() == EPERM);
+  CHECK(d.fs.Create(kRootIno, "dir", 0644, O_CREAT | O_EXCL | O_WRONLY, kWho).error() == EEXIST);
+  CHECK(d.fs.Readlink(d.Resolve("dir/f")).error() == EINVAL);
+  auto ro = d.fs.Open(d.Resolve("dir/f"), O_RDONLY, kWho);
+  REQUIRE(ro.ok());
+  CHECK(d.fs.Write(*ro, 0, "x", kWho).error() == EBADF);
+}
+
+TEST_CASE("attributes: owner from the caller, sizes, blocks, nlink and timestamps") {
+  Disk d;
+  d.Mkdir("dir");
+  Fh fh = d.Create("dir/f");
+  d.Write(fh, 10000, "z");
+  Attr a = *d.fs.GetAttr(d.Resolve("dir/f"));
+  CHECK(a.uid == kWho.uid);
+  CHECK(a.gid == kWho.gid);
+  CHECK(a.size == 10001);
+  CHECK(a.blocks == 8);  // one 4 KiB page backs it; the rest is a hole
+  CHECK(a.nlink == 1);
+  CHECK(d.fs.GetAttr(d.Resolve("dir"))->nlink == 2);
+  CHECK(d.fs.GetAttr(kRootIno)->nlink == 3);
+  std::string out;
+  auto rd = d.fs.Open(d.Resolve("dir/f"), O_RDONLY, kWho);
+  REQUIRE(d.fs.Read(*rd, 9998, 10, out).ok());
+  CHECK(out == std::string("\0\0z", 3));
+  AttrChange trunc;
+  trunc.size = 5;
+  CHECK(d.fs.SetAttr(0, trunc, fh, kWho)->size == 5);
+  CHECK(d.fs.GetAttr(d.Resolve("dir/f"))->blocks == 0);  // the page past the new end is gone
+}
+
+TEST_CASE("fallocate allocates, keeps size on KEEP_SIZE and punches holes") {
+  Disk d;
+  Fh fh = d.Create("f", O_RDWR | O_CREAT);
+  REQUIRE(d.fs.Fallocate(fh, 0, 0, 8192, kWho).ok());
+  Ino ino = d.Resolve("f");
+  CHECK(d.fs.GetAttr(ino)->size == 8192);
+  CHECK(d.fs.GetAttr(ino)->blocks == 16);
+  REQUIRE(d.fs.Fallocate(fh, FALLOC_FL_KEEP_SIZE, 8192, 4096, kWho).ok());
+  CHECK(d.fs.GetAttr(ino)->size == 8192);
+  CHECK(d.fs.GetAttr(ino)->blocks == 24);
+  d.Write(fh, 0, std::string(8192, 'a'));
+  REQUIRE(d.fs.Fallocate(fh, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 4096 * 2, kWho).ok());
+  CHECK(d.Read("f") == std::string(100, 'a') + std::string(8092, '\0'));
+  CHECK(d.fs.GetAttr(ino)->blocks == 16);  // page 1 went entirely, page 0 kept its head
+  CHECK(d.fs.Fallocate(fh, FALLOC_FL_PUNCH_HOLE, 0, 10, kWho).error() == EOPNOTSUPP);
+}
+
+TEST_CASE("extended attributes follow XATTR_CREATE/REPLACE and survive only with fsync") {
+  Disk d;
+  d.Durable("f", kData);
+  Ino ino = d.Resolve("f");
+  REQUIRE(d.fs.SetXattr(ino, "user.a", "1", XATTR_CREATE, kWho).ok());
+  CHECK(d.fs.SetXattr(ino, "user.a", "2", XATTR_CREATE, kWho).error() == EEXIST);
+  CHECK(d.fs.SetXattr(ino, "user.b", "2", XATTR_REPLACE, kWho).error() == ENODATA);
+  CHECK(*d.fs.GetXattr(ino, "user.a") == "1");
+  CHECK(d.fs.ListXattr(ino)->size() == 1);
+  CHECK(d.fs.GetXattr(ino, "user.none").error() == ENODATA);
+  SECTION("no fsync: lost") {
+    d.Cut();
+    CHECK(d.fs.GetXattr(ino, "user.a").error() == ENODATA);
+  }
+  SECTION("fsync: kept") {
+    auto fh = d.fs.Open(ino, O_RDONLY, kWho);
+    d.Fsync(*fh);
+    d.Cut();
+    CHECK(*d.fs.GetXattr(ino, "user.a") == "1");
+    REQUIRE(d.fs.RemoveXattr(ino, "user.a", kWho).ok());
+    CHECK(d.fs.RemoveXattr(ino, "user.a", kWho).error() == ENODATA);
+  }
+}
+
+TEST_CASE("statfs reports the capacity, and writes beyond it fail with ENOSPC") {
+  Filesystem fs(Options{BehaviourModel::kPosixStrict, 16 * kPageSize, true});
+  auto c = fs.Create(kRootIno, "f", 0644, O_WRONLY | O_CREAT, kWho);
+  REQUIRE(c.ok());
+  REQUIRE(fs.Write(c->fh, 0, std::string(8 * kPageSize, 'a'), kWho).ok());
+  auto st = fs.StatFs();
+  REQUIRE(st.ok());
+  CHECK(st->f_blocks == 16);
+  CHECK(st->f_bfree == 8);
+  CHECK(fs.Write(c->fh, 8 * kPageSize, std::string(9 * kPageSize, 'b'), kWho).error() == ENOSPC);
+  CHECK(fs.Write(c->fh, 8 * kPageSize, std::string(8 * kPageSize, 'b'), kWho).ok());
+}
+
+TEST_CASE("readdir lists . and .. and every entry, in chunks from any offset") {
+  Disk d;
+  for (int i = 0; i < 1500; ++i) d.Close(d.Create("f" + std::to_string(i)));
+  auto dh = d.fs.OpenDir(kRootIno, kWho);
+  REQUIRE(dh.ok());
+  size_t total = 0;
+  uint64_t off = 0;
+  for (;;) {
+    auto got = d.fs.ReadDir(*dh, off);
+    REQUIRE(got.ok());
+    if (got->empty()) break;
+    if (off == 0) {
+      CHECK((*got)[0].name == ".");
+      CHECK((*got)[1].name == "..");
+    }
+    total += got->size();
+    off += got->size();
+  }
+  CHECK(total == 1502);
+  CHECK(d.fs.ReleaseDir(*dh).ok());
+}
+
+// ---------------------------------------------------------------- reporting
+
+TEST_CASE("Materialize writes the durable and the volatile view and refuses a non-empty target") {
+  Disk d;
+  d.Mkdir("db");
+  d.FsyncDir("");
+  d.Durable("db/data", "durable bytes");
+  REQUIRE(d.fs.Symlink(d.Resolve("db"), "link", "data", kWho).ok());
+  d.FsyncDir("db");
+  Fh fh = d.Create("db/pending");
+  d.Write(fh, 0, "volatile bytes");
+  AttrChange ch;
+  ch.mode = 0600;
+  REQUIRE(d.fs.SetAttr(d.Resolve("db/data"), ch, std::nullopt, kWho).ok());
+
+  TempDir tmp;
+  REQUIRE(d.fs.Materialize(View::kDurable, (tmp.path / "durable").string()).ok());
+  REQUIRE(d.fs.Materialize(View::kVolatile, (tmp.path / "volatile").string()).ok());
+  CHECK(Slurp(tmp.path / "durable/db/data") == "durable bytes");
+  CHECK_FALSE(fs::exists(tmp.path / "durable/db/pending"));
+  CHECK(fs::read_symlink(tmp.path / "durable/db/link") == "data");
+  CHECK((fs::status(tmp.path / "durable/db/data").permissions() & fs::perms::all) ==
+        fs::perms(0644));
+  CHECK(Slurp(tmp.path / "volatile/db/pending") == "volatile bytes");
+  CHECK((fs::status(tmp.path / "volatile/db/data").permissions() & fs::perms::all) ==
+        fs::perms(0600));
+  CHECK(d.fs.Materialize(View::kVolatile, (tmp.path / "durable").string()).error() == ENOTEMPTY);
+}
+
+TEST_CASE("ListUnsynced names files with pending bytes and directories with pending entries") {
+  Disk d;
+  d.Mkdir("db");
+  Seq before = d.fs.CurrentSeq();
+  Fh fh = d.Create("db/log");
+  d.Write(fh, 0, "12345");
+  d.Write(fh, 5, "678");
+  Unsynced u = d.fs.ListUnsynced();
+  REQUIRE(u.files.size() == 1);
+  CHECK(u.files[0].path == "/db/log");
+  CHECK(u.files[0].pending_bytes == 8);
+  CHECK(u.files[0].since > before);
+  REQUIRE(u.dirs.size() == 2);
+  CHECK(u.dirs[0].path == "/");
+  CHECK(u.dirs[1].path == "/db");
+  CHECK(u.dirs[1].pending_entries == 1);
+  d.Fsync(fh);
+  d.FsyncDir("db");
+  u = d.fs.ListUnsynced();
+  CHECK(u.files.empty());
+  REQUIRE(u.dirs.size() == 1);
+  CHECK(u.dirs[0].path == "/");
+}
+
+TEST_CASE("every mutating operation and sync event gets the next trace sequence number") {
+  Disk d;
+  Seq s0 = d.fs.CurrentSeq();
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, "hello");
+  d.Fsync(fh);
+  REQUIRE(d.fs.Rename(kRootIno, "f", kRootIno, "g", 0, kWho).ok());
+  d.FsyncDir("");
+  d.Cut();
+  auto trace = d.fs.Trace();
+  REQUIRE(trace.size() == 6);
+  std::vector<std::string> ops;
+  for (size_t i = 0; i < trace.size(); ++i) {
+    CHECK(trace[i].seq == s0 + i + 1);
+    ops.push_back(trace[i].op);
+  }
+  CHECK(ops == std::vector<std::string>{"create", "write", "fsync", "rename", "fsyncdir",
+                                        "power-cut"});
+  CHECK(trace[0].path == "/f");
+  CHECK(trace[0].pid == kWho.pid);
+  CHECK(trace[1].length == 5);
+  CHECK(trace[1].digest != 0);
+  CHECK(trace[3].detail == "/g");
+  CHECK(d.fs.CurrentSeq() == s0 + 6);
+  // Reads are not mutations.
+  (void)d.Read("g");
+  CHECK(d.fs.CurrentSeq() == s0 + 6);
+}
+
+TEST_CASE("behaviour model names parse and print") {
+  CHECK(*ParseBehaviourModel("posix-strict") == BehaviourModel::kPosixStrict);
+  CHECK(*ParseBehaviourModel("ext4-ordered") == BehaviourModel::kExt4Ordered);
+  CHECK(ParseBehaviourModel("zfs").error() == EINVAL);
+  CHECK(Name(BehaviourModel::kExt4Ordered) == "ext4-ordered");
+}
