@@ -1,0 +1,218 @@
+#include "reports/report.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+namespace blackout::reports {
+namespace {
+
+using nlohmann::json;
+
+std::string MdCell(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // XML 1.0 forbids most control characters even escaped.
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') out += '?';
+        else out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string Str(const json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string List(const json& j) {
+  if (!j.is_array() || j.empty()) return "none";
+  std::string out;
+  for (const auto& e : j) out += (out.empty() ? "" : ", ") + (e.is_string() ? e.get<std::string>() : e.dump());
+  return out;
+}
+
+// "default", "fixed", "default sync_mode=batch batch_sync_count=10"
+std::string Configuration(const json& s) {
+  std::string out = Str(s, "profile").empty() ? "default" : Str(s, "profile");
+  if (auto c = s.find("config"); c != s.end() && c->is_object())
+    for (const auto& [k, v] : c->items())
+      if (k != "profile") out += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  return out;
+}
+
+std::string Seconds(const json& j, const char* k) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", j.value(k, 0.0));
+  return buf;
+}
+
+bool Fail(std::string* error, const std::string& what) {
+  *error = what + ": " + std::strerror(errno);
+  return false;
+}
+
+}  // namespace
+
+std::string RenderMarkdown(const json& report) {
+  std::ostringstream md;
+  const json& sum = report.value("summary", json::object());
+  md << "# blackout durability-gap report\n\n";
+  md << sum.value("scenarios", 0) << " scenarios: " << sum.value("as_expected", 0) << " as expected, "
+     << sum.value("unexpected", 0) << " unexpected, " << sum.value("errors", 0) << " errors; "
+     << sum.value("lost_writes", 0) << " acknowledged writes lost in total. Seed "
+     << report.value("seed", 0) << ", shard " << Str(report, "shard") << ", " << Seconds(report, "duration_s")
+     << " s.\n\n";
+  md << "## Durability gaps\n\n";
+  md << "Lost: acknowledged writes missing after recovery in the worst crash state (contract: what the "
+        "engine promises for that crash kind; a loss it allows is a documented weakness, not a "
+        "violation).\n\n";
+  md << "| engine | configuration | crash | model | outcome | lost | contract | violations | findings | scenario |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& s : report.value("scenarios", json::array())) {
+    const std::string outcome = Str(s, "outcome");
+    const std::string shown = outcome == "as-expected" ? "as expected"
+                              : outcome == "unexpected" ? "**UNEXPECTED**"
+                                                        : "**ERROR**";
+    const json contract = s.value("contract", json::object());
+    const std::string kind = Str(s, "crash_kind");
+    md << "| " << MdCell(Str(s, "engine")) << " | " << MdCell(Configuration(s)) << " | " << MdCell(kind)
+       << " | " << MdCell(Str(s, "model")) << " | " << shown << " | " << s.value("lost_writes", 0) << " of "
+       << s.value("acked_writes", 0) << " | " << MdCell(contract.is_object() ? Str(contract, kind.c_str()) : "")
+       << " | " << MdCell(List(s.value("violations", json::array()))) << " | "
+       << MdCell(List(s.value("findings", json::array()))) << " | " << MdCell(Str(s, "name")) << " |\n";
+  }
+  bool header = false;
+  for (const auto& s : report.value("scenarios", json::array())) {
+    if (Str(s, "outcome") == "as-expected") continue;
+    if (!header) md << "\n## Unexpected outcomes and errors\n\n";
+    header = true;
+    md << "### " << Str(s, "name") << "\n\n" << Str(s, "description") << "\n\n";
+    if (!Str(s, "mismatch").empty()) md << "- " << Str(s, "mismatch") << "\n";
+    if (!Str(s, "error").empty()) md << "- error: " << Str(s, "error") << "\n";
+    for (const auto& st : s.value("crash_states", json::array()))
+      for (const auto& v : st.value("violations", json::array()))
+        md << "- " << Str(st, "point") << " / " << Str(st, "state") << ": `" << Str(v, "invariant") << "`: "
+           << Str(v, "message") << "\n";
+    md << "- reproduce: `" << Str(s, "reproduce") << "`\n\n";
+  }
+  return md.str();
+}
+
+std::string RenderJunit(const json& report) {
+  const json& sum = report.value("summary", json::object());
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x << "<testsuites name=\"blackout\" tests=\"" << sum.value("scenarios", 0) << "\" failures=\""
+    << sum.value("unexpected", 0) << "\" errors=\"" << sum.value("errors", 0) << "\" time=\""
+    << Seconds(report, "duration_s") << "\">\n";
+  x << "  <testsuite name=\"blackout.scenarios\" tests=\"" << sum.value("scenarios", 0) << "\" failures=\""
+    << sum.value("unexpected", 0) << "\" errors=\"" << sum.value("errors", 0) << "\" time=\""
+    << Seconds(report, "duration_s") << "\">\n";
+  for (const auto& s : report.value("scenarios", json::array())) {
+    x << "    <testcase classname=\"blackout." << XmlEscape(Str(s, "engine")) << "\" name=\""
+      << XmlEscape(Str(s, "name")) << "\" file=\"" << XmlEscape(Str(s, "file")) << "\" time=\""
+      << Seconds(s, "seconds") << "\">\n";
+    const std::string outcome = Str(s, "outcome");
+    std::string details = Str(s, "description") + "\nviolations: " + List(s.value("violations", json::array())) +
+                          "\nfindings: " + List(s.value("findings", json::array())) +
+                          "\nlost acknowledged writes: " + std::to_string(s.value("lost_writes", 0)) +
+                          "\nreproduce: " + Str(s, "reproduce") + "\n";
+    for (const auto& st : s.value("crash_states", json::array()))
+      for (const auto& v : st.value("violations", json::array()))
+        details += Str(st, "point") + " / " + Str(st, "state") + ": " + Str(v, "invariant") + ": " +
+                   Str(v, "message") + "\n";
+    if (outcome == "unexpected")
+      x << "      <failure message=\"" << XmlEscape(Str(s, "mismatch")) << "\">" << XmlEscape(details)
+        << "</failure>\n";
+    else if (outcome != "as-expected")
+      x << "      <error message=\"" << XmlEscape(Str(s, "error")) << "\">" << XmlEscape(details) << "</error>\n";
+    x << "      <system-out>" << XmlEscape(details) << "</system-out>\n";
+    x << "    </testcase>\n";
+  }
+  x << "  </testsuite>\n</testsuites>\n";
+  return x.str();
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& content, std::string* error) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail(error, "cannot create " + tmp);
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Fail(error, "cannot write " + tmp);
+      close(fd);
+      unlink(tmp.c_str());
+      return false;
+    }
+    done += n;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    Fail(error, "cannot write " + tmp);
+    unlink(tmp.c_str());
+    return false;
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    Fail(error, "cannot rename " + tmp + " to " + path);
+    unlink(tmp.c_str());
+    return false;
+  }
+  // The rename is durable only once the directory is; we practise what we test.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  return true;
+}
+
+bool CheckWritableDir(const std::string& dir, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    *error = "cannot create the output directory " + dir + ": " + ec.message();
+    return false;
+  }
+  const std::string probe = dir + "/.blackout-write-test." + std::to_string(getpid());
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail(error, "the output directory " + dir + " is not writable");
+  close(fd);
+  unlink(probe.c_str());
+  return true;
+}
+
+bool WriteReports(const std::string& dir, const json& report, std::string* error) {
+  if (!CheckWritableDir(dir, error)) return false;
+  return WriteFileAtomically(dir + "/report.json", report.dump(2) + "\n", error) &&
+         WriteFileAtomically(dir + "/report.md", RenderMarkdown(report), error) &&
+         WriteFileAtomically(dir + "/junit.xml", RenderJunit(report), error);
+}
+
+}  // namespace blackout::reports

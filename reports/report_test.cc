@@ -1,0 +1,86 @@
+#include "reports/report.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace blackout::reports;
+using nlohmann::json;
+
+namespace {
+
+json Sample() {
+  return json::parse(R"({
+    "schema_version": 1, "tool": "blackout", "seed": 7, "shard": "1/1", "duration_s": 1.5,
+    "summary": {"scenarios": 2, "as_expected": 1, "unexpected": 1, "errors": 0, "lost_writes": 50},
+    "scenarios": [
+      {"name": "lsm-wal-missing-fsync-power", "file": "scenarios/seed/a.json", "description": "d1",
+       "engine": "lsm", "config": {}, "profile": "default", "model": "posix-strict",
+       "crash_kind": "power", "outcome": "as-expected", "error": "", "mismatch": "",
+       "contract": {"process": "acked", "power": "acked"}, "violations": ["acked-durable"],
+       "findings": ["lsm-wal-missing-fsync"], "acked_writes": 50, "lost_writes": 50,
+       "crash_states": [], "seconds": 0.5, "reproduce": "blackout run scenarios/seed/a.json --seed 7"},
+      {"name": "wal-batch<&>", "file": "b.json", "description": "d2", "engine": "wal",
+       "config": {"sync_mode": "batch", "batch_sync_count": 10}, "profile": "default",
+       "model": "ext4-ordered", "crash_kind": "process", "outcome": "unexpected", "error": "",
+       "mismatch": "expected violations [], got [prefix]", "contract": {"process": "acked", "power": "synced-prefix"},
+       "violations": ["prefix"], "findings": [], "acked_writes": 20, "lost_writes": 3,
+       "crash_states": [{"point": "end", "state": "process",
+                         "violations": [{"invariant": "prefix", "message": "a hole | here"}]}],
+       "seconds": 0.25, "reproduce": "blackout run b.json --seed 7"}
+    ]})");
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+}  // namespace
+
+TEST_CASE("the Markdown report has one gap-table row per scenario with the lost-write count") {
+  const std::string md = RenderMarkdown(Sample());
+  CHECK(md.find("| lsm | default | power | posix-strict | as expected | 50 of 50 | acked | acked-durable | "
+                "lsm-wal-missing-fsync | lsm-wal-missing-fsync-power |") != std::string::npos);
+  CHECK(md.find("| wal | default batch_sync_count=10 sync_mode=batch | process | ext4-ordered | **UNEXPECTED** | "
+                "3 of 20 | acked |") != std::string::npos);
+  // The unexpected scenario is explained, with a command that reproduces it.
+  CHECK(md.find("expected violations [], got [prefix]") != std::string::npos);
+  CHECK(md.find("`prefix`: a hole | here") != std::string::npos);
+  CHECK(md.find("reproduce: `blackout run b.json --seed 7`") != std::string::npos);
+}
+
+TEST_CASE("JUnit XML has one escaped test case per scenario and a failure for an unexpected outcome") {
+  const std::string xml = RenderJunit(Sample());
+  CHECK(xml.find("tests=\"2\" failures=\"1\" errors=\"0\"") != std::string::npos);
+  CHECK(xml.find("name=\"lsm-wal-missing-fsync-power\"") != std::string::npos);
+  CHECK(xml.find("name=\"wal-batch&lt;&amp;&gt;\"") != std::string::npos);
+  CHECK(xml.find("<failure message=\"expected violations [], got [prefix]\">") != std::string::npos);
+  size_t cases = 0;
+  for (size_t p = xml.find("<testcase"); p != std::string::npos; p = xml.find("<testcase", p + 1)) ++cases;
+  CHECK(cases == 2);
+}
+
+TEST_CASE("reports are written whole, with no temporary file left, and re-read as the same JSON") {
+  const std::string dir = std::filesystem::temp_directory_path() / ("reports_test." + std::to_string(getpid()));
+  std::string error;
+  REQUIRE(WriteReports(dir + "/nested/out", Sample(), &error));
+  CHECK(json::parse(Read(dir + "/nested/out/report.json")) == Sample());
+  CHECK(Read(dir + "/nested/out/report.md") == RenderMarkdown(Sample()));
+  CHECK(Read(dir + "/nested/out/junit.xml") == RenderJunit(Sample()));
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/nested/out")) files += e.is_regular_file();
+  CHECK(files == 3);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an output directory that cannot be created is one clear error naming it") {
+  std::string error;
+  CHECK_FALSE(CheckWritableDir("/dev/null/out", &error));
+  CHECK(error.find("cannot create the output directory /dev/null/out") != std::string::npos);
+}
