@@ -304,31 +304,14 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
   op.offset = offset;
   op.length = data.size();
   op.flags = end > n->attr.size ? 1 : 0;  // 1: the write extends the file
-  uint64_t first = PageIndex(offset), last = PageIndex(end - 1);
-  op.pages.reserve(last - first + 1);
-  uint64_t new_pages = 0;
-  auto it = n->pages.lower_bound(first);
-  const char* src = data.data();
-  for (uint64_t idx = first; idx <= last; ++idx) {
-    while (it != n->pages.end() && it->first < idx) ++it;
-    const PageRef* base = (it != n->pages.end() && it->first == idx) ? &it->second : nullptr;
-    if (base == nullptr) ++new_pages;
-    uint64_t page_start = idx * kPageSize;
-    uint64_t from = std::max(offset, page_start), to = std::min(end, page_start + kPageSize);
-    std::shared_ptr<Page> page;
-    if (to - from == kPageSize) {
-      page = std::make_shared_for_overwrite<Page>();
-    } else {
-      page = CopyPage(base ? *base : PageRef());
-    }
-    std::memcpy(page->bytes + (from - page_start), src, to - from);
-    src += to - from;
-    op.pages.emplace_back(idx, std::move(page));
-  }
   if (options.capacity_bytes != 0 &&
-      (vol.page_count + new_pages) * kPageSize > options.capacity_bytes) {
+      (vol.page_count + MissingPages(n->pages, offset, data.size())) * kPageSize >
+          options.capacity_bytes) {
     return Errno{ENOSPC};
   }
+  // The one copy the write path makes: the bytes the pending op keeps until
+  // a sync event or a power cut decides their fate.
+  op.data = std::string(data);
   uint32_t digest = 0;
   if (options.trace) {
     digest = crc32(0, reinterpret_cast<const Bytef*>(data.data()), data.size());
@@ -714,15 +697,10 @@ Result<void> Filesystem::Fallocate(Fh fh, int mode, uint64_t offset, uint64_t le
   if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) return Errno{EOPNOTSUPP};
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Errno{EOPNOTSUPP};
   if (offset > kMaxFileSize || length > kMaxFileSize - offset) return Errno{EFBIG};
-  if (!(mode & FALLOC_FL_PUNCH_HOLE) && m.options.capacity_bytes != 0) {
-    uint64_t first = PageIndex(offset), end = PagesFor(offset + length);
-    uint64_t present = 0;
-    for (auto it = n->pages.lower_bound(first); it != n->pages.end() && it->first < end; ++it) {
-      ++present;
-    }
-    if ((m.vol.page_count + (end - first - present)) * kPageSize > m.options.capacity_bytes) {
-      return Errno{ENOSPC};
-    }
+  if (!(mode & FALLOC_FL_PUNCH_HOLE) && m.options.capacity_bytes != 0 &&
+      (m.vol.page_count + MissingPages(n->pages, offset, length)) * kPageSize >
+          m.options.capacity_bytes) {
+    return Errno{ENOSPC};
   }
   PendingOp op;
   op.kind = OpKind::kFallocate;

@@ -5,8 +5,8 @@
 //
 // Invariants (all under `mu`):
 //   * vol == dur with every op of `pending` applied in seq order (ApplyOp).
-//   * Per inode, the ops applied to `dur` are always a prefix of that inode's
-//     data ops, so a write's page images can replace durable pages wholesale.
+//   * Per inode, the data ops applied to `dur` are a prefix of that inode's
+//     data ops (a sync never applies a later write before an earlier one).
 //   * by_inode/by_dir/by_child/meta index `pending` by seq; they may hold
 //     seqs already applied (skipped and pruned when read).
 //   * An inode stays in `vol` while it has a link, a FUSE lookup or an open

@@ -5,11 +5,12 @@
 namespace blackout::model {
 
 const PageRef& ZeroPage() {
-  static const PageRef zero = std::make_shared<const Page>();
+  // Never written: this reference keeps its count above one, so Own copies.
+  static const PageRef zero = std::make_shared<Page>();
   return zero;
 }
 
-std::shared_ptr<Page> CopyPage(const PageRef& base) {
+PageRef CopyPage(const PageRef& base) {
   // make_shared_for_overwrite: no zero fill when the caller copies a base page.
   auto page = std::make_shared_for_overwrite<Page>();
   if (base) {
@@ -18,6 +19,46 @@ std::shared_ptr<Page> CopyPage(const PageRef& base) {
     std::memset(page->bytes, 0, kPageSize);
   }
   return page;
+}
+
+Page* Own(PageRef& ref) {
+  if (ref.use_count() > 1) ref = CopyPage(ref);
+  return ref.get();
+}
+
+int64_t WriteBytes(PageMap& pages, uint64_t offset, std::string_view data) {
+  int64_t added = 0;
+  uint64_t end = offset + data.size();
+  const char* src = data.data();
+  auto it = pages.lower_bound(PageIndex(offset));
+  for (uint64_t pos = offset; pos < end;) {
+    uint64_t idx = PageIndex(pos);
+    uint64_t in_page = pos % kPageSize;
+    uint64_t n = std::min<uint64_t>(kPageSize - in_page, end - pos);
+    while (it != pages.end() && it->first < idx) ++it;
+    Page* page;
+    if (it != pages.end() && it->first == idx) {
+      page = Own(it->second);
+    } else {
+      // A whole-page write needs no zero fill.
+      PageRef fresh = n == kPageSize ? std::make_shared_for_overwrite<Page>() : CopyPage(nullptr);
+      page = fresh.get();
+      it = pages.emplace_hint(it, idx, std::move(fresh));
+      ++added;
+    }
+    std::memcpy(page->bytes + in_page, src, n);
+    src += n;
+    pos += n;
+  }
+  return added;
+}
+
+uint64_t MissingPages(const PageMap& pages, uint64_t offset, uint64_t length) {
+  if (length == 0) return 0;
+  uint64_t first = PageIndex(offset), end = PagesFor(offset + length);
+  uint64_t present = 0;
+  for (auto it = pages.lower_bound(first); it != pages.end() && it->first < end; ++it) ++present;
+  return end - first - present;
 }
 
 void ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t size,
@@ -58,9 +99,7 @@ int64_t ZeroRange(PageMap& pages, uint64_t from, uint64_t to) {
         pages.erase(it);
         --delta;
       } else {
-        auto page = CopyPage(it->second);
-        std::memset(page->bytes + in_page, 0, n);
-        it->second = std::move(page);
+        std::memset(Own(it->second)->bytes + in_page, 0, n);
       }
     }
     pos += n;
@@ -82,9 +121,7 @@ int64_t TruncatePages(PageMap& pages, uint64_t size) {
   if (size % kPageSize != 0) {
     auto it = pages.find(PageIndex(size));
     if (it != pages.end()) {
-      auto page = CopyPage(it->second);
-      std::memset(page->bytes + size % kPageSize, 0, kPageSize - size % kPageSize);
-      it->second = std::move(page);
+      std::memset(Own(it->second)->bytes + size % kPageSize, 0, kPageSize - size % kPageSize);
     }
   }
   return delta;

@@ -1,13 +1,15 @@
 // File data as copy-on-write 4 KiB pages.
 //
-// A Page is immutable once published: a write makes a new page image and
-// swaps the pointer, so the volatile view, the durable view and every
-// PendingOp that recorded an image can share pages without copying them. A
-// snapshot of a file therefore costs one pointer per page, and dropping a view
-// (a power cut) only drops references.
+// A page reached through more than one PageRef (two views, or a view and a
+// Materialize snapshot) is read-only: a write first copies it (Own). A page
+// held once is written in place, so the write path allocates nothing for a
+// page it already owns. A snapshot of a file costs one pointer per page, and
+// dropping a view (a power cut) only drops references.
 //
-// Thread-safety: pages are immutable and shared_ptr counts are atomic; the
-// maps are guarded by the Filesystem mutex.
+// Thread-safety: the maps and in-place writes are guarded by the Filesystem
+// mutex; use_count() is exact under it because every PageRef copy that a
+// live view can see is made under it too (a count that another thread lowers
+// concurrently only causes an unneeded copy).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,7 @@ namespace blackout::model {
 struct Page {
   char bytes[kPageSize];
 };
-using PageRef = std::shared_ptr<const Page>;
+using PageRef = std::shared_ptr<Page>;
 
 // Page index -> page. A missing index is a hole and reads as zeros.
 using PageMap = std::map<uint64_t, PageRef>;
@@ -32,9 +34,18 @@ using PageMap = std::map<uint64_t, PageRef>;
 // The one all-zero page, shared by every fallocated range (no memory per page).
 const PageRef& ZeroPage();
 
-// A fresh page holding `base` (or zeros when base is null), to be modified
-// before it is published.
-std::shared_ptr<Page> CopyPage(const PageRef& base);
+// A fresh page holding `base` (or zeros when base is null).
+PageRef CopyPage(const PageRef& base);
+
+// The page behind `ref`, copied first when anyone else holds it.
+Page* Own(PageRef& ref);
+
+// Writes `data` at byte `offset`, allocating missing pages; returns the
+// number of pages added.
+int64_t WriteBytes(PageMap& pages, uint64_t offset, std::string_view data);
+
+// Pages missing in [offset, offset+length): what a write or fallocate would add.
+uint64_t MissingPages(const PageMap& pages, uint64_t offset, uint64_t length);
 
 // Appends bytes [offset, offset+size) of a file of `file_size` bytes to `out`;
 // holes read as zeros, nothing is read past file_size.

@@ -139,11 +139,8 @@ void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born
     }
     case OpKind::kWrite: {
       Node* n = tree.Ensure(op.ino, born);
-      for (const auto& [idx, page] : op.pages) {
-        auto [it, inserted] = n->pages.insert_or_assign(idx, page);
-        if (inserted) ++tree.page_count;
-      }
-      n->attr.size = std::max(n->attr.size, op.offset + op.length);
+      tree.page_count += WriteBytes(n->pages, op.offset, op.data);
+      n->attr.size = std::max(n->attr.size, op.offset + op.data.size());
       Touch(n, t);
       return;
     }

@@ -6,8 +6,9 @@
 // them to the durable view with the same function and drops them from the
 // pending list. A crash state is the durable view plus an ordered subset of
 // the pending operations, again applied by ApplyOp. A PendingOp therefore
-// carries everything it needs (page images, initial attributes, times): it
-// never looks at the volatile view.
+// carries everything it needs (the bytes written, initial attributes, times):
+// it never looks at the volatile view, and a list of them can be saved and
+// replayed elsewhere.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,7 @@ enum class OpKind : uint8_t {
   kRmdir,
   kRename,   // parent/name -> new_parent/new_name; replaced = inode it overwrote
   // Inode operations: they belong to inode `ino`.
-  kWrite,      // pages = images after the write; offset/length = bytes written
+  kWrite,      // data written at offset (length = data.size())
   kTruncate,   // offset = new size
   kFallocate,  // flags = fallocate mode; offset/length = range
   kSetAttr,    // mode/uid/gid/atime/mtime, whichever is set
@@ -57,7 +58,7 @@ struct PendingOp {
   uint32_t flags = 0;   // rename flags, fallocate mode
   uint64_t offset = 0;
   uint64_t length = 0;
-  std::vector<std::pair<uint64_t, PageRef>> pages;  // kWrite
+  std::string data;                                 // kWrite: the bytes written
   std::optional<uint32_t> mode, uid, gid;           // kSetAttr
   std::optional<timespec> atime, mtime;             // kSetAttr
   std::string value;                                // kSetXattr; kSymlink target
