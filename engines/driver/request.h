@@ -21,7 +21,8 @@ inline Status WrongType(const std::string& field, const char* want, const nlohma
 }
 
 // A required string field.
-[[nodiscard]] inline Result<std::string> String(const nlohmann::json& obj, const std::string& field) {
+[[nodiscard]] inline Result<std::string> String(const nlohmann::json& obj,
+                                                const std::string& field) {
   auto it = obj.find(field);
   if (it == obj.end()) return Status::InvalidArgument("missing field '" + field + "'");
   if (!it->is_string()) return WrongType(field, "a string", *it);
@@ -29,7 +30,8 @@ inline Status WrongType(const std::string& field, const char* want, const nlohma
 }
 
 // An optional string field: `fallback` when absent.
-[[nodiscard]] inline Result<std::string> StringOr(const nlohmann::json& obj, const std::string& field,
+[[nodiscard]] inline Result<std::string> StringOr(const nlohmann::json& obj,
+                                                  const std::string& field,
                                                   const std::string& fallback) {
   if (!obj.contains(field)) return fallback;
   return String(obj, field);
@@ -82,8 +84,8 @@ inline Status WrongType(const std::string& field, const char* want, const nlohma
   BLACKOUT_ASSIGN_OR_RETURN(std::string p, StringOr(config, "profile", "default"));
   if (p == "default") return false;
   if (p == "fixed") return true;
-  return Status::InvalidArgument("config key 'profile' must be \"default\" or \"fixed\", got \"" + p +
-                                 "\"");
+  return Status::InvalidArgument("config key 'profile' must be \"default\" or \"fixed\", got \"" +
+                                 p + "\"");
 }
 
 // {"ok":false,"error":message} for a failed request.
@@ -98,7 +100,8 @@ inline nlohmann::json UnknownOp(const std::string& op, const std::string& engine
                                 std::initializer_list<const char*> ops) {
   std::string list;
   for (const char* o : ops) list += list.empty() ? o : std::string(", ") + o;
-  return {{"ok", false}, {"error", "unknown op '" + op + "' for engine " + engine + "; ops: " + list}};
+  return {{"ok", false},
+          {"error", "unknown op '" + op + "' for engine " + engine + "; ops: " + list}};
 }
 
 }  // namespace blackout::engines::request

@@ -19,13 +19,16 @@
 
 namespace blackout::engines {
 
-[[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenWalSession(Env* env, const std::string& dir,
-                                                                     const nlohmann::json& config);
+[[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenWalSession(Env* env,
+                                                                    const std::string& dir,
+                                                                    const nlohmann::json& config);
 [[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenBitcaskSession(
     Env* env, const std::string& dir, const nlohmann::json& config);
-[[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenBtreeSession(
-    Env* env, const std::string& dir, const nlohmann::json& config);
-[[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenLsmSession(Env* env, const std::string& dir,
+[[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenBtreeSession(Env* env,
+                                                                      const std::string& dir,
+                                                                      const nlohmann::json& config);
+[[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenLsmSession(Env* env,
+                                                                    const std::string& dir,
                                                                     const nlohmann::json& config);
 [[nodiscard]] Result<std::unique_ptr<EngineSession>> OpenEventstoreSession(
     Env* env, const std::string& dir, const nlohmann::json& config);
