@@ -192,8 +192,7 @@ std::string BitcaskStore::HintPath(uint32_t id) const {
 
 double BitcaskStore::Now() const {
   if (options_.clock) return options_.clock();
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 Status BitcaskStore::SyncDirIfFixed() {
@@ -414,7 +413,8 @@ Status BitcaskStore::Delete(std::string_view key) {
 }
 
 Result<std::string> BitcaskStore::ReadRange(uint32_t file_id, uint64_t offset, size_t n) {
-  BLACKOUT_ASSIGN_OR_RETURN(std::unique_ptr<File> f, env_->Open(DataPath(file_id), OpenMode::kRead));
+  BLACKOUT_ASSIGN_OR_RETURN(std::unique_ptr<File> f,
+                            env_->Open(DataPath(file_id), OpenMode::kRead));
   BLACKOUT_ASSIGN_OR_RETURN(std::string data, f->ReadAt(offset, n));
   BLACKOUT_RETURN_IF_ERROR(f->Close());
   return data;
@@ -425,8 +425,7 @@ Result<std::optional<std::string>> BitcaskStore::Get(std::string_view key) {
   if (it == keydir_.end()) return std::optional<std::string>();
   const KeyEntry& e = it->second;
   BLACKOUT_ASSIGN_OR_RETURN(std::string data, ReadRange(e.file_id, e.offset, e.size));
-  const std::string where =
-      std::to_string(e.file_id) + ".data offset " + std::to_string(e.offset);
+  const std::string where = std::to_string(e.file_id) + ".data offset " + std::to_string(e.offset);
   if (fixed()) {
     std::optional<FixedRecord> rec = ParseFixedRecord(data, 0);
     if (!rec || rec->size != data.size() || !rec->value) {
@@ -445,10 +444,10 @@ Result<std::optional<std::string>> BitcaskStore::Get(std::string_view key) {
   const uint64_t value_size = GetU32LE(data.data() + 12);
   std::string_view view(data);
   std::string_view read_key = Slice(view, kHeaderSize, kHeaderSize + key_size);
-  std::string_view value =
-      Slice(view, kHeaderSize + key_size, kHeaderSize + key_size + value_size);
+  std::string_view value = Slice(view, kHeaderSize + key_size, kHeaderSize + key_size + value_size);
   if (!IsValidUtf8(read_key) || !IsValidUtf8(value)) {
-    return Status::Corruption(where + ": record is not valid UTF-8 (REF raises UnicodeDecodeError)");
+    return Status::Corruption(where +
+                              ": record is not valid UTF-8 (REF raises UnicodeDecodeError)");
   }
   if (read_key != key) {
     return Status::Corruption(where + ": key mismatch, expected '" + std::string(key) +
@@ -628,8 +627,8 @@ Status BitcaskStore::CompactFixed(const std::vector<uint32_t>& immutable_ids) {
     return WriteHintFile(HintPath(outputs.back().id) + ".tmp", outputs.back().entries);
   };
   auto start = [&]() -> Status {
-    BLACKOUT_ASSIGN_OR_RETURN(out,
-                              BufferedFile::Open(env_, DataPath(merged_id) + ".tmp", OpenMode::kWrite));
+    BLACKOUT_ASSIGN_OR_RETURN(
+        out, BufferedFile::Open(env_, DataPath(merged_id) + ".tmp", OpenMode::kWrite));
     out_size = 0;
     outputs.push_back(Merged{merged_id, {}});
     return Status::OK();
@@ -648,7 +647,8 @@ Status BitcaskStore::CompactFixed(const std::vector<uint32_t>& immutable_ids) {
       BLACKOUT_RETURN_IF_ERROR(start());
     }
     BLACKOUT_RETURN_IF_ERROR(out->Append(record));
-    outputs.back().entries.emplace_back(key, KeyEntry{merged_id, out_size, record.size(), e.timestamp});
+    outputs.back().entries.emplace_back(key,
+                                        KeyEntry{merged_id, out_size, record.size(), e.timestamp});
     out_size += record.size();
   }
   BLACKOUT_RETURN_IF_ERROR(finish());

@@ -47,8 +47,8 @@ class BitcaskSession final : public EngineSession {
       for (const std::string& p : store_->Verify()) problems.push_back(p);
       return {{"ok", true}, {"problems", problems}};
     }
-    return rq::UnknownOp(op, "bitcask",
-                         {"put", "get", "delete", "scan", "compact", "verify", "close", "contract"});
+    return rq::UnknownOp(
+        op, "bitcask", {"put", "get", "delete", "scan", "compact", "verify", "close", "contract"});
   }
 
   nlohmann::json Dump() override {
@@ -68,7 +68,9 @@ class BitcaskSession final : public EngineSession {
   Status Close() override { return store_->Close(); }
 
  private:
-  static nlohmann::json Reply(const Status& s) { return s.ok() ? rq::OkReply() : rq::ErrorReply(s); }
+  static nlohmann::json Reply(const Status& s) {
+    return s.ok() ? rq::OkReply() : rq::ErrorReply(s);
+  }
 
   // Half-open [start, end) over the live keys in key order (REF has no scan;
   // it is keys() + get()).
@@ -104,9 +106,9 @@ Result<std::unique_ptr<EngineSession>> OpenBitcaskSession(Env* env, const std::s
   BLACKOUT_RETURN_IF_ERROR(
       rq::OnlyKeys(config, "bitcask", {"max_file_size", "sync_writes", "profile"}));
   bitcask::Options options;
-  BLACKOUT_ASSIGN_OR_RETURN(int64_t max_file_size,
-                            rq::IntOr(config, "max_file_size",
-                                      static_cast<int64_t>(options.max_file_size)));
+  BLACKOUT_ASSIGN_OR_RETURN(
+      int64_t max_file_size,
+      rq::IntOr(config, "max_file_size", static_cast<int64_t>(options.max_file_size)));
   if (max_file_size < 0) {
     return Status::InvalidArgument("config key 'max_file_size' must be >= 0");
   }

@@ -77,7 +77,8 @@ TEST_CASE("bitcask reopens after a clean close with every file and value") {
     MemEnv env(kDir);
     {
       auto s = MustOpen(&env, Opts(p, true, 64));
-      for (int i = 0; i < 20; ++i) REQUIRE(s->Put("k" + std::to_string(i), "v" + std::to_string(i)).ok());
+      for (int i = 0; i < 20; ++i)
+        REQUIRE(s->Put("k" + std::to_string(i), "v" + std::to_string(i)).ok());
       REQUIRE(s->Delete("k3").ok());
       CHECK(s->active_file_id() > 0);  // the 64-byte limit rotated
       REQUIRE(s->Close().ok());
@@ -90,7 +91,8 @@ TEST_CASE("bitcask reopens after a clean close with every file and value") {
   }
 }
 
-TEST_CASE("bitcask keeps every acknowledged write after a process crash, even with sync_writes off") {
+TEST_CASE(
+    "bitcask keeps every acknowledged write after a process crash, even with sync_writes off") {
   for (Profile p : {Profile::kDefault, Profile::kFixed}) {
     INFO(Name(p));
     MemEnv env(kDir);
@@ -147,7 +149,8 @@ TEST_CASE("H-B4: a clean close with sync_writes off is durable only in the fixed
     REQUIRE(s->Close().ok());
     env.CrashPower();
     auto r = MustOpen(&env, Opts(p, false));
-    CHECK(MustGet(*r, "a") == (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
+    CHECK(MustGet(*r, "a") ==
+          (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
   }
 }
 
@@ -232,7 +235,8 @@ TEST_CASE("H-B5: a truncated hint file fails the open only in the default profil
 // H-B2: a crash after the merged files and hints are written but before the
 // active file is renamed makes a merged file (with a stale hint) the active
 // one; writes after the restart vanish at the next one, deleted keys return.
-TEST_CASE("H-B2: a crash before compaction's rename loses later writes only in the default profile") {
+TEST_CASE(
+    "H-B2: a crash before compaction's rename loses later writes only in the default profile") {
   for (Profile p : {Profile::kDefault, Profile::kFixed}) {
     INFO(Name(p));
     MemEnv mem(kDir);
@@ -264,8 +268,8 @@ TEST_CASE("H-B2: a crash before compaction's rename loses later writes only in t
       CHECK(MustGet(*s, "k1") == "v1");
       CHECK(MustGet(*s, "z") == std::nullopt);
     } else {
-      CHECK(Contents(*s) == std::map<std::string, std::string>{
-                               {"k0", "NEW"}, {"k2", "v2"}, {"z", "last"}});
+      CHECK(Contents(*s) ==
+            std::map<std::string, std::string>{{"k0", "NEW"}, {"k2", "v2"}, {"z", "last"}});
     }
   }
 }
@@ -273,7 +277,9 @@ TEST_CASE("H-B2: a crash before compaction's rename loses later writes only in t
 // H-B1: the merged files are never fsynced, yet the old files are unlinked.
 // When the directory reaches the disk (here: an explicit SyncDir, as a
 // journal commit would do) but the merged data does not, the records are gone.
-TEST_CASE("H-B1: compacted records survive a power cut after the directory is written only in the fixed profile") {
+TEST_CASE(
+    "H-B1: compacted records survive a power cut after the directory is written only in the fixed "
+    "profile") {
   for (Profile p : {Profile::kDefault, Profile::kFixed}) {
     INFO(Name(p));
     MemEnv env(kDir);
@@ -327,8 +333,8 @@ TEST_CASE("fixed bitcask compaction recovers the same contents after a crash at 
       env.Arm("", static_cast<int>(i), action);  // counts calls from now on
       (void)s->Compact();
       INFO("crash " << (action == CrashingEnv::Action::kCrashPower ? "power" : "process")
-                    << " before call " << i << " of compact: "
-                    << (env.seen().empty() ? "" : env.seen().back()));
+                    << " before call " << i
+                    << " of compact: " << (env.seen().empty() ? "" : env.seen().back()));
       REQUIRE(env.fired());
       s.reset();
       {
@@ -373,7 +379,8 @@ TEST_CASE("H-B7: an empty value is a value only in the fixed profile") {
       REQUIRE(s->Close().ok());
     }
     auto s = MustOpen(&env, Opts(p));
-    CHECK(MustGet(*s, "k") == (p == Profile::kFixed ? std::optional<std::string>("") : std::nullopt));
+    CHECK(MustGet(*s, "k") ==
+          (p == Profile::kFixed ? std::optional<std::string>("") : std::nullopt));
   }
 }
 
@@ -395,11 +402,11 @@ TEST_CASE("default bitcask compaction unlinks the old files before renaming, fsy
   REQUIRE(s->Put("c", "3").ok());
   env.ClearCalls();
   REQUIRE(s->Compact().ok());
-  CHECK(env.Calls() == std::vector<std::string>{
-                           "open 2.data O_APPEND|O_CREAT|O_WRONLY", "write 2.data 36",
-                           "open 2.hint O_CREAT|O_TRUNC|O_WRONLY", "write 2.hint 58",
-                           "unlink 0.data", "rename 1.data -> 3.data",
-                           "open 3.data O_APPEND|O_CREAT|O_WRONLY"});
+  CHECK(env.Calls() ==
+        std::vector<std::string>{"open 2.data O_APPEND|O_CREAT|O_WRONLY", "write 2.data 36",
+                                 "open 2.hint O_CREAT|O_TRUNC|O_WRONLY", "write 2.hint 58",
+                                 "unlink 0.data", "rename 1.data -> 3.data",
+                                 "open 3.data O_APPEND|O_CREAT|O_WRONLY"});
   CHECK(Contents(*s) == std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}, {"c", "3"}});
 }
 

@@ -95,8 +95,8 @@ class FileCursor {
     std::string out;
     while (out.size() < n && pos_ < size_) {
       if (pos_ < buf_off_ || pos_ >= buf_off_ + buf_.size()) {
-        const uint64_t want = std::min<uint64_t>(std::max<uint64_t>(n - out.size(), 65536),
-                                                 size_ - pos_);
+        const uint64_t want =
+            std::min<uint64_t>(std::max<uint64_t>(n - out.size(), 65536), size_ - pos_);
         BLACKOUT_ASSIGN_OR_RETURN(buf_, file_->ReadAt(pos_, want));
         buf_off_ = pos_;
         if (buf_.empty()) break;
@@ -212,8 +212,9 @@ class SSTable {
     BLACKOUT_ASSIGN_OR_RETURN(uint64_t footer, FooterStart());
     if (index_.empty()) {
       if (fixed_) return Status::OK();
-      return Status::Corruption(path_ + ": empty sparse index; REF range_scan raises IndexError "
-                                        "(H-M4)");
+      return Status::Corruption(path_ +
+                                ": empty sparse index; REF range_scan raises IndexError "
+                                "(H-M4)");
     }
     auto it = std::upper_bound(index_.begin(), index_.end(), start,
                                [](std::string_view k, const auto& e) { return k < e.first; });
@@ -233,8 +234,7 @@ class SSTable {
 
   // REF SSTable.scan_all. `stopped_at` (if given) receives the offset where
   // reading stopped, for Verify.
-  [[nodiscard]] Status ScanAll(std::vector<Entry>* out,
-                               std::vector<uint64_t>* offsets = nullptr) {
+  [[nodiscard]] Status ScanAll(std::vector<Entry>* out, std::vector<uint64_t>* offsets = nullptr) {
     BLACKOUT_ASSIGN_OR_RETURN(uint64_t footer, FooterStart());
     BLACKOUT_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(path_));
     BLACKOUT_ASSIGN_OR_RETURN(std::unique_ptr<File> f, env_->Open(path_, OpenMode::kRead));
@@ -354,8 +354,7 @@ std::vector<std::string> LsmTree::TablePaths() const {
   return paths;
 }
 
-Result<std::unique_ptr<LsmTree>> LsmTree::Open(Env* env, const std::string& dir,
-                                               Options options) {
+Result<std::unique_ptr<LsmTree>> LsmTree::Open(Env* env, const std::string& dir, Options options) {
   if (options.sparse_index_interval == 0) {
     return Status::InvalidArgument("lsm: sparse_index_interval must be at least 1");
   }

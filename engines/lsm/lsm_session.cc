@@ -47,8 +47,8 @@ class LsmSession final : public EngineSession {
         if (!e.ok()) return rq::ErrorReply(e.status());
         end = *e;
       }
-      auto items = tree_->RangeScan(*start, end ? std::optional<std::string_view>(*end)
-                                                : std::nullopt);
+      auto items =
+          tree_->RangeScan(*start, end ? std::optional<std::string_view>(*end) : std::nullopt);
       if (!items.ok()) return rq::ErrorReply(items.status());
       nlohmann::json out = nlohmann::json::array();
       for (const auto& [k, v] : *items) out.push_back({k, v});
@@ -60,8 +60,8 @@ class LsmSession final : public EngineSession {
       for (const std::string& p : tree_->Verify()) problems.push_back(p);
       return {{"ok", true}, {"problems", problems}};
     }
-    return rq::UnknownOp(op, "lsm",
-                         {"put", "get", "delete", "scan", "compact", "verify", "close", "contract"});
+    return rq::UnknownOp(
+        op, "lsm", {"put", "get", "delete", "scan", "compact", "verify", "close", "contract"});
   }
 
   nlohmann::json Dump() override {
@@ -80,7 +80,9 @@ class LsmSession final : public EngineSession {
   Status Close() override { return tree_->Close(); }
 
  private:
-  static nlohmann::json Reply(const Status& s) { return s.ok() ? rq::OkReply() : rq::ErrorReply(s); }
+  static nlohmann::json Reply(const Status& s) {
+    return s.ok() ? rq::OkReply() : rq::ErrorReply(s);
+  }
 
   std::unique_ptr<lsm::LsmTree> tree_;
 };
@@ -102,8 +104,8 @@ Result<std::unique_ptr<EngineSession>> OpenLsmSession(Env* env, const std::strin
       config, "lsm",
       {"memtable_threshold", "sparse_index_interval", "compaction_threshold", "profile"}));
   lsm::Options options;
-  BLACKOUT_ASSIGN_OR_RETURN(options.memtable_threshold,
-                            PositiveOr(config, "memtable_threshold", options.memtable_threshold, 0));
+  BLACKOUT_ASSIGN_OR_RETURN(options.memtable_threshold, PositiveOr(config, "memtable_threshold",
+                                                                   options.memtable_threshold, 0));
   BLACKOUT_ASSIGN_OR_RETURN(
       options.sparse_index_interval,
       PositiveOr(config, "sparse_index_interval", options.sparse_index_interval, 1));

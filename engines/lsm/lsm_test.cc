@@ -59,7 +59,8 @@ TEST_CASE("lsm put, get, delete and half-open scans see the newest value across 
     INFO(Name(p));
     MemEnv env(kDir);
     auto t = MustOpen(&env, Opts(p, 3, 100));
-    for (int i = 0; i < 10; ++i) REQUIRE(t->Put("k" + std::to_string(i), "v" + std::to_string(i)).ok());
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(t->Put("k" + std::to_string(i), "v" + std::to_string(i)).ok());
     REQUIRE(t->Put("k1", "new").ok());
     REQUIRE(t->Delete("k2").ok());
     CHECK(t->TablePaths().size() == 4);
@@ -120,7 +121,8 @@ TEST_CASE("lsm default put is four buffered writes, one write(2), no fsync") {
 }
 
 // The seed's finding: the WAL is flushed, never fsynced.
-TEST_CASE("lsm-wal-missing-fsync: an acknowledged put survives power loss only in the fixed profile") {
+TEST_CASE(
+    "lsm-wal-missing-fsync: an acknowledged put survives power loss only in the fixed profile") {
   for (Profile p : {Profile::kDefault, Profile::kFixed}) {
     INFO(Name(p));
     MemEnv env(kDir);
@@ -130,7 +132,8 @@ TEST_CASE("lsm-wal-missing-fsync: an acknowledged put survives power loss only i
     env.CrashPower();
     t.reset();
     auto r = MustOpen(&env, Opts(p));
-    CHECK(MustGet(*r, "a") == (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
+    CHECK(MustGet(*r, "a") ==
+          (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
   }
 }
 
@@ -146,7 +149,8 @@ TEST_CASE("H-M5: a clean close is durable only in the fixed profile") {
     }
     env.CrashPower();
     auto r = MustOpen(&env, Opts(p));
-    CHECK(MustGet(*r, "a") == (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
+    CHECK(MustGet(*r, "a") ==
+          (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
   }
 }
 
@@ -247,7 +251,8 @@ TEST_CASE("H-M1: a failed flush keeps the memtable only in the fixed profile") {
     REQUIRE(t->Put("a", "1").ok());
     env.Arm("open sst_", 1, CrashingEnv::Action::kFail);
     CHECK(!t->Put("b", "2").ok());
-    CHECK(MustGet(*t, "a") == (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
+    CHECK(MustGet(*t, "a") ==
+          (p == Profile::kFixed ? std::optional<std::string>("1") : std::nullopt));
   }
 }
 
