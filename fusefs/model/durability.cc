@@ -241,21 +241,26 @@ PowerCutResult Filesystem::PowerCut(CrashStateKind state) {
   } else {
     result.dropped_ops = m.pending.size();
   }
-  auto garbage = std::make_unique<Garbage>();
-  garbage->pending = std::move(m.pending);
-  m.pending.clear();
-  m.by_inode.clear();
-  m.by_dir.clear();
-  m.by_child.clear();
-  m.meta.clear();
+  return m.FinishCut(std::move(result),
+                     state == CrashStateKind::kKeepAll ? "keep-all" : "drop-all");
+}
 
-  RepairTree(m.dur);
-  Tree old = std::move(m.vol);
-  m.vol = m.dur;  // one pointer per inode; nodes are shared copy-on-write
+PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::string& label) {
+  auto garbage = std::make_unique<Garbage>();
+  garbage->pending = std::move(pending);
+  pending.clear();
+  by_inode.clear();
+  by_dir.clear();
+  by_child.clear();
+  meta.clear();
+
+  RepairTree(dur);
+  Tree old = std::move(vol);
+  vol = dur;  // one pointer per inode; nodes are shared copy-on-write
 
   for (const auto& [ino, node] : old.nodes) {
-    auto it = m.vol.nodes.find(ino);
-    if (it == m.vol.nodes.end()) {
+    auto it = vol.nodes.find(ino);
+    if (it == vol.nodes.end()) {
       result.forgotten.push_back(ino);
       continue;
     }
@@ -270,23 +275,22 @@ PowerCutResult Filesystem::PowerCut(CrashStateKind state) {
   std::sort(result.forgotten.begin(), result.forgotten.end());
   std::sort(result.changed.begin(), result.changed.end());
 
-  m.links.clear();
-  m.links[kRootIno] = {};
-  for (const auto& [ino, node] : m.vol.nodes) {
-    for (const auto& [name, child] : node->entries) m.links[child].emplace_back(ino, name);
+  links.clear();
+  links[kRootIno] = {};
+  for (const auto& [ino, node] : vol.nodes) {
+    for (const auto& [name, child] : node->entries) links[child].emplace_back(ino, name);
   }
-  std::erase_if(m.lookups, [&](const auto& kv) { return m.vol.nodes.count(kv.first) == 0; });
-  std::erase_if(m.born, [&](const auto& kv) { return m.vol.nodes.count(kv.first) == 0; });
-  m.open_count.clear();
-  ++m.epoch;
-  result.epoch = m.epoch;
-  m.Record("power-cut", kRootIno, 0, 0, 0, 0, 0,
-           state == CrashStateKind::kKeepAll ? "keep-all" : "drop-all");
+  std::erase_if(lookups, [&](const auto& kv) { return vol.nodes.count(kv.first) == 0; });
+  std::erase_if(born, [&](const auto& kv) { return vol.nodes.count(kv.first) == 0; });
+  open_count.clear();
+  ++epoch;
+  result.epoch = epoch;
+  Record("power-cut", kRootIno, 0, 0, 0, 0, 0, label);
 
   // Freeing a gigabyte of pages takes longer than the cut may; let another
   // thread drop the last references.
   garbage->vol = std::move(old);
-  m.reaper = std::thread([g = std::move(garbage)]() mutable { g.reset(); });
+  reaper = std::thread([g = std::move(garbage)]() mutable { g.reset(); });
   return result;
 }
 

@@ -128,6 +128,21 @@ struct Unsynced {
 // exploration work; these two need no pending-operation subset.
 enum class CrashStateKind { kDropAll, kKeepAll };
 
+// One crash state a generator chose among the pending operations (see
+// crash_model.md, "Generators"). The id alone rebuilds the state for the
+// same pending operations: "drop-all", "keep-all", "prefix:S" (ops up to seq
+// S), "reorder:K:s1,s2" (all but s1, s2), "torn:S:B" (ops before S, and the
+// first B bytes of write S, whole 512-byte sectors), "random:N:SEED:I".
+struct CrashStateInfo {
+  std::string id;
+  std::string generator;     // as asked: "prefix", "reorder:2", "torn", "random:8", ...
+  std::vector<Seq> kept;     // pending operations applied, in order (the torn one included)
+  std::vector<Seq> dropped;  // pending operations lost
+  Seq torn = 0;              // the write that reached the disk only in part, or 0
+  uint64_t torn_bytes = 0;   // how many of its bytes did
+  uint64_t tree_hash = 0;    // of the resulting tree; identical trees are listed once
+};
+
 struct PowerCutResult {
   uint64_t dropped_ops = 0;      // pending operations lost
   uint64_t epoch = 0;            // new epoch; older handles answer EIO
@@ -220,6 +235,21 @@ class Filesystem {
   void ForEachVolatileEntry(const std::function<void(Ino, const std::string&)>& fn) const;
   std::vector<TraceEntry> Trace() const;
   BehaviourModel Model() const;
+
+  // ---- Crash-state exploration (crash_model.md, "Generators").
+  // The crash states `generator` gives for the operations pending now, in a
+  // deterministic order for (pending operations, generator, seed), states
+  // the behaviour model forbids left out, identical trees listed once, at
+  // most `limit`. Generators: "drop-all", "keep-all", "prefix", "reorder:K",
+  // "torn", "random:N". EINVAL: unknown generator. Holds the model's lock
+  // while it builds the states: call it with the workload paused.
+  Result<std::vector<CrashStateInfo>> CrashStates(std::string_view generator, uint64_t seed = 0,
+                                                  size_t limit = 10000) const;
+  // PowerCut into crash state `id` (CrashStateInfo::id). EINVAL: malformed
+  // id or one naming an operation that is not pending.
+  Result<PowerCutResult> PowerCutTo(std::string_view id);
+  // Materialize crash state `id` into `dir` (rules as Materialize).
+  Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
 
  private:
   struct Impl;

@@ -97,6 +97,25 @@ struct Filesystem::Impl {
   void CommitJournal();
   void ApplyAll();
   void JoinReaper();
+  // Makes `dur` (already the crash state) the new world: see PowerCut.
+  PowerCutResult FinishCut(PowerCutResult result, const std::string& label);
+
+  // ---- crash_state.cc
+  struct StateSpec {
+    std::vector<Seq> kept;  // ascending
+    Seq torn = 0;
+    uint64_t torn_bytes = 0;
+  };
+  Result<StateSpec> ParseStateId(std::string_view id) const;
+  // The durable view with the spec's operations applied, repaired.
+  Tree BuildState(const StateSpec& spec) const;
+  bool Allowed(const StateSpec& spec) const;
 };
+
+// Writes `tree` into `dir` (materialize.cc); `dir` must be missing or empty.
+Result<void> MaterializeTree(const Tree& tree, const std::string& dir);
+// A hash of everything Materialize would write (names, types, modes, sizes,
+// contents, symlink targets, xattrs).
+uint64_t HashTree(const Tree& tree);
 
 }  // namespace blackout::model

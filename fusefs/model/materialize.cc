@@ -103,14 +103,7 @@ struct Writer {
 
 }  // namespace
 
-Result<void> Filesystem::Materialize(View view, const std::string& dir) const {
-  Tree snapshot;
-  {
-    std::lock_guard lock(impl_->mu);
-    // Copying the NodeRefs is the snapshot: the nodes are shared
-    // copy-on-write, so later operations do not change what is written.
-    snapshot = view == View::kVolatile ? impl_->vol : impl_->dur;
-  }
+Result<void> MaterializeTree(const Tree& tree, const std::string& dir) {
   std::error_code ec;
   if (std::filesystem::exists(dir, ec)) {
     if (!std::filesystem::is_directory(dir, ec)) return Errno{ENOTDIR};
@@ -119,16 +112,25 @@ Result<void> Filesystem::Materialize(View view, const std::string& dir) const {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Errno{ec.value() ? ec.value() : EIO};
   }
-  if (view == View::kDurable) {
-    // What a reboot would show: the same repair a power cut applies.
-    RepairTree(snapshot);
-  }
-  Writer w{snapshot, {}, {kRootIno}, {}};
+  Writer w{tree, {}, {kRootIno}, {}};
   if (auto r = w.Dir(kRootIno, dir); !r.ok()) return r;
   for (auto it = w.dir_modes.rbegin(); it != w.dir_modes.rend(); ++it) {
     if (::chmod(it->first.c_str(), it->second) != 0) return Errno{errno};
   }
   return Ok();
+}
+
+Result<void> Filesystem::Materialize(View view, const std::string& dir) const {
+  Tree snapshot;
+  {
+    std::lock_guard lock(impl_->mu);
+    // Copying the NodeRefs is the snapshot: the nodes are shared
+    // copy-on-write, so later operations do not change what is written.
+    snapshot = view == View::kVolatile ? impl_->vol : impl_->dur;
+  }
+  // What a reboot would show: the same repair a power cut applies.
+  if (view == View::kDurable) RepairTree(snapshot);
+  return MaterializeTree(snapshot, dir);
 }
 
 }  // namespace blackout::model
