@@ -21,8 +21,8 @@ constexpr uint8_t kLeaf = 1;
 // Fixed profile only: REF writes freed pages with type 0, indistinguishable from an empty
 // internal node (H-T7); the fixed format gives them a type of their own.
 constexpr uint8_t kFreePageType = 2;
-constexpr size_t kMetaSize = 20;  // '>5I'
-constexpr size_t kHeaderSize = 3;  // '>BH'
+constexpr size_t kMetaSize = 20;       // '>5I'
+constexpr size_t kHeaderSize = 3;      // '>BH'
 constexpr size_t kWalHeaderSize = 12;  // '>III'
 // Fixed profile: the WAL entry that ends an operation (HEAD's COMMIT_PAGE_NUM).
 constexpr uint32_t kCommitPage = 0xFFFFFFFF;
@@ -169,8 +169,8 @@ Result<Internal> DecodeInternal(std::string_view page, bool check_type) {
 }
 
 // Unpadded, as REF's _serialize_*; REQUIRES every key and value length <= 0xFFFF (Put checks).
-std::string EncodeLeaf(const std::vector<std::string>& keys,
-                       const std::vector<std::string>& values, uint32_t next) {
+std::string EncodeLeaf(const std::vector<std::string>& keys, const std::vector<std::string>& values,
+                       uint32_t next) {
   std::string out;
   out.push_back(static_cast<char>(kLeaf));
   PutU16BE(&out, static_cast<uint16_t>(keys.size()));
@@ -330,8 +330,8 @@ Status BTree::Impl::Open() {
     wal_has_data = size > 0;
   }
   if (opt_.fixed && !env_->Exists(wal_path_)) created = true;
-  BLACKOUT_ASSIGN_OR_RETURN(
-      wal_, env_->Open(wal_path_, wal_has_data ? OpenMode::kReadWrite : OpenMode::kReadWriteCreate));
+  BLACKOUT_ASSIGN_OR_RETURN(wal_, env_->Open(wal_path_, wal_has_data ? OpenMode::kReadWrite
+                                                                     : OpenMode::kReadWriteCreate));
   if (wal_has_data) {
     BLACKOUT_ASSIGN_OR_RETURN(wal_end_, wal_->Size());
   }
@@ -696,8 +696,7 @@ Result<BTree::Impl::InsertResult> BTree::Impl::Insert(uint32_t pn, std::string_v
     return InsertResult{InsertResult::kSplit, right_keys[0], new_page};
   }
   BLACKOUT_ASSIGN_OR_RETURN(Internal node, DecodeInternal(data, opt_.fixed));
-  const size_t idx =
-      std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
+  const size_t idx = std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
   BLACKOUT_ASSIGN_OR_RETURN(InsertResult r,
                             Insert(node.children[idx], key, value, depth - 1, level + 1));
   if (r.kind != InsertResult::kSplit) return r;
@@ -757,8 +756,7 @@ Result<BTree::Impl::DeleteResult> BTree::Impl::DeleteIn(uint32_t pn, std::string
     return leaf.keys.empty() ? DeleteResult::kEmpty : DeleteResult::kDeleted;
   }
   BLACKOUT_ASSIGN_OR_RETURN(Internal node, DecodeInternal(data, opt_.fixed));
-  const size_t idx =
-      std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
+  const size_t idx = std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
   BLACKOUT_ASSIGN_OR_RETURN(const DeleteResult r,
                             DeleteIn(node.children[idx], key, depth - 1, level + 1));
   if (r == DeleteResult::kEmpty && depth == 2 && idx > 0) {
@@ -797,8 +795,7 @@ Result<std::optional<std::string>> BTree::Impl::Search(uint32_t pn, std::string_
     return std::optional<std::string>();
   }
   BLACKOUT_ASSIGN_OR_RETURN(const Internal node, DecodeInternal(data, opt_.fixed));
-  const size_t idx =
-      std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
+  const size_t idx = std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
   return Search(node.children[idx], key, depth - 1, level + 1);
 }
 
@@ -808,8 +805,7 @@ Result<uint32_t> BTree::Impl::FindLeaf(uint32_t pn, std::string_view key, int64_
   if (depth == 1) return pn;
   BLACKOUT_ASSIGN_OR_RETURN(const std::string data, ReadPage(pn));
   BLACKOUT_ASSIGN_OR_RETURN(const Internal node, DecodeInternal(data, opt_.fixed));
-  const size_t idx =
-      std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
+  const size_t idx = std::upper_bound(node.keys.begin(), node.keys.end(), key) - node.keys.begin();
   return FindLeaf(node.children[idx], key, depth - 1, level + 1);
 }
 
@@ -924,8 +920,8 @@ Result<std::vector<std::string>> BTree::Impl::Verify() {
   }
   for (size_t i = 1; i < index_keys.size(); ++i) {
     if (!(index_keys[i - 1] < index_keys[i])) {
-      problems.push_back("keys out of order in the index: '" + index_keys[i - 1] +
-                         "' before '" + index_keys[i] + "'");
+      problems.push_back("keys out of order in the index: '" + index_keys[i - 1] + "' before '" +
+                         index_keys[i] + "'");
       break;
     }
   }
@@ -1004,8 +1000,8 @@ Result<std::unique_ptr<BTree>> BTree::Open(Env* env, const std::string& dir,
     return Status::InvalidArgument("page_size must be at least 32, got " +
                                    std::to_string(options.page_size));
   }
-  if (options.max_keys_per_page && (*options.max_keys_per_page < 1 ||
-                                    *options.max_keys_per_page > 0xFFFF)) {
+  if (options.max_keys_per_page &&
+      (*options.max_keys_per_page < 1 || *options.max_keys_per_page > 0xFFFF)) {
     return Status::InvalidArgument("max_keys_per_page must be in 1..65535");
   }
   auto impl = std::make_unique<Impl>(env, dir, options);

@@ -1,12 +1,10 @@
 // Fidelity: the default profile, driven through its session exactly as `blackout engine`
 // drives it, makes the calls REF made (engine-traces/btree-*.trace), ack for ack.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engines/common/mem_env.h"
 #include "engines/driver/sessions.h"

@@ -16,7 +16,11 @@ std::string ToJsonText(const std::string& bytes) {
   size_t i = 0;
   while (i < bytes.size()) {
     const auto c = static_cast<uint8_t>(bytes[i]);
-    size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+    size_t n = c < 0x80             ? 0
+               : (c & 0xE0) == 0xC0 ? 1
+               : (c & 0xF0) == 0xE0 ? 2
+               : (c & 0xF8) == 0xF0 ? 3
+                                    : 9;
     bool ok = n != 9 && i + n < bytes.size();
     uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
     for (size_t j = 1; ok && j <= n; ++j) {
@@ -76,8 +80,8 @@ class BtreeSession final : public EngineSession {
         if (!e.ok()) return ErrorReply(e.status());
         end = *e;
       }
-      auto items = tree_->RangeScan(*start, end ? std::optional<std::string_view>(*end)
-                                                : std::nullopt);
+      auto items =
+          tree_->RangeScan(*start, end ? std::optional<std::string_view>(*end) : std::nullopt);
       if (!items.ok()) return ErrorReply(items.status());
       nlohmann::json list = nlohmann::json::array();
       for (const auto& [k, v] : *items) list.push_back({ToJsonText(k), ToJsonText(v)});

@@ -5,14 +5,12 @@
 #include "engines/btree/btree.h"
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "engines/common/mem_env.h"
 
@@ -230,7 +228,7 @@ TEST_CASE("btree H-T5: an oversize page is cut in the data file by default; fixe
     REQUIRE(t->Put("k2", value).ok());
     Status s = t->Put("k3", value);
     if (!fixed) {
-      REQUIRE(s.ok());  // REF accepts it ...
+      REQUIRE(s.ok());        // REF accepts it ...
       auto g = t->Get("k3");  // ... and the cut page loses the value (or fails to parse)
       REQUIRE((!g.ok() || !g->has_value() || **g != value));
     } else {
@@ -421,9 +419,9 @@ TEST_CASE("btree: default init writes exactly what REF writes, fixed makes it du
   MemEnv mem(kDir);
   {
     auto t = MustOpen(&mem, Opts(false, std::nullopt));
-    REQUIRE(mem.Calls() == std::vector<std::string>{
-                               "open btree.dat O_CREAT|O_RDWR|O_TRUNC", "write btree.dat 8192",
-                               "open btree.wal O_CREAT|O_RDWR|O_TRUNC"});
+    REQUIRE(mem.Calls() == std::vector<std::string>{"open btree.dat O_CREAT|O_RDWR|O_TRUNC",
+                                                    "write btree.dat 8192",
+                                                    "open btree.wal O_CREAT|O_RDWR|O_TRUNC"});
   }
   MemEnv mem2(kDir);
   auto t = MustOpen(&mem2, Opts(true, std::nullopt));

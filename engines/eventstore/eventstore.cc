@@ -165,7 +165,7 @@ Status EventStore::Load() {
   // Fixed: whole events up to the first line that is torn or unparsable, or up to the start
   // of a batch that is not complete; what follows is a torn tail and is cut off.
   const std::vector<Line> lines = SplitLines(content, /*universal=*/false);
-  size_t good_end = 0;     // end of the last accepted line (or complete batch)
+  size_t good_end = 0;  // end of the last accepted line (or complete batch)
   size_t stop = lines.size();
   std::vector<StoredEvent> batch;  // events of a batch still waiting for its last line
   size_t batch_start = 0;
@@ -182,8 +182,7 @@ Status EventStore::Load() {
     const auto expected_id = static_cast<int64_t>(events_.size() + batch.size() + 1);
     if (!e.event_id.is_number_integer() || e.event_id.get<int64_t>() != expected_id) {
       return Status::Corruption(path_ + " line " + std::to_string(i + 1) + ": event_id " +
-                                e.event_id.dump() + ", expected " +
-                                std::to_string(expected_id));
+                                e.event_id.dump() + ", expected " + std::to_string(expected_id));
     }
     if (record.contains("batch")) {
       const nlohmann::json& b = record["batch"];
@@ -278,8 +277,8 @@ std::string EventStore::EncodeLine(const StoredEvent& e,
                      ", \"timestamp\": " + PythonJsonDumps(e.timestamp) +
                      ", \"metadata\": " + PythonJsonDumps(e.metadata);
   if (batch) {
-    line += ", \"batch\": [" + std::to_string(batch->first) + ", " +
-            std::to_string(batch->second) + "]";
+    line += ", \"batch\": [" + std::to_string(batch->first) + ", " + std::to_string(batch->second) +
+            "]";
   }
   line += "}\n";
   return line;
@@ -303,9 +302,8 @@ Status EventStore::AppendLines(const std::string& lines, size_t count) {
   return Status::OK();
 }
 
-Result<StoredEvent> EventStore::Append(const std::string& stream_id,
-                                       const std::string& event_type, nlohmann::json data,
-                                       nlohmann::json metadata,
+Result<StoredEvent> EventStore::Append(const std::string& stream_id, const std::string& event_type,
+                                       nlohmann::json data, nlohmann::json metadata,
                                        std::optional<int64_t> expected_version) {
   if (closed_) return Status::InvalidArgument("event store " + path_ + " is closed");
   BLACKOUT_RETURN_IF_ERROR(CheckVersion(stream_id, expected_version));
@@ -433,8 +431,8 @@ Result<std::vector<std::string>> EventStore::Verify() {
     ++on_disk;
   }
   if (on_disk != events_.size()) {
-    problems.push_back("memory holds " + std::to_string(events_.size()) + " events but " +
-                       path_ + " holds " + std::to_string(on_disk));
+    problems.push_back("memory holds " + std::to_string(events_.size()) + " events but " + path_ +
+                       " holds " + std::to_string(on_disk));
   }
   return problems;
 }

@@ -10,8 +10,8 @@ namespace blackout::engines {
 namespace {
 
 nlohmann::json EventJson(const StoredEvent& e) {
-  return {{"event_id", e.event_id}, {"stream", e.stream_id}, {"type", e.event_type},
-          {"data", e.data}};
+  return {
+      {"event_id", e.event_id}, {"stream", e.stream_id}, {"type", e.event_type}, {"data", e.data}};
 }
 
 Result<std::optional<int64_t>> ExpectedVersion(const nlohmann::json& req) {

@@ -2,7 +2,6 @@
 #include "engines/eventstore/eventstore.h"
 
 #include <catch2/catch.hpp>
-
 #include <regex>
 
 #include "engines/common/mem_env.h"
@@ -25,8 +24,7 @@ class FailingEnv final : public Env {
   }
   class FailingFile final : public File {
    public:
-    FailingFile(std::unique_ptr<File> f, bool fail_writes)
-        : fail_(fail_writes), f_(std::move(f)) {}
+    FailingFile(std::unique_ptr<File> f, bool fail_writes) : fail_(fail_writes), f_(std::move(f)) {}
     Status Write(std::string_view d) override {
       return fail_ ? Status::IOError("write " + f_->path(), EIO) : f_->Write(d);
     }

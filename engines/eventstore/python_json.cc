@@ -37,14 +37,29 @@ void AppendString(std::string* out, const std::string& s) {
     }
     i += n;
     switch (cp) {
-      case '"': out->append("\\\""); continue;
-      case '\\': out->append("\\\\"); continue;
-      case '\n': out->append("\\n"); continue;
-      case '\r': out->append("\\r"); continue;
-      case '\t': out->append("\\t"); continue;
-      case '\b': out->append("\\b"); continue;
-      case '\f': out->append("\\f"); continue;
-      default: break;
+      case '"':
+        out->append("\\\"");
+        continue;
+      case '\\':
+        out->append("\\\\");
+        continue;
+      case '\n':
+        out->append("\\n");
+        continue;
+      case '\r':
+        out->append("\\r");
+        continue;
+      case '\t':
+        out->append("\\t");
+        continue;
+      case '\b':
+        out->append("\\b");
+        continue;
+      case '\f':
+        out->append("\\f");
+        continue;
+      default:
+        break;
     }
     if (cp >= 0x20 && cp <= 0x7E) {
       out->push_back(static_cast<char>(cp));
@@ -61,8 +76,12 @@ void AppendString(std::string* out, const std::string& s) {
 
 void Dump(std::string* out, const nlohmann::json& v) {
   switch (v.type()) {
-    case nlohmann::json::value_t::null: out->append("null"); return;
-    case nlohmann::json::value_t::boolean: out->append(v.get<bool>() ? "true" : "false"); return;
+    case nlohmann::json::value_t::null:
+      out->append("null");
+      return;
+    case nlohmann::json::value_t::boolean:
+      out->append(v.get<bool>() ? "true" : "false");
+      return;
     case nlohmann::json::value_t::number_integer:
       out->append(std::to_string(v.get<int64_t>()));
       return;
@@ -72,7 +91,9 @@ void Dump(std::string* out, const nlohmann::json& v) {
     case nlohmann::json::value_t::number_float:
       out->append(PythonFloatRepr(v.get<double>()));
       return;
-    case nlohmann::json::value_t::string: AppendString(out, v.get_ref<const std::string&>()); return;
+    case nlohmann::json::value_t::string:
+      AppendString(out, v.get_ref<const std::string&>());
+      return;
     case nlohmann::json::value_t::array: {
       out->push_back('[');
       bool first = true;
@@ -160,8 +181,8 @@ std::string PythonLocalIsoformat(std::chrono::system_clock::time_point t) {
   std::tm tm{};
   localtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   std::string out(buf);
   if (micros != 0) {
     std::snprintf(buf, sizeof(buf), ".%06ld", micros);

@@ -5,9 +5,8 @@
 #define BLACKOUT_ENGINES_EVENTSTORE_PYTHON_JSON_H_
 
 #include <chrono>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace blackout::engines {
 
