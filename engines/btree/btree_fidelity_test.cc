@@ -81,3 +81,37 @@ TEST_CASE("btree fidelity: default profile makes REF's calls for btree-small-pag
 }
 
 }  // namespace blackout::engines
+
+namespace blackout::engines {
+
+TEST_CASE(
+    "btree session: bad requests get one error reply naming the problem, and it keeps serving") {
+  MemEnv mem("/mem/store");
+  auto bad_config = OpenBtreeSession(&mem, "/mem/store", {{"page_sise", 128}});
+  REQUIRE(bad_config.status().IsInvalidArgument());
+  REQUIRE(bad_config.status().message().find("page_sise") != std::string::npos);
+  REQUIRE(OpenBtreeSession(&mem, "/mem/store", {{"page_size", "big"}})
+              .status()
+              .message()
+              .find("page_size") != std::string::npos);
+  auto session = OpenBtreeSession(&mem, "/mem/store", {{"page_size", 128}});
+  REQUIRE(session.ok());
+  auto& s = **session;
+  auto reply = s.Handle("frobnicate", {{"op", "frobnicate"}});
+  REQUIRE(reply["ok"] == false);
+  REQUIRE(reply["error"].get<std::string>().find("unknown op 'frobnicate'") == 0);
+  REQUIRE(s.Handle("put", {{"op", "put"}, {"value", "v"}})["error"].get<std::string>().find(
+              "'key'") != std::string::npos);
+  REQUIRE(s.Handle("put", {{"op", "put"}, {"key", 1}, {"value", "v"}})["ok"] == false);
+  reply = s.Handle("put", {{"op", "put"}, {"key", "k"}, {"value", std::string(200, 'x')}});
+  REQUIRE(reply["ok"] == false);
+  REQUIRE(reply["error"].get<std::string>().find("too large") != std::string::npos);
+  REQUIRE(s.Handle("put", {{"op", "put"}, {"key", "k"}, {"value", "v"}})["ok"] == true);
+  reply = s.Handle("get", {{"op", "get"}, {"key", "k"}});
+  REQUIRE(reply == nlohmann::json{{"ok", true}, {"found", true}, {"value", "v"}});
+  REQUIRE(s.Handle("verify", {{"op", "verify"}})["problems"].empty());
+  REQUIRE(s.Dump()["data"] == nlohmann::json{{"k", "v"}});
+  REQUIRE(s.Contract() == nlohmann::json{{"process", "acked"}, {"power", "acked"}});
+}
+
+}  // namespace blackout::engines
