@@ -159,14 +159,14 @@ void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_
   trace.push_back(std::move(e));
 }
 
-Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
-  op.seq = ++seq;
-  ApplyOp(vol, op, born);
+void Filesystem::Impl::Index(const PendingOp& op) {
   Seq s = op.seq;
+  // Only an ext4 journal commit reads `meta`.
+  bool journal = options.model == BehaviourModel::kExt4Ordered;
   if (IsEntryOp(op.kind)) {
     by_dir[op.parent].push_back(s);
     by_child[op.ino].push_back(s);
-    meta.push_back(s);
+    if (journal) meta.push_back(s);
     if (op.kind == OpKind::kRename) {
       if (op.new_parent != op.parent) by_dir[op.new_parent].push_back(s);
       if (op.replaced != 0) by_child[op.replaced].push_back(s);
@@ -175,9 +175,11 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
     by_inode[op.ino].push_back(s);
     // ext4 journals attributes, xattrs and truncates; new data is not in the
     // journal (delayed allocation), see durability.cc.
-    if (!IsDataOp(op.kind) || op.kind == OpKind::kTruncate) meta.push_back(s);
+    if (journal && (!IsDataOp(op.kind) || op.kind == OpKind::kTruncate)) meta.push_back(s);
   }
+}
 
+void Filesystem::Impl::Relink(const PendingOp& op) {
   // Links (for paths) follow the entry operations.
   switch (op.kind) {
     case OpKind::kCreate:
@@ -201,6 +203,14 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
     default:
       break;
   }
+}
+
+Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
+  op.seq = ++seq;
+  ApplyOp(vol, op, born);
+  Seq s = op.seq;
+  Index(op);
+  Relink(op);
 
   if (options.trace) {
     TraceEntry e;

@@ -251,6 +251,18 @@ class Filesystem {
   // Materialize crash state `id` into `dir` (rules as Materialize).
   Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
 
+  // ---- Record once, explore offline.
+  // The durable view and the pending operations as bytes (zlib-compressed,
+  // versioned): everything the crash states at this point need, to be saved
+  // at a crash point and explored later without re-running the workload.
+  std::string SaveCrashPoint() const;
+  // Replaces this filesystem's state by a saved crash point: the volatile
+  // view becomes the saved one, CrashStates/PowerCutTo/MaterializeCrashState
+  // answer as the saved filesystem did, open handles answer EIO (new epoch).
+  // The behaviour model is this filesystem's (Options), so one crash point
+  // can be explored under several models. EINVAL: not a saved crash point.
+  Result<void> LoadCrashPoint(std::string_view saved);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

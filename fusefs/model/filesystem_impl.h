@@ -80,6 +80,8 @@ struct Filesystem::Impl {
   // Records `op` (seq assigned here), applies it to the volatile view, indexes
   // it and traces it. Returns its seq.
   Seq Commit(PendingOp op, pid_t pid, uint32_t digest = 0);
+  void Index(const PendingOp& op);   // into by_inode/by_dir/by_child/meta
+  void Relink(const PendingOp& op);  // links follow an entry operation
   void Record(const std::string& op, Ino ino, pid_t pid, uint64_t offset = 0, uint64_t length = 0,
               uint32_t digest = 0, uint32_t flags = 0, std::string detail = {});
   Result<Attr> NewInode(Ino parent, std::string_view name, uint32_t mode, uint32_t rdev,

@@ -891,3 +891,39 @@ TEST_CASE("PowerCutTo leaves exactly the chosen crash state") {
   CHECK(d.fs.PowerCutTo("prefix:x").error() == EINVAL);
   CHECK(d.fs.CrashStates("sideways").error() == EINVAL);
 }
+
+TEST_CASE("a saved crash point gives the same crash states offline, under any model") {
+  Disk live;
+  MemtableFlush(live);
+  live.Mkdir("dir");
+  REQUIRE(live.fs.SetXattr(live.Resolve("sst"), "user.k", "v", 0, kWho).ok());
+  std::string saved = live.fs.SaveCrashPoint();
+  auto want = live.fs.CrashStates("reorder:2");
+  REQUIRE(want.ok());
+
+  Disk offline;
+  REQUIRE(offline.fs.LoadCrashPoint(saved).ok());
+  auto got = offline.fs.CrashStates("reorder:2");
+  REQUIRE(got.ok());
+  REQUIRE(got->size() == want->size());
+  for (size_t i = 0; i < got->size(); ++i) {
+    CHECK((*got)[i].id == (*want)[i].id);
+    CHECK((*got)[i].tree_hash == (*want)[i].tree_hash);
+  }
+  // The volatile view is the saved one, and the durable one too.
+  CHECK(offline.Read("sst") == "k1=v1");
+  CHECK(*offline.fs.GetXattr(offline.Resolve("sst"), "user.k") == "v");
+  CHECK(offline.fs.CurrentSeq() >= live.fs.CurrentSeq());
+  offline.Cut();
+  CHECK(offline.Read("wal") == "put k1 v1\n");
+  CHECK_FALSE(offline.Read("sst"));
+
+  Disk ext4(BehaviourModel::kExt4Ordered);
+  REQUIRE(ext4.fs.LoadCrashPoint(saved).ok());
+  auto ordered = ext4.fs.CrashStates("reorder:2");
+  REQUIRE(ordered.ok());
+  CHECK(ordered->size() < want->size());  // the journal forbids some of them
+
+  CHECK(offline.fs.LoadCrashPoint("not a crash point").error() == EINVAL);
+  CHECK(offline.fs.LoadCrashPoint(saved.substr(0, saved.size() / 2)).error() == EINVAL);
+}

@@ -1,0 +1,296 @@
+// SaveCrashPoint / LoadCrashPoint: the durable view and the pending
+// operations as bytes, so crash states can be explored offline
+// (crash_model.md, "Record once, explore offline").
+//
+// Format (version 1), host byte order, then zlib-compressed as a whole:
+//   "BLKCP1\n\0" u64 seq u64 next_ino
+//   u64 count, born:    ino attr str(target)
+//   u64 count, nodes:   ino attr str(target) u64 n {str(name) u64 ino}
+//                       u64 n {str(key) str(value)} u64 n {u64 idx, 4096 bytes}
+//   u64 count, pending: u64 seq u8 kind u64 ino ts time u64 parent str(name)
+//                       u64 new_parent str(new_name) u64 replaced u32 flags
+//                       u64 offset u64 length opt32 mode,uid,gid optts atime,mtime
+//                       str(value) str(data)
+// attr = u64 ino u32 mode,nlink,uid,gid,rdev u64 size ts atime,mtime,ctime
+// str = u64 length + bytes; ts = i64 sec i64 nsec; optX = u8 present + X
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fusefs/model/filesystem_impl.h"
+
+namespace blackout::model {
+
+namespace {
+
+constexpr char kMagic[8] = {'B', 'L', 'K', 'C', 'P', '1', '\n', '\0'};
+
+struct Out {
+  std::string b;
+  template <class T>
+  void Pod(T v) {
+    b.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void Str(std::string_view s) {
+    Pod<uint64_t>(s.size());
+    b.append(s);
+  }
+  void Ts(const timespec& t) {
+    Pod<int64_t>(t.tv_sec);
+    Pod<int64_t>(t.tv_nsec);
+  }
+  void At(const Attr& a) {
+    Pod(a.ino);
+    Pod(a.mode);
+    Pod(a.nlink);
+    Pod(a.uid);
+    Pod(a.gid);
+    Pod(a.rdev);
+    Pod(a.size);
+    Ts(a.atime);
+    Ts(a.mtime);
+    Ts(a.ctime);
+  }
+};
+
+struct In {
+  std::string_view b;
+  bool ok = true;
+  template <class T>
+  T Pod() {
+    T v{};
+    if (b.size() < sizeof v) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, b.data(), sizeof v);
+    b.remove_prefix(sizeof v);
+    return v;
+  }
+  std::string Str() {
+    uint64_t n = Pod<uint64_t>();
+    if (!ok || b.size() < n) {
+      ok = false;
+      return {};
+    }
+    std::string s(b.substr(0, n));
+    b.remove_prefix(n);
+    return s;
+  }
+  timespec Ts() {
+    timespec t{};
+    t.tv_sec = Pod<int64_t>();
+    t.tv_nsec = Pod<int64_t>();
+    return t;
+  }
+  Attr At() {
+    Attr a;
+    a.ino = Pod<Ino>();
+    a.mode = Pod<uint32_t>();
+    a.nlink = Pod<uint32_t>();
+    a.uid = Pod<uint32_t>();
+    a.gid = Pod<uint32_t>();
+    a.rdev = Pod<uint32_t>();
+    a.size = Pod<uint64_t>();
+    a.atime = Ts();
+    a.mtime = Ts();
+    a.ctime = Ts();
+    return a;
+  }
+  // A count that cannot exceed what is left (each item takes >= 8 bytes).
+  uint64_t Count() {
+    uint64_t n = Pod<uint64_t>();
+    if (n > b.size()) ok = false;
+    return ok ? n : 0;
+  }
+};
+
+template <class T>
+void PutOpt(Out& o, const std::optional<T>& v) {
+  o.Pod<uint8_t>(v.has_value());
+  if (v) o.Pod(*v);
+}
+void PutOptTs(Out& o, const std::optional<timespec>& v) {
+  o.Pod<uint8_t>(v.has_value());
+  if (v) o.Ts(*v);
+}
+
+}  // namespace
+
+std::string Filesystem::SaveCrashPoint() const {
+  std::lock_guard lock(impl_->mu);
+  const Impl& m = *impl_;
+  Out o;
+  o.b.append(kMagic, sizeof kMagic);
+  o.Pod<uint64_t>(m.seq);
+  o.Pod<uint64_t>(m.next_ino);
+  o.Pod<uint64_t>(m.born.size());
+  for (const auto& [ino, b] : m.born) {
+    o.Pod(ino);
+    o.At(b.attr);
+    o.Str(b.target);
+  }
+  o.Pod<uint64_t>(m.dur.nodes.size());
+  for (const auto& [ino, n] : m.dur.nodes) {
+    o.Pod(ino);
+    o.At(n->attr);
+    o.Str(n->target);
+    o.Pod<uint64_t>(n->entries.size());
+    for (const auto& [name, child] : n->entries) {
+      o.Str(name);
+      o.Pod(child);
+    }
+    o.Pod<uint64_t>(n->xattrs.size());
+    for (const auto& [k, v] : n->xattrs) {
+      o.Str(k);
+      o.Str(v);
+    }
+    o.Pod<uint64_t>(n->pages.size());
+    for (const auto& [idx, page] : n->pages) {
+      o.Pod(idx);
+      o.b.append(page->bytes, kPageSize);
+    }
+  }
+  o.Pod<uint64_t>(m.pending.size());
+  for (const auto& [s, op] : m.pending) {
+    o.Pod(op.seq);
+    o.Pod(static_cast<uint8_t>(op.kind));
+    o.Pod(op.ino);
+    o.Ts(op.time);
+    o.Pod(op.parent);
+    o.Str(op.name);
+    o.Pod(op.new_parent);
+    o.Str(op.new_name);
+    o.Pod(op.replaced);
+    o.Pod(op.flags);
+    o.Pod(op.offset);
+    o.Pod(op.length);
+    PutOpt(o, op.mode);
+    PutOpt(o, op.uid);
+    PutOpt(o, op.gid);
+    PutOptTs(o, op.atime);
+    PutOptTs(o, op.mtime);
+    o.Str(op.value);
+    o.Str(op.data);
+  }
+  uLongf zlen = compressBound(o.b.size());
+  std::string z(sizeof(uint64_t) + zlen, '\0');
+  uint64_t raw = o.b.size();
+  std::memcpy(z.data(), &raw, sizeof raw);
+  compress2(reinterpret_cast<Bytef*>(z.data() + sizeof raw), &zlen,
+            reinterpret_cast<const Bytef*>(o.b.data()), o.b.size(), 1);
+  z.resize(sizeof raw + zlen);
+  return z;
+}
+
+Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
+  uint64_t raw = 0;
+  if (saved.size() < sizeof raw) return Errno{EINVAL};
+  std::memcpy(&raw, saved.data(), sizeof raw);
+  if (raw > (uint64_t{1} << 40)) return Errno{EINVAL};
+  std::string buf(raw, '\0');
+  uLongf len = raw;
+  if (uncompress(reinterpret_cast<Bytef*>(buf.data()), &len,
+                 reinterpret_cast<const Bytef*>(saved.data() + sizeof raw),
+                 saved.size() - sizeof raw) != Z_OK ||
+      len != raw) {
+    return Errno{EINVAL};
+  }
+  In in{buf};
+  if (buf.size() < sizeof kMagic || std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
+    return Errno{EINVAL};
+  }
+  in.b.remove_prefix(sizeof kMagic);
+  Seq seq = in.Pod<uint64_t>();
+  Ino next_ino = in.Pod<uint64_t>();
+  std::unordered_map<Ino, Born> born;
+  for (uint64_t i = 0, n = in.Count(); i < n && in.ok; ++i) {
+    Ino ino = in.Pod<Ino>();
+    Born b;
+    b.attr = in.At();
+    b.target = in.Str();
+    born[ino] = std::move(b);
+  }
+  Tree dur;
+  for (uint64_t i = 0, n = in.Count(); i < n && in.ok; ++i) {
+    Ino ino = in.Pod<Ino>();
+    auto node = std::make_shared<Node>();
+    node->attr = in.At();
+    node->target = in.Str();
+    for (uint64_t j = 0, c = in.Count(); j < c && in.ok; ++j) {
+      std::string name = in.Str();
+      node->entries[name] = in.Pod<Ino>();
+    }
+    for (uint64_t j = 0, c = in.Count(); j < c && in.ok; ++j) {
+      std::string k = in.Str();
+      node->xattrs[k] = in.Str();
+    }
+    for (uint64_t j = 0, c = in.Count(); j < c && in.ok; ++j) {
+      uint64_t idx = in.Pod<uint64_t>();
+      if (in.b.size() < kPageSize) {
+        in.ok = false;
+        break;
+      }
+      PageRef page = std::make_shared_for_overwrite<Page>();
+      std::memcpy(page->bytes, in.b.data(), kPageSize);
+      in.b.remove_prefix(kPageSize);
+      node->pages.emplace(idx, std::move(page));
+    }
+    dur.page_count += node->pages.size();
+    dur.nodes[ino] = std::move(node);
+  }
+  std::vector<PendingOp> ops;
+  for (uint64_t i = 0, n = in.Count(); i < n && in.ok; ++i) {
+    PendingOp op;
+    op.seq = in.Pod<Seq>();
+    uint8_t kind = in.Pod<uint8_t>();
+    if (kind > static_cast<uint8_t>(OpKind::kRemoveXattr)) in.ok = false;
+    op.kind = static_cast<OpKind>(kind);
+    op.ino = in.Pod<Ino>();
+    op.time = in.Ts();
+    op.parent = in.Pod<Ino>();
+    op.name = in.Str();
+    op.new_parent = in.Pod<Ino>();
+    op.new_name = in.Str();
+    op.replaced = in.Pod<Ino>();
+    op.flags = in.Pod<uint32_t>();
+    op.offset = in.Pod<uint64_t>();
+    op.length = in.Pod<uint64_t>();
+    if (in.Pod<uint8_t>()) op.mode = in.Pod<uint32_t>();
+    if (in.Pod<uint8_t>()) op.uid = in.Pod<uint32_t>();
+    if (in.Pod<uint8_t>()) op.gid = in.Pod<uint32_t>();
+    if (in.Pod<uint8_t>()) op.atime = in.Ts();
+    if (in.Pod<uint8_t>()) op.mtime = in.Ts();
+    op.value = in.Str();
+    op.data = in.Str();
+    ops.push_back(std::move(op));
+  }
+  if (!in.ok || !in.b.empty() || dur.Find(kRootIno) == nullptr ||
+      !dur.Find(kRootIno)->IsDir()) {
+    return Errno{EINVAL};
+  }
+
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  m.JoinReaper();
+  // Through FinishCut with an empty pending list: the old world is dropped
+  // (handles EIO, kernel caches reported) and the saved durable view is up.
+  m.dur = std::move(dur);
+  PowerCutResult ignored = m.FinishCut({}, "load");
+  (void)ignored;
+  // FinishCut keeps the born records of live inodes only; the pending ops
+  // need those of the inodes they create, saved with them.
+  m.born = std::move(born);
+  m.seq = std::max(m.seq, seq);
+  m.next_ino = std::max(m.next_ino, next_ino);
+  for (auto& op : ops) {
+    ApplyOp(m.vol, op, m.born);
+    m.Index(op);
+    m.Relink(op);
+    m.pending.emplace(op.seq, std::move(op));
+  }
+  return Ok();
+}
+
+}  // namespace blackout::model
