@@ -11,6 +11,7 @@
 
 #include "engines/bitcask/testing/crashing_env.h"
 #include "engines/common/mem_env.h"
+#include "engines/driver/sessions.h"
 
 namespace blackout::engines::bitcask {
 namespace {
@@ -411,3 +412,59 @@ TEST_CASE("default bitcask compaction unlinks the old files before renaming, fsy
 }
 
 }  // namespace blackout::engines::bitcask
+
+// The driver adapter (bitcask_session.cc).
+namespace blackout::engines {
+
+TEST_CASE("bitcask session rejects bad config naming the key, and declares its contract") {
+  MemEnv env("/db");
+  auto bad = OpenBitcaskSession(&env, "/db", {{"max_file_sise", 10}});
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find("max_file_sise") != std::string::npos);
+  auto wrong = OpenBitcaskSession(&env, "/db", {{"sync_writes", "yes"}});
+  REQUIRE(!wrong.ok());
+  CHECK(wrong.status().message().find("sync_writes") != std::string::npos);
+
+  auto synced = OpenBitcaskSession(&env, "/db", nlohmann::json::object());
+  REQUIRE(synced.ok());
+  CHECK((*synced)->Contract() == nlohmann::json{{"process", "acked"}, {"power", "acked"}});
+  REQUIRE((*synced)->Close().ok());
+  auto unsynced = OpenBitcaskSession(&env, "/db", {{"sync_writes", false}, {"profile", "fixed"}});
+  REQUIRE(unsynced.ok());
+  CHECK((*unsynced)->Contract() == nlohmann::json{{"process", "acked"}, {"power", "none"}});
+}
+
+TEST_CASE("bitcask session answers every op with one reply and keeps serving after errors") {
+  MemEnv env("/db");
+  auto opened = OpenBitcaskSession(&env, "/db", nlohmann::json::object());
+  REQUIRE(opened.ok());
+  EngineSession& s = **opened;
+  CHECK(s.Handle("put", {{"op", "put"}, {"key", "b"}, {"value", "2"}})["ok"] == true);
+  CHECK(s.Handle("put", {{"op", "put"}, {"key", "a"}, {"value", "1"}})["ok"] == true);
+  CHECK(s.Handle("put", {{"op", "put"}, {"key", "c"}, {"value", "3"}})["ok"] == true);
+  auto missing = s.Handle("put", {{"op", "put"}, {"key", "x"}});
+  CHECK(missing["ok"] == false);
+  CHECK(missing["error"].get<std::string>().find("value") != std::string::npos);
+  CHECK(s.Handle("get", {{"op", "get"}, {"key", 7}})["ok"] == false);
+  CHECK(s.Handle("frobnicate", {{"op", "frobnicate"}})["error"].get<std::string>().find(
+            "unknown op 'frobnicate' for engine bitcask") == 0);
+  CHECK(s.Handle("get", {{"op", "get"}, {"key", "a"}}) ==
+        nlohmann::json{{"ok", true}, {"found", true}, {"value", "1"}});
+  CHECK(s.Handle("get", {{"op", "get"}, {"key", "zz"}}) ==
+        nlohmann::json{{"ok", true}, {"found", false}});
+  CHECK(s.Handle("delete", {{"op", "delete"}, {"key", "c"}})["ok"] == true);
+  CHECK(s.Handle("scan", {{"op", "scan"}, {"start", "a"}, {"end", "b"}})["items"] ==
+        nlohmann::json::array({{"a", "1"}}));
+  CHECK(s.Handle("scan", {{"op", "scan"}})["items"] ==
+        nlohmann::json::array({{"a", "1"}, {"b", "2"}}));
+  CHECK(s.Handle("compact", {{"op", "compact"}})["ok"] == true);
+  CHECK(s.Handle("verify", {{"op", "verify"}}) ==
+        nlohmann::json{{"ok", true}, {"problems", nlohmann::json::array()}});
+  CHECK(s.Dump() == nlohmann::json{{"ok", true},
+                                   {"engine", "bitcask"},
+                                   {"kind", "kv"},
+                                   {"data", {{"a", "1"}, {"b", "2"}}}});
+  REQUIRE(s.Close().ok());
+}
+
+}  // namespace blackout::engines

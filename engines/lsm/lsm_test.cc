@@ -11,6 +11,7 @@
 
 #include "engines/bitcask/testing/crashing_env.h"
 #include "engines/common/mem_env.h"
+#include "engines/driver/sessions.h"
 
 namespace blackout::engines::lsm {
 namespace {
@@ -355,3 +356,52 @@ TEST_CASE("lsm verify reports a table whose keys are out of order") {
 }
 
 }  // namespace blackout::engines::lsm
+
+// The driver adapter (lsm_session.cc).
+namespace blackout::engines {
+
+TEST_CASE("lsm session rejects bad config naming the key, and promises acked/acked") {
+  MemEnv env("/db");
+  auto bad = OpenLsmSession(&env, "/db", {{"memtable_treshold", 10}});
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find("memtable_treshold") != std::string::npos);
+  auto zero = OpenLsmSession(&env, "/db", {{"sparse_index_interval", 0}});
+  REQUIRE(!zero.ok());
+  CHECK(zero.status().message().find("sparse_index_interval") != std::string::npos);
+  for (const char* profile : {"default", "fixed"}) {
+    auto s = OpenLsmSession(&env, "/db", {{"profile", profile}});
+    REQUIRE(s.ok());
+    CHECK((*s)->Contract() == nlohmann::json{{"process", "acked"}, {"power", "acked"}});
+    REQUIRE((*s)->Close().ok());
+  }
+}
+
+TEST_CASE("lsm session answers every op with one reply and keeps serving after errors") {
+  MemEnv env("/db");
+  auto opened = OpenLsmSession(&env, "/db", {{"memtable_threshold", 2}});
+  REQUIRE(opened.ok());
+  EngineSession& s = **opened;
+  for (const char* k : {"b", "a", "c"}) {
+    CHECK(s.Handle("put", {{"op", "put"}, {"key", k}, {"value", std::string("v") + k}})["ok"] ==
+          true);
+  }
+  CHECK(s.Handle("put", {{"op", "put"}, {"key", 1}, {"value", "x"}})["ok"] == false);
+  CHECK(s.Handle("nope", {{"op", "nope"}})["error"].get<std::string>().find(
+            "unknown op 'nope' for engine lsm") == 0);
+  CHECK(s.Handle("delete", {{"op", "delete"}, {"key", "c"}})["ok"] == true);
+  CHECK(s.Handle("get", {{"op", "get"}, {"key", "a"}}) ==
+        nlohmann::json{{"ok", true}, {"found", true}, {"value", "va"}});
+  CHECK(s.Handle("get", {{"op", "get"}, {"key", "c"}}) ==
+        nlohmann::json{{"ok", true}, {"found", false}});
+  CHECK(s.Handle("scan", {{"op", "scan"}, {"start", "b"}})["items"] ==
+        nlohmann::json::array({{"b", "vb"}}));
+  CHECK(s.Handle("compact", {{"op", "compact"}})["ok"] == true);
+  CHECK(s.Handle("verify", {{"op", "verify"}}) ==
+        nlohmann::json{{"ok", true}, {"problems", nlohmann::json::array()}});
+  CHECK(s.Dump() ==
+        nlohmann::json{
+            {"ok", true}, {"engine", "lsm"}, {"kind", "kv"}, {"data", {{"a", "va"}, {"b", "vb"}}}});
+  REQUIRE(s.Close().ok());
+}
+
+}  // namespace blackout::engines
