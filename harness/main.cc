@@ -4,13 +4,17 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "engines/driver/commands.h"
 #include "fusefs/control/commands.h"
+#include "harness/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"blackout: crash-consistency testing for storage engines and any program that stores data"};
   app.require_subcommand(1);
   int exit_code = 0;
   blackout::control::AddFilesystemCommands(app, exit_code);
+  blackout::engines::AddEngineCommand(app, exit_code);
+  blackout::harness::AddHarnessCommands(app, exit_code);
   (void)exit_code;
   try {
     app.parse(argc, argv);

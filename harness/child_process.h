@@ -1,0 +1,70 @@
+// Child processes the harness starts: the mount command, the engine driver
+// (killed with SIGKILL to simulate a process crash), recovery dumps.
+//
+// Every pipe is close-on-exec, so that with --jobs N one run's child never
+// inherits another run's pipe (which would hide its EOF). A ChildProcess that
+// is still running when destroyed is killed and reaped: nothing outlives the
+// harness, also on failure or Ctrl-C.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "harness/expected.h"
+
+namespace blackout::harness {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with stdin and stdout as pipes; stderr goes to
+  // `stderr_file` (appended) or, if empty, to /dev/null.
+  static Expected<ChildProcess> Start(const std::vector<std::string>& argv,
+                                      const std::string& stderr_file);
+  ChildProcess(ChildProcess&& o) noexcept;
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  [[nodiscard]] Status WriteLine(const std::string& line);
+  // One line from stdout, without its newline; fails on EOF or timeout.
+  Expected<std::string> ReadLine(double timeout_s);
+  // Everything on stdout until EOF; fails on timeout.
+  Expected<std::string> ReadAll(double timeout_s);
+  void CloseStdin();
+  // Waits for exit; returns the exit code (128+signal when killed); fails on
+  // timeout, leaving the child running.
+  Expected<int> Wait(double timeout_s);
+  // SIGKILL and reap. Safe to call twice.
+  void Kill();
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  ChildProcess() = default;
+  pid_t pid_ = -1;
+  int in_ = -1;   // our end of its stdin
+  int out_ = -1;  // our end of its stdout
+  std::string buffered_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  bool timed_out = false;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs a command to completion (killing it after timeout_s).
+CommandResult RunCommand(const std::vector<std::string>& argv, double timeout_s);
+
+// The path of the running blackout binary (the driver and the mount command
+// are subcommands of the same binary).
+std::string SelfExe();
+
+// Set by the SIGINT/SIGTERM handler of `blackout run`; long waits poll it.
+bool Interrupted();
+void InstallInterruptHandler();
+
+}  // namespace blackout::harness

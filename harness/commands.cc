@@ -1,0 +1,187 @@
+#include "harness/commands.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <regex>
+
+#include "harness/child_process.h"
+#include "harness/progress.h"
+#include "harness/runner.h"
+#include "harness/scenario.h"
+#include "reports/report.h"
+
+namespace blackout::harness {
+namespace {
+
+using nlohmann::json;
+
+void PrintProblems(const std::vector<Problem>& problems) {
+  for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+}
+
+// Loads every scenario under `paths`; appends every problem, including names
+// used by two files (reports and shards key on the name).
+std::vector<Scenario> LoadAll(const std::vector<std::string>& paths, std::vector<Problem>* problems) {
+  std::vector<Scenario> scenarios;
+  std::map<std::string, std::string> names;
+  for (const auto& file : FindScenarioFiles(paths, problems)) {
+    auto s = LoadScenarioFile(file, problems);
+    if (!s) continue;
+    if (auto it = names.find(s->name); it != names.end()) {
+      problems->push_back({file, "$.name", "name '" + s->name + "' is already used by " + it->second});
+      continue;
+    }
+    names[s->name] = file;
+    scenarios.push_back(std::move(*s));
+  }
+  return scenarios;
+}
+
+std::string IsoNow() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+struct RunArgs {
+  std::vector<std::string> paths;
+  std::string out = "out";
+  int jobs = 1;
+  std::string shard = "1/1";
+  uint64_t seed = 0;
+  bool keep_going = false;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+int Run(const RunArgs& a) {
+  InstallInterruptHandler();
+  std::vector<Problem> problems;
+  std::vector<Scenario> all = LoadAll(a.paths, &problems);
+  if (!problems.empty()) {
+    PrintProblems(problems);
+    std::fprintf(stderr, "blackout run: %zu problem(s) in the scenarios; nothing was run\n", problems.size());
+    return 2;
+  }
+  std::smatch m;
+  static const std::regex shard_re(R"(^([0-9]+)/([0-9]+)$)");
+  if (!std::regex_match(a.shard, m, shard_re) || std::stoul(m[2]) == 0 || std::stoul(m[1]) == 0 ||
+      std::stoul(m[1]) > std::stoul(m[2])) {
+    std::fprintf(stderr, "blackout run: --shard: expected I/N with 1 <= I <= N (e.g. 2/4), got '%s'\n",
+                 a.shard.c_str());
+    return 2;
+  }
+  const size_t shard_i = std::stoul(m[1]) - 1, shard_n = std::stoul(m[2]);
+  if (a.jobs < 1) {
+    std::fprintf(stderr, "blackout run: --jobs: expected a number >= 1, got %d\n", a.jobs);
+    return 2;
+  }
+  std::string error;
+  if (!reports::CheckWritableDir(a.out, &error)) {
+    std::fprintf(stderr, "blackout run: --out: %s\n", error.c_str());
+    return 2;
+  }
+  if (access("/dev/fuse", R_OK | W_OK) != 0) {
+    std::fprintf(stderr, "blackout run: /dev/fuse is missing or not accessible; blackoutfs cannot be mounted\n");
+    return 2;
+  }
+  // Scenario i goes to shard i mod N: the suite's sorted order makes every
+  // CI job pick the same, disjoint share.
+  std::vector<Scenario> scenarios;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (i % shard_n == shard_i) scenarios.push_back(std::move(all[i]));
+
+  RunOptions options;
+  options.blackout_bin = SelfExe();
+  const char* tmp = std::getenv("TMPDIR");
+  options.tmp_root = tmp && *tmp ? tmp : "/tmp";
+  options.seed = a.seed;
+  options.jobs = a.jobs;
+  const auto level = a.quiet ? Progress::Level::kQuiet : a.verbose ? Progress::Level::kVerbose : Progress::Level::kNormal;
+  Progress progress(level, isatty(2), static_cast<int>(scenarios.size()), a.seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<ScenarioResult> results = RunScenarios(scenarios, options, progress.Observer(), a.keep_going);
+  progress.Finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  int as_expected = 0, unexpected = 0, errors = 0, lost = 0;
+  json list = json::array();
+  for (const auto& r : results) {
+    json j = ToJson(r, options);
+    lost += j.value("lost_writes", 0);
+    as_expected += r.outcome == "as-expected";
+    unexpected += r.outcome == "unexpected";
+    errors += r.outcome == "error";
+    list.push_back(std::move(j));
+  }
+  json report = {{"schema_version", reports::kSchemaVersion},
+                 {"tool", "blackout"},
+                 {"generated_at", IsoNow()},
+                 {"seed", a.seed},
+                 {"shard", a.shard},
+                 {"jobs", a.jobs},
+                 {"duration_s", seconds},
+                 {"summary",
+                  {{"scenarios", results.size()},
+                   {"as_expected", as_expected},
+                   {"unexpected", unexpected},
+                   {"errors", errors},
+                   {"lost_writes", lost}}},
+                 {"scenarios", list}};
+  if (!reports::WriteReports(a.out, report, &error)) {
+    std::fprintf(stderr, "blackout run: writing the reports: %s\n", error.c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "blackout run: %zu scenarios: %d as expected, %d unexpected, %d errors in %.1f s (seed %llu)\n",
+               results.size(), as_expected, unexpected, errors, seconds, static_cast<unsigned long long>(a.seed));
+  std::fprintf(stderr, "reports: %s/report.json, %s/report.md, %s/junit.xml\n", a.out.c_str(), a.out.c_str(),
+               a.out.c_str());
+  if (Interrupted()) {
+    std::fprintf(stderr, "blackout run: interrupted\n");
+    return 2;
+  }
+  return errors > 0 ? 2 : unexpected > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void AddHarnessCommands(CLI::App& app, int& exit_code) {
+  auto validate_paths = std::make_shared<std::vector<std::string>>();
+  CLI::App* validate = app.add_subcommand(
+      "validate", "Check scenario files (or directories of them) against the scenario format");
+  validate->add_option("PATH", *validate_paths, "scenario files or directories")->required();
+  validate->callback([validate_paths, &exit_code] {
+    std::vector<Problem> problems;
+    const auto scenarios = LoadAll(*validate_paths, &problems);
+    if (!problems.empty()) {
+      PrintProblems(problems);
+      std::fprintf(stderr, "blackout validate: %zu problem(s)\n", problems.size());
+      exit_code = 2;
+      return;
+    }
+    std::printf("%zu scenario(s) valid\n", scenarios.size());
+    exit_code = 0;
+  });
+
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand(
+      "run", "Run crash scenarios on blackoutfs, check invariants and write reports");
+  run->add_option("PATH", args->paths, "scenario files or directories")->required();
+  run->add_option("--out", args->out, "directory for report.json, report.md, junit.xml (default out/)");
+  run->add_option("--jobs", args->jobs, "crash states run in parallel (default 1)");
+  run->add_option("--shard", args->shard, "run only shard I of N (1-based, e.g. 2/4) of the sorted suite");
+  run->add_option("--seed", args->seed, "seed for anything random; printed with every failure (default 0)");
+  run->add_flag("--keep-going", args->keep_going,
+                "after a setup error (a mount or engine that cannot start), go on with the other scenarios");
+  run->add_flag("--quiet", args->quiet, "print only unexpected outcomes, errors and the summary");
+  run->add_flag("--verbose", args->verbose, "also print one line per crash state");
+  run->callback([args, &exit_code] { exit_code = Run(*args); });
+}
+
+}  // namespace blackout::harness

@@ -1,0 +1,169 @@
+// Bad input to mount/umount/ctl: one clear error each, exit 2, nothing left
+// mounted; and SIGTERM to the daemon unmounts cleanly.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "harness/e2e/fusefs_test_util.h"
+#include "harness/e2e/mount_fixture.h"
+
+namespace blackout::e2e {
+namespace {
+
+// A scratch directory (not a mount) removed at scope exit.
+struct TempDir {
+  TempDir() : path(MakeTempDir("blackout-e2e-bad")) {}
+  ~TempDir() {
+    if (MountTypeAt(path + "/mnt").empty()) std::filesystem::remove_all(path);
+  }
+  std::string path;
+};
+
+CommandResult Blackout(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BlackoutBin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST_CASE("mount on a missing path exits 2 naming the path, and mounts nothing") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string missing = t.path + "/does-not-exist";
+  const CommandResult r = Blackout({"mount", missing});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(missing) != std::string::npos);
+  CHECK(r.err.find("does not exist") != std::string::npos);
+  CHECK(Lines(r.err) == 1);
+  CHECK(MountTypeAt(missing).empty());
+  CHECK_FALSE(Exists(missing + ".ctl"));
+}
+
+TEST_CASE("mount with an unknown model exits 2 and lists the models") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  std::filesystem::create_directory(t.path + "/mnt");
+  const CommandResult r = Blackout({"mount", t.path + "/mnt", "--model", "zfs"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("posix-strict, ext4-ordered") != std::string::npos);
+  CHECK(MountTypeAt(t.path + "/mnt").empty());
+}
+
+TEST_CASE("a second mount on the same path exits 2 and leaves the first one working") {
+  MountFixture m;
+  const CommandResult r = Blackout({"mount", m.mnt()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("already a mount point") != std::string::npos);
+  CHECK(Lines(r.err) == 1);
+  CHECK(m.Ctl({"status"})["ok"] == true);
+  WriteFile(m.Path("still-works"), "yes", false);
+  CHECK(ReadFileIfExists(m.Path("still-works")) == "yes");
+}
+
+TEST_CASE("a second mount elsewhere with a control socket in use exits 2") {
+  MountFixture m;
+  TempDir t;
+  std::filesystem::create_directory(t.path + "/mnt");
+  const CommandResult r = Blackout({"mount", t.path + "/mnt", "--ctl", m.socket()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("in use") != std::string::npos);
+  CHECK(MountTypeAt(t.path + "/mnt").empty());
+}
+
+TEST_CASE("ctl with an unknown command or a missing argument exits 2 with one clear error") {
+  MountFixture m;
+  CommandResult r = m.CtlCommand({"reboot"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown command 'reboot'") != std::string::npos);
+  CHECK(r.err.find("power-cut") != std::string::npos);
+  CHECK(Lines(r.err) == 1);
+  r = m.CtlCommand({"snapshot"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("snapshot needs a directory") != std::string::npos);
+  r = m.CtlCommand({"power-cut", "--state", "half"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("drop-all, keep-all") != std::string::npos);
+  r = Blackout({"ctl", m.mnt()});
+  CHECK(r.exit_code == 2);
+  // Nothing of that changed the mount.
+  CHECK(m.Ctl({"status"})["epoch"] == 0);
+}
+
+TEST_CASE("ctl failing inside the daemon exits 1 with the daemon's error") {
+  MountFixture m;
+  // Materializing into a non-empty directory fails in the model.
+  WriteFile(m.scratch() + "/occupied", "x", false);
+  const CommandResult r = m.CtlCommand({"snapshot", m.scratch()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("snapshot") != std::string::npos);
+  CHECK(nlohmann::json::parse(r.out)["ok"] == false);
+}
+
+TEST_CASE("ctl on a socket nobody answers exits 2, names the socket and suggests mount") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", (mnt + ".ctl").c_str());
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    close(fd);  // what a daemon killed with -9 leaves behind
+  }
+  const CommandResult r = Blackout({"ctl", mnt, "status"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(mnt + ".ctl") != std::string::npos);
+  CHECK(r.err.find("blackout mount") != std::string::npos);
+  CHECK(Lines(r.err) == 1);
+
+  SECTION("mount then removes the stale socket and works") {
+    const CommandResult mounted = Blackout({"mount", mnt});
+    REQUIRE(mounted.exit_code == 0);
+    CHECK(MountTypeAt(mnt) == "fuse.blackout");
+    CHECK(Blackout({"umount", mnt}).exit_code == 0);
+    CHECK(MountTypeAt(mnt).empty());
+  }
+}
+
+TEST_CASE("umount of a path that is not a blackout mount exits 2") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const CommandResult r = Blackout({"umount", t.path});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("not a blackout mount") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM to the daemon unmounts cleanly and removes the socket") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  const CommandResult r = Blackout({"mount", mnt});
+  REQUIRE(r.exit_code == 0);
+  std::smatch match;
+  const bool has_pid = std::regex_search(r.out, match, std::regex("pid ([0-9]+)"));
+  if (!has_pid) (void)Blackout({"umount", mnt});
+  REQUIRE(has_pid);
+  const pid_t pid = std::stoi(match[1]);
+  WriteFile(mnt + "/f", "x", false);
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  bool gone = false;
+  for (int i = 0; i < 250 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    gone = MountTypeAt(mnt).empty() && kill(pid, 0) != 0;
+  }
+  if (!gone) (void)RunCommand({"fusermount3", "-u", "-z", mnt});
+  CHECK(gone);
+  CHECK_FALSE(Exists(mnt + ".ctl"));
+}
+
+}  // namespace
+}  // namespace blackout::e2e

@@ -1,0 +1,248 @@
+// POSIX behaviour real programs rely on, through a real blackoutfs mount:
+// what a power cut does to open handles and listings, and the calls beyond
+// read/write (mmap, xattrs, links, rename flags, fallocate, statfs, ...).
+#include <dirent.h>
+#include <linux/fs.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "harness/e2e/fusefs_test_util.h"
+#include "harness/e2e/mount_fixture.h"
+
+namespace blackout::e2e {
+namespace {
+
+std::set<std::string> List(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    names.insert(e.path().filename().string());
+  }
+  return names;
+}
+
+// Every file under `root` with its content; directories as "<dir>".
+std::map<std::string, std::string> Tree(const std::string& root) {
+  std::map<std::string, std::string> tree;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    const std::string rel = e.path().lexically_relative(root).string();
+    tree[rel] = e.is_directory() ? "<dir>" : *ReadFileIfExists(e.path().string());
+  }
+  return tree;
+}
+
+TEST_CASE("after a power cut, handles opened before it answer EIO") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  WriteFile(m.Path("f"), "durable", /*do_fsync=*/true);
+  FsyncDir(m.mnt());
+  Fd old_handle(m.Path("f"), O_RDWR);
+  char buf[16];
+  REQUIRE(pread(old_handle.get(), buf, sizeof(buf), 0) == 7);  // now in the page cache
+  m.PowerCut();
+  errno = 0;
+  CHECK(pread(old_handle.get(), buf, sizeof(buf), 0) == -1);
+  CHECK(errno == EIO);
+  errno = 0;
+  CHECK(pwrite(old_handle.get(), "x", 1, 0) == -1);
+  CHECK(errno == EIO);
+  errno = 0;
+  CHECK(fsync(old_handle.get()) == -1);
+  CHECK(errno == EIO);
+  // A new open sees the file as the cut left it.
+  CHECK(ReadFileIfExists(m.Path("f")) == "durable");
+}
+
+TEST_CASE("after a power cut, listing and reading show exactly the durable view") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  std::filesystem::create_directories(m.Path("dir/sub"));
+  FsyncDir(m.mnt());
+  FsyncDir(m.Path("dir"));
+  WriteFile(m.Path("dir/kept"), "kept", true);
+  WriteFile(m.Path("dir/sub/kept2"), std::string(9000, 'k'), true);
+  FsyncDir(m.Path("dir"));
+  FsyncDir(m.Path("dir/sub"));
+  // Pending work of every kind that a power cut drops.
+  WriteFile(m.Path("dir/new"), "new", false);
+  WriteFile(m.Path("dir/kept"), "changed", false);
+  REQUIRE(unlink(m.Path("dir/sub/kept2").c_str()) == 0);
+  std::filesystem::create_directory(m.Path("dir/newdir"));
+  const std::string snapshot = m.scratch() + "/durable";
+  const nlohmann::json snap = m.Ctl({"snapshot", snapshot, "--view", "durable"});
+  CHECK(snap["dir"] == snapshot);
+  m.PowerCut();
+  CHECK(List(m.Path("dir")) == std::set<std::string>{"kept", "sub"});
+  CHECK(Tree(m.mnt()) == Tree(snapshot));
+  CHECK(ReadFileIfExists(m.Path("dir/kept")) == "kept");
+  CHECK(ReadFileIfExists(m.Path("dir/sub/kept2")) == std::string(9000, 'k'));
+}
+
+TEST_CASE("shared writable mmap + msync reaches the file and survives a power cut") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  const size_t size = 3 * 4096;
+  {
+    Fd f(m.Path("mapped"), O_RDWR | O_CREAT);
+    REQUIRE(ftruncate(f.get(), size) == 0);
+    f.Fsync();
+    FsyncDir(m.mnt());
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, f.get(), 0);
+    REQUIRE(p != MAP_FAILED);
+    std::memset(p, 'm', size);
+    REQUIRE(msync(p, size, MS_SYNC) == 0);
+    // msync writes the pages back; the fsync that databases pair with it
+    // makes them durable.
+    f.Fsync();
+    REQUIRE(munmap(p, size) == 0);
+  }
+  CHECK(ReadFileIfExists(m.Path("mapped")) == std::string(size, 'm'));
+  m.PowerCut();
+  CHECK(ReadFileIfExists(m.Path("mapped")) == std::string(size, 'm'));
+}
+
+TEST_CASE("extended attributes: set, size probe, get, list, remove") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  WriteFile(m.Path("f"), "x", false);
+  const std::string p = m.Path("f");
+  REQUIRE(setxattr(p.c_str(), "user.color", "blue", 4, 0) == 0);
+  CHECK(setxattr(p.c_str(), "user.color", "red", 3, XATTR_CREATE) == -1);
+  CHECK(errno == EEXIST);
+  CHECK(getxattr(p.c_str(), "user.color", nullptr, 0) == 4);
+  char buf[64] = {};
+  REQUIRE(getxattr(p.c_str(), "user.color", buf, sizeof(buf)) == 4);
+  CHECK(std::string(buf, 4) == "blue");
+  char small[2];
+  CHECK(getxattr(p.c_str(), "user.color", small, sizeof(small)) == -1);
+  CHECK(errno == ERANGE);
+  const ssize_t list_size = listxattr(p.c_str(), nullptr, 0);
+  REQUIRE(list_size == static_cast<ssize_t>(sizeof("user.color")));
+  char list[64] = {};
+  REQUIRE(listxattr(p.c_str(), list, sizeof(list)) == list_size);
+  CHECK(std::string(list) == "user.color");
+  REQUIRE(removexattr(p.c_str(), "user.color") == 0);
+  CHECK(getxattr(p.c_str(), "user.color", buf, sizeof(buf)) == -1);
+  CHECK(errno == ENODATA);
+}
+
+TEST_CASE("hard links share content and count links; unlink of an open file keeps it readable") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  WriteFile(m.Path("a"), "shared", false);
+  REQUIRE(link(m.Path("a").c_str(), m.Path("b").c_str()) == 0);
+  struct stat st {};
+  REQUIRE(stat(m.Path("a").c_str(), &st) == 0);
+  CHECK(st.st_nlink == 2);
+  {
+    Fd f(m.Path("b"), O_WRONLY | O_APPEND);
+    f.Write("+more");
+  }
+  CHECK(ReadFileIfExists(m.Path("a")) == "shared+more");
+  Fd open_file(m.Path("a"), O_RDONLY);
+  REQUIRE(unlink(m.Path("a").c_str()) == 0);
+  REQUIRE(unlink(m.Path("b").c_str()) == 0);
+  char buf[32];
+  CHECK(pread(open_file.get(), buf, sizeof(buf), 0) == 11);
+  CHECK_FALSE(Exists(m.Path("a")));
+}
+
+TEST_CASE("symlinks: create, readlink, follow") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  WriteFile(m.Path("target"), "via link", false);
+  REQUIRE(symlink("target", m.Path("link").c_str()) == 0);
+  char buf[64] = {};
+  REQUIRE(readlink(m.Path("link").c_str(), buf, sizeof(buf)) == 6);
+  CHECK(std::string(buf) == "target");
+  CHECK(ReadFileIfExists(m.Path("link")) == "via link");
+  struct stat st {};
+  REQUIRE(lstat(m.Path("link").c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+}
+
+TEST_CASE("rename with RENAME_NOREPLACE refuses to replace, RENAME_EXCHANGE swaps") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  WriteFile(m.Path("a"), "A", false);
+  WriteFile(m.Path("b"), "B", false);
+  CHECK(renameat2(AT_FDCWD, m.Path("a").c_str(), AT_FDCWD, m.Path("b").c_str(),
+                  RENAME_NOREPLACE) == -1);
+  CHECK(errno == EEXIST);
+  REQUIRE(renameat2(AT_FDCWD, m.Path("a").c_str(), AT_FDCWD, m.Path("b").c_str(),
+                    RENAME_EXCHANGE) == 0);
+  CHECK(ReadFileIfExists(m.Path("a")) == "B");
+  CHECK(ReadFileIfExists(m.Path("b")) == "A");
+  REQUIRE(rename(m.Path("a").c_str(), m.Path("b").c_str()) == 0);
+  CHECK(ReadFileIfExists(m.Path("b")) == "B");
+  CHECK_FALSE(Exists(m.Path("a")));
+}
+
+TEST_CASE("fallocate reserves space and KEEP_SIZE leaves the size alone") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  Fd f(m.Path("f"), O_RDWR | O_CREAT);
+  REQUIRE(fallocate(f.get(), 0, 0, 8192) == 0);
+  struct stat st {};
+  REQUIRE(fstat(f.get(), &st) == 0);
+  CHECK(st.st_size == 8192);
+  REQUIRE(fallocate(f.get(), FALLOC_FL_KEEP_SIZE, 8192, 8192) == 0);
+  REQUIRE(fstat(f.get(), &st) == 0);
+  CHECK(st.st_size == 8192);
+}
+
+TEST_CASE("statfs answers with a block size and free space; mkdir/rmdir, chmod, chown, utimens") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  struct statvfs vfs {};
+  REQUIRE(statvfs(m.mnt().c_str(), &vfs) == 0);
+  CHECK(vfs.f_bsize > 0);
+  CHECK(vfs.f_bavail > 0);
+  std::filesystem::create_directory(m.Path("d"));
+  REQUIRE(rmdir(m.Path("d").c_str()) == 0);
+  WriteFile(m.Path("f"), "x", false);
+  REQUIRE(chmod(m.Path("f").c_str(), 0600) == 0);
+  REQUIRE(chown(m.Path("f").c_str(), 1234, 5678) == 0);
+  const timespec times[2] = {{1000, 0}, {2000, 500}};
+  REQUIRE(utimensat(AT_FDCWD, m.Path("f").c_str(), times, 0) == 0);
+  struct stat st {};
+  REQUIRE(stat(m.Path("f").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(st.st_uid == 1234);
+  CHECK(st.st_gid == 5678);
+  CHECK(st.st_atim.tv_sec == 1000);
+  CHECK(st.st_mtim.tv_sec == 2000);
+  const timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  REQUIRE(utimensat(AT_FDCWD, m.Path("f").c_str(), now, 0) == 0);
+  REQUIRE(stat(m.Path("f").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec > 2000);
+  REQUIRE(truncate(m.Path("f").c_str(), 5000) == 0);
+  REQUIRE(stat(m.Path("f").c_str(), &st) == 0);
+  CHECK(st.st_size == 5000);
+}
+
+TEST_CASE("new files are owned by the caller and the trace records the writer's pid") {
+  MountFixture m;
+  INFO(m.Reproduce());
+  WriteFile(m.Path("f"), "traced", false);
+  struct stat st {};
+  REQUIRE(stat(m.Path("f").c_str(), &st) == 0);
+  CHECK(st.st_uid == getuid());
+  const nlohmann::json trace = m.Ctl({"trace"});
+  bool found = false;
+  for (const auto& e : trace["entries"]) {
+    if (e["op"] == "write" && e["path"] == "/f") {
+      found = true;
+      CHECK(e["pid"] == getpid());
+      CHECK(e["length"] == 6);
+    }
+  }
+  CHECK(found);
+}
+
+}  // namespace
+}  // namespace blackout::e2e

@@ -1,0 +1,112 @@
+#include "harness/findings.h"
+
+#include <functional>
+
+namespace blackout::harness {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string Base(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool HasFileGap(const FindingContext& c, const std::function<bool(const std::string&)>& name) {
+  for (const auto& g : c.gaps)
+    if (g.kind == Gap::Kind::kFileData && g.pending > 0 && name(Base(g.path))) return true;
+  return false;
+}
+
+bool HasDirGap(const FindingContext& c) {
+  for (const auto& g : c.gaps)
+    if (g.kind == Gap::Kind::kDirEntries && g.pending > 0) return true;
+  return false;
+}
+
+struct Rule {
+  const char* name;
+  const char* engine;  // nullptr: any
+  std::function<bool(const FindingContext&)> matches;
+};
+
+// The seed's findings (seed/000_7a30dfbd98dd09de.txt, ENGINES.md section 7.1).
+// All are power-loss gaps: a process crash keeps the kernel's page cache.
+const std::vector<Rule>& Rules() {
+  static const std::vector<Rule> rules = {
+      // lsm.py:26: the WAL is flushed on every put and never fsynced.
+      {"lsm-wal-missing-fsync", "lsm",
+       [](const FindingContext& c) {
+         return c.lost_writes > 0 && HasFileGap(c, [](const std::string& f) { return f == "wal.log"; });
+       }},
+      // No engine fsyncs a directory after creating a file: a new segment,
+      // table or data file whose contents were fsynced is lost with its entry.
+      {"no-directory-fsync-anywhere", nullptr,
+       [](const FindingContext& c) { return c.lost_writes > 0 && HasDirGap(c); }},
+      // wal.py:124-134: batch mode fsyncs every Nth record; append_batch and
+      // checkpoint force an fsync.
+      {"wal-batch-sync-force-override", "wal",
+       [](const FindingContext& c) {
+         return c.lost_writes > 0 && c.scenario->config.value("sync_mode", "sync") == "batch" &&
+                HasFileGap(c, [](const std::string& f) { return EndsWith(f, ".wal"); });
+       }},
+      // bitcask.py:82-88: flush always, fsync only with sync_writes.
+      {"bitcask-flush-always-fsync-conditional", "bitcask",
+       [](const FindingContext& c) {
+         return c.lost_writes > 0 && HasFileGap(c, [](const std::string& f) { return EndsWith(f, ".data"); });
+       }},
+      // event_store.py:130-137: one open/write/close per event, never fsynced.
+      {"eventstore-no-flush-no-fsync", "eventstore",
+       [](const FindingContext& c) {
+         return c.lost_writes > 0 && HasFileGap(c, [](const std::string&) { return true; });
+       }},
+  };
+  return rules;
+}
+
+}  // namespace
+
+std::vector<Gap> GapsInStore(const nlohmann::json& unsynced, const std::string& store) {
+  std::vector<Gap> gaps;
+  auto inside = [&](const std::string& p, std::string* rel) {
+    if (p == store) {
+      *rel = ".";
+      return true;
+    }
+    if (p.rfind(store + "/", 0) == 0) {
+      *rel = p.substr(store.size() + 1);
+      return true;
+    }
+    return false;
+  };
+  std::string rel;
+  for (const auto& f : unsynced.value("files", nlohmann::json::array()))
+    if (f.is_object() && inside(f.value("path", ""), &rel))
+      gaps.push_back({Gap::Kind::kFileData, rel, f.value("pending_bytes", uint64_t{0}), f.value("since", uint64_t{0})});
+  for (const auto& d : unsynced.value("dirs", nlohmann::json::array()))
+    if (d.is_object() && inside(d.value("path", ""), &rel))
+      gaps.push_back({Gap::Kind::kDirEntries, rel, d.value("pending_entries", uint64_t{0}), d.value("since", uint64_t{0})});
+  return gaps;
+}
+
+std::vector<std::string> DiagnoseFindings(const FindingContext& ctx) {
+  std::vector<std::string> found;
+  if (ctx.kind != CrashKind::kPower) return found;
+  for (const auto& r : Rules()) {
+    if (r.engine && ctx.scenario->engine != r.engine) continue;
+    if (r.matches(ctx)) found.push_back(r.name);
+  }
+  return found;
+}
+
+std::string DescribeGap(const Gap& g) {
+  if (g.kind == Gap::Kind::kFileData)
+    return "file " + g.path + ": " + std::to_string(g.pending) + " bytes not fsynced (since trace #" +
+           std::to_string(g.since) + ")";
+  return "directory " + g.path + ": " + std::to_string(g.pending) +
+         " entries not made durable by a directory fsync (since trace #" + std::to_string(g.since) + ")";
+}
+
+}  // namespace blackout::harness

@@ -1,0 +1,35 @@
+// FsControl: what the harness asks of a mounted blackoutfs, over its control
+// socket (protocol in fusefs/control/server.h). The one place that knows the
+// control client, so that changing it touches this file only.
+//
+// Thread-safety: one FsControl per run (per thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "harness/expected.h"
+
+namespace blackout::harness {
+
+class FsControl {
+ public:
+  static Expected<std::unique_ptr<FsControl>> Connect(const std::string& socket_path);
+  virtual ~FsControl() = default;
+
+  // Current trace position.
+  virtual Expected<uint64_t> Seq() = 0;
+  // Makes everything durable (a machine that has run for a while).
+  virtual Expected<uint64_t> Sync() = 0;
+  // Cuts power, leaving the crash state `state` ("drop-all", "keep-all").
+  // Returns the reply ({"dropped_ops","epoch","seq"}).
+  virtual Expected<nlohmann::json> PowerCut(const std::string& state) = 0;
+  // {"files":[{"path","pending_bytes","since"}],"dirs":[{"path","pending_entries","since"}]}
+  virtual Expected<nlohmann::json> Unsynced() = 0;
+  // {"entries":[{seq,pid,op,ino,path,offset,length,digest,flags,detail}]}
+  virtual Expected<nlohmann::json> Trace() = 0;
+};
+
+}  // namespace blackout::harness

@@ -1,0 +1,513 @@
+#include "harness/runner.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "harness/child_process.h"
+#include "harness/engine_catalog.h"
+#include "harness/findings.h"
+#include "harness/mounted_fs.h"
+#include "harness/oracle.h"
+
+namespace blackout::harness {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kStore = "store";  // the engine's directory, inside the mount
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string Tail(const std::string& file, size_t max = 600) {
+  std::ifstream in(file);
+  std::stringstream b;
+  b << in.rdbuf();
+  std::string s = b.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
+}
+
+// One engine driver process on the mount.
+class EngineDriver {
+ public:
+  static Expected<EngineDriver> Start(const Scenario& s, const RunOptions& o, const std::string& store,
+                                      const std::string& log) {
+    auto child = ChildProcess::Start(
+        {o.blackout_bin, "engine", s.engine, "--dir", store, "--config", s.config.dump()}, log);
+    if (!child.ok()) return Error{"cannot start the engine driver: " + child.error()};
+    return EngineDriver(std::move(*child), log, o.op_timeout_s);
+  }
+
+  // Sends a request; returns the reply object, which may say ok:false.
+  Expected<json> Request(const json& request) {
+    if (auto st = child_.WriteLine(request.dump()); !st.ok()) return Error{st.error() + Stderr()};
+    auto line = child_.ReadLine(timeout_s_);
+    if (!line.ok()) return Error{"engine driver: " + line.error() + Stderr()};
+    try {
+      json reply = json::parse(*line);
+      if (!reply.is_object() || !reply.contains("ok")) return Error{"engine driver answered without \"ok\": " + *line};
+      return reply;
+    } catch (const json::exception&) {
+      return Error{"engine driver answered something that is not JSON: " + *line};
+    }
+  }
+
+  // A clean close: the engine's own close, then the process exits.
+  Status Close() {
+    auto reply = Request({{"op", "close"}});
+    if (!reply.ok()) return Error{reply.error()};
+    if ((*reply)["ok"] != true) return Error{"close failed: " + reply->dump()};
+    child_.CloseStdin();
+    auto code = child_.Wait(timeout_s_);
+    if (!code.ok()) return Error{"engine driver after close: " + code.error()};
+    return Ok();
+  }
+
+  void Kill() { child_.Kill(); }
+
+ private:
+  EngineDriver(ChildProcess c, std::string log, double timeout)
+      : child_(std::move(c)), log_(std::move(log)), timeout_s_(timeout) {}
+  std::string Stderr() const {
+    const std::string t = Tail(log_);
+    return t.empty() ? "" : " (its stderr: " + t + ")";
+  }
+  ChildProcess child_;
+  std::string log_;
+  double timeout_s_;
+};
+
+// What one run recorded before its crash.
+struct Recording {
+  std::vector<Ack> acks;
+  std::vector<bool> item_synced;  // per executed workload entry
+  json contract;
+};
+
+// Runs workload entries [0, items) on `fs`, leaving the driver running in
+// *driver for the caller to crash.
+Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int items,
+                   std::optional<EngineDriver>* driver, Recording* rec) {
+  const std::string store = fs.mountpoint() + "/" + kStore;
+  const std::string log = fs.dir() + "/engine.log";
+  auto start = [&]() -> Status {
+    auto d = EngineDriver::Start(s, o, store, log);
+    if (!d.ok()) return Error{d.error()};
+    driver->emplace(std::move(*d));
+    return Ok();
+  };
+  if (mkdir(store.c_str(), 0755) != 0) return Error{"cannot create " + store + ": " + std::strerror(errno)};
+  if (auto r = fs.control().Sync(); !r.ok()) return Error{r.error()};
+  if (auto st = start(); !st.ok()) return st;
+  auto contract = (*driver)->Request({{"op", "contract"}});
+  if (!contract.ok()) return Error{"asking the engine's contract: " + contract.error()};
+  if ((*contract)["ok"] != true)
+    return Error{"the engine refused to start or to state its contract: " + contract->value("error", contract->dump())};
+  rec->contract = {{"process", contract->value("process", "")}, {"power", contract->value("power", "")}};
+  for (const char* k : {"process", "power"})
+    if (!IsContractName(rec->contract[k]))
+      return Error{"the engine declared an unknown " + std::string(k) + " contract " + rec->contract[k].dump() +
+                   " (expected acked, synced-prefix, batch-atomic or none)"};
+
+  auto seq = fs.control().Seq();
+  if (!seq.ok()) return Error{seq.error()};
+  uint64_t current = *seq;
+  for (int i = 0; i < items; ++i) {
+    if (Interrupted()) return Error{"interrupted"};
+    const WorkItem& w = s.workload[i];
+    rec->item_synced.push_back(false);
+    switch (w.kind) {
+      case WorkItem::Kind::kSync: {
+        if (auto r = fs.control().Sync(); !r.ok()) return Error{w.where + ": sync: " + r.error()};
+        if (!rec->acks.empty()) rec->acks.back().synced = true;
+        rec->item_synced.back() = true;
+        break;
+      }
+      case WorkItem::Kind::kRestart: {
+        if (auto st = (*driver)->Close(); !st.ok()) return Error{w.where + ": restart: " + st.error()};
+        driver->reset();
+        if (auto st = start(); !st.ok()) return Error{w.where + ": restart: " + st.error()};
+        break;
+      }
+      case WorkItem::Kind::kOp: {
+        Ack a;
+        a.item = i;
+        a.op_number = w.op_number;
+        a.where = w.where;
+        a.request = w.request;
+        a.seq_before = current;
+        auto reply = (*driver)->Request(w.request);
+        if (!reply.ok()) return Error{w.where + ": " + reply.error()};
+        if ((*reply)["ok"] != true)
+          return Error{w.where + ": the engine answered an error to " + w.request.dump() + ": " +
+                       reply->value("error", reply->dump())};
+        auto after = fs.control().Seq();
+        if (!after.ok()) return Error{after.error()};
+        current = *after;
+        a.reply = std::move(*reply);
+        a.seq_after = current;
+        rec->acks.push_back(std::move(a));
+        break;
+      }
+    }
+    // A sync step moves the trace too; the next op's range starts after it.
+    if (w.kind != WorkItem::Kind::kOp) {
+      auto after = fs.control().Seq();
+      if (!after.ok()) return Error{after.error()};
+      current = *after;
+    }
+  }
+  return Ok();
+}
+
+// Marks the acks during which the engine issued an fsync (of a file or a
+// directory), from the blackoutfs trace.
+Status MarkSyncedOps(FsControl& control, Recording* rec, const Scenario& s) {
+  auto trace = control.Trace();
+  if (!trace.ok()) return Error{trace.error()};
+  std::vector<uint64_t> syncs;
+  for (const auto& e : trace->value("entries", json::array()))
+    if (e.value("op", "").find("sync") != std::string::npos) syncs.push_back(e.value("seq", uint64_t{0}));
+  for (auto& a : rec->acks) {
+    for (uint64_t q : syncs)
+      if (q > a.seq_before && q <= a.seq_after) a.synced = true;
+    if (a.synced) rec->item_synced[a.item] = true;
+  }
+  (void)s;
+  return Ok();
+}
+
+std::string PointName(const Scenario& s, int items_done) {
+  if (items_done == static_cast<int>(s.workload.size())) return "end";
+  // The last op executed names the point.
+  for (int i = items_done - 1; i >= 0; --i)
+    if (s.workload[i].kind == WorkItem::Kind::kOp) return "after_op:" + std::to_string(s.workload[i].op_number);
+  return "start";
+}
+
+CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items_done,
+                               const std::string& state, json* contract) {
+  CrashStateResult r;
+  r.point = PointName(s, items_done);
+  r.items_done = items_done;
+  r.state = state;
+  const double t0 = Now();
+  auto finish = [&](std::string error) {
+    r.error = std::move(error);
+    r.seconds = Now() - t0;
+    return r;
+  };
+  auto fs = MountedFs::Mount(o.blackout_bin, s.model, o.tmp_root);
+  if (!fs.ok()) return finish(fs.error());
+  std::optional<EngineDriver> driver;
+  Recording rec;
+  if (auto st = RunWorkload(s, o, **fs, items_done, &driver, &rec); !st.ok()) return finish(st.error());
+  *contract = rec.contract;
+
+  // The crash.
+  driver->Kill();
+  driver.reset();
+  FsControl& control = (*fs)->control();
+  if (auto st = MarkSyncedOps(control, &rec, s); !st.ok()) return finish(st.error());
+  std::vector<Gap> gaps;
+  if (s.crash_kind == CrashKind::kPower) {
+    auto unsynced = control.Unsynced();
+    if (!unsynced.ok()) return finish(unsynced.error());
+    gaps = GapsInStore(*unsynced, std::string("/") + kStore);
+    for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    auto cut = control.PowerCut(state);
+    if (!cut.ok()) return finish(cut.error());
+  }
+
+  // Recovery, with a time limit: a hang is a failed `recovers`.
+  const std::string store = (*fs)->mountpoint() + "/" + kStore;
+  const std::string log = (*fs)->dir() + "/recovery.log";
+  auto dump = ChildProcess::Start(
+      {o.blackout_bin, "engine", s.engine, "--dir", store, "--config", s.config.dump(), "--dump"}, log);
+  if (!dump.ok()) return finish("cannot start the recovery: " + dump.error());
+  dump->CloseStdin();
+  auto out = dump->ReadAll(s.recovery_timeout_s);
+  json dumped;
+  if (!out.ok()) {
+    dump->Kill();
+    if (Interrupted()) return finish("interrupted");
+    r.recovery_error = "recovery (blackout engine --dump) did not finish within " +
+                       std::to_string(static_cast<int>(s.recovery_timeout_s)) + " s";
+  } else {
+    auto code = dump->Wait(s.recovery_timeout_s);
+    if (!code.ok()) {
+      dump->Kill();
+      r.recovery_error = "recovery did not exit: " + code.error();
+    } else {
+      try {
+        dumped = json::parse(*out);
+      } catch (const json::exception&) {
+        dumped = json();
+      }
+      if (*code != 0 || !dumped.is_object() || dumped.value("ok", false) != true) {
+        r.recovery_error = "the store does not open after the crash (exit " + std::to_string(*code) + "): " +
+                           (dumped.is_object() ? dumped.value("error", dumped.dump()) : *out + Tail(log));
+      } else {
+        r.recovered = true;
+      }
+    }
+  }
+
+  // Judge.
+  const EngineSpec* spec = FindEngine(s.engine);
+  auto oracle = Oracle::Build(spec->kind, std::move(rec.acks));
+  if (!oracle.ok()) return finish(oracle.error());
+  CheckInput in;
+  in.oracle = &*oracle;
+  in.contract = (*contract)[s.crash_kind == CrashKind::kPower ? "power" : "process"];
+  in.recovered = r.recovered;
+  in.recovery_error = r.recovery_error;
+  in.check = s.check;
+  if (r.recovered) {
+    auto observed = ObservedState(spec->kind, dumped);
+    if (!observed.ok()) return finish(observed.error());
+    in.observed = std::move(*observed);
+  }
+  r.check = CheckInvariants(in);
+  FindingContext fc;
+  fc.scenario = &s;
+  fc.kind = s.crash_kind;
+  fc.lost_writes = r.check.lost_writes;
+  fc.gaps = gaps;
+  r.findings = DiagnoseFindings(fc);
+  r.seconds = Now() - t0;
+  return r;
+}
+
+// Finds the crash points (numbers of workload entries executed) of a scenario.
+Expected<std::vector<int>> CrashPoints(const Scenario& s, const RunOptions& o) {
+  const int n = static_cast<int>(s.workload.size());
+  std::vector<int> points;
+  switch (s.crash_at) {
+    case CrashAt::kEnd: points.push_back(n); break;
+    case CrashAt::kAfterOp:
+      for (int i = 0; i < n; ++i)
+        if (s.workload[i].op_number == s.after_op) points.push_back(i + 1);
+      break;
+    case CrashAt::kEveryOp:
+      for (int i = 0; i < n; ++i)
+        if (s.workload[i].kind == WorkItem::Kind::kOp) points.push_back(i + 1);
+      break;
+    case CrashAt::kEverySync: {
+      // A recording run tells which ops issued an fsync.
+      auto fs = MountedFs::Mount(o.blackout_bin, s.model, o.tmp_root);
+      if (!fs.ok()) return Error{fs.error()};
+      std::optional<EngineDriver> driver;
+      Recording rec;
+      if (auto st = RunWorkload(s, o, **fs, n, &driver, &rec); !st.ok()) return Error{st.error()};
+      driver->Kill();
+      if (auto st = MarkSyncedOps((*fs)->control(), &rec, s); !st.ok()) return Error{st.error()};
+      for (int i = 0; i < n; ++i)
+        if (rec.item_synced[i]) points.push_back(i + 1);
+      if (points.empty()) return Error{"crash.at is every_sync, but the workload never syncs (no fsync, no sync step)"};
+      break;
+    }
+  }
+  return points;
+}
+
+// Runs fn(i) for i in [0, n) on up to `jobs` threads.
+void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min(jobs, n); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+std::vector<std::string> SortedUnique(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return "[" + out + "]";
+}
+
+void Judge(ScenarioResult* r) {
+  const Scenario& s = *r->scenario;
+  std::vector<std::string> v, f;
+  for (const auto& st : r->states) {
+    if (!st.error.empty()) {
+      r->outcome = "error";
+      r->error = st.point + " / " + st.state + ": " + st.error;
+      return;
+    }
+    for (const auto& x : st.check.violations) v.push_back(x.invariant);
+    f.insert(f.end(), st.findings.begin(), st.findings.end());
+  }
+  r->violations = SortedUnique(v);
+  r->findings = SortedUnique(f);
+  std::string mismatch;
+  if (r->violations != s.expect_violations)
+    mismatch = "expected violations " + Join(s.expect_violations) + ", got " + Join(r->violations);
+  if (s.expect_finding && !std::count(r->findings.begin(), r->findings.end(), *s.expect_finding))
+    mismatch += std::string(mismatch.empty() ? "" : "; ") + "expected finding '" + *s.expect_finding +
+                "', diagnosed " + Join(r->findings);
+  r->outcome = mismatch.empty() ? "as-expected" : "unexpected";
+  r->mismatch = mismatch;
+}
+
+}  // namespace
+
+std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios, const RunOptions& options,
+                                         const RunObserver& observer, bool keep_going) {
+  std::vector<ScenarioResult> results(scenarios.size());
+  std::mutex mu;  // guards results' bookkeeping and the observer
+  std::atomic<bool> stop{false};
+  const double t0 = Now();
+
+  // Plan: crash points per scenario (every_sync needs a recording run).
+  struct Task {
+    int scenario;
+    int items_done;
+    std::string state;
+  };
+  std::vector<std::vector<int>> points(scenarios.size());
+  ParallelFor(static_cast<int>(scenarios.size()), options.jobs, [&](int i) {
+    results[i].scenario = &scenarios[i];
+    if (stop || Interrupted()) return;
+    auto p = CrashPoints(scenarios[i], options);
+    if (!p.ok()) {
+      std::lock_guard<std::mutex> l(mu);
+      results[i].outcome = "error";
+      results[i].error = p.error();
+      if (!keep_going) stop = true;
+      return;
+    }
+    points[i] = *p;
+  });
+  std::vector<Task> tasks;
+  std::vector<int> remaining(scenarios.size(), 0), total(scenarios.size(), 0);
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    const auto& s = scenarios[i];
+    const std::vector<std::string> states =
+        s.crash_kind == CrashKind::kPower ? s.states : std::vector<std::string>{"process"};
+    for (int p : points[i])
+      for (const auto& st : states) tasks.push_back({static_cast<int>(i), p, st});
+    total[i] = remaining[i] = static_cast<int>(points[i].size() * states.size());
+    results[i].states.resize(total[i]);
+  }
+  std::vector<int> slot(tasks.size());
+  {
+    std::vector<int> used(scenarios.size(), 0);
+    for (size_t t = 0; t < tasks.size(); ++t) slot[t] = used[tasks[t].scenario]++;
+  }
+  std::vector<double> started(scenarios.size(), 0);
+  std::vector<bool> judged(scenarios.size(), false);
+  ParallelFor(static_cast<int>(tasks.size()), options.jobs, [&](int t) {
+    const Task& task = tasks[t];
+    const Scenario& s = scenarios[task.scenario];
+    ScenarioResult& r = results[task.scenario];
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (stop || Interrupted() || !r.error.empty()) return;
+      if (started[task.scenario] == 0) started[task.scenario] = Now();
+      if (observer.on_state_start)
+        observer.on_state_start(s, PointName(s, task.items_done), task.state,
+                                total[task.scenario] - remaining[task.scenario], total[task.scenario]);
+    }
+    json contract;
+    CrashStateResult st = RunCrashState(s, options, task.items_done, task.state, &contract);
+    std::lock_guard<std::mutex> l(mu);
+    r.states[slot[t]] = std::move(st);
+    if (!contract.is_null()) r.contract = contract;
+    if (observer.on_state_done) observer.on_state_done(s, r.states[slot[t]]);
+    if (!r.states[slot[t]].error.empty() && !keep_going) stop = true;
+    if (--remaining[task.scenario] == 0) {
+      r.seconds = Now() - started[task.scenario];
+      Judge(&r);
+      judged[task.scenario] = true;
+      if (observer.on_scenario_done) observer.on_scenario_done(r);
+    }
+  });
+  // Scenarios that did not run to the end (a plan error, a stop, Ctrl-C).
+  for (size_t i = 0; i < results.size(); ++i) {
+    ScenarioResult& r = results[i];
+    if (judged[i]) continue;
+    r.outcome = "error";
+    if (r.error.empty())
+      r.error = Interrupted() ? "not run: interrupted" : "not run: the run stopped after a setup error";
+    r.states.erase(std::remove_if(r.states.begin(), r.states.end(),
+                                  [](const CrashStateResult& c) { return c.point.empty(); }),
+                   r.states.end());
+    if (observer.on_scenario_done) observer.on_scenario_done(r);
+  }
+  (void)t0;
+  return results;
+}
+
+json ToJson(const ScenarioResult& r, const RunOptions& options) {
+  const Scenario& s = *r.scenario;
+  json states = json::array();
+  int max_lost = 0, acked = 0;
+  for (const auto& st : r.states) {
+    json v = json::array();
+    for (const auto& x : st.check.violations) v.push_back({{"invariant", x.invariant}, {"message", x.message}});
+    states.push_back({{"point", st.point},
+                      {"items_done", st.items_done},
+                      {"state", st.state},
+                      {"error", st.error},
+                      {"recovered", st.recovered},
+                      {"recovery_error", st.recovery_error},
+                      {"acked_writes", st.check.acked_writes},
+                      {"lost_writes", st.check.lost_writes},
+                      {"promised_lost", st.check.promised_lost},
+                      {"lost_examples", st.check.lost_examples},
+                      {"violations", v},
+                      {"pending_at_crash", st.gaps},
+                      {"findings", st.findings},
+                      {"seconds", st.seconds}});
+    max_lost = std::max(max_lost, st.check.lost_writes);
+    acked = std::max(acked, st.check.acked_writes);
+  }
+  json expect = {{"violations", s.expect_violations}};
+  if (s.expect_finding) expect["finding"] = *s.expect_finding;
+  return {{"name", s.name},
+          {"file", s.file},
+          {"description", s.description},
+          {"engine", s.engine},
+          {"config", s.config},
+          {"profile", s.profile},
+          {"model", s.model},
+          {"crash_kind", std::string(Name(s.crash_kind))},
+          {"crash_at", CrashAtName(s)},
+          {"states_requested", s.crash_kind == CrashKind::kPower ? json(s.states) : json::array()},
+          {"check", s.check},
+          {"expect", expect},
+          {"outcome", r.outcome},
+          {"error", r.error},
+          {"mismatch", r.mismatch},
+          {"contract", r.contract.is_null() ? json::object() : r.contract},
+          {"violations", r.violations},
+          {"findings", r.findings},
+          {"acked_writes", acked},
+          {"lost_writes", max_lost},
+          {"crash_states", states},
+          {"seconds", r.seconds},
+          {"reproduce", "blackout run " + s.file + " --seed " + std::to_string(options.seed)}};
+}
+
+}  // namespace blackout::harness
