@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "engines/driver/commands.h"
-#include "engines/driver/commands.h"
 #include "fusefs/control/commands.h"
 #include "harness/commands.h"
 
@@ -14,7 +13,6 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   blackout::control::AddFilesystemCommands(app, exit_code);
-  blackout::engines::AddEngineCommand(app, exit_code);
   blackout::engines::AddEngineCommand(app, exit_code);
   blackout::harness::AddHarnessCommands(app, exit_code);
   (void)exit_code;
