@@ -114,6 +114,14 @@ bool ClaimSocketPath(const std::string& path, std::string* error) {
 }
 
 int Mount(const MountArgs& args) {
+  DaemonConfig config;
+  config.mountpoint = NormalizeMountpoint(args.mnt);
+  // Checked before stat(): stat of a mount whose daemon hangs would hang too.
+  const std::string type = MountTypeAt(config.mountpoint);
+  if (!type.empty()) {
+    return Usage("mount: " + config.mountpoint + " is already a mount point (type " + type +
+                 "); unmount it first");
+  }
   struct stat st {};
   if (stat(args.mnt.c_str(), &st) != 0) {
     return Usage("mount: mount point " + args.mnt + " does not exist (create the directory first)");
@@ -123,14 +131,7 @@ int Mount(const MountArgs& args) {
   if (!m.ok()) {
     return Usage("mount: --model " + args.model + " is unknown; models: posix-strict, ext4-ordered");
   }
-  DaemonConfig config;
-  config.mountpoint = NormalizeMountpoint(args.mnt);
   config.model = *m;
-  const std::string type = MountTypeAt(config.mountpoint);
-  if (!type.empty()) {
-    return Usage("mount: " + config.mountpoint + " is already a mount point (type " + type +
-                 "); unmount it first");
-  }
   config.socket_path = args.ctl.empty() ? config.mountpoint + ".ctl"
                                         : std::filesystem::absolute(args.ctl).lexically_normal().string();
   std::string error;

@@ -1,0 +1,179 @@
+// The control protocol as tools and the harness rely on it, without FUSE:
+// requests go to a ControlServer over a real Unix socket.
+#include "fusefs/control/server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "fusefs/control/client.h"
+
+namespace blackout::control {
+namespace {
+
+using nlohmann::json;
+
+std::string TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "blackout-ctl-XXXXXX").string();
+  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+
+struct ServedFilesystem {
+  ServedFilesystem() : dir(TempDir()), socket(dir + "/mnt.ctl"), server(fs, Hooks()) {
+    std::string error;
+    REQUIRE(server.Listen(socket, &error));
+    server.Start();
+  }
+  ~ServedFilesystem() {
+    server.Stop();
+    std::filesystem::remove_all(dir);
+  }
+  ServerHooks Hooks() {
+    ServerHooks h;
+    h.mountpoint = "/somewhere/mnt";
+    h.invalidate = [this](const std::vector<std::pair<model::Ino, std::string>>& e) {
+      invalidated_calls++;
+      (void)e;
+    };
+    return h;
+  }
+  model::Filesystem fs;
+  std::string dir;
+  std::string socket;
+  int invalidated_calls = 0;
+  ControlServer server;
+};
+
+json Call(const std::string& socket, const json& request) {
+  Result<ControlClient> client = ControlClient::Connect(socket);
+  REQUIRE(client.ok());
+  Result<json> reply = client->Call(request, std::chrono::seconds(10));
+  INFO(request.dump());
+  REQUIRE(reply.ok());
+  return *reply;
+}
+
+TEST_CASE("status reports model, trace position, epoch and mount point") {
+  ServedFilesystem s;
+  const json r = Call(s.socket, {{"cmd", "status"}});
+  CHECK(r["ok"] == true);
+  CHECK(r["model"] == "posix-strict");
+  CHECK(r["mountpoint"] == "/somewhere/mnt");
+  CHECK(r.contains("seq"));
+  CHECK(r.contains("epoch"));
+  CHECK(r.contains("pending_ops"));
+}
+
+TEST_CASE("an unknown command gets ok:false and an error listing the commands") {
+  ServedFilesystem s;
+  const json r = Call(s.socket, {{"cmd", "reboot"}});
+  CHECK(r["ok"] == false);
+  const std::string error = r["error"];
+  CHECK(error.find("unknown command 'reboot'") != std::string::npos);
+  CHECK(error.find("power-cut") != std::string::npos);
+}
+
+TEST_CASE("a request that is not JSON gets an error reply and the connection stays usable") {
+  ServedFilesystem s;
+  bool shutdown = false;
+  const json bad = s.server.HandleLine("not json", &shutdown);
+  CHECK(bad["ok"] == false);
+  CHECK_FALSE(shutdown);
+  Result<ControlClient> client = ControlClient::Connect(s.socket);
+  REQUIRE(client.ok());
+  REQUIRE(client->Call({{"nocmd", 1}}).ok());
+  Result<json> seq = client->Call({{"cmd", "seq"}});
+  REQUIRE(seq.ok());
+  CHECK((*seq)["ok"] == true);
+}
+
+TEST_CASE("power-cut rejects an unknown state and names the valid ones") {
+  ServedFilesystem s;
+  const json r = Call(s.socket, {{"cmd", "power-cut"}, {"state", "random:3"}});
+  CHECK(r["ok"] == false);
+  CHECK(std::string(r["error"]).find("drop-all, keep-all") != std::string::npos);
+  CHECK(s.invalidated_calls == 0);
+}
+
+TEST_CASE("power-cut invalidates the kernel caches and reports the new epoch") {
+  ServedFilesystem s;
+  const uint64_t before = Call(s.socket, {{"cmd", "status"}})["epoch"];
+  const json r = Call(s.socket, {{"cmd", "power-cut"}});
+  CHECK(r["ok"] == true);
+  CHECK(r["epoch"].get<uint64_t>() > before);
+  CHECK(r.contains("dropped_ops"));
+  CHECK(s.invalidated_calls == 1);
+}
+
+TEST_CASE("snapshot without an absolute dir says what to give") {
+  ServedFilesystem s;
+  CHECK(Call(s.socket, {{"cmd", "snapshot"}})["ok"] == false);
+  const json r = Call(s.socket, {{"cmd", "snapshot"}, {"dir", "relative/dir"}});
+  CHECK(r["ok"] == false);
+  CHECK(std::string(r["error"]).find("absolute path") != std::string::npos);
+  CHECK(Call(s.socket, {{"cmd", "snapshot"}, {"dir", "/x"}, {"view", "dirty"}})["ok"] == false);
+}
+
+TEST_CASE("the control socket is private to its owner (mode 0600)") {
+  ServedFilesystem s;
+  struct stat st {};
+  REQUIRE(lstat(s.socket.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("Stop removes the socket, and connecting to a stale socket fails with a clear message") {
+  std::string dir = TempDir();
+  const std::string path = dir + "/stale.ctl";
+  {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    close(fd);  // bound, never listening: what a killed daemon leaves
+  }
+  Result<ControlClient> c = ControlClient::Connect(path);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().find(path) != std::string::npos);
+  CHECK(c.error().find("nobody listens") != std::string::npos);
+  {
+    model::Filesystem fs;
+    ControlServer server(fs, ServerHooks{});
+    const std::string live = dir + "/live.ctl";
+    std::string error;
+    REQUIRE(server.Listen(live, &error));
+    server.Start();
+    server.Stop();
+    CHECK_FALSE(std::filesystem::exists(live));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("shutdown is acknowledged and then calls the shutdown hook") {
+  model::Filesystem fs;
+  bool called = false;
+  ServerHooks hooks;
+  hooks.shutdown = [&called] { called = true; };
+  std::string dir = TempDir();
+  {
+    ControlServer server(fs, hooks);
+    std::string error;
+    REQUIRE(server.Listen(dir + "/s.ctl", &error));
+    server.Start();
+    CHECK(Call(dir + "/s.ctl", {{"cmd", "shutdown"}})["ok"] == true);
+    server.Stop();
+  }
+  CHECK(called);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace blackout::control
