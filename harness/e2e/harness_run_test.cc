@@ -1,0 +1,208 @@
+// End-to-end tests of `blackout validate` and `blackout run` through the real
+// binary: real mounts, real engine drivers, real crashes. Each test runs with
+// TMPDIR set to a private directory and checks that no mount is left behind.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Output {
+  int code;
+  std::string text;
+};
+
+std::string Bin() { return std::getenv("BLACKOUT_BIN") ? std::getenv("BLACKOUT_BIN") : "build/blackout"; }
+std::string Source() { return std::getenv("BLACKOUT_SOURCE_DIR") ? std::getenv("BLACKOUT_SOURCE_DIR") : "."; }
+
+// A private work dir; the runs' temp dirs go under it (TMPDIR).
+struct WorkDir {
+  std::string path;
+  WorkDir() {
+    path = (fs::temp_directory_path() / ("harness_run_test." + std::to_string(getpid()))).string();
+    fs::create_directories(path + "/tmp");
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  Output Run(const std::string& args) const {
+    const std::string cmd = "TMPDIR=" + path + "/tmp " + Bin() + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    const int status = pclose(p);
+    UNSCOPED_INFO("$ " << cmd << "\n" << text);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+  }
+  std::string Write(const std::string& name, const json& j) const {
+    const std::string file = path + "/" + name;
+    fs::create_directories(fs::path(file).parent_path());
+    std::ofstream(file) << j.dump(2);
+    return file;
+  }
+  // Nothing of ours is mounted, and every run removed its temp dir.
+  bool Clean() const {
+    std::ifstream mounts("/proc/mounts");
+    std::string line;
+    while (std::getline(mounts, line))
+      if (line.find(path) != std::string::npos) return false;
+    return fs::is_empty(path + "/tmp");
+  }
+};
+
+json Read(const std::string& file) {
+  std::ifstream in(file);
+  return json::parse(in);
+}
+
+std::string Slurp(const std::string& file) {
+  std::ifstream in(file);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+json LsmScenario() {
+  return json::parse(R"({
+    "name": "lsm-wal-e2e",
+    "description": "The LSM WAL loses acknowledged puts on power loss.",
+    "engine": {"name": "lsm", "config": {}},
+    "workload": [{"step": "sync"}, {"op": "put", "key": "k{i}", "value": "v{i}", "repeat": 5}],
+    "crash": {"kind": "power", "at": "end"},
+    "check": ["recovers", "acked-durable", "prefix", "no-corruption"],
+    "expect": {"violations": ["acked-durable"], "finding": "lsm-wal-missing-fsync"}
+  })");
+}
+
+void SkipWithoutFuse() {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) {
+    std::fprintf(stderr, "skipped: /dev/fuse is missing\n");
+    std::exit(77);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("run finds the LSM WAL's missing fsync and writes all three reports") {
+  SkipWithoutFuse();
+  WorkDir w;
+  const std::string file = w.Write("s/lsm.json", LsmScenario());
+  Output o = w.Run("run " + file + " --out " + w.path + "/out");
+  CHECK(o.code == 0);
+  const json report = Read(w.path + "/out/report.json");
+  CHECK(report["schema_version"] == 1);
+  CHECK(report["summary"]["as_expected"] == 1);
+  const json& s = report["scenarios"][0];
+  CHECK(s["outcome"] == "as-expected");
+  CHECK(s["lost_writes"] == 5);
+  CHECK(s["contract"]["power"] == "acked");
+  CHECK(s["crash_states"][0]["pending_at_crash"][0].get<std::string>().find("wal.log") != std::string::npos);
+  CHECK(Slurp(w.path + "/out/report.md").find("| lsm | default | power | posix-strict | as expected | 5 of 5 |") !=
+        std::string::npos);
+  CHECK(Slurp(w.path + "/out/junit.xml").find("<testcase classname=\"blackout.lsm\" name=\"lsm-wal-e2e\"") !=
+        std::string::npos);
+  CHECK(w.Clean());
+}
+
+TEST_CASE("an outcome that differs from expect exits 1 and is a JUnit failure with a reproducer") {
+  SkipWithoutFuse();
+  WorkDir w;
+  json doc = LsmScenario();
+  doc["crash"]["kind"] = "process";  // a process crash loses nothing: the expectation is wrong
+  doc["crash"].erase("states");
+  const std::string file = w.Write("s/lsm.json", doc);
+  Output o = w.Run("run " + file + " --out " + w.path + "/out --seed 42");
+  CHECK(o.code == 1);
+  CHECK(o.text.find("FAIL  lsm-wal-e2e: expected violations [acked-durable], got []") != std::string::npos);
+  CHECK(o.text.find("reproduce: blackout run " + file + " --seed 42") != std::string::npos);
+  CHECK(Slurp(w.path + "/out/junit.xml").find("<failure message=") != std::string::npos);
+  CHECK(w.Clean());
+}
+
+TEST_CASE("every_op crashes after each op, and the seed suite's fixed twins stay clean") {
+  SkipWithoutFuse();
+  WorkDir w;
+  json doc = LsmScenario();
+  doc["name"] = "lsm-every-op";
+  doc["crash"]["at"] = "every_op";
+  const std::string file = w.Write("s/lsm.json", doc);
+  Output o = w.Run("run " + file + " --out " + w.path + "/out --jobs 2");
+  CHECK(o.code == 0);
+  const json report = Read(w.path + "/out/report.json");
+  CHECK(report["scenarios"][0]["crash_states"].size() == 5);
+  CHECK(report["scenarios"][0]["crash_states"][2]["point"] == "after_op:3");
+  CHECK(report["scenarios"][0]["crash_states"][2]["lost_writes"] == 3);
+  Output fixed = w.Run("run " + Source() + "/scenarios/fixed --out " + w.path + "/out2 --jobs 2 --quiet");
+  CHECK(fixed.code == 0);
+  CHECK(w.Clean());
+}
+
+TEST_CASE("shards split a suite into disjoint parts that together cover it") {
+  SkipWithoutFuse();
+  WorkDir w;
+  for (int i = 0; i < 3; ++i) {
+    json doc = LsmScenario();
+    doc["name"] = "lsm-" + std::to_string(i);
+    w.Write("suite/" + std::to_string(i) + ".json", doc);
+  }
+  CHECK(w.Run("run " + w.path + "/suite --shard 1/2 --out " + w.path + "/a").code == 0);
+  CHECK(w.Run("run " + w.path + "/suite --shard 2/2 --out " + w.path + "/b").code == 0);
+  std::vector<std::string> names;
+  for (const char* d : {"/a", "/b"}) {
+    const json report = Read(w.path + d + "/report.json");
+    for (const auto& s : report["scenarios"]) names.push_back(s["name"]);
+  }
+  CHECK(names == std::vector<std::string>{"lsm-0", "lsm-2", "lsm-1"});
+  CHECK(w.Clean());
+}
+
+TEST_CASE("bad input is one clear error and exit 2, before anything is mounted") {
+  WorkDir w;
+  json bad = LsmScenario();
+  bad["engine"]["name"] = "lsmm";
+  bad["check"].push_back("nope");
+  const std::string bad_file = w.Write("bad.json", bad);
+  Output v = w.Run("validate " + bad_file);
+  CHECK(v.code == 2);
+  CHECK(v.text.find(bad_file + ": $.engine.name: unknown engine 'lsmm'") != std::string::npos);
+  CHECK(v.text.find(bad_file + ": $.check[4]: unknown invariant 'nope'") != std::string::npos);
+  CHECK(w.Run("run " + bad_file + " --out " + w.path + "/out").code == 2);
+
+  json op = LsmScenario();
+  op["workload"].push_back({{"op", "append"}, {"key", "x"}});
+  Output o = w.Run("validate " + w.Write("op.json", op));
+  CHECK(o.code == 2);
+  CHECK(o.text.find("engine lsm has no op 'append'") != std::string::npos);
+
+  const std::string good = w.Write("good.json", LsmScenario());
+  Output out = w.Run("run " + good + " --out /dev/null/out");
+  CHECK(out.code == 2);
+  CHECK(out.text.find("--out: cannot create the output directory /dev/null/out") != std::string::npos);
+  Output shard = w.Run("run " + good + " --shard 3/2");
+  CHECK(shard.code == 2);
+  CHECK(shard.text.find("--shard: expected I/N") != std::string::npos);
+  Output missing = w.Run("run " + w.path + "/nothing.json");
+  CHECK(missing.code == 2);
+  CHECK(missing.text.find("no such file or directory") != std::string::npos);
+  CHECK(w.Clean());
+}
+
+TEST_CASE("the shipped suite validates") {
+  WorkDir w;
+  Output o = w.Run("validate " + Source() + "/scenarios");
+  CHECK(o.code == 0);
+}
