@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -97,7 +97,8 @@ bool ClaimSocketPath(const std::string& path, std::string* error) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return true;
   if (!S_ISSOCK(st.st_mode)) {
-    *error = "control socket path " + path + " exists and is not a socket; choose another with --ctl";
+    *error =
+        "control socket path " + path + " exists and is not a socket; choose another with --ctl";
     return false;
   }
   if (ControlClient::Connect(path).ok()) {
@@ -129,11 +130,13 @@ int Mount(const MountArgs& args) {
   if (!S_ISDIR(st.st_mode)) return Usage("mount: mount point " + args.mnt + " is not a directory");
   model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(args.model);
   if (!m.ok()) {
-    return Usage("mount: --model " + args.model + " is unknown; models: posix-strict, ext4-ordered");
+    return Usage("mount: --model " + args.model +
+                 " is unknown; models: posix-strict, ext4-ordered");
   }
   config.model = *m;
-  config.socket_path = args.ctl.empty() ? config.mountpoint + ".ctl"
-                                        : std::filesystem::absolute(args.ctl).lexically_normal().string();
+  config.socket_path = args.ctl.empty()
+                           ? config.mountpoint + ".ctl"
+                           : std::filesystem::absolute(args.ctl).lexically_normal().string();
   std::string error;
   if (!ClaimSocketPath(config.socket_path, &error)) return Usage("mount: " + error);
 
@@ -141,7 +144,8 @@ int Mount(const MountArgs& args) {
 
   config.log_path = config.mountpoint + ".log";
   int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) return Usage(std::string("mount: pipe: ") + std::strerror(errno));
+  if (pipe2(ready, O_CLOEXEC) != 0)
+    return Usage(std::string("mount: pipe: ") + std::strerror(errno));
   std::cout.flush();
   std::cerr.flush();
   const pid_t pid = fork();
@@ -245,9 +249,12 @@ int Ctl(const CtlArgs& a) {
   }
   if (a.command == "snapshot") {
     if (a.rest.empty()) {
-      return Usage("ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR [--view durable|volatile]");
+      return Usage(
+          "ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR [--view "
+          "durable|volatile]");
     }
-    if (a.rest.size() > 1) return Usage("ctl: snapshot takes one directory, got " + a.rest[1] + " too");
+    if (a.rest.size() > 1)
+      return Usage("ctl: snapshot takes one directory, got " + a.rest[1] + " too");
     request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
     if (!a.view.empty()) {
       if (a.view != "durable" && a.view != "volatile") {
@@ -270,8 +277,8 @@ int Ctl(const CtlArgs& a) {
     return Usage("ctl: no blackout daemon answers: " + client.error() +
                  "; mount one with `blackout mount " + a.mnt + "`");
   }
-  Result<json> reply = client->Call(
-      request, std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000)));
+  Result<json> reply =
+      client->Call(request, std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000)));
   if (!reply.ok()) return Usage("ctl: " + reply.error());
   std::cout << reply->dump(2) << "\n";
   if (!reply->value("ok", false)) {
@@ -286,8 +293,8 @@ int Ctl(const CtlArgs& a) {
 
 void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   auto mount_args = std::make_shared<MountArgs>();
-  CLI::App* mount = app.add_subcommand(
-      "mount", "Mount blackoutfs on MNT; returns once the mount is usable");
+  CLI::App* mount =
+      app.add_subcommand("mount", "Mount blackoutfs on MNT; returns once the mount is usable");
   mount->add_option("MNT", mount_args->mnt, "mount point (an existing directory)")->required();
   mount->add_option("--model", mount_args->model,
                     "behaviour model: posix-strict (default) or ext4-ordered");
@@ -307,7 +314,8 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   auto ctl_args = std::make_shared<CtlArgs>();
   CLI::App* ctl = app.add_subcommand(
       "ctl", std::string("Send a control command to a mounted blackoutfs and print the JSON reply; "
-                         "COMMAND: ") + kCtlCommands);
+                         "COMMAND: ") +
+                 kCtlCommands);
   ctl->add_option("MNT", ctl_args->mnt, "mount point")->required();
   ctl->add_option("COMMAND", ctl_args->command, kCtlCommands)->required();
   ctl->add_option("ARGS", ctl_args->rest, "arguments of the command (snapshot: DIR)");

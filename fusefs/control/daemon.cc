@@ -64,7 +64,8 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   fusefs::MountOptions mount_options;
   mount_options.mountpoint = config.mountpoint;
   std::string error;
-  std::unique_ptr<fusefs::FuseAdapter> adapter = fusefs::FuseAdapter::Mount(fs, mount_options, &error);
+  std::unique_ptr<fusefs::FuseAdapter> adapter =
+      fusefs::FuseAdapter::Mount(fs, mount_options, &error);
   if (!adapter) return fail(error);
   if (!adapter->InstallSignalHandlers()) {
     return fail("cannot install signal handlers for the session loop");

@@ -56,7 +56,8 @@ ControlServer::~ControlServer() { Stop(); }
 json ControlServer::HandleLine(std::string_view line, bool* shutdown) {
   json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded() || !request.is_object()) {
-    return Error("request is not a JSON object; send one object per line, e.g. {\"cmd\":\"status\"}");
+    return Error(
+        "request is not a JSON object; send one object per line, e.g. {\"cmd\":\"status\"}");
   }
   return Handle(request, shutdown);
 }
@@ -292,9 +293,9 @@ void ControlServer::Serve() {
         c.fd = -1;
       }
     }
-    clients.erase(std::remove_if(clients.begin(), clients.end(),
-                                 [](const Client& c) { return c.fd < 0; }),
-                  clients.end());
+    clients.erase(
+        std::remove_if(clients.begin(), clients.end(), [](const Client& c) { return c.fd < 0; }),
+        clients.end());
   }
   for (const Client& c : clients) close(c.fd);
 }

@@ -94,8 +94,7 @@ struct Handlers {
     fuse_reply_attr(req, &st, Adapter(req).options_.attr_timeout_s);
   }
 
-  static void ReplyOpen(fuse_req_t req, const Result<model::Fh>& r, fuse_file_info* fi,
-                        bool dir) {
+  static void ReplyOpen(fuse_req_t req, const Result<model::Fh>& r, fuse_file_info* fi, bool dir) {
     if (!r.ok()) {
       fuse_reply_err(req, r.error());
       return;
@@ -280,8 +279,7 @@ struct Handlers {
     ReplyReadlink(req, Fs(req).Readlink(ino));
   }
 
-  static void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                    dev_t rdev) {
+  static void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
     ReplyEntry(req, Fs(req).Mknod(parent, name, mode, static_cast<uint32_t>(rdev), Who(req)));
   }
 
@@ -320,8 +318,7 @@ struct Handlers {
     ReplyData(req, Fs(req).Read(fi->fh, static_cast<uint64_t>(off), size, data), data);
   }
 
-  static void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off,
-                       fuse_file_info* fi) {
+  static void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
     ReplyWrite(req, Fs(req).Write(fi->fh, static_cast<uint64_t>(off), Bytes(in), Who(req)));
   }
 
@@ -534,8 +531,7 @@ InvalidationCount FuseAdapter::InvalidateKernelCaches(
   for (model::Ino ino : inodes) {
     if (fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0) == 0) ++count.inodes;
   }
-  Log()->info("invalidated {} entries and {} inodes after power cut", count.entries,
-              count.inodes);
+  Log()->info("invalidated {} entries and {} inodes after power cut", count.entries, count.inodes);
   return count;
 }
 

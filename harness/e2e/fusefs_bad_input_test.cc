@@ -30,7 +30,9 @@ CommandResult Blackout(const std::vector<std::string>& args) {
   return RunCommand(argv);
 }
 
-size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t Lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST_CASE("mount on a missing path exits 2 naming the path, and mounts nothing") {
   ExitSkippedWithoutFuse();
@@ -164,6 +166,37 @@ TEST_CASE("SIGTERM to the daemon unmounts cleanly and removes the socket") {
   if (!gone) (void)RunCommand({"fusermount3", "-u", "-z", mnt});
   CHECK(gone);
   CHECK_FALSE(Exists(mnt + ".ctl"));
+}
+
+TEST_CASE("after kill -9 of the daemon, umount falls back to fusermount3 and a remount works") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  const CommandResult r = Blackout({"mount", mnt, "--model", "ext4-ordered"});
+  REQUIRE(r.exit_code == 0);
+  std::smatch match;
+  const bool has_pid = std::regex_search(r.out, match, std::regex("pid ([0-9]+)"));
+  if (!has_pid) (void)Blackout({"umount", mnt});
+  REQUIRE(has_pid);
+  const pid_t pid = std::stoi(match[1]);
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 250 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const CommandResult u = Blackout({"umount", mnt});
+  if (!MountTypeAt(mnt).empty()) (void)RunCommand({"fusermount3", "-u", "-z", mnt});
+  CHECK(u.exit_code == 0);
+  CHECK(u.err.find("fusermount3") != std::string::npos);
+  CHECK(MountTypeAt(mnt).empty());
+  // The dead daemon's socket is stale; mount replaces it.
+  REQUIRE(Blackout({"mount", mnt}).exit_code == 0);
+  const CommandResult status = Blackout({"ctl", mnt, "status"});
+  CHECK(status.exit_code == 0);
+  CHECK(nlohmann::json::parse(status.out)["model"] == "posix-strict");
+  CHECK(Blackout({"umount", mnt}).exit_code == 0);
+  if (!MountTypeAt(mnt).empty()) (void)RunCommand({"fusermount3", "-u", "-z", mnt});
+  CHECK(MountTypeAt(mnt).empty());
 }
 
 }  // namespace

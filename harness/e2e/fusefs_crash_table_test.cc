@@ -38,8 +38,9 @@ TEST_CASE("create + write without fsync: the file is gone after a power cut (ext
   }
 }
 
-TEST_CASE("create + write + fsync(file) without fsync(dir): posix-strict loses the file, "
-          "ext4-ordered keeps it") {
+TEST_CASE(
+    "create + write + fsync(file) without fsync(dir): posix-strict loses the file, "
+    "ext4-ordered keeps it") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
   MountFixture m(model);
   INFO(m.Reproduce());
@@ -120,8 +121,8 @@ TEST_CASE("write, then kill -9 of the writer without a power cut: the data is th
   const pid_t pid = fork();
   if (pid == 0) {
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT, 0644);
-    const bool ok = fd >= 0 && write(fd, kData.data(), kData.size()) ==
-                                   static_cast<ssize_t>(kData.size());
+    const bool ok =
+        fd >= 0 && write(fd, kData.data(), kData.size()) == static_cast<ssize_t>(kData.size());
     (void)!write(ready[1], ok ? "y" : "n", 1);
     pause();  // killed here, with the file still open and nothing synced
     _exit(0);

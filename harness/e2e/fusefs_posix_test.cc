@@ -170,8 +170,8 @@ TEST_CASE("rename with RENAME_NOREPLACE refuses to replace, RENAME_EXCHANGE swap
   INFO(m.Reproduce());
   WriteFile(m.Path("a"), "A", false);
   WriteFile(m.Path("b"), "B", false);
-  CHECK(renameat2(AT_FDCWD, m.Path("a").c_str(), AT_FDCWD, m.Path("b").c_str(),
-                  RENAME_NOREPLACE) == -1);
+  CHECK(renameat2(AT_FDCWD, m.Path("a").c_str(), AT_FDCWD, m.Path("b").c_str(), RENAME_NOREPLACE) ==
+        -1);
   CHECK(errno == EEXIST);
   REQUIRE(renameat2(AT_FDCWD, m.Path("a").c_str(), AT_FDCWD, m.Path("b").c_str(),
                     RENAME_EXCHANGE) == 0);

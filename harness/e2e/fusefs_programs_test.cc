@@ -23,13 +23,14 @@ TEST_CASE("sqlite3 works in WAL and DELETE journal modes and stays consistent af
   MountFixture m;
   INFO(m.Reproduce() << " ; journal_mode " << mode);
   const std::string db = m.Path("test.db");
-  const CommandResult create = RunCommand(
-      {"sqlite3", db,
-       "PRAGMA journal_mode=" + mode + ";"
-       "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
-       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000)"
-       " INSERT INTO t(v) SELECT printf('value-%05d', i) FROM n;"
-       "CREATE INDEX tv ON t(v);"});
+  const CommandResult create =
+      RunCommand({"sqlite3", db,
+                  "PRAGMA journal_mode=" + mode +
+                      ";"
+                      "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000)"
+                      " INSERT INTO t(v) SELECT printf('value-%05d', i) FROM n;"
+                      "CREATE INDEX tv ON t(v);"});
   INFO(Describe(create));
   REQUIRE(create.exit_code == 0);
   for (int i = 0; i < 5; ++i) {
@@ -80,9 +81,9 @@ TEST_CASE("fio random writes verify with crc32c") {
   MountFixture m;
   INFO(m.Reproduce());
   const CommandResult r =
-      RunCommand({"fio", "--name=randwrite", "--directory=" + m.mnt(), "--rw=randwrite",
-                  "--bs=4k", "--size=8m", "--ioengine=psync", "--verify=crc32c",
-                  "--do_verify=1", "--verify_fatal=1", "--fsync=16", "--numjobs=1"});
+      RunCommand({"fio", "--name=randwrite", "--directory=" + m.mnt(), "--rw=randwrite", "--bs=4k",
+                  "--size=8m", "--ioengine=psync", "--verify=crc32c", "--do_verify=1",
+                  "--verify_fatal=1", "--fsync=16", "--numjobs=1"});
   INFO(Describe(r));
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("verify") == std::string::npos);

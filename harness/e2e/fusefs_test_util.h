@@ -22,7 +22,8 @@ inline void Check(bool ok, const std::string& what) {
 // An open file descriptor, closed on scope exit.
 class Fd {
  public:
-  Fd(const std::string& path, int flags, mode_t mode = 0644) : fd_(open(path.c_str(), flags, mode)) {
+  Fd(const std::string& path, int flags, mode_t mode = 0644)
+      : fd_(open(path.c_str(), flags, mode)) {
     Check(fd_ >= 0, "open " + path);
   }
   ~Fd() {
