@@ -1,0 +1,64 @@
+#include "harness/child_process.h"
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "harness/scenario.h"
+
+using namespace blackout::harness;
+
+TEST_CASE("a child that never answers times out instead of hanging the run, and is reaped") {
+  auto child = ChildProcess::Start({"/bin/sleep", "30"}, "");
+  REQUIRE(child.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto line = child->ReadAll(0.3);  // what recovery does with its time limit
+  CHECK_FALSE(line.ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  const pid_t pid = child->pid();
+  child->Kill();
+  CHECK_FALSE(child->running());
+  CHECK(kill(pid, 0) != 0);  // gone, not a zombie we still own
+}
+
+TEST_CASE("a line-based child answers request by request, and its exit code is reported") {
+  auto child = ChildProcess::Start({"/bin/cat"}, "");
+  REQUIRE(child.ok());
+  REQUIRE(child->WriteLine("{\"op\":\"put\"}").ok());
+  auto line = child->ReadLine(5);
+  REQUIRE(line.ok());
+  CHECK(*line == "{\"op\":\"put\"}");
+  child->CloseStdin();
+  auto code = child->Wait(5);
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+}
+
+TEST_CASE("a command that outlives its time limit is killed and reported as timed out") {
+  CommandResult r = RunCommand({"/bin/sh", "-c", "echo started; sleep 30"}, 0.3);
+  CHECK(r.timed_out);
+  CHECK(r.output == "started\n");
+  CommandResult ok = RunCommand({"/bin/sh", "-c", "echo hi >&2; exit 3"}, 5);
+  CHECK(ok.exit_code == 3);
+  CHECK(ok.output == "hi\n");
+}
+
+TEST_CASE("scenarios/schema.json names exactly the fields and invariants the loader knows") {
+  const char* src = std::getenv("BLACKOUT_SOURCE_DIR");
+  REQUIRE(src);
+  std::ifstream in(std::string(src) + "/scenarios/schema.json");
+  const auto schema = nlohmann::json::parse(in);
+  std::set<std::string> fields;
+  for (const auto& [k, v] : schema["properties"].items()) fields.insert(k);
+  CHECK(fields == std::set<std::string>{"$schema", "name", "description", "engine", "fs", "workload", "crash",
+                                        "check", "expect", "faults", "exec"});
+  std::set<std::string> invariants(schema["$defs"]["invariant"]["enum"].begin(),
+                                   schema["$defs"]["invariant"]["enum"].end());
+  std::set<std::string> known(SupportedInvariants().begin(), SupportedInvariants().end());
+  known.insert(ReservedInvariants().begin(), ReservedInvariants().end());
+  CHECK(invariants == known);
+}
