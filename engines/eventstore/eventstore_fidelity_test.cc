@@ -1,81 +1,33 @@
 // Fidelity: the default profile, driven through its session exactly as `blackout engine`
-// drives it, makes the calls REF made (engine-traces/eventstore.trace), ack for ack.
+// drives it (engines/driver/fidelity_test_support.h), makes the calls REF made
+// (engine-traces/eventstore.trace), ack for ack. Also: the session's answers to bad input.
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "engines/common/mem_env.h"
+#include "engines/driver/fidelity_test_support.h"
 #include "engines/driver/sessions.h"
 
 namespace blackout::engines {
 namespace {
 
-// Replays engine-traces/NAME.jsonl: one session per phase on one MemEnv, an ack after each
-// reply (close: Close, then the reply), and returns the calls in the .trace format.
-std::vector<std::string> ReplayWorkload(const std::string& name, std::vector<std::string>* want) {
-  const char* shared = std::getenv("BLACKOUT_SHARED_DIR");
-  REQUIRE(shared != nullptr);
-  const std::string base = std::string(shared) + "/engine-traces/" + name;
-  std::ifstream jsonl(base + ".jsonl");
-  std::ifstream trace(base + ".trace");
-  REQUIRE(jsonl.good());
-  REQUIRE(trace.good());
-  for (std::string line; std::getline(trace, line);) want->push_back(line);
-
-  MemEnv mem("/mem/store");
-  std::vector<std::string> got;
-  std::string line;
-  std::getline(jsonl, line);
-  const nlohmann::json config = nlohmann::json::parse(line)["config"];
-  std::vector<std::vector<nlohmann::json>> phases;
-  while (std::getline(jsonl, line)) {
-    const auto req = nlohmann::json::parse(line);
-    if (req.contains("phase")) {
-      phases.emplace_back();
-    } else {
-      phases.back().push_back(req);
-    }
-  }
-  for (size_t p = 0; p < phases.size(); ++p) {
-    got.push_back("-- phase " + std::to_string(p) + " (exit 0)");
-    mem.ClearCalls();
-    auto session = OpenEventstoreSession(&mem, "/mem/store", config);
-    INFO(session.status().ToString());
-    REQUIRE(session.ok());
-    for (const auto& req : phases[p]) {
-      const std::string op = req["op"];
-      if (op == "close") {
-        REQUIRE((*session)->Close().ok());
-      } else {
-        const auto reply = (*session)->Handle(op, req);
-        INFO(reply.dump());
-        REQUIRE(reply["ok"] == true);
-      }
-      mem.MarkAck();
-    }
-    for (std::string call : mem.Calls()) {
-      // Each line holds a timestamp, so the trace gives write sizes as '*'.
-      if (call.rfind("write ", 0) == 0) call = call.substr(0, call.rfind(' ')) + " *";
-      got.push_back(call);
-    }
-  }
-  return got;
-}
-
 void CheckTrace(const std::string& name) {
-  std::vector<std::string> want;
-  const auto got = ReplayWorkload(name, &want);
-  for (size_t i = 0; i < std::max(want.size(), got.size()); ++i) {
-    INFO(name << ".trace line " << i + 1);
-    REQUIRE((i < got.size() ? got[i] : "<end>") == (i < want.size() ? want[i] : "<end>"));
-  }
+  auto workload = fidelity::LoadWorkload(name);
+  INFO(workload.status().ToString());
+  REQUIRE(workload.ok());
+  auto want = fidelity::LoadExpectedTrace(name);
+  REQUIRE(want.ok());
+  auto got = fidelity::RunOnMemEnv(*workload);
+  INFO(got.status().ToString());
+  REQUIRE(got.ok());
+  const std::string diff = fidelity::DiffTraces(*want, *got, /*star_sizes=*/true);
+  INFO(diff);
+  REQUIRE(diff.empty());
 }
 
 }  // namespace
 
-TEST_CASE("eventstore fidelity: default profile makes REF's calls (open/write/close per event)") {
+TEST_CASE("eventstore fidelity: default profile makes REF's calls, open/write/close per event") {
   CheckTrace("eventstore");
 }
 
