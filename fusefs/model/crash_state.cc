@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "fusefs/model/behaviour_model.h"
 #include "fusefs/model/filesystem_impl.h"
 
 namespace blackout::model {
@@ -19,6 +20,14 @@ namespace {
 // The operations an ext4 journal commit carries, in order (see
 // durability.cc): everything but new data.
 bool InJournal(const PendingOp& op) { return !IsDataOp(op.kind) || op.kind == OpKind::kTruncate; }
+
+// A kept truncate or rename-over that the model says carries the file's
+// earlier data with it (data=ordered, auto_da_alloc; behaviour_model.h).
+bool NeedsEarlierData(const ModelRules& rules, const PendingOp& op) {
+  if (op.kind == OpKind::kTruncate) return rules.data_before_truncate;
+  return op.kind == OpKind::kRename && op.replaced != 0 && !(op.flags & RENAME_EXCHANGE) &&
+         rules.data_before_rename_over;
+}
 
 bool ParseU64(std::string_view s, uint64_t& out) {
   if (s.empty()) return false;
@@ -155,32 +164,31 @@ Result<Filesystem::Impl::StateSpec> Filesystem::Impl::ParseStateId(std::string_v
       ops.push_back(&op);
       if (InJournal(op)) ++journal_ops;
     }
-    bool ext4 = options.model == BehaviourModel::kExt4Ordered;
-    // ext4: the journal persists as a prefix; posix-strict: anything goes.
-    size_t journal_keep = ext4 ? rng() % (journal_ops + 1) : 0;
+    const ModelRules& rules = RulesOf(options.model);
     std::set<Seq> kept;
-    size_t journal_seen = 0;
-    for (const PendingOp* op : ops) {
-      bool keep;
-      if (ext4 && InJournal(*op)) {
-        keep = journal_seen++ < journal_keep;
-      } else {
-        keep = rng() & 1;
-      }
-      if (keep) kept.insert(op->seq);
-    }
-    if (ext4) {
-      // Close under "data before the metadata that needs it" (Allowed).
+    if (rules.whole_prefix) {
+      size_t keep = rng() % (ops.size() + 1);
+      for (size_t k = 0; k < keep; ++k) kept.insert(ops[k]->seq);
+    } else {
+      // Journaled operations persist as a prefix; the rest independently.
+      size_t journal_keep = rules.journal_prefix ? rng() % (journal_ops + 1) : 0;
+      size_t journal_seen = 0;
       for (const PendingOp* op : ops) {
-        if (kept.count(op->seq) == 0) continue;
-        bool needs_data = op->kind == OpKind::kTruncate ||
-                          (op->kind == OpKind::kRename && op->replaced != 0 &&
-                           !(op->flags & RENAME_EXCHANGE));
-        if (!needs_data) continue;
-        for (const PendingOp* d : ops) {
-          if (d->seq >= op->seq) break;
-          if (d->ino == op->ino && IsDataOp(d->kind)) kept.insert(d->seq);
+        bool keep;
+        if (rules.journal_prefix && InJournal(*op)) {
+          keep = journal_seen++ < journal_keep;
+        } else {
+          keep = rng() & 1;
         }
+        if (keep) kept.insert(op->seq);
+      }
+    }
+    // Close under "data before the metadata that needs it" (Allowed).
+    for (const PendingOp* op : ops) {
+      if (kept.count(op->seq) == 0 || !NeedsEarlierData(rules, *op)) continue;
+      for (const PendingOp* d : ops) {
+        if (d->seq >= op->seq) break;
+        if (d->ino == op->ino && IsDataOp(d->kind)) kept.insert(d->seq);
       }
     }
     spec.kept.assign(kept.begin(), kept.end());
@@ -190,24 +198,30 @@ Result<Filesystem::Impl::StateSpec> Filesystem::Impl::ParseStateId(std::string_v
 }
 
 bool Filesystem::Impl::Allowed(const StateSpec& spec) const {
-  if (options.model != BehaviourModel::kExt4Ordered) return true;
+  const ModelRules& rules = RulesOf(options.model);
   std::set<Seq> kept(spec.kept.begin(), spec.kept.end());
+  if (rules.whole_prefix) {
+    // btrfs: transactions commit whole and in order; copy-on-write never
+    // tears a block in place.
+    if (spec.torn != 0) return false;
+    bool gap = false;
+    for (const auto& [s, op] : pending) {
+      bool keep = kept.count(s) != 0;
+      if (keep && gap) return false;
+      if (!keep) gap = true;
+    }
+    return true;
+  }
   bool journal_gap = false;
   for (const auto& [s, op] : pending) {
     bool keep = kept.count(s) != 0;
-    if (InJournal(op)) {
-      // The journal commits in order (ALICE Table 1: ext4-ordered orders
+    if (rules.journal_prefix && InJournal(op)) {
+      // The journal commits in order (ALICE Table 1: ext4 and xfs order
       // directory operations): no journaled op after a lost one.
       if (keep && journal_gap) return false;
       if (!keep) journal_gap = true;
     }
-    if (!keep) continue;
-    // data=ordered and auto_da_alloc (durability.cc): a committed truncate or
-    // rename-over carries the file's earlier data.
-    bool needs_data = op.kind == OpKind::kTruncate ||
-                      (op.kind == OpKind::kRename && op.replaced != 0 &&
-                       !(op.flags & RENAME_EXCHANGE));
-    if (!needs_data) continue;
+    if (!keep || !NeedsEarlierData(rules, op)) continue;
     for (const auto& [d, dop] : pending) {
       if (d >= s) break;
       if (dop.ino == op.ino && IsDataOp(dop.kind) && kept.count(d) == 0) return false;

@@ -8,25 +8,10 @@
 #include <set>
 #include <unordered_set>
 
+#include "fusefs/model/behaviour_model.h"
 #include "fusefs/model/filesystem_impl.h"
 
 namespace blackout::model {
-
-Result<BehaviourModel> ParseBehaviourModel(std::string_view name) {
-  if (name == "posix-strict") return BehaviourModel::kPosixStrict;
-  if (name == "ext4-ordered") return BehaviourModel::kExt4Ordered;
-  return Errno{EINVAL};
-}
-
-std::string_view Name(BehaviourModel m) {
-  switch (m) {
-    case BehaviourModel::kPosixStrict:
-      return "posix-strict";
-    case BehaviourModel::kExt4Ordered:
-      return "ext4-ordered";
-  }
-  return "unknown";
-}
 
 // ------------------------------------------------------------ applying ops
 
@@ -34,7 +19,7 @@ void Filesystem::Impl::ApplyPending(Seq s) {
   auto it = pending.find(s);
   if (it == pending.end()) return;
   const PendingOp& op = it->second;
-  bool ext4 = options.model == BehaviourModel::kExt4Ordered;
+  const ModelRules& rules = RulesOf(options.model);
   if (IsEntryOp(op.kind)) {
     // The link changes of one inode reach the disk in the order they were
     // made, whichever directory is synced: a rename made durable by an fsync
@@ -50,15 +35,15 @@ void Filesystem::Impl::ApplyPending(Seq s) {
       }
       for (Seq e : earlier) ApplyPending(e);
     }
-    // ext4 auto_da_alloc (Documentation/admin-guide/ext4.rst, "auto_da_alloc"):
-    // renaming a file over an existing one forces the new file's delayed
-    // blocks out, so the replace-via-rename idiom never leaves an empty file.
-    // ALICE (OSDI'14, Table 1) lists ext4-ordered's rename as safe for this.
-    if (ext4 && op.kind == OpKind::kRename && op.replaced != 0 &&
+    // ext4 auto_da_alloc (Documentation/admin-guide/ext4.rst, "auto_da_alloc")
+    // and btrfs's flush on rename-over: renaming a file over an existing one
+    // forces the new file's data out first, so the replace-via-rename idiom
+    // never leaves an empty file (behaviour_model.cc).
+    if (rules.data_before_rename_over && op.kind == OpKind::kRename && op.replaced != 0 &&
         !(op.flags & RENAME_EXCHANGE)) {
       ApplyInodeOpsBefore(op.ino, s, /*data_only=*/true);
     }
-  } else if (ext4 && op.kind == OpKind::kTruncate) {
+  } else if (rules.data_before_truncate && op.kind == OpKind::kTruncate) {
     // data=ordered (ext4.rst, "data=ordered"): data is forced out before the
     // metadata that a commit makes durable, here the journaled new size.
     ApplyInodeOpsBefore(op.ino, s, /*data_only=*/true);
@@ -96,9 +81,9 @@ bool Filesystem::Impl::HasLive(std::vector<Seq>& seqs, bool size_changing_only) 
 // ------------------------------------------------------------ sync events
 
 void Filesystem::Impl::SyncInode(Ino ino, bool datasync) {
-  bool ext4 = options.model == BehaviourModel::kExt4Ordered;
+  const ModelRules& rules = RulesOf(options.model);
   bool dirty = false;
-  if (ext4) {
+  if (rules.global_journal) {
     // ext4_sync_file commits the journal transaction that last changed the
     // inode (i_sync_tid, or i_datasync_tid for fdatasync); every pending op
     // sits in the one running transaction, so a changed inode commits it all
@@ -127,18 +112,36 @@ void Filesystem::Impl::SyncInode(Ino ino, bool datasync) {
     bi = by_inode.find(ino);
     if (bi != by_inode.end()) bi->second = std::move(left);
   }
+  if (rules.fsync_logs_names) {
+    // btrfs logs the inode's names and, up the tree, the names of parent
+    // directories that are new too (tree-log.c, log_new_dentries), so an
+    // fsynced new file is found after a crash.
+    Ino cur = ino;
+    for (int depth = 0; cur != kRootIno && depth < 4096; ++depth) {
+      auto bc = by_child.find(cur);
+      if (bc != by_child.end()) {
+        std::vector<Seq> seqs = std::move(bc->second);
+        by_child.erase(cur);
+        for (Seq s : seqs) ApplyPending(s);
+      }
+      auto up = links.find(cur);
+      if (up == links.end() || up->second.empty()) break;
+      cur = up->second.front().first;
+    }
+  }
   if (dirty) CommitJournal();
 }
 
 void Filesystem::Impl::SyncDir(Ino dir) {
-  if (options.model == BehaviourModel::kExt4Ordered) {
-    // A directory is an inode like any other to ext4_sync_file: see SyncInode.
+  if (RulesOf(options.model).global_journal) {
+    // A directory is an inode like any other to ext4_sync_file and
+    // xfs_file_fsync: see SyncInode.
     SyncInode(dir, false);
     return;
   }
-  // posix-strict: fsync of a directory makes its entries durable (the
-  // entry operations that name it as parent or rename target) and its own
-  // attributes; nothing else.
+  // posix-strict and btrfs: fsync of a directory makes its entries durable
+  // (the entry operations that name it as parent or rename target) and its
+  // own attributes (btrfs: and its own names, see SyncInode).
   auto bd = by_dir.find(dir);
   if (bd != by_dir.end()) {
     std::vector<Seq> seqs = std::move(bd->second);
@@ -155,6 +158,14 @@ void Filesystem::Impl::CommitJournal() {
   std::vector<Seq> seqs = std::move(meta);
   meta.clear();
   for (Seq s : seqs) ApplyPending(s);
+  if (!RulesOf(options.model).commit_exposes_size) return;
+  // data=writeback: the commit carries the sizes of appends whose data is
+  // still in the page cache; the exposed bytes read as zeros here.
+  for (const auto& [s, op] : pending) {
+    if (op.kind != OpKind::kWrite || !(op.flags & 1)) continue;
+    Node* n = dur.Ensure(op.ino, born);
+    n->attr.size = std::max(n->attr.size, op.offset + op.data.size());
+  }
 }
 
 void Filesystem::Impl::ApplyAll() {

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fusefs/model/behaviour_model.h"
 #include "fusefs/model/filesystem_impl.h"
 
 namespace blackout::model {
@@ -162,7 +163,7 @@ void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_
 void Filesystem::Impl::Index(const PendingOp& op) {
   Seq s = op.seq;
   // Only an ext4 journal commit reads `meta`.
-  bool journal = options.model == BehaviourModel::kExt4Ordered;
+  bool journal = RulesOf(options.model).global_journal;
   if (IsEntryOp(op.kind)) {
     by_dir[op.parent].push_back(s);
     by_child[op.ino].push_back(s);

@@ -86,8 +86,9 @@ struct Created {
 };
 
 // The behaviour models; see crash_model.md for what each allows.
-enum class BehaviourModel { kPosixStrict, kExt4Ordered };
-Result<BehaviourModel> ParseBehaviourModel(std::string_view name);  // "posix-strict", ...
+enum class BehaviourModel { kPosixStrict, kExt4Ordered, kExt4Writeback, kBtrfs, kXfs };
+// "posix-strict", "ext4-ordered", "ext4-writeback", "btrfs", "xfs"; EINVAL otherwise.
+Result<BehaviourModel> ParseBehaviourModel(std::string_view name);
 std::string_view Name(BehaviourModel m);
 
 enum class View { kDurable, kVolatile };
