@@ -62,11 +62,16 @@ const ModelRules& RulesOf(BehaviourModel m) {
   static const ModelRules posix = PosixStrict(), ordered = Ext4Ordered(),
                           writeback = Ext4Writeback(), btrfs = Btrfs(), xfs = Xfs();
   switch (m) {
-    case BehaviourModel::kPosixStrict: return posix;
-    case BehaviourModel::kExt4Ordered: return ordered;
-    case BehaviourModel::kExt4Writeback: return writeback;
-    case BehaviourModel::kBtrfs: return btrfs;
-    case BehaviourModel::kXfs: return xfs;
+    case BehaviourModel::kPosixStrict:
+      return posix;
+    case BehaviourModel::kExt4Ordered:
+      return ordered;
+    case BehaviourModel::kExt4Writeback:
+      return writeback;
+    case BehaviourModel::kBtrfs:
+      return btrfs;
+    case BehaviourModel::kXfs:
+      return xfs;
   }
   return posix;
 }
@@ -82,11 +87,16 @@ Result<BehaviourModel> ParseBehaviourModel(std::string_view name) {
 
 std::string_view Name(BehaviourModel m) {
   switch (m) {
-    case BehaviourModel::kPosixStrict: return "posix-strict";
-    case BehaviourModel::kExt4Ordered: return "ext4-ordered";
-    case BehaviourModel::kExt4Writeback: return "ext4-writeback";
-    case BehaviourModel::kBtrfs: return "btrfs";
-    case BehaviourModel::kXfs: return "xfs";
+    case BehaviourModel::kPosixStrict:
+      return "posix-strict";
+    case BehaviourModel::kExt4Ordered:
+      return "ext4-ordered";
+    case BehaviourModel::kExt4Writeback:
+      return "ext4-writeback";
+    case BehaviourModel::kBtrfs:
+      return "btrfs";
+    case BehaviourModel::kXfs:
+      return "xfs";
   }
   return "unknown";
 }

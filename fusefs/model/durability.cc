@@ -280,7 +280,8 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
     const Node* now = it->second.get();
     for (const auto& [name, child] : node->entries) {
       auto e = now->entries.find(name);
-      if (e == now->entries.end() || e->second != child) result.stale_entries.emplace_back(ino, name);
+      if (e == now->entries.end() || e->second != child)
+        result.stale_entries.emplace_back(ino, name);
     }
   }
   std::sort(result.forgotten.begin(), result.forgotten.end());

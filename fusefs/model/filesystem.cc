@@ -639,8 +639,7 @@ Result<void> Filesystem::Read(Fh fh, uint64_t offset, size_t size, std::string& 
   return Ok();
 }
 
-Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data,
-                                 const Caller& who) {
+Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, const Caller& who) {
   std::lock_guard lock(impl_->mu);
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};
@@ -781,8 +780,8 @@ Result<void> Filesystem::FsyncDir(Fh fh, bool datasync, const Caller& who) {
   return Ok();
 }
 
-Result<void> Filesystem::SetXattr(Ino ino, std::string_view name, std::string_view value,
-                                  int flags, const Caller& who) {
+Result<void> Filesystem::SetXattr(Ino ino, std::string_view name, std::string_view value, int flags,
+                                  const Caller& who) {
   if (name.empty() || name.size() > XATTR_NAME_MAX) return Errno{ERANGE};
   if (value.size() > kMaxXattrValue) return Errno{E2BIG};
   std::lock_guard lock(impl_->mu);

@@ -69,7 +69,7 @@ struct AttrChange {
   std::optional<uint32_t> mode;
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
-  std::optional<uint64_t> size;  // truncate
+  std::optional<uint64_t> size;   // truncate
   std::optional<timespec> atime;  // UTIME_NOW is resolved by the caller
   std::optional<timespec> mtime;
 };
@@ -145,9 +145,9 @@ struct CrashStateInfo {
 };
 
 struct PowerCutResult {
-  uint64_t dropped_ops = 0;      // pending operations lost
-  uint64_t epoch = 0;            // new epoch; older handles answer EIO
-  std::vector<Ino> forgotten;    // inodes that no longer exist
+  uint64_t dropped_ops = 0;    // pending operations lost
+  uint64_t epoch = 0;          // new epoch; older handles answer EIO
+  std::vector<Ino> forgotten;  // inodes that no longer exist
   // For the kernel caches: inodes that still exist but may differ from what
   // the kernel last saw (a superset), and (parent, name) entries of the old
   // volatile view that are gone or now name another inode.

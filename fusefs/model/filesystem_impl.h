@@ -72,7 +72,7 @@ struct Filesystem::Impl {
 
   // ---- filesystem.cc helpers
   Result<const Node*> Dir(Ino ino) const;  // ENOENT / ENOTDIR
-  Result<Handle*> GetHandle(Fh fh);  // EBADF / EIO (old epoch)
+  Result<Handle*> GetHandle(Fh fh);        // EBADF / EIO (old epoch)
   std::string Path(Ino ino) const;
   void Link(Ino ino, Ino parent, const std::string& name);
   void Unlink(Ino ino, Ino parent, const std::string& name);

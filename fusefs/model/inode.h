@@ -30,8 +30,8 @@ namespace blackout::model {
 struct Node {
   Attr attr;  // attr.blocks is derived from pages when reported
   PageMap pages;
-  std::string target;                                // symlinks
-  std::map<std::string, Ino, std::less<>> entries;   // directories, without "." and ".."
+  std::string target;                               // symlinks
+  std::map<std::string, Ino, std::less<>> entries;  // directories, without "." and ".."
   std::map<std::string, std::string, std::less<>> xattrs;
 
   bool IsDir() const { return S_ISDIR(attr.mode); }

@@ -7,8 +7,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -306,7 +306,8 @@ TEST_CASE("posix-strict: fsync of a directory makes each kind of entry operation
   }
 }
 
-TEST_CASE("posix-strict: fsync of one directory does not make another directory's entries durable") {
+TEST_CASE(
+    "posix-strict: fsync of one directory does not make another directory's entries durable") {
   Disk d;
   d.Mkdir("a");
   d.Mkdir("b");
@@ -319,7 +320,9 @@ TEST_CASE("posix-strict: fsync of one directory does not make another directory'
   CHECK_FALSE(d.Read("b/y"));
 }
 
-TEST_CASE("posix-strict: an entry made durable before its inode's data shows the durable (empty) content") {
+TEST_CASE(
+    "posix-strict: an entry made durable before its inode's data shows the durable (empty) "
+    "content") {
   Disk d;
   Fh fh = d.Create("f");
   d.Write(fh, 0, kData);
@@ -341,7 +344,8 @@ TEST_CASE("posix-strict: rename over a file without fsync of the new file leaves
   CHECK(d.Read("config") == "");
 }
 
-TEST_CASE("ext4-ordered: rename over an existing file carries the new file's data (auto_da_alloc)") {
+TEST_CASE(
+    "ext4-ordered: rename over an existing file carries the new file's data (auto_da_alloc)") {
   Disk d(BehaviourModel::kExt4Ordered);
   d.Durable("config", "version 1");
   Fh fh = d.Create("config.tmp");
@@ -485,8 +489,9 @@ TEST_CASE("rename flags and errors are those of Linux") {
 
   CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "b", RENAME_NOREPLACE, kWho).error() == EEXIST);
   CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "none", RENAME_EXCHANGE, kWho).error() == ENOENT);
-  CHECK(d.fs.Rename(kRootIno, "a", kRootIno, "b", RENAME_EXCHANGE | RENAME_NOREPLACE, kWho)
-            .error() == EINVAL);
+  CHECK(
+      d.fs.Rename(kRootIno, "a", kRootIno, "b", RENAME_EXCHANGE | RENAME_NOREPLACE, kWho).error() ==
+      EINVAL);
   CHECK(d.fs.Rename(kRootIno, "missing", kRootIno, "c", 0, kWho).error() == ENOENT);
   CHECK(d.fs.Rename(kRootIno, "dir", d.Resolve("dir/sub"), "x", 0, kWho).error() == EINVAL);
   CHECK(d.fs.Rename(kRootIno, "dir", kRootIno, "full", 0, kWho).error() == ENOTEMPTY);
@@ -700,8 +705,8 @@ TEST_CASE("every mutating operation and sync event gets the next trace sequence 
     CHECK(trace[i].seq == s0 + i + 1);
     ops.push_back(trace[i].op);
   }
-  CHECK(ops == std::vector<std::string>{"create", "write", "fsync", "rename", "fsyncdir",
-                                        "power-cut"});
+  CHECK(ops ==
+        std::vector<std::string>{"create", "write", "fsync", "rename", "fsyncdir", "power-cut"});
   CHECK(trace[0].path == "/f");
   CHECK(trace[0].pid == kWho.pid);
   CHECK(trace[1].length == 5);
@@ -796,7 +801,8 @@ TEST_CASE("prefix states apply each prefix of the pending operations, with stabl
   for (size_t i = 0; i < states->size(); ++i) CHECK((*again)[i].id == (*states)[i].id);
 }
 
-TEST_CASE("posix-strict: reorder finds the state where the WAL's unlink landed and the SSTable did not") {
+TEST_CASE(
+    "posix-strict: reorder finds the state where the WAL's unlink landed and the SSTable did not") {
   Disk d;
   MemtableFlush(d);
   auto states = d.fs.CrashStates("reorder:2");
@@ -809,7 +815,8 @@ TEST_CASE("posix-strict: reorder finds the state where the WAL's unlink landed a
   CHECK(Show(d, (*drop)[0].id) == "wal=[put k1 v1\n] sst=absent ");
 }
 
-TEST_CASE("ext4-ordered: reorder keeps the journal in order, so the SSTable entry precedes the unlink") {
+TEST_CASE(
+    "ext4-ordered: reorder keeps the journal in order, so the SSTable entry precedes the unlink") {
   Disk d(BehaviourModel::kExt4Ordered);
   MemtableFlush(d);
   auto states = d.fs.CrashStates("reorder:2");
@@ -966,8 +973,8 @@ TEST_CASE("concurrent writers, syncs and power cuts keep the model consistent") 
 // ---------------------------------------------------------------- more models
 
 TEST_CASE("every model keeps fsynced file + fsynced directory and loses unsynced overwrites") {
-  auto model = GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs,
-                        BehaviourModel::kXfs);
+  auto model =
+      GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs, BehaviourModel::kXfs);
   INFO("model " << Name(model));
   Disk d(model);
   d.Durable("f", "old old");
@@ -980,8 +987,8 @@ TEST_CASE("every model keeps fsynced file + fsynced directory and loses unsynced
 }
 
 TEST_CASE("fsync of a new file makes its entry durable under ext4-writeback, btrfs and xfs") {
-  auto model = GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs,
-                        BehaviourModel::kXfs);
+  auto model =
+      GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs, BehaviourModel::kXfs);
   INFO("model " << Name(model));
   Disk d(model);
   d.Mkdir("newdir");
@@ -993,8 +1000,8 @@ TEST_CASE("fsync of a new file makes its entry durable under ext4-writeback, btr
 }
 
 TEST_CASE("an fsync commits other files' entries under ext4 and xfs, not under btrfs") {
-  auto model = GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs,
-                        BehaviourModel::kXfs);
+  auto model =
+      GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs, BehaviourModel::kXfs);
   INFO("model " << Name(model));
   Disk d(model);
   Fh other = d.Create("other");
@@ -1014,9 +1021,10 @@ TEST_CASE("an fsync commits other files' entries under ext4 and xfs, not under b
   }
 }
 
-TEST_CASE("rename over a file without fsync: btrfs flushes the data, xfs and ext4-writeback do not") {
-  auto model = GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs,
-                        BehaviourModel::kXfs);
+TEST_CASE(
+    "rename over a file without fsync: btrfs flushes the data, xfs and ext4-writeback do not") {
+  auto model =
+      GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kBtrfs, BehaviourModel::kXfs);
   INFO("model " << Name(model));
   Disk d(model);
   d.Durable("config", "version 1");

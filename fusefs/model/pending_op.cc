@@ -9,19 +9,32 @@ namespace blackout::model {
 
 std::string_view OpName(OpKind kind) {
   switch (kind) {
-    case OpKind::kCreate: return "create";
-    case OpKind::kMkdir: return "mkdir";
-    case OpKind::kSymlink: return "symlink";
-    case OpKind::kLink: return "link";
-    case OpKind::kUnlink: return "unlink";
-    case OpKind::kRmdir: return "rmdir";
-    case OpKind::kRename: return "rename";
-    case OpKind::kWrite: return "write";
-    case OpKind::kTruncate: return "truncate";
-    case OpKind::kFallocate: return "fallocate";
-    case OpKind::kSetAttr: return "setattr";
-    case OpKind::kSetXattr: return "setxattr";
-    case OpKind::kRemoveXattr: return "removexattr";
+    case OpKind::kCreate:
+      return "create";
+    case OpKind::kMkdir:
+      return "mkdir";
+    case OpKind::kSymlink:
+      return "symlink";
+    case OpKind::kLink:
+      return "link";
+    case OpKind::kUnlink:
+      return "unlink";
+    case OpKind::kRmdir:
+      return "rmdir";
+    case OpKind::kRename:
+      return "rename";
+    case OpKind::kWrite:
+      return "write";
+    case OpKind::kTruncate:
+      return "truncate";
+    case OpKind::kFallocate:
+      return "fallocate";
+    case OpKind::kSetAttr:
+      return "setattr";
+    case OpKind::kSetXattr:
+      return "setxattr";
+    case OpKind::kRemoveXattr:
+      return "removexattr";
   }
   return "?";
 }
@@ -115,7 +128,8 @@ void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born
       // The moved inode keeps its link count (and a directory its
       // subdirectory count); only the parents' counts move with a directory.
       bool had_source = false;
-      if (auto it = from->entries.find(op.name); it != from->entries.end() && it->second == op.ino) {
+      if (auto it = from->entries.find(op.name);
+          it != from->entries.end() && it->second == op.ino) {
         from->entries.erase(it);
         had_source = true;
       }

@@ -24,13 +24,13 @@ namespace blackout::model {
 
 enum class OpKind : uint8_t {
   // Entry operations: they belong to a directory (two for a rename).
-  kCreate,   // create, mknod (ino = the new inode)
+  kCreate,  // create, mknod (ino = the new inode)
   kMkdir,
   kSymlink,
-  kLink,     // ino gains entry parent/name
-  kUnlink,   // entry parent/name of ino goes away
+  kLink,    // ino gains entry parent/name
+  kUnlink,  // entry parent/name of ino goes away
   kRmdir,
-  kRename,   // parent/name -> new_parent/new_name; replaced = inode it overwrote
+  kRename,  // parent/name -> new_parent/new_name; replaced = inode it overwrote
   // Inode operations: they belong to inode `ino`.
   kWrite,      // data written at offset (length = data.size())
   kTruncate,   // offset = new size
@@ -54,14 +54,14 @@ struct PendingOp {
   std::string name;
   Ino new_parent = 0;
   std::string new_name;
-  Ino replaced = 0;     // kRename: the inode that new_name named before, or 0
-  uint32_t flags = 0;   // rename flags, fallocate mode
+  Ino replaced = 0;    // kRename: the inode that new_name named before, or 0
+  uint32_t flags = 0;  // rename flags, fallocate mode
   uint64_t offset = 0;
   uint64_t length = 0;
-  std::string data;                                 // kWrite: the bytes written
-  std::optional<uint32_t> mode, uid, gid;           // kSetAttr
-  std::optional<timespec> atime, mtime;             // kSetAttr
-  std::string value;                                // kSetXattr; kSymlink target
+  std::string data;                        // kWrite: the bytes written
+  std::optional<uint32_t> mode, uid, gid;  // kSetAttr
+  std::optional<timespec> atime, mtime;    // kSetAttr
+  std::string value;                       // kSetXattr; kSymlink target
 
   // Bytes this operation would write (pending_bytes of `unsynced`).
   uint64_t DataBytes() const { return kind == OpKind::kWrite ? length : 0; }

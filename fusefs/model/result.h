@@ -17,7 +17,7 @@ struct Errno {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Errno e) : v_(e) { assert(e.value > 0); }  // NOLINT
   bool ok() const { return std::holds_alternative<T>(v_); }
   int error() const { return ok() ? 0 : std::get<Errno>(v_).value; }

@@ -266,8 +266,7 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
     op.data = in.Str();
     ops.push_back(std::move(op));
   }
-  if (!in.ok || !in.b.empty() || dur.Find(kRootIno) == nullptr ||
-      !dur.Find(kRootIno)->IsDir()) {
+  if (!in.ok || !in.b.empty() || dur.Find(kRootIno) == nullptr || !dur.Find(kRootIno)->IsDir()) {
     return Errno{EINVAL};
   }
 
