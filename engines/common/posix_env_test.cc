@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -94,6 +95,16 @@ TEST_CASE("PosixEnv directory calls and errors name the path", "[posix_env]") {
   Status gone = env->Remove(dir.path + "/a/y");
   CHECK(gone.IsNotFound());
   CHECK(gone.message().find("/a/y") != std::string::npos);
+}
+
+TEST_CASE("BufferedFile on PosixEnv buffers st_blksize bytes, as CPython's open() does",
+          "[posix_env]") {
+  TempDir dir;
+  struct stat st;
+  REQUIRE(::stat(dir.path.c_str(), &st) == 0);
+  auto f = BufferedFile::Open(Env::Posix(), dir.path + "/f", OpenMode::kAppend);
+  REQUIRE(f.ok());
+  CHECK((*f)->buffer_size() == static_cast<size_t>(st.st_blksize));
 }
 
 TEST_CASE("PosixEnv directory lock refuses a second holder", "[posix_env]") {

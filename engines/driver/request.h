@@ -90,7 +90,7 @@ inline Status WrongType(const std::string& field, const char* want, const nlohma
 
 // {"ok":false,"error":message} for a failed request.
 inline nlohmann::json ErrorReply(const Status& s) {
-  return {{"ok", false}, {"error", s.message().empty() ? s.ToString() : s.ToString()}};
+  return {{"ok", false}, {"error", s.ToString()}};
 }
 
 inline nlohmann::json OkReply() { return {{"ok", true}}; }
