@@ -68,8 +68,9 @@ Expected<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
     close(in[1]);
     return Error{Errno("pipe")};
   }
-  const int err = stderr_file.empty() ? open("/dev/null", O_WRONLY | O_CLOEXEC)
-                                      : open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int err = stderr_file.empty()
+                      ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+                      : open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -132,7 +133,9 @@ Expected<std::string> ChildProcess::ReadLine(double timeout_s) {
     }
     if (out_ < 0) return Error{"the process's stdout is closed"};
     if (!WaitReadable(out_, deadline))
-      return Error{Interrupted() ? "interrupted" : "no reply within " + std::to_string(static_cast<int>(timeout_s)) + " s"};
+      return Error{Interrupted()
+                       ? "interrupted"
+                       : "no reply within " + std::to_string(static_cast<int>(timeout_s)) + " s"};
     char buf[65536];
     const ssize_t n = read(out_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -173,7 +176,8 @@ Expected<int> ChildProcess::Wait(double timeout_s) {
       out_ = -1;
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
-    if (Now() > deadline) return Error{"did not exit within " + std::to_string(static_cast<int>(timeout_s)) + " s"};
+    if (Now() > deadline)
+      return Error{"did not exit within " + std::to_string(static_cast<int>(timeout_s)) + " s"};
     usleep(2000);
   }
   return Error{"not running"};
@@ -249,7 +253,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, double timeout_s)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  r.exit_code = r.timed_out ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  r.exit_code =
+      r.timed_out ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   return r;
 }
 

@@ -26,14 +26,16 @@ void PrintProblems(const std::vector<Problem>& problems) {
 
 // Loads every scenario under `paths`; appends every problem, including names
 // used by two files (reports and shards key on the name).
-std::vector<Scenario> LoadAll(const std::vector<std::string>& paths, std::vector<Problem>* problems) {
+std::vector<Scenario> LoadAll(const std::vector<std::string>& paths,
+                              std::vector<Problem>* problems) {
   std::vector<Scenario> scenarios;
   std::map<std::string, std::string> names;
   for (const auto& file : FindScenarioFiles(paths, problems)) {
     auto s = LoadScenarioFile(file, problems);
     if (!s) continue;
     if (auto it = names.find(s->name); it != names.end()) {
-      problems->push_back({file, "$.name", "name '" + s->name + "' is already used by " + it->second});
+      problems->push_back(
+          {file, "$.name", "name '" + s->name + "' is already used by " + it->second});
       continue;
     }
     names[s->name] = file;
@@ -66,14 +68,16 @@ int Run(const RunArgs& a) {
   std::vector<Scenario> all = LoadAll(a.paths, &problems);
   if (!problems.empty()) {
     PrintProblems(problems);
-    std::fprintf(stderr, "blackout run: %zu problem(s) in the scenarios; nothing was run\n", problems.size());
+    std::fprintf(stderr, "blackout run: %zu problem(s) in the scenarios; nothing was run\n",
+                 problems.size());
     return 2;
   }
   std::smatch m;
   static const std::regex shard_re(R"(^([0-9]+)/([0-9]+)$)");
   if (!std::regex_match(a.shard, m, shard_re) || std::stoul(m[2]) == 0 || std::stoul(m[1]) == 0 ||
       std::stoul(m[1]) > std::stoul(m[2])) {
-    std::fprintf(stderr, "blackout run: --shard: expected I/N with 1 <= I <= N (e.g. 2/4), got '%s'\n",
+    std::fprintf(stderr,
+                 "blackout run: --shard: expected I/N with 1 <= I <= N (e.g. 2/4), got '%s'\n",
                  a.shard.c_str());
     return 2;
   }
@@ -88,7 +92,9 @@ int Run(const RunArgs& a) {
     return 2;
   }
   if (access("/dev/fuse", R_OK | W_OK) != 0) {
-    std::fprintf(stderr, "blackout run: /dev/fuse is missing or not accessible; blackoutfs cannot be mounted\n");
+    std::fprintf(
+        stderr,
+        "blackout run: /dev/fuse is missing or not accessible; blackoutfs cannot be mounted\n");
     return 2;
   }
   // Scenario i goes to shard i mod N: the suite's sorted order makes every
@@ -103,12 +109,16 @@ int Run(const RunArgs& a) {
   options.tmp_root = tmp && *tmp ? tmp : "/tmp";
   options.seed = a.seed;
   options.jobs = a.jobs;
-  const auto level = a.quiet ? Progress::Level::kQuiet : a.verbose ? Progress::Level::kVerbose : Progress::Level::kNormal;
+  const auto level = a.quiet     ? Progress::Level::kQuiet
+                     : a.verbose ? Progress::Level::kVerbose
+                                 : Progress::Level::kNormal;
   Progress progress(level, isatty(2), static_cast<int>(scenarios.size()), a.seed);
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<ScenarioResult> results = RunScenarios(scenarios, options, progress.Observer(), a.keep_going);
+  std::vector<ScenarioResult> results =
+      RunScenarios(scenarios, options, progress.Observer(), a.keep_going);
   progress.Finish();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   int as_expected = 0, unexpected = 0, errors = 0, lost = 0;
   json list = json::array();
@@ -138,10 +148,13 @@ int Run(const RunArgs& a) {
     std::fprintf(stderr, "blackout run: writing the reports: %s\n", error.c_str());
     return 2;
   }
-  std::fprintf(stderr, "blackout run: %zu scenarios: %d as expected, %d unexpected, %d errors in %.1f s (seed %llu)\n",
-               results.size(), as_expected, unexpected, errors, seconds, static_cast<unsigned long long>(a.seed));
-  std::fprintf(stderr, "reports: %s/report.json, %s/report.md, %s/junit.xml\n", a.out.c_str(), a.out.c_str(),
-               a.out.c_str());
+  std::fprintf(stderr,
+               "blackout run: %zu scenarios: %d as expected, %d unexpected, %d errors in %.1f s "
+               "(seed %llu)\n",
+               results.size(), as_expected, unexpected, errors, seconds,
+               static_cast<unsigned long long>(a.seed));
+  std::fprintf(stderr, "reports: %s/report.json, %s/report.md, %s/junit.xml\n", a.out.c_str(),
+               a.out.c_str(), a.out.c_str());
   if (Interrupted()) {
     std::fprintf(stderr, "blackout run: interrupted\n");
     return 2;
@@ -173,12 +186,16 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
   CLI::App* run = app.add_subcommand(
       "run", "Run crash scenarios on blackoutfs, check invariants and write reports");
   run->add_option("PATH", args->paths, "scenario files or directories")->required();
-  run->add_option("--out", args->out, "directory for report.json, report.md, junit.xml (default out/)");
+  run->add_option("--out", args->out,
+                  "directory for report.json, report.md, junit.xml (default out/)");
   run->add_option("--jobs", args->jobs, "crash states run in parallel (default 1)");
-  run->add_option("--shard", args->shard, "run only shard I of N (1-based, e.g. 2/4) of the sorted suite");
-  run->add_option("--seed", args->seed, "seed for anything random; printed with every failure (default 0)");
-  run->add_flag("--keep-going", args->keep_going,
-                "after a setup error (a mount or engine that cannot start), go on with the other scenarios");
+  run->add_option("--shard", args->shard,
+                  "run only shard I of N (1-based, e.g. 2/4) of the sorted suite");
+  run->add_option("--seed", args->seed,
+                  "seed for anything random; printed with every failure (default 0)");
+  run->add_flag(
+      "--keep-going", args->keep_going,
+      "after a setup error (a mount or engine that cannot start), go on with the other scenarios");
   run->add_flag("--quiet", args->quiet, "print only unexpected outcomes, errors and the summary");
   run->add_flag("--verbose", args->verbose, "also print one line per crash state");
   run->callback([args, &exit_code] { exit_code = Run(*args); });

@@ -82,11 +82,16 @@ std::vector<std::string> EngineNames() {
 
 const char* FieldTypeName(FieldType t) {
   switch (t) {
-    case FieldType::kString: return "a string";
-    case FieldType::kInteger: return "an integer";
-    case FieldType::kObject: return "an object";
-    case FieldType::kArray: return "an array";
-    case FieldType::kAny: return "any JSON value";
+    case FieldType::kString:
+      return "a string";
+    case FieldType::kInteger:
+      return "an integer";
+    case FieldType::kObject:
+      return "an object";
+    case FieldType::kArray:
+      return "an array";
+    case FieldType::kAny:
+      return "any JSON value";
   }
   return "?";
 }

@@ -6,7 +6,8 @@ namespace blackout::harness {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string Base(const std::string& path) {
@@ -40,7 +41,8 @@ const std::vector<Rule>& Rules() {
       // lsm.py:26: the WAL is flushed on every put and never fsynced.
       {"lsm-wal-missing-fsync", "lsm",
        [](const FindingContext& c) {
-         return c.lost_writes > 0 && HasFileGap(c, [](const std::string& f) { return f == "wal.log"; });
+         return c.lost_writes > 0 &&
+                HasFileGap(c, [](const std::string& f) { return f == "wal.log"; });
        }},
       // No engine fsyncs a directory after creating a file: a new segment,
       // table or data file whose contents were fsynced is lost with its entry.
@@ -58,7 +60,8 @@ const std::vector<Rule>& Rules() {
       // bitcask.py:82-88: flush always, fsync only with sync_writes.
       {"bitcask-flush-always-fsync-conditional", "bitcask",
        [](const FindingContext& c) {
-         return c.lost_writes > 0 && HasFileGap(c, [](const std::string& f) { return EndsWith(f, ".data"); });
+         return c.lost_writes > 0 &&
+                HasFileGap(c, [](const std::string& f) { return EndsWith(f, ".data"); });
        }},
       // event_store.py:130-137: one open/write/close per event, never fsynced.
       {"eventstore-no-flush-no-fsync", "eventstore",
@@ -87,10 +90,12 @@ std::vector<Gap> GapsInStore(const nlohmann::json& unsynced, const std::string& 
   std::string rel;
   for (const auto& f : unsynced.value("files", nlohmann::json::array()))
     if (f.is_object() && inside(f.value("path", ""), &rel))
-      gaps.push_back({Gap::Kind::kFileData, rel, f.value("pending_bytes", uint64_t{0}), f.value("since", uint64_t{0})});
+      gaps.push_back({Gap::Kind::kFileData, rel, f.value("pending_bytes", uint64_t{0}),
+                      f.value("since", uint64_t{0})});
   for (const auto& d : unsynced.value("dirs", nlohmann::json::array()))
     if (d.is_object() && inside(d.value("path", ""), &rel))
-      gaps.push_back({Gap::Kind::kDirEntries, rel, d.value("pending_entries", uint64_t{0}), d.value("since", uint64_t{0})});
+      gaps.push_back({Gap::Kind::kDirEntries, rel, d.value("pending_entries", uint64_t{0}),
+                      d.value("since", uint64_t{0})});
   return gaps;
 }
 
@@ -106,10 +111,11 @@ std::vector<std::string> DiagnoseFindings(const FindingContext& ctx) {
 
 std::string DescribeGap(const Gap& g) {
   if (g.kind == Gap::Kind::kFileData)
-    return "file " + g.path + ": " + std::to_string(g.pending) + " bytes not fsynced (since trace #" +
-           std::to_string(g.since) + ")";
+    return "file " + g.path + ": " + std::to_string(g.pending) +
+           " bytes not fsynced (since trace #" + std::to_string(g.since) + ")";
   return "directory " + g.path + ": " + std::to_string(g.pending) +
-         " entries not made durable by a directory fsync (since trace #" + std::to_string(g.since) + ")";
+         " entries not made durable by a directory fsync (since trace #" + std::to_string(g.since) +
+         ")";
 }
 
 }  // namespace blackout::harness

@@ -22,9 +22,9 @@ namespace blackout::harness {
 struct Gap {
   enum class Kind { kFileData, kDirEntries };
   Kind kind;
-  std::string path;   // "wal.log", "." (the store dir itself)
-  uint64_t pending;   // bytes or entries
-  uint64_t since;     // trace position of the oldest pending operation
+  std::string path;  // "wal.log", "." (the store dir itself)
+  uint64_t pending;  // bytes or entries
+  uint64_t since;    // trace position of the oldest pending operation
 };
 
 // Reads blackoutfs's `unsynced` reply, keeping what lies inside `store`

@@ -24,7 +24,8 @@ class SocketFsControl : public FsControl {
     auto reply = client_.Call(request, std::chrono::seconds(60));
     if (!reply.ok()) return Error{"control socket " + client_.socket_path() + ": " + reply.error()};
     if (!reply->is_object() || reply->value("ok", false) != true)
-      return Error{"control socket " + client_.socket_path() + ": " + request["cmd"].get<std::string>() +
+      return Error{"control socket " + client_.socket_path() + ": " +
+                   request["cmd"].get<std::string>() +
                    " failed: " + reply->value("error", reply->dump())};
     return *reply;
   }

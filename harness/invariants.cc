@@ -44,7 +44,8 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
 
   std::map<std::string, KeyHistory> keys;
   for (size_t u = 0; u < units.size(); ++u)
-    for (const auto& a : units[u].atoms) keys[a.key].writes.push_back({static_cast<int>(u), a.value});
+    for (const auto& a : units[u].atoms)
+      keys[a.key].writes.push_back({static_cast<int>(u), a.value});
 
   // no-corruption: a recovered key or value that no op wrote.
   for (const auto& [key, value] : in.observed) {
@@ -85,7 +86,8 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   // acked-durable, judged by the contract.
   int must_survive = 0;
   if (in.contract == "acked") must_survive = static_cast<int>(units.size());
-  if (in.contract == "synced-prefix" || in.contract == "batch-atomic") must_survive = oracle.synced_units();
+  if (in.contract == "synced-prefix" || in.contract == "batch-atomic")
+    must_survive = oracle.synced_units();
   std::vector<int> broken;
   for (int u : lost_units)
     if (u < must_survive) broken.push_back(u);
@@ -133,8 +135,10 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
             detail = ": " + oracle.Describe(first_lost) + " was lost, but the later " +
                      oracle.Describe(u) + " survived";
       }
-      violate("prefix", "the recovered state is not the state after any prefix of the acknowledged writes" +
-                            (detail.empty() ? std::string(" (some recovered values match no prefix)") : detail));
+      violate(
+          "prefix",
+          "the recovered state is not the state after any prefix of the acknowledged writes" +
+              (detail.empty() ? std::string(" (some recovered values match no prefix)") : detail));
     }
   }
 
@@ -146,8 +150,9 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
     size_t present = 0;
     for (const auto& a : units[u].atoms) present += !lost_atoms.count({static_cast<int>(u), a.key});
     if (present != 0 && present != units[u].atoms.size())
-      violate("atomic-batches", std::to_string(present) + " of the " + std::to_string(units[u].atoms.size()) +
-                                    " records of " + oracle.Describe(static_cast<int>(u)) + " survived");
+      violate("atomic-batches", std::to_string(present) + " of the " +
+                                    std::to_string(units[u].atoms.size()) + " records of " +
+                                    oracle.Describe(static_cast<int>(u)) + " survived");
   }
   return out;
 }

@@ -43,10 +43,10 @@ struct CheckInput {
 };
 
 struct CheckOutcome {
-  std::vector<Violation> violations;  // only invariants listed in `check`
-  int acked_writes = 0;               // acknowledged writes up to the crash
-  int lost_writes = 0;                // of which lost (whatever the contract)
-  int promised_lost = 0;              // of which the contract promised
+  std::vector<Violation> violations;       // only invariants listed in `check`
+  int acked_writes = 0;                    // acknowledged writes up to the crash
+  int lost_writes = 0;                     // of which lost (whatever the contract)
+  int promised_lost = 0;                   // of which the contract promised
   std::vector<std::string> lost_examples;  // up to 5 descriptions
 };
 

@@ -32,7 +32,8 @@ std::vector<std::string> Names(const CheckOutcome& o) {
   return v;
 }
 
-CheckOutcome Check(StoreKind kind, std::vector<Ack> acks, const json& dump, const std::string& contract) {
+CheckOutcome Check(StoreKind kind, std::vector<Ack> acks, const json& dump,
+                   const std::string& contract) {
   auto oracle = Oracle::Build(kind, std::move(acks));
   REQUIRE(oracle.ok());
   auto observed = ObservedState(kind, dump);
@@ -51,17 +52,19 @@ json Kv(json data) { return {{"ok", true}, {"engine", "lsm"}, {"kind", "kv"}, {"
 }  // namespace
 
 TEST_CASE("a store that kept every acknowledged write passes every invariant") {
-  auto out = Check(StoreKind::kKeyValue,
-                   {Put("a", "1"), Put("b", "2"), Put("a", "3"),
-                    MakeAck({{"op", "delete"}, {"key", "b"}}, {{"ok", true}}),
-                    MakeAck({{"op", "get"}, {"key", "a"}}, {{"ok", true}, {"found", true}, {"value", "3"}})},
-                   Kv({{"a", "3"}}), "acked");
+  auto out = Check(
+      StoreKind::kKeyValue,
+      {Put("a", "1"), Put("b", "2"), Put("a", "3"),
+       MakeAck({{"op", "delete"}, {"key", "b"}}, {{"ok", true}}),
+       MakeAck({{"op", "get"}, {"key", "a"}}, {{"ok", true}, {"found", true}, {"value", "3"}})},
+      Kv({{"a", "3"}}), "acked");
   CHECK(out.violations.empty());
   CHECK(out.acked_writes == 4);  // the get is not a write
   CHECK(out.lost_writes == 0);
 }
 
-TEST_CASE("lost acknowledged puts violate acked-durable under an 'acked' contract and are counted") {
+TEST_CASE(
+    "lost acknowledged puts violate acked-durable under an 'acked' contract and are counted") {
   auto out = Check(StoreKind::kKeyValue, {Put("a", "1", true), Put("b", "2"), Put("c", "3")},
                    Kv({{"a", "1"}}), "acked");
   CHECK(Names(out) == std::vector<std::string>{"acked-durable"});  // still a prefix
@@ -70,7 +73,8 @@ TEST_CASE("lost acknowledged puts violate acked-durable under an 'acked' contrac
   CHECK(out.violations[0].message.find("2 of 3 acknowledged writes") != std::string::npos);
 }
 
-TEST_CASE("the same loss is within a 'none' contract, and within 'synced-prefix' after the last sync") {
+TEST_CASE(
+    "the same loss is within a 'none' contract, and within 'synced-prefix' after the last sync") {
   std::vector<Ack> acks = {Put("a", "1"), Put("b", "2", true), Put("c", "3")};
   auto none = Check(StoreKind::kKeyValue, acks, Kv({{"a", "1"}, {"b", "2"}}), "none");
   CHECK(none.violations.empty());
@@ -89,9 +93,11 @@ TEST_CASE("a hole (a later write survived, an earlier one did not) violates pref
 }
 
 TEST_CASE("an older value of an overwritten key is a loss, a value never written is corruption") {
-  auto older = Check(StoreKind::kKeyValue, {Put("a", "1"), Put("a", "2")}, Kv({{"a", "1"}}), "acked");
+  auto older =
+      Check(StoreKind::kKeyValue, {Put("a", "1"), Put("a", "2")}, Kv({{"a", "1"}}), "acked");
   CHECK(Names(older) == std::vector<std::string>{"acked-durable"});
-  auto garbage = Check(StoreKind::kKeyValue, {Put("a", "1")}, Kv({{"a", "1\x01"}, {"zz", "?"}}), "none");
+  auto garbage =
+      Check(StoreKind::kKeyValue, {Put("a", "1")}, Kv({{"a", "1\x01"}, {"zz", "?"}}), "none");
   CHECK(Names(garbage) == std::vector<std::string>{"no-corruption", "no-corruption", "prefix"});
 }
 
@@ -113,11 +119,13 @@ TEST_CASE("wal records are matched by seq, batches must survive whole, truncate 
     return json{{"seq", seq}, {"type", type}, {"key", k}, {"value", v}};
   };
   auto log = [](json records) { return json{{"ok", true}, {"kind", "log"}, {"records", records}}; };
-  auto whole = Check(StoreKind::kLog, acks,
-                     log({rec(1, "PUT", "k1", "v1"), rec(2, "PUT", "a", "1"), rec(3, "DELETE", "b", "")}),
-                     "acked");
+  auto whole =
+      Check(StoreKind::kLog, acks,
+            log({rec(1, "PUT", "k1", "v1"), rec(2, "PUT", "a", "1"), rec(3, "DELETE", "b", "")}),
+            "acked");
   CHECK(whole.violations.empty());
-  auto torn = Check(StoreKind::kLog, acks, log({rec(1, "PUT", "k1", "v1"), rec(2, "PUT", "a", "1")}), "none");
+  auto torn = Check(StoreKind::kLog, acks,
+                    log({rec(1, "PUT", "k1", "v1"), rec(2, "PUT", "a", "1")}), "none");
   CHECK(Names(torn) == std::vector<std::string>{"atomic-batches"});
 
   acks.push_back(MakeAck({{"op", "checkpoint"}}, {{"ok", true}, {"seq", 5}}));
@@ -134,16 +142,22 @@ TEST_CASE("events are matched by id and their content") {
   std::vector<Ack> acks = {
       MakeAck({{"op", "append"}, {"stream", "s"}, {"type", "T"}, {"data", {{"n", 1}}}},
               {{"ok", true}, {"event_id", 1}}),
-      MakeAck({{"op", "append_batch"}, {"stream", "s"}, {"events", {{{"type", "A"}, {"data", json::object()}},
-                                                                   {{"type", "B"}, {"data", {1, 2}}}}}},
+      MakeAck({{"op", "append_batch"},
+               {"stream", "s"},
+               {"events",
+                {{{"type", "A"}, {"data", json::object()}}, {{"type", "B"}, {"data", {1, 2}}}}}},
               {{"ok", true}, {"event_ids", {2, 3}}}),
   };
   auto ev = [](int id, const char* type, json data) {
     return json{{"event_id", id}, {"stream", "s"}, {"type", type}, {"data", data}};
   };
-  auto dump = [](json events) { return json{{"ok", true}, {"kind", "events"}, {"events", events}}; };
-  CHECK(Check(StoreKind::kEvents, acks, dump({ev(1, "T", {{"n", 1}}), ev(2, "A", json::object()), ev(3, "B", {1, 2})}),
-              "acked").violations.empty());
+  auto dump = [](json events) {
+    return json{{"ok", true}, {"kind", "events"}, {"events", events}};
+  };
+  CHECK(Check(StoreKind::kEvents, acks,
+              dump({ev(1, "T", {{"n", 1}}), ev(2, "A", json::object()), ev(3, "B", {1, 2})}),
+              "acked")
+            .violations.empty());
   auto lost = Check(StoreKind::kEvents, acks, dump({ev(1, "T", {{"n", 1}})}), "none");
   CHECK(lost.violations.empty());
   CHECK(lost.lost_writes == 1);
@@ -165,7 +179,8 @@ TEST_CASE("a store that does not recover fails recovers and loses everything") {
 }
 
 TEST_CASE("a reply without the seq the protocol promises is an error, not a silent pass") {
-  auto oracle = Oracle::Build(StoreKind::kLog, {MakeAck({{"op", "append"}, {"key", "k"}}, {{"ok", true}})});
+  auto oracle =
+      Oracle::Build(StoreKind::kLog, {MakeAck({{"op", "append"}, {"key", "k"}}, {{"ok", true}})});
   REQUIRE_FALSE(oracle.ok());
   CHECK(oracle.error().find("has no integer \"seq\"") != std::string::npos);
 }

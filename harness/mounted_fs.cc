@@ -15,7 +15,8 @@ namespace {
 // True while something is mounted on `mnt` (its device differs from its
 // parent's).
 bool IsMountPoint(const std::string& mnt) {
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   if (stat(mnt.c_str(), &a) != 0) return false;
   if (stat((mnt + "/..").c_str(), &b) != 0) return false;
   return a.st_dev != b.st_dev;
@@ -30,12 +31,14 @@ Expected<std::unique_ptr<MountedFs>> MountedFs::Mount(const std::string& blackou
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
   if (!mkdtemp(buf.data()))
-    return Error{"cannot create a temporary directory under " + tmp_root + ": " + std::strerror(errno)};
+    return Error{"cannot create a temporary directory under " + tmp_root + ": " +
+                 std::strerror(errno)};
   std::unique_ptr<MountedFs> m(new MountedFs);
   m->bin_ = blackout_bin;
   m->dir_ = buf.data();
   m->mnt_ = m->dir_ + "/mnt";
-  if (mkdir(m->mnt_.c_str(), 0755) != 0) return Error{"cannot create " + m->mnt_ + ": " + std::strerror(errno)};
+  if (mkdir(m->mnt_.c_str(), 0755) != 0)
+    return Error{"cannot create " + m->mnt_ + ": " + std::strerror(errno)};
   CommandResult r = RunCommand({blackout_bin, "mount", m->mnt_, "--model", model}, 60);
   if (r.exit_code != 0) {
     // The destructor removes the directory (and unmounts, if it got that far).

@@ -13,7 +13,8 @@ std::string Str(const json& obj, const char* field, const char* fallback = "") {
 }
 
 json LogRecord(const json& item) {
-  return json{{"type", Str(item, "type", "PUT")}, {"key", Str(item, "key")}, {"value", Str(item, "value")}};
+  return json{
+      {"type", Str(item, "type", "PUT")}, {"key", Str(item, "key")}, {"value", Str(item, "value")}};
 }
 
 json Event(const std::string& stream, const json& e) {
@@ -22,7 +23,8 @@ json Event(const std::string& stream, const json& e) {
 
 // Turns one acknowledged write into its atoms. `state` is the oracle's state
 // before the op (a wal truncate needs to know which records exist).
-Expected<std::vector<Atom>> AtomsOf(StoreKind kind, const Ack& a, const LogicalState& state, bool* batch) {
+Expected<std::vector<Atom>> AtomsOf(StoreKind kind, const Ack& a, const LogicalState& state,
+                                    bool* batch) {
   const std::string op = a.request.value("op", "");
   const json& r = a.reply;
   std::vector<Atom> atoms;
@@ -30,8 +32,8 @@ Expected<std::vector<Atom>> AtomsOf(StoreKind kind, const Ack& a, const LogicalS
   auto need_int = [&](const char* field) -> Expected<uint64_t> {
     auto it = r.find(field);
     if (it == r.end() || !it->is_number_integer())
-      return Error{"the engine's reply to '" + op + "' at " + a.where + " has no integer \"" + field +
-                   "\": " + r.dump()};
+      return Error{"the engine's reply to '" + op + "' at " + a.where + " has no integer \"" +
+                   field + "\": " + r.dump()};
     return it->get<uint64_t>();
   };
   switch (kind) {

@@ -21,7 +21,8 @@ class Progress {
   void Finish();
 
  private:
-  void StateStart(const Scenario& s, const std::string& point, const std::string& state, int done, int total);
+  void StateStart(const Scenario& s, const std::string& point, const std::string& state, int done,
+                  int total);
   void StateDone(const Scenario& s, const CrashStateResult& r);
   void ScenarioDone(const ScenarioResult& r);
   void Line(const std::string& text);  // a permanent line

@@ -41,8 +41,8 @@ std::string Tail(const std::string& file, size_t max = 600) {
 // One engine driver process on the mount.
 class EngineDriver {
  public:
-  static Expected<EngineDriver> Start(const Scenario& s, const RunOptions& o, const std::string& store,
-                                      const std::string& log) {
+  static Expected<EngineDriver> Start(const Scenario& s, const RunOptions& o,
+                                      const std::string& store, const std::string& log) {
     auto child = ChildProcess::Start(
         {o.blackout_bin, "engine", s.engine, "--dir", store, "--config", s.config.dump()}, log);
     if (!child.ok()) return Error{"cannot start the engine driver: " + child.error()};
@@ -56,7 +56,8 @@ class EngineDriver {
     if (!line.ok()) return Error{"engine driver: " + line.error() + Stderr()};
     try {
       json reply = json::parse(*line);
-      if (!reply.is_object() || !reply.contains("ok")) return Error{"engine driver answered without \"ok\": " + *line};
+      if (!reply.is_object() || !reply.contains("ok"))
+        return Error{"engine driver answered without \"ok\": " + *line};
       return reply;
     } catch (const json::exception&) {
       return Error{"engine driver answered something that is not JSON: " + *line};
@@ -115,17 +116,21 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
     driver->emplace(std::move(*d));
     return Ok();
   };
-  if (mkdir(store.c_str(), 0755) != 0) return Error{"cannot create " + store + ": " + std::strerror(errno)};
+  if (mkdir(store.c_str(), 0755) != 0)
+    return Error{"cannot create " + store + ": " + std::strerror(errno)};
   if (auto r = fs.control().Sync(); !r.ok()) return Error{r.error()};
   if (auto st = start(); !st.ok()) return st;
   auto contract = (*driver)->Request({{"op", "contract"}});
   if (!contract.ok()) return Error{"asking the engine's contract: " + contract.error()};
   if ((*contract)["ok"] != true)
-    return Error{"the engine refused to start or to state its contract: " + contract->value("error", contract->dump())};
-  rec->contract = {{"process", contract->value("process", "")}, {"power", contract->value("power", "")}};
+    return Error{"the engine refused to start or to state its contract: " +
+                 contract->value("error", contract->dump())};
+  rec->contract = {{"process", contract->value("process", "")},
+                   {"power", contract->value("power", "")}};
   for (const char* k : {"process", "power"})
     if (!IsContractName(rec->contract[k]))
-      return Error{"the engine declared an unknown " + std::string(k) + " contract " + rec->contract[k].dump() +
+      return Error{"the engine declared an unknown " + std::string(k) + " contract " +
+                   rec->contract[k].dump() +
                    " (expected acked, synced-prefix, batch-atomic or none)"};
 
   auto seq = fs.control().Seq();
@@ -143,7 +148,8 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
         break;
       }
       case WorkItem::Kind::kRestart: {
-        if (auto st = (*driver)->Close(); !st.ok()) return Error{w.where + ": restart: " + st.error()};
+        if (auto st = (*driver)->Close(); !st.ok())
+          return Error{w.where + ": restart: " + st.error()};
         driver->reset();
         if (auto st = start(); !st.ok()) return Error{w.where + ": restart: " + st.error()};
         break;
@@ -187,7 +193,8 @@ Status MarkSyncedOps(FsControl& control, Recording* rec, const Scenario& s) {
   if (!trace.ok()) return Error{trace.error()};
   std::vector<uint64_t> syncs;
   for (const auto& e : trace->value("entries", json::array()))
-    if (e.value("op", "").find("sync") != std::string::npos) syncs.push_back(e.value("seq", uint64_t{0}));
+    if (e.value("op", "").find("sync") != std::string::npos)
+      syncs.push_back(e.value("seq", uint64_t{0}));
   auto any_sync = [&](uint64_t before, uint64_t after) {
     for (uint64_t q : syncs)
       if (q > before && q <= after) return true;
@@ -212,7 +219,8 @@ std::string PointName(const Scenario& s, int items_done) {
   if (items_done == static_cast<int>(s.workload.size())) return "end";
   // The last op executed names the point.
   for (int i = items_done - 1; i >= 0; --i)
-    if (s.workload[i].kind == WorkItem::Kind::kOp) return "after_op:" + std::to_string(s.workload[i].op_number);
+    if (s.workload[i].kind == WorkItem::Kind::kOp)
+      return "after_op:" + std::to_string(s.workload[i].op_number);
   return "start";
 }
 
@@ -232,7 +240,8 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
   if (!fs.ok()) return finish(fs.error());
   std::optional<EngineDriver> driver;
   Recording rec;
-  if (auto st = RunWorkload(s, o, **fs, items_done, &driver, &rec); !st.ok()) return finish(st.error());
+  if (auto st = RunWorkload(s, o, **fs, items_done, &driver, &rec); !st.ok())
+    return finish(st.error());
   *contract = rec.contract;
 
   // The crash.
@@ -254,7 +263,8 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
   const std::string store = (*fs)->mountpoint() + "/" + kStore;
   const std::string log = (*fs)->dir() + "/recovery.log";
   auto dump = ChildProcess::Start(
-      {o.blackout_bin, "engine", s.engine, "--dir", store, "--config", s.config.dump(), "--dump"}, log);
+      {o.blackout_bin, "engine", s.engine, "--dir", store, "--config", s.config.dump(), "--dump"},
+      log);
   if (!dump.ok()) return finish("cannot start the recovery: " + dump.error());
   dump->CloseStdin();
   auto out = dump->ReadAll(s.recovery_timeout_s);
@@ -276,8 +286,9 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
         dumped = json();
       }
       if (*code != 0 || !dumped.is_object() || dumped.value("ok", false) != true) {
-        r.recovery_error = "the store does not open after the crash (exit " + std::to_string(*code) + "): " +
-                           (dumped.is_object() ? dumped.value("error", dumped.dump()) : *out + Tail(log));
+        r.recovery_error =
+            "the store does not open after the crash (exit " + std::to_string(*code) +
+            "): " + (dumped.is_object() ? dumped.value("error", dumped.dump()) : *out + Tail(log));
       } else {
         r.recovered = true;
       }
@@ -315,7 +326,9 @@ Expected<std::vector<int>> CrashPoints(const Scenario& s, const RunOptions& o) {
   const int n = static_cast<int>(s.workload.size());
   std::vector<int> points;
   switch (s.crash_at) {
-    case CrashAt::kEnd: points.push_back(n); break;
+    case CrashAt::kEnd:
+      points.push_back(n);
+      break;
     case CrashAt::kAfterOp:
       for (int i = 0; i < n; ++i)
         if (s.workload[i].op_number == s.after_op) points.push_back(i + 1);
@@ -335,7 +348,9 @@ Expected<std::vector<int>> CrashPoints(const Scenario& s, const RunOptions& o) {
       if (auto st = MarkSyncedOps((*fs)->control(), &rec, s); !st.ok()) return Error{st.error()};
       for (int i = 0; i < n; ++i)
         if (rec.item_synced[i]) points.push_back(i + 1);
-      if (points.empty()) return Error{"crash.at is every_sync, but the workload never syncs (no fsync, no sync step)"};
+      if (points.empty())
+        return Error{
+            "crash.at is every_sync, but the workload never syncs (no fsync, no sync step)"};
       break;
     }
   }
@@ -384,16 +399,17 @@ void Judge(ScenarioResult* r) {
   if (r->violations != s.expect_violations)
     mismatch = "expected violations " + Join(s.expect_violations) + ", got " + Join(r->violations);
   if (s.expect_finding && !std::count(r->findings.begin(), r->findings.end(), *s.expect_finding))
-    mismatch += std::string(mismatch.empty() ? "" : "; ") + "expected finding '" + *s.expect_finding +
-                "', diagnosed " + Join(r->findings);
+    mismatch += std::string(mismatch.empty() ? "" : "; ") + "expected finding '" +
+                *s.expect_finding + "', diagnosed " + Join(r->findings);
   r->outcome = mismatch.empty() ? "as-expected" : "unexpected";
   r->mismatch = mismatch;
 }
 
 }  // namespace
 
-std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios, const RunOptions& options,
-                                         const RunObserver& observer, bool keep_going) {
+std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
+                                         const RunOptions& options, const RunObserver& observer,
+                                         bool keep_going) {
   std::vector<ScenarioResult> results(scenarios.size());
   std::mutex mu;  // guards results' bookkeeping and the observer
   std::atomic<bool> stop{false};
@@ -447,7 +463,8 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
       if (started[task.scenario] == 0) started[task.scenario] = Now();
       if (observer.on_state_start)
         observer.on_state_start(s, PointName(s, task.items_done), task.state,
-                                total[task.scenario] - remaining[task.scenario], total[task.scenario]);
+                                total[task.scenario] - remaining[task.scenario],
+                                total[task.scenario]);
     }
     json contract;
     CrashStateResult st = RunCrashState(s, options, task.items_done, task.state, &contract);
@@ -469,7 +486,8 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     if (judged[i]) continue;
     r.outcome = "error";
     if (r.error.empty())
-      r.error = Interrupted() ? "not run: interrupted" : "not run: the run stopped after a setup error";
+      r.error =
+          Interrupted() ? "not run: interrupted" : "not run: the run stopped after a setup error";
     r.states.erase(std::remove_if(r.states.begin(), r.states.end(),
                                   [](const CrashStateResult& c) { return c.point.empty(); }),
                    r.states.end());
@@ -485,7 +503,8 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
   int max_lost = 0, acked = 0;
   for (const auto& st : r.states) {
     json v = json::array();
-    for (const auto& x : st.check.violations) v.push_back({{"invariant", x.invariant}, {"message", x.message}});
+    for (const auto& x : st.check.violations)
+      v.push_back({{"invariant", x.invariant}, {"message", x.message}});
     states.push_back({{"point", st.point},
                       {"items_done", st.items_done},
                       {"state", st.state},

@@ -43,10 +43,10 @@ struct RunOptions {
 };
 
 struct CrashStateResult {
-  std::string point;  // "end", "after_op:3"
+  std::string point;   // "end", "after_op:3"
   int items_done = 0;  // workload entries executed before the crash
-  std::string state;  // "drop-all", "keep-all", or "process"
-  std::string error;  // a setup failure of this run (then nothing was checked)
+  std::string state;   // "drop-all", "keep-all", or "process"
+  std::string error;   // a setup failure of this run (then nothing was checked)
   bool recovered = false;
   std::string recovery_error;
   CheckOutcome check;
@@ -57,10 +57,10 @@ struct CrashStateResult {
 
 struct ScenarioResult {
   const Scenario* scenario = nullptr;
-  std::string outcome;  // "as-expected", "unexpected", "error"
-  std::string error;    // for "error": the setup failure
-  std::string mismatch;  // for "unexpected": what differs from `expect`
-  nlohmann::json contract;  // {"process": ..., "power": ...} as the engine declared it
+  std::string outcome;                  // "as-expected", "unexpected", "error"
+  std::string error;                    // for "error": the setup failure
+  std::string mismatch;                 // for "unexpected": what differs from `expect`
+  nlohmann::json contract;              // {"process": ..., "power": ...} as the engine declared it
   std::vector<std::string> violations;  // union over crash states, sorted
   std::vector<std::string> findings;    // union over crash states, sorted
   std::vector<CrashStateResult> states;

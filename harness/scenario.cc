@@ -26,25 +26,37 @@ std::string Join(const std::vector<std::string>& v) {
 // "a string", "the number 3", ... for "expected X, got Y" messages.
 std::string Describe(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "the boolean " + v.dump();
-    case json::value_t::string: return "the string " + v.dump();
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "the boolean " + v.dump();
+    case json::value_t::string:
+      return "the string " + v.dump();
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "the number " + v.dump();
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    default: return "a value of another kind";
+    case json::value_t::number_float:
+      return "the number " + v.dump();
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    default:
+      return "a value of another kind";
   }
 }
 
 bool HasType(const json& v, FieldType t) {
   switch (t) {
-    case FieldType::kString: return v.is_string();
-    case FieldType::kInteger: return v.is_number_integer();
-    case FieldType::kObject: return v.is_object();
-    case FieldType::kArray: return v.is_array();
-    case FieldType::kAny: return true;
+    case FieldType::kString:
+      return v.is_string();
+    case FieldType::kInteger:
+      return v.is_number_integer();
+    case FieldType::kObject:
+      return v.is_object();
+    case FieldType::kArray:
+      return v.is_array();
+    case FieldType::kAny:
+      return true;
   }
   return false;
 }
@@ -62,7 +74,8 @@ class Checker {
   int count() const { return count_; }
 
   // Fails unless every key of `obj` is in `allowed`.
-  void OnlyFields(const json& obj, const std::string& path, const std::vector<std::string>& allowed) {
+  void OnlyFields(const json& obj, const std::string& path,
+                  const std::vector<std::string>& allowed) {
     for (const auto& [key, value] : obj.items()) {
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
         Fail(path + "." + key, "unknown field '" + key + "'; expected one of: " + Join(allowed));
@@ -97,7 +110,8 @@ json Substitute(const json& v, int i) {
     std::string s = v.get<std::string>();
     const std::string needle = "{i}";
     const std::string repl = std::to_string(i);
-    for (size_t pos = s.find(needle); pos != std::string::npos; pos = s.find(needle, pos + repl.size()))
+    for (size_t pos = s.find(needle); pos != std::string::npos;
+         pos = s.find(needle, pos + repl.size()))
       s.replace(pos, needle.size(), repl);
     return s;
   }
@@ -121,7 +135,8 @@ const std::vector<std::string> kFutureModels = {"ext4-writeback", "btrfs", "xfs"
 // produce today are runnable; the others are valid names reserved for the
 // crash-state exploration work and rejected as not supported yet.
 bool IsGeneratorName(const std::string& g) {
-  static const std::regex re(R"(^(drop-all|keep-all|prefix|torn|reorder:[1-9][0-9]*|random:[1-9][0-9]*)$)");
+  static const std::regex re(
+      R"(^(drop-all|keep-all|prefix|torn|reorder:[1-9][0-9]*|random:[1-9][0-9]*)$)");
   return std::regex_match(g, re);
 }
 bool IsSupportedGenerator(const std::string& g) { return g == "drop-all" || g == "keep-all"; }
@@ -133,7 +148,8 @@ void CheckEngine(Checker& c, const json& doc, Scenario* s) {
   if (const json* name = c.Field(*engine, "$.engine", "name", FieldType::kString, true)) {
     s->engine = name->get<std::string>();
     if (!FindEngine(s->engine))
-      c.Fail("$.engine.name", "unknown engine '" + s->engine + "'; expected one of: " + Join(EngineNames()));
+      c.Fail("$.engine.name",
+             "unknown engine '" + s->engine + "'; expected one of: " + Join(EngineNames()));
   }
   if (const json* config = c.Field(*engine, "$.engine", "config", FieldType::kObject, false)) {
     s->config = *config;
@@ -155,7 +171,8 @@ void CheckFs(Checker& c, const json& doc, Scenario* s) {
     if (std::count(kSupportedModels.begin(), kSupportedModels.end(), m)) {
       s->model = m;
     } else if (std::count(kFutureModels.begin(), kFutureModels.end(), m)) {
-      c.Fail("$.fs.model", "model '" + m + "' is not supported yet; supported: " + Join(kSupportedModels));
+      c.Fail("$.fs.model",
+             "model '" + m + "' is not supported yet; supported: " + Join(kSupportedModels));
     } else {
       c.Fail("$.fs.model", "unknown model '" + m + "'; expected one of: " + Join(kSupportedModels));
     }
@@ -166,12 +183,15 @@ void CheckOp(Checker& c, const json& item, const std::string& path, const Engine
   const std::string op = item["op"].get<std::string>();
   if (!engine) return;  // the engine error is reported already
   if (op == "close") {
-    c.Fail(path + ".op", "'close' is not a workload op; use {\"step\":\"restart\"} to close and reopen the engine");
+    c.Fail(
+        path + ".op",
+        "'close' is not a workload op; use {\"step\":\"restart\"} to close and reopen the engine");
     return;
   }
   const OpSpec* spec = engine->FindOp(op);
   if (!spec) {
-    c.Fail(path + ".op", "engine " + engine->name + " has no op '" + op + "'; its ops: " + engine->OpNames());
+    c.Fail(path + ".op",
+           "engine " + engine->name + " has no op '" + op + "'; its ops: " + engine->OpNames());
     return;
   }
   std::vector<std::string> allowed = {"op", "repeat"};
@@ -197,7 +217,8 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
     int repeat = 1;
     if (auto r = item.find("repeat"); r != item.end()) {
       if (!r->is_number_integer() || r->get<long long>() < 1 || r->get<long long>() > kMaxRepeat) {
-        c.Fail(path + ".repeat", "expected an integer from 1 to " + std::to_string(kMaxRepeat) + ", got " + Describe(*r));
+        c.Fail(path + ".repeat", "expected an integer from 1 to " + std::to_string(kMaxRepeat) +
+                                     ", got " + Describe(*r));
       } else {
         repeat = r->get<int>();
       }
@@ -217,7 +238,8 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
       } else if (name == "restart") {
         w.kind = WorkItem::Kind::kRestart;
       } else if (name == "crash" || name == "damage") {
-        c.Fail(path + ".step", "step '" + name + "' is not supported yet; supported steps: sync, restart");
+        c.Fail(path + ".step",
+               "step '" + name + "' is not supported yet; supported steps: sync, restart");
         continue;
       } else {
         c.Fail(path + ".step", "unknown step '" + name + "'; expected one of: sync, restart");
@@ -275,14 +297,18 @@ void CheckCrash(Checker& c, const json& doc, Scenario* s) {
         s->after_op = n.get<int>();
       }
     } else {
-      c.Fail("$.crash.at", "expected \"end\", \"every_sync\", \"every_op\" or {\"after_op\": N}, got " + Describe(*at));
+      c.Fail("$.crash.at",
+             "expected \"end\", \"every_sync\", \"every_op\" or {\"after_op\": N}, got " +
+                 Describe(*at));
     }
   }
   if (const json* states = c.Field(*crash, "$.crash", "states", FieldType::kArray, false)) {
     if (s->crash_kind == CrashKind::kProcess) {
-      c.Fail("$.crash.states", "states apply to power cuts only: a process crash keeps all the kernel's state");
+      c.Fail("$.crash.states",
+             "states apply to power cuts only: a process crash keeps all the kernel's state");
     }
-    if (states->empty()) c.Fail("$.crash.states", "expected at least one generator, e.g. \"drop-all\"");
+    if (states->empty())
+      c.Fail("$.crash.states", "expected at least one generator, e.g. \"drop-all\"");
     std::set<std::string> seen;
     for (size_t n = 0; n < states->size(); ++n) {
       const std::string path = "$.crash.states[" + std::to_string(n) + "]";
@@ -296,7 +322,8 @@ void CheckCrash(Checker& c, const json& doc, Scenario* s) {
         c.Fail(path, "unknown generator '" + name +
                          "'; expected drop-all, keep-all, prefix, torn, reorder:K or random:N");
       } else if (!IsSupportedGenerator(name)) {
-        c.Fail(path, "generator '" + name + "' is not supported yet; supported: drop-all, keep-all");
+        c.Fail(path,
+               "generator '" + name + "' is not supported yet; supported: drop-all, keep-all");
       } else if (!seen.insert(name).second) {
         c.Fail(path, "generator '" + name + "' is listed twice");
       } else {
@@ -307,13 +334,15 @@ void CheckCrash(Checker& c, const json& doc, Scenario* s) {
   if (s->states.empty() && s->crash_kind == CrashKind::kPower) s->states = {"drop-all"};
   if (const json* t = c.Field(*crash, "$.crash", "recovery_timeout_s", FieldType::kAny, false)) {
     if (!t->is_number() || t->get<double>() <= 0 || t->get<double>() > 600)
-      c.Fail("$.crash.recovery_timeout_s", "expected a number of seconds in (0, 600], got " + Describe(*t));
+      c.Fail("$.crash.recovery_timeout_s",
+             "expected a number of seconds in (0, 600], got " + Describe(*t));
     else
       s->recovery_timeout_s = t->get<double>();
   }
 }
 
-void CheckInvariantName(Checker& c, const std::string& path, const json& v, std::vector<std::string>* out) {
+void CheckInvariantName(Checker& c, const std::string& path, const json& v,
+                        std::vector<std::string>* out) {
   if (!v.is_string()) {
     c.Fail(path, "expected an invariant name (a string), got " + Describe(v));
     return;
@@ -334,7 +363,8 @@ void CheckInvariantName(Checker& c, const std::string& path, const json& v, std:
 
 void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
   if (const json* check = c.Field(doc, "$", "check", FieldType::kArray, true)) {
-    if (check->empty()) c.Fail("$.check", "expected at least one invariant, e.g. \"acked-durable\"");
+    if (check->empty())
+      c.Fail("$.check", "expected at least one invariant, e.g. \"acked-durable\"");
     for (size_t n = 0; n < check->size(); ++n)
       CheckInvariantName(c, "$.check[" + std::to_string(n) + "]", (*check)[n], &s->check);
   }
@@ -366,8 +396,8 @@ void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
 std::string Problem::ToString() const { return file + ": " + path + ": " + message; }
 
 const std::vector<std::string>& SupportedInvariants() {
-  static const std::vector<std::string> v = {"recovers", "acked-durable", "prefix", "atomic-batches",
-                                             "no-corruption"};
+  static const std::vector<std::string> v = {"recovers", "acked-durable", "prefix",
+                                             "atomic-batches", "no-corruption"};
   return v;
 }
 const std::vector<std::string>& ReservedInvariants() {
@@ -380,10 +410,14 @@ std::string_view Name(CrashKind k) { return k == CrashKind::kProcess ? "process"
 
 std::string CrashAtName(const Scenario& s) {
   switch (s.crash_at) {
-    case CrashAt::kEnd: return "end";
-    case CrashAt::kEverySync: return "every_sync";
-    case CrashAt::kEveryOp: return "every_op";
-    case CrashAt::kAfterOp: return "after_op:" + std::to_string(s.after_op);
+    case CrashAt::kEnd:
+      return "end";
+    case CrashAt::kEverySync:
+      return "every_sync";
+    case CrashAt::kEveryOp:
+      return "every_op";
+    case CrashAt::kAfterOp:
+      return "after_op:" + std::to_string(s.after_op);
   }
   return "?";
 }
@@ -398,22 +432,27 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
   Scenario s;
   s.file = file;
   s.source = doc;
-  c.OnlyFields(doc, "$", {"$schema", "name", "description", "engine", "fs", "workload", "crash",
-                          "check", "expect", "faults", "exec"});
+  c.OnlyFields(doc, "$",
+               {"$schema", "name", "description", "engine", "fs", "workload", "crash", "check",
+                "expect", "faults", "exec"});
   // Reserved for fault injection and arbitrary programs (issue 7): refused
   // loudly, because silently ignoring a fault would make a scenario pass that
   // never ran what its author wrote.
   if (doc.contains("faults")) c.Fail("$.faults", "'faults' is not supported yet");
-  if (doc.contains("exec")) c.Fail("$.exec", "'exec' workloads are not supported yet; name an engine");
+  if (doc.contains("exec"))
+    c.Fail("$.exec", "'exec' workloads are not supported yet; name an engine");
   if (const json* name = c.Field(doc, "$", "name", FieldType::kString, true)) {
     static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]*$");
     s.name = name->get<std::string>();
     if (!std::regex_match(s.name, re))
-      c.Fail("$.name", "expected letters, digits, '.', '_' or '-' (starting with a letter or digit), got " + name->dump());
+      c.Fail("$.name",
+             "expected letters, digits, '.', '_' or '-' (starting with a letter or digit), got " +
+                 name->dump());
   }
   if (const json* d = c.Field(doc, "$", "description", FieldType::kString, true)) {
     s.description = d->get<std::string>();
-    if (s.description.empty()) c.Fail("$.description", "expected one sentence saying what is tested, got an empty string");
+    if (s.description.empty())
+      c.Fail("$.description", "expected one sentence saying what is tested, got an empty string");
   }
   CheckEngine(c, doc, &s);
   CheckFs(c, doc, &s);
@@ -449,8 +488,9 @@ std::optional<Scenario> LoadScenarioFile(const std::string& file, std::vector<Pr
     }
     std::string what = e.what();
     if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
-    problems->push_back({file, "$", "invalid JSON at line " + std::to_string(line) + ", column " +
-                                        std::to_string(col) + ": " + what});
+    problems->push_back({file, "$",
+                         "invalid JSON at line " + std::to_string(line) + ", column " +
+                             std::to_string(col) + ": " + what});
     return std::nullopt;
   }
   return ParseScenario(doc, file, problems);
@@ -463,15 +503,16 @@ std::vector<std::string> FindScenarioFiles(const std::vector<std::string>& paths
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       std::vector<std::string> found;
-      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file() && it->path().extension() == ".json" &&
             it->path().filename() != "schema.json")
           found.push_back(it->path().string());
       }
       if (ec) problems->push_back({p, "$", "cannot list the directory: " + ec.message()});
       std::sort(found.begin(), found.end());
-      if (found.empty()) problems->push_back({p, "$", "no scenario files (*.json) in this directory"});
+      if (found.empty())
+        problems->push_back({p, "$", "no scenario files (*.json) in this directory"});
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::exists(p, ec)) {
       files.push_back(p);

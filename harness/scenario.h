@@ -40,7 +40,7 @@ struct Scenario {
   int op_count = 0;
   CrashKind crash_kind = CrashKind::kPower;
   CrashAt crash_at = CrashAt::kEnd;
-  int after_op = 0;                  // for kAfterOp
+  int after_op = 0;                 // for kAfterOp
   std::vector<std::string> states;  // crash-state generators; power cuts only
   double recovery_timeout_s = 20;
   std::vector<std::string> check;

@@ -82,7 +82,8 @@ TEST_CASE("every problem of a scenario is reported with its JSON path, not only 
   std::vector<Problem> problems;
   CHECK_FALSE(ParseScenario(doc, "bad.json", &problems));
   CHECK(problems.size() == 5);
-  CHECK(AnyContains(problems, "$.engine.name", "unknown engine 'lsmm'; expected one of: bitcask, btree, lsm"));
+  CHECK(AnyContains(problems, "$.engine.name",
+                    "unknown engine 'lsmm'; expected one of: bitcask, btree, lsm"));
   CHECK(AnyContains(problems, "$.fs.model", "unknown model 'ntfs'"));
   CHECK(AnyContains(problems, "$.check[3]", "unknown invariant 'no-such-invariant'"));
   CHECK(AnyContains(problems, "$.crash.kind", "expected \"process\" or \"power\""));
@@ -100,7 +101,8 @@ TEST_CASE("an op the engine does not have, a missing field and a wrong type are 
   doc["crash"]["at"] = "end";
   std::vector<Problem> problems;
   CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
-  CHECK(AnyContains(problems, "$.workload[0].op", "engine lsm has no op 'append'; its ops: put, delete"));
+  CHECK(AnyContains(problems, "$.workload[0].op",
+                    "engine lsm has no op 'append'; its ops: put, delete"));
   CHECK(AnyContains(problems, "$.workload[1].key", "expected a string, got the number 3"));
   CHECK(AnyContains(problems, "$.workload[1]", "missing required field 'value'"));
   CHECK(AnyContains(problems, "$.workload[2].op", "use {\"step\":\"restart\"}"));
@@ -143,7 +145,8 @@ TEST_CASE("a process crash takes no crash-state generators") {
 }
 
 TEST_CASE("a JSON syntax error names the file, line and column") {
-  const std::string dir = std::filesystem::temp_directory_path() / ("scenario_test." + std::to_string(getpid()));
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("scenario_test." + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string file = dir + "/broken.json";
   std::ofstream(file) << "{\n  \"name\": \"x\",\n  \"description\" \"y\"\n}\n";
@@ -157,7 +160,8 @@ TEST_CASE("a JSON syntax error names the file, line and column") {
 }
 
 TEST_CASE("a directory expands to its scenario files in sorted order, without schema.json") {
-  const std::string dir = std::filesystem::temp_directory_path() / ("scenario_dir." + std::to_string(getpid()));
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("scenario_dir." + std::to_string(getpid()));
   std::filesystem::create_directories(dir + "/sub");
   for (const char* f : {"/b.json", "/a.json", "/sub/c.json", "/schema.json", "/notes.md"})
     std::ofstream(dir + f) << "{}";

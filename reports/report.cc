@@ -18,9 +18,12 @@ using nlohmann::json;
 std::string MdCell(std::string s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -29,15 +32,27 @@ std::string XmlEscape(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // XML 1.0 forbids most control characters even escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') out += '?';
-        else out += static_cast<char>(c);
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+          out += '?';
+        else
+          out += static_cast<char>(c);
     }
   }
   return out;
@@ -51,7 +66,8 @@ std::string Str(const json& j, const char* k) {
 std::string List(const json& j) {
   if (!j.is_array() || j.empty()) return "none";
   std::string out;
-  for (const auto& e : j) out += (out.empty() ? "" : ", ") + (e.is_string() ? e.get<std::string>() : e.dump());
+  for (const auto& e : j)
+    out += (out.empty() ? "" : ", ") + (e.is_string() ? e.get<std::string>() : e.dump());
   return out;
 }
 
@@ -81,29 +97,33 @@ std::string RenderMarkdown(const json& report) {
   std::ostringstream md;
   const json& sum = report.value("summary", json::object());
   md << "# blackout durability-gap report\n\n";
-  md << sum.value("scenarios", 0) << " scenarios: " << sum.value("as_expected", 0) << " as expected, "
-     << sum.value("unexpected", 0) << " unexpected, " << sum.value("errors", 0) << " errors; "
-     << sum.value("lost_writes", 0) << " acknowledged writes lost in total. Seed "
-     << report.value("seed", 0) << ", shard " << Str(report, "shard") << ", " << Seconds(report, "duration_s")
-     << " s.\n\n";
+  md << sum.value("scenarios", 0) << " scenarios: " << sum.value("as_expected", 0)
+     << " as expected, " << sum.value("unexpected", 0) << " unexpected, " << sum.value("errors", 0)
+     << " errors; " << sum.value("lost_writes", 0) << " acknowledged writes lost in total. Seed "
+     << report.value("seed", 0) << ", shard " << Str(report, "shard") << ", "
+     << Seconds(report, "duration_s") << " s.\n\n";
   md << "## Durability gaps\n\n";
-  md << "Lost: acknowledged writes missing after recovery in the worst crash state (contract: what the "
+  md << "Lost: acknowledged writes missing after recovery in the worst crash state (contract: what "
+        "the "
         "engine promises for that crash kind; a loss it allows is a documented weakness, not a "
         "violation).\n\n";
-  md << "| engine | configuration | crash | model | outcome | lost | contract | violations | findings | scenario |\n";
+  md << "| engine | configuration | crash | model | outcome | lost | contract | violations | "
+        "findings | scenario |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& s : report.value("scenarios", json::array())) {
     const std::string outcome = Str(s, "outcome");
-    const std::string shown = outcome == "as-expected" ? "as expected"
+    const std::string shown = outcome == "as-expected"  ? "as expected"
                               : outcome == "unexpected" ? "**UNEXPECTED**"
                                                         : "**ERROR**";
     const json contract = s.value("contract", json::object());
     const std::string kind = Str(s, "crash_kind");
-    md << "| " << MdCell(Str(s, "engine")) << " | " << MdCell(Configuration(s)) << " | " << MdCell(kind)
-       << " | " << MdCell(Str(s, "model")) << " | " << shown << " | " << s.value("lost_writes", 0) << " of "
-       << s.value("acked_writes", 0) << " | " << MdCell(contract.is_object() ? Str(contract, kind.c_str()) : "")
-       << " | " << MdCell(List(s.value("violations", json::array()))) << " | "
-       << MdCell(List(s.value("findings", json::array()))) << " | " << MdCell(Str(s, "name")) << " |\n";
+    md << "| " << MdCell(Str(s, "engine")) << " | " << MdCell(Configuration(s)) << " | "
+       << MdCell(kind) << " | " << MdCell(Str(s, "model")) << " | " << shown << " | "
+       << s.value("lost_writes", 0) << " of " << s.value("acked_writes", 0) << " | "
+       << MdCell(contract.is_object() ? Str(contract, kind.c_str()) : "") << " | "
+       << MdCell(List(s.value("violations", json::array()))) << " | "
+       << MdCell(List(s.value("findings", json::array()))) << " | " << MdCell(Str(s, "name"))
+       << " |\n";
   }
   bool header = false;
   for (const auto& s : report.value("scenarios", json::array())) {
@@ -115,8 +135,8 @@ std::string RenderMarkdown(const json& report) {
     if (!Str(s, "error").empty()) md << "- error: " << Str(s, "error") << "\n";
     for (const auto& st : s.value("crash_states", json::array()))
       for (const auto& v : st.value("violations", json::array()))
-        md << "- " << Str(st, "point") << " / " << Str(st, "state") << ": `" << Str(v, "invariant") << "`: "
-           << Str(v, "message") << "\n";
+        md << "- " << Str(st, "point") << " / " << Str(st, "state") << ": `" << Str(v, "invariant")
+           << "`: " << Str(v, "message") << "\n";
     md << "- reproduce: `" << Str(s, "reproduce") << "`\n\n";
   }
   return md.str();
@@ -129,27 +149,29 @@ std::string RenderJunit(const json& report) {
   x << "<testsuites name=\"blackout\" tests=\"" << sum.value("scenarios", 0) << "\" failures=\""
     << sum.value("unexpected", 0) << "\" errors=\"" << sum.value("errors", 0) << "\" time=\""
     << Seconds(report, "duration_s") << "\">\n";
-  x << "  <testsuite name=\"blackout.scenarios\" tests=\"" << sum.value("scenarios", 0) << "\" failures=\""
-    << sum.value("unexpected", 0) << "\" errors=\"" << sum.value("errors", 0) << "\" time=\""
-    << Seconds(report, "duration_s") << "\">\n";
+  x << "  <testsuite name=\"blackout.scenarios\" tests=\"" << sum.value("scenarios", 0)
+    << "\" failures=\"" << sum.value("unexpected", 0) << "\" errors=\"" << sum.value("errors", 0)
+    << "\" time=\"" << Seconds(report, "duration_s") << "\">\n";
   for (const auto& s : report.value("scenarios", json::array())) {
     x << "    <testcase classname=\"blackout." << XmlEscape(Str(s, "engine")) << "\" name=\""
       << XmlEscape(Str(s, "name")) << "\" file=\"" << XmlEscape(Str(s, "file")) << "\" time=\""
       << Seconds(s, "seconds") << "\">\n";
     const std::string outcome = Str(s, "outcome");
-    std::string details = Str(s, "description") + "\nviolations: " + List(s.value("violations", json::array())) +
-                          "\nfindings: " + List(s.value("findings", json::array())) +
-                          "\nlost acknowledged writes: " + std::to_string(s.value("lost_writes", 0)) +
-                          "\nreproduce: " + Str(s, "reproduce") + "\n";
+    std::string details =
+        Str(s, "description") + "\nviolations: " + List(s.value("violations", json::array())) +
+        "\nfindings: " + List(s.value("findings", json::array())) +
+        "\nlost acknowledged writes: " + std::to_string(s.value("lost_writes", 0)) +
+        "\nreproduce: " + Str(s, "reproduce") + "\n";
     for (const auto& st : s.value("crash_states", json::array()))
       for (const auto& v : st.value("violations", json::array()))
         details += Str(st, "point") + " / " + Str(st, "state") + ": " + Str(v, "invariant") + ": " +
                    Str(v, "message") + "\n";
     if (outcome == "unexpected")
-      x << "      <failure message=\"" << XmlEscape(Str(s, "mismatch")) << "\">" << XmlEscape(details)
-        << "</failure>\n";
+      x << "      <failure message=\"" << XmlEscape(Str(s, "mismatch")) << "\">"
+        << XmlEscape(details) << "</failure>\n";
     else if (outcome != "as-expected")
-      x << "      <error message=\"" << XmlEscape(Str(s, "error")) << "\">" << XmlEscape(details) << "</error>\n";
+      x << "      <error message=\"" << XmlEscape(Str(s, "error")) << "\">" << XmlEscape(details)
+        << "</error>\n";
     x << "      <system-out>" << XmlEscape(details) << "</system-out>\n";
     x << "    </testcase>\n";
   }

@@ -44,6 +44,7 @@ std::string RenderJunit(const nlohmann::json& report);
 [[nodiscard]] bool CheckWritableDir(const std::string& dir, std::string* error);
 
 // report.json, report.md and junit.xml into `dir`, each atomically.
-[[nodiscard]] bool WriteReports(const std::string& dir, const nlohmann::json& report, std::string* error);
+[[nodiscard]] bool WriteReports(const std::string& dir, const nlohmann::json& report,
+                                std::string* error);
 
 }  // namespace blackout::reports

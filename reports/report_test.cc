@@ -45,9 +45,11 @@ std::string Read(const std::string& path) {
 
 TEST_CASE("the Markdown report has one gap-table row per scenario with the lost-write count") {
   const std::string md = RenderMarkdown(Sample());
-  CHECK(md.find("| lsm | default | power | posix-strict | as expected | 50 of 50 | acked | acked-durable | "
+  CHECK(md.find("| lsm | default | power | posix-strict | as expected | 50 of 50 | acked | "
+                "acked-durable | "
                 "lsm-wal-missing-fsync | lsm-wal-missing-fsync-power |") != std::string::npos);
-  CHECK(md.find("| wal | default batch_sync_count=10 sync_mode=batch | process | ext4-ordered | **UNEXPECTED** | "
+  CHECK(md.find("| wal | default batch_sync_count=10 sync_mode=batch | process | ext4-ordered | "
+                "**UNEXPECTED** | "
                 "3 of 20 | acked |") != std::string::npos);
   // The unexpected scenario is explained, with a command that reproduces it.
   CHECK(md.find("expected violations [], got [prefix]") != std::string::npos);
@@ -55,26 +57,31 @@ TEST_CASE("the Markdown report has one gap-table row per scenario with the lost-
   CHECK(md.find("reproduce: `blackout run b.json --seed 7`") != std::string::npos);
 }
 
-TEST_CASE("JUnit XML has one escaped test case per scenario and a failure for an unexpected outcome") {
+TEST_CASE(
+    "JUnit XML has one escaped test case per scenario and a failure for an unexpected outcome") {
   const std::string xml = RenderJunit(Sample());
   CHECK(xml.find("tests=\"2\" failures=\"1\" errors=\"0\"") != std::string::npos);
   CHECK(xml.find("name=\"lsm-wal-missing-fsync-power\"") != std::string::npos);
   CHECK(xml.find("name=\"wal-batch&lt;&amp;&gt;\"") != std::string::npos);
-  CHECK(xml.find("<failure message=\"expected violations [], got [prefix]\">") != std::string::npos);
+  CHECK(xml.find("<failure message=\"expected violations [], got [prefix]\">") !=
+        std::string::npos);
   size_t cases = 0;
-  for (size_t p = xml.find("<testcase"); p != std::string::npos; p = xml.find("<testcase", p + 1)) ++cases;
+  for (size_t p = xml.find("<testcase"); p != std::string::npos; p = xml.find("<testcase", p + 1))
+    ++cases;
   CHECK(cases == 2);
 }
 
 TEST_CASE("reports are written whole, with no temporary file left, and re-read as the same JSON") {
-  const std::string dir = std::filesystem::temp_directory_path() / ("reports_test." + std::to_string(getpid()));
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("reports_test." + std::to_string(getpid()));
   std::string error;
   REQUIRE(WriteReports(dir + "/nested/out", Sample(), &error));
   CHECK(json::parse(Read(dir + "/nested/out/report.json")) == Sample());
   CHECK(Read(dir + "/nested/out/report.md") == RenderMarkdown(Sample()));
   CHECK(Read(dir + "/nested/out/junit.xml") == RenderJunit(Sample()));
   int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/nested/out")) files += e.is_regular_file();
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/nested/out"))
+    files += e.is_regular_file();
   CHECK(files == 3);
   std::filesystem::remove_all(dir);
 }

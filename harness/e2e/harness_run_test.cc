@@ -23,8 +23,12 @@ struct Output {
   std::string text;
 };
 
-std::string Bin() { return std::getenv("BLACKOUT_BIN") ? std::getenv("BLACKOUT_BIN") : "build/blackout"; }
-std::string Source() { return std::getenv("BLACKOUT_SOURCE_DIR") ? std::getenv("BLACKOUT_SOURCE_DIR") : "."; }
+std::string Bin() {
+  return std::getenv("BLACKOUT_BIN") ? std::getenv("BLACKOUT_BIN") : "build/blackout";
+}
+std::string Source() {
+  return std::getenv("BLACKOUT_SOURCE_DIR") ? std::getenv("BLACKOUT_SOURCE_DIR") : ".";
+}
 
 // A private work dir; the runs' temp dirs go under it (TMPDIR).
 struct WorkDir {
@@ -110,10 +114,13 @@ TEST_CASE("run finds the LSM WAL's missing fsync and writes all three reports") 
   CHECK(s["outcome"] == "as-expected");
   CHECK(s["lost_writes"] == 5);
   CHECK(s["contract"]["power"] == "acked");
-  CHECK(s["crash_states"][0]["pending_at_crash"][0].get<std::string>().find("wal.log") != std::string::npos);
-  CHECK(Slurp(w.path + "/out/report.md").find("| lsm | default | power | posix-strict | as expected | 5 of 5 |") !=
+  CHECK(s["crash_states"][0]["pending_at_crash"][0].get<std::string>().find("wal.log") !=
         std::string::npos);
-  CHECK(Slurp(w.path + "/out/junit.xml").find("<testcase classname=\"blackout.lsm\" name=\"lsm-wal-e2e\"") !=
+  CHECK(Slurp(w.path + "/out/report.md")
+            .find("| lsm | default | power | posix-strict | as expected | 5 of 5 |") !=
+        std::string::npos);
+  CHECK(Slurp(w.path + "/out/junit.xml")
+            .find("<testcase classname=\"blackout.lsm\" name=\"lsm-wal-e2e\"") !=
         std::string::npos);
   CHECK(w.Clean());
 }
@@ -127,7 +134,8 @@ TEST_CASE("an outcome that differs from expect exits 1 and is a JUnit failure wi
   const std::string file = w.Write("s/lsm.json", doc);
   Output o = w.Run("run " + file + " --out " + w.path + "/out --seed 42");
   CHECK(o.code == 1);
-  CHECK(o.text.find("FAIL  lsm-wal-e2e: expected violations [acked-durable], got []") != std::string::npos);
+  CHECK(o.text.find("FAIL  lsm-wal-e2e: expected violations [acked-durable], got []") !=
+        std::string::npos);
   CHECK(o.text.find("reproduce: blackout run " + file + " --seed 42") != std::string::npos);
   CHECK(Slurp(w.path + "/out/junit.xml").find("<failure message=") != std::string::npos);
   CHECK(w.Clean());
@@ -146,7 +154,8 @@ TEST_CASE("every_op crashes after each op, and the seed suite's fixed twins stay
   CHECK(report["scenarios"][0]["crash_states"].size() == 5);
   CHECK(report["scenarios"][0]["crash_states"][2]["point"] == "after_op:3");
   CHECK(report["scenarios"][0]["crash_states"][2]["lost_writes"] == 3);
-  Output fixed = w.Run("run " + Source() + "/scenarios/fixed --out " + w.path + "/out2 --jobs 2 --quiet");
+  Output fixed =
+      w.Run("run " + Source() + "/scenarios/fixed --out " + w.path + "/out2 --jobs 2 --quiet");
   CHECK(fixed.code == 0);
   CHECK(w.Clean());
 }
@@ -191,7 +200,8 @@ TEST_CASE("bad input is one clear error and exit 2, before anything is mounted")
   const std::string good = w.Write("good.json", LsmScenario());
   Output out = w.Run("run " + good + " --out /dev/null/out");
   CHECK(out.code == 2);
-  CHECK(out.text.find("--out: cannot create the output directory /dev/null/out") != std::string::npos);
+  CHECK(out.text.find("--out: cannot create the output directory /dev/null/out") !=
+        std::string::npos);
   Output shard = w.Run("run " + good + " --shard 3/2");
   CHECK(shard.code == 2);
   CHECK(shard.text.find("--shard: expected I/N") != std::string::npos);
