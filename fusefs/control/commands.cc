@@ -266,8 +266,11 @@ int Ctl(const CtlArgs& a) {
     return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
   }
   if (a.command == "power-cut" && !a.state.empty()) {
-    if (a.state != "drop-all" && a.state != "keep-all") {
-      return Usage("ctl: --state " + a.state + " is unknown; states: drop-all, keep-all");
+    // A crash-state id ("prefix:12", ...) is checked by the daemon's model.
+    if (a.state != "drop-all" && a.state != "keep-all" && a.state.find(':') == std::string::npos) {
+      return Usage("ctl: --state " + a.state +
+                   " is unknown; states: drop-all, keep-all, or a crash-state id such as "
+                   "prefix:12");
     }
     request["state"] = a.state;
   }

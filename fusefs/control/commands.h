@@ -6,7 +6,7 @@
 //   blackout umount MNT [--ctl SOCK]
 //       Asks the daemon to stop; falls back to fusermount3 -u (-z when busy).
 //   blackout ctl MNT COMMAND [ARGS] [--ctl SOCK] [--state S] [--view V]
-//       COMMAND: status, seq, sync, power-cut [--state drop-all|keep-all],
+//       COMMAND: status, seq, sync, power-cut [--state drop-all|keep-all|ID],
 //       unsynced, snapshot DIR [--view durable|volatile], trace.
 //       Prints the daemon's JSON reply (pretty) on stdout.
 //

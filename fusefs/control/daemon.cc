@@ -74,8 +74,9 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   ServerHooks hooks;
   hooks.mountpoint = config.mountpoint;
   fusefs::FuseAdapter* raw = adapter.get();
-  hooks.invalidate = [raw](const std::vector<std::pair<model::Ino, std::string>>& entries) {
-    raw->InvalidateKernelCaches(entries);
+  hooks.invalidate = [raw](const std::vector<std::pair<model::Ino, std::string>>& entries,
+                           const std::vector<model::Ino>& inodes) {
+    raw->InvalidateKernelCaches(entries, inodes);
   };
   // The session loop wakes for a signal, not for fuse_session_exit alone;
   // every other thread blocks signals, so this one reaches the loop.

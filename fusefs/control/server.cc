@@ -21,6 +21,9 @@ using nlohmann::json;
 
 constexpr const char* kCommands =
     "status, seq, sync, power-cut, unsynced, snapshot, trace, shutdown";
+constexpr const char* kStates =
+    "drop-all, keep-all, or a crash-state id from the model's generators (prefix:S, "
+    "reorder:K:S1,S2, torn:S:B, random:N:SEED:I)";
 // A request longer than this is not one the protocol defines.
 constexpr size_t kMaxRequestBytes = 1 << 20;
 
@@ -124,16 +127,12 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
 }
 
 json ControlServer::PowerCut(const json& request) {
-  model::CrashStateKind kind = model::CrashStateKind::kDropAll;
+  std::string state = "drop-all";
   if (request.contains("state")) {
-    const json& s = request["state"];
-    if (s == "drop-all") {
-      kind = model::CrashStateKind::kDropAll;
-    } else if (s == "keep-all") {
-      kind = model::CrashStateKind::kKeepAll;
-    } else {
-      return Error("power-cut: unknown \"state\" " + s.dump() + "; states: drop-all, keep-all");
+    if (!request["state"].is_string()) {
+      return Error("power-cut: \"state\" must be a string; states: " + std::string(kStates));
     }
+    state = request["state"];
   }
   // The kernel may have cached any entry of the volatile view before the cut
   // (to drop) and negative lookups of names the cut brings back (to redo).
@@ -142,13 +141,26 @@ json ControlServer::PowerCut(const json& request) {
     entries.emplace_back(parent, name);
   };
   fs_.ForEachVolatileEntry(collect);
-  const model::PowerCutResult cut = fs_.PowerCut(kind);
+  model::PowerCutResult cut;
+  if (state == "drop-all" || state == "keep-all") {
+    cut = fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
+                                           : model::CrashStateKind::kKeepAll);
+  } else {
+    model::Result<model::PowerCutResult> r = fs_.PowerCutTo(state);
+    if (!r.ok()) {
+      return Error("power-cut: unknown or stale \"state\" '" + state + "' (" +
+                   std::strerror(r.error()) + "); states: " + kStates);
+    }
+    cut = std::move(*r);
+  }
   fs_.ForEachVolatileEntry(collect);
+  entries.insert(entries.end(), cut.stale_entries.begin(), cut.stale_entries.end());
   std::sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
-  if (hooks_.invalidate) hooks_.invalidate(entries);
-  Log()->info("power cut ({}): dropped {} pending operations, epoch {}",
-              kind == model::CrashStateKind::kDropAll ? "drop-all" : "keep-all", cut.dropped_ops,
+  std::vector<model::Ino> inodes = cut.changed;
+  inodes.insert(inodes.end(), cut.forgotten.begin(), cut.forgotten.end());
+  if (hooks_.invalidate) hooks_.invalidate(entries, inodes);
+  Log()->info("power cut ({}): dropped {} pending operations, epoch {}", state, cut.dropped_ops,
               cut.epoch);
   return json{{"ok", true},
               {"dropped_ops", cut.dropped_ops},

@@ -10,7 +10,8 @@
 //                          "mountpoint":"...","pending_ops":N}
 //   {"cmd":"seq"}      -> {"ok":true,"seq":N}
 //   {"cmd":"sync"}     -> {"ok":true,"seq":N}          everything made durable
-//   {"cmd":"power-cut","state":"drop-all"|"keep-all"}  (state defaults to drop-all)
+//   {"cmd":"power-cut","state":"drop-all"|"keep-all"|ID}  (state defaults to drop-all;
+//                       ID: a crash-state id of the model, e.g. "prefix:12")
 //                      -> {"ok":true,"dropped_ops":N,"epoch":E,"seq":N}
 //   {"cmd":"unsynced"} -> {"ok":true,"files":[{"path","pending_bytes","since"}],
 //                          "dirs":[{"path","pending_entries","since"}]}
@@ -45,8 +46,11 @@ namespace blackout::control {
 struct ServerHooks {
   std::string mountpoint;  // reported by status
   // Called after a power cut with the volatile entries from before and after
-  // it; tells the kernel to forget them (FuseAdapter::InvalidateKernelCaches).
-  std::function<void(const std::vector<std::pair<model::Ino, std::string>>&)> invalidate;
+  // it and the inodes the model says changed or vanished; tells the kernel to
+  // forget them (FuseAdapter::InvalidateKernelCaches).
+  std::function<void(const std::vector<std::pair<model::Ino, std::string>>&,
+                     const std::vector<model::Ino>&)>
+      invalidate;
   // Called after the reply to "shutdown" is sent.
   std::function<void()> shutdown;
 };

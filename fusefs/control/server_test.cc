@@ -38,10 +38,8 @@ struct ServedFilesystem {
   ServerHooks Hooks() {
     ServerHooks h;
     h.mountpoint = "/somewhere/mnt";
-    h.invalidate = [this](const std::vector<std::pair<model::Ino, std::string>>& e) {
-      invalidated_calls++;
-      (void)e;
-    };
+    h.invalidate = [this](const std::vector<std::pair<model::Ino, std::string>>&,
+                          const std::vector<model::Ino>&) { invalidated_calls++; };
     return h;
   }
   model::Filesystem fs;

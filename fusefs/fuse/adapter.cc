@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -512,7 +513,8 @@ void FuseAdapter::NoteForget(model::Ino ino, uint64_t n) {
 }
 
 InvalidationCount FuseAdapter::InvalidateKernelCaches(
-    const std::vector<std::pair<model::Ino, std::string>>& entries) {
+    const std::vector<std::pair<model::Ino, std::string>>& entries,
+    const std::vector<model::Ino>& extra_inodes) {
   InvalidationCount count;
   if (!mounted_) return count;
   for (const auto& [parent, name] : entries) {
@@ -520,12 +522,14 @@ InvalidationCount FuseAdapter::InvalidateKernelCaches(
       ++count.entries;
     }
   }
-  std::vector<model::Ino> inodes;
+  std::vector<model::Ino> inodes = extra_inodes;
   {
     std::lock_guard<std::mutex> lock(lookups_mu_);
-    inodes.reserve(kernel_lookups_.size());
+    inodes.reserve(inodes.size() + kernel_lookups_.size());
     for (const auto& [ino, n] : kernel_lookups_) inodes.push_back(ino);
   }
+  std::sort(inodes.begin(), inodes.end());
+  inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
   // Drops attributes and cached pages (unmapping shared mappings), so that no
   // read, stat or mmap shows a byte the power cut took away.
   for (model::Ino ino : inodes) {

@@ -79,12 +79,13 @@ class FuseAdapter {
 
   // Tells the kernel to drop the given directory entries (parent, name) and
   // the attributes and page cache of every inode it may know (those handed
-  // out by entry replies and not yet forgotten). Call after a power cut with
+  // out by entry replies and not yet forgotten, plus `inodes`). Call after a power cut with
   // the entries of the volatile view from before AND after the cut, so that
   // removed names disappear and restored names are looked up again.
   // Errors (the kernel did not have the entry) are ignored.
   InvalidationCount InvalidateKernelCaches(
-      const std::vector<std::pair<model::Ino, std::string>>& entries);
+      const std::vector<std::pair<model::Ino, std::string>>& entries,
+      const std::vector<model::Ino>& inodes = {});
 
   const std::string& mountpoint() const { return options_.mountpoint; }
 
