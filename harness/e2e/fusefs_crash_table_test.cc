@@ -156,5 +156,27 @@ TEST_CASE("ctl sync makes everything durable, as a sync event for the whole moun
   CHECK(ReadFileIfExists(m.Path("d/f")) == kData);
 }
 
+TEST_CASE("power-cut to a crash-state id (prefix:S) keeps exactly the operations up to S") {
+  MountFixture m("posix-strict");
+  INFO(m.Reproduce());
+  WriteFile(m.Path("a"), "a-data", /*do_fsync=*/false);
+  WriteFile(m.Path("b"), "b-data", /*do_fsync=*/false);
+  uint64_t create_a = 0;
+  const nlohmann::json trace = m.Ctl({"trace"});
+  for (const auto& e : trace["entries"]) {
+    if (e["op"] == "create" && e["path"] == "/a") create_a = e["seq"];
+  }
+  REQUIRE(create_a > 0);
+  const std::string state = "prefix:" + std::to_string(create_a);
+  INFO("blackout ctl MNT power-cut --state " << state);
+  m.PowerCut(state);
+  CHECK(ReadFileIfExists(m.Path("a")) == "");
+  CHECK_FALSE(Exists(m.Path("b")));
+  // A malformed id is the daemon's error: exit 1.
+  const CommandResult bad = m.CtlCommand({"power-cut", "--state", "prefix:x"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("prefix:x") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace blackout::e2e
