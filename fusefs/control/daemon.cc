@@ -67,6 +67,9 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   std::unique_ptr<fusefs::FuseAdapter> adapter =
       fusefs::FuseAdapter::Mount(fs, mount_options, &error);
   if (!adapter) return fail(error);
+  // A shell starts background jobs with SIGINT ignored, and libfuse keeps an
+  // ignored disposition; the daemon must stop cleanly on all three anyway.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) signal(sig, SIG_DFL);
   if (!adapter->InstallSignalHandlers()) {
     return fail("cannot install signal handlers for the session loop");
   }

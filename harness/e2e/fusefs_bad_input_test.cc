@@ -144,8 +144,10 @@ TEST_CASE("umount of a path that is not a blackout mount exits 2") {
   CHECK(r.err.find("not a blackout mount") != std::string::npos);
 }
 
-TEST_CASE("SIGTERM to the daemon unmounts cleanly and removes the socket") {
+TEST_CASE("SIGTERM, SIGINT or SIGHUP to the daemon unmounts cleanly and removes the socket") {
   ExitSkippedWithoutFuse();
+  const int sig = GENERATE(SIGTERM, SIGINT, SIGHUP);
+  INFO("signal " << sig);
   TempDir t;
   const std::string mnt = t.path + "/mnt";
   std::filesystem::create_directory(mnt);
@@ -157,7 +159,7 @@ TEST_CASE("SIGTERM to the daemon unmounts cleanly and removes the socket") {
   REQUIRE(has_pid);
   const pid_t pid = std::stoi(match[1]);
   WriteFile(mnt + "/f", "x", false);
-  REQUIRE(kill(pid, SIGTERM) == 0);
+  REQUIRE(kill(pid, sig) == 0);
   bool gone = false;
   for (int i = 0; i < 250 && !gone; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
