@@ -60,8 +60,14 @@ class WalSession final : public EngineSession {
   // "batch" and the no-sync modes only what the last fsync (every Nth record,
   // append_batch, checkpoint, rotation, truncate, close) covered.
   nlohmann::json Contract() override {
+    // Outside "sync" mode REF defers the flush together with the fsync
+    // (wal.py:124-134), so even a process crash keeps only what the last sync
+    // point wrote: the promise of batch mode is a synced prefix, not every
+    // acknowledged record. The fixed profile flushes every record.
     const bool sync = wal_->options().sync_mode == "sync";
-    return {{"process", "acked"}, {"power", sync ? "acked" : "synced-prefix"}};
+    const bool flushed = sync || wal_->options().fixed;
+    return {{"process", flushed ? "acked" : "synced-prefix"},
+            {"power", sync ? "acked" : "synced-prefix"}};
   }
 
   Status Close() override { return wal_->Close(); }
