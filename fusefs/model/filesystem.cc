@@ -286,12 +286,15 @@ Result<Attr> Filesystem::Impl::NewInode(Ino parent, std::string_view name, uint3
 
 Result<void> Filesystem::Impl::TruncateLocked(Ino ino, uint64_t size, const Caller& who) {
   if (size > kMaxFileSize) return Errno{EFBIG};
+  auto paths = [&] { return PathsOf(ino); };
+  if (int e = BeforeOp(FaultOp::kTruncate, paths); e != 0) return Errno{e};
   PendingOp op;
   op.kind = OpKind::kTruncate;
   op.ino = ino;
   op.time = Now();
   op.offset = size;
   Commit(std::move(op), who.pid);
+  AfterOp(FaultOp::kTruncate, paths);
   return Ok();
 }
 
@@ -485,6 +488,8 @@ Result<void> Filesystem::Unlink(Ino parent, std::string_view name, const Caller&
   if (it == (*dir)->entries.end()) return Errno{ENOENT};
   Ino child = it->second;
   if (impl_->vol.Find(child)->IsDir()) return Errno{EISDIR};
+  auto paths = [&] { return std::vector<std::string>{impl_->EntryPath(parent, name)}; };
+  if (int e = impl_->BeforeOp(FaultOp::kUnlink, paths); e != 0) return Errno{e};
   PendingOp op;
   op.kind = OpKind::kUnlink;
   op.ino = child;
@@ -493,6 +498,7 @@ Result<void> Filesystem::Unlink(Ino parent, std::string_view name, const Caller&
   op.name = std::string(name);
   impl_->Commit(std::move(op), who.pid);
   impl_->MaybeReap(child);
+  impl_->AfterOp(FaultOp::kUnlink, paths);
   return Ok();
 }
 
@@ -566,6 +572,10 @@ Result<void> Filesystem::Rename(Ino parent, std::string_view name, Ino new_paren
       return Errno{EISDIR};
     }
   }
+  auto paths = [&] {
+    return std::vector<std::string>{m.EntryPath(parent, name), m.EntryPath(new_parent, new_name)};
+  };
+  if (int e = m.BeforeOp(FaultOp::kRename, paths); e != 0) return Errno{e};
   PendingOp op;
   op.kind = OpKind::kRename;
   op.ino = src;
@@ -578,6 +588,7 @@ Result<void> Filesystem::Rename(Ino parent, std::string_view name, Ino new_paren
   op.flags = flags;
   m.Commit(std::move(op), who.pid);
   if (dst != 0 && !(flags & RENAME_EXCHANGE)) m.MaybeReap(dst);
+  m.AfterOp(FaultOp::kRename, paths);
   return Ok();
 }
 
@@ -588,6 +599,8 @@ Result<Created> Filesystem::Create(Ino parent, std::string_view name, uint32_t m
   auto dir = m.Dir(parent);
   if (!dir.ok()) return Errno{dir.error()};
   if (auto r = CheckName(name); !r.ok()) return Errno{r.error()};
+  auto paths = [&] { return std::vector<std::string>{m.EntryPath(parent, name)}; };
+  if (int e = m.BeforeOp(FaultOp::kCreate, paths); e != 0) return Errno{e};
   Attr attr;
   auto it = (*dir)->entries.find(name);
   if (it != (*dir)->entries.end()) {
@@ -607,6 +620,7 @@ Result<Created> Filesystem::Create(Ino parent, std::string_view name, uint32_t m
   Fh fh = m.next_fh++;
   m.handles[fh] = Handle{attr.ino, flags, m.epoch, false, {}};
   ++m.open_count[attr.ino];
+  m.AfterOp(FaultOp::kCreate, paths);
   return Created{attr, fh};
 }
 
@@ -635,7 +649,11 @@ Result<void> Filesystem::Read(Fh fh, uint64_t offset, size_t size, std::string& 
   const Node* n = impl_->vol.Find((*h)->ino);
   if (n == nullptr) return Errno{EIO};
   if (n->IsDir()) return Errno{EISDIR};
+  Ino ino = (*h)->ino;
+  auto paths = [&] { return impl_->PathsOf(ino); };
+  if (int e = impl_->BeforeOp(FaultOp::kRead, paths); e != 0) return Errno{e};
   ReadPages(n->pages, n->attr.size, offset, size, out);
+  impl_->AfterOp(FaultOp::kRead, paths);
   return Ok();
 }
 
@@ -644,10 +662,14 @@ Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, 
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};
   if (!Writable((*h)->flags)) return Errno{EBADF};
+  Ino ino = (*h)->ino;
+  auto paths = [&] { return impl_->PathsOf(ino); };
+  if (int e = impl_->BeforeOp(FaultOp::kWrite, paths); e != 0) return Errno{e};
   size_t written = 0;
   if (auto r = impl_->WriteLocked(**h, offset, data, who, written); !r.ok()) {
     return Errno{r.error()};
   }
+  impl_->AfterOp(FaultOp::kWrite, paths);
   return written;
 }
 
@@ -680,14 +702,37 @@ Result<void> Filesystem::Fsync(Fh fh, bool datasync, const Caller& who) {
   std::lock_guard lock(impl_->mu);
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};
+  Impl& m = *impl_;
   Ino ino = (*h)->ino;
-  if ((*h)->is_dir) {
-    impl_->Record(datasync ? "fdatasync" : "fsync", ino, who.pid, 0, 0, 0, 0, "directory");
-    impl_->SyncDir(ino);
-  } else {
-    impl_->Record(datasync ? "fdatasync" : "fsync", ino, who.pid);
-    impl_->SyncInode(ino, datasync);
+  bool is_dir = (*h)->is_dir;
+  const char* name = datasync ? "fdatasync" : "fsync";
+  auto paths = [&] { return m.PathsOf(ino); };
+  FaultOp op = is_dir ? FaultOp::kFsyncDir : FaultOp::kFsync;
+  if (!is_dir) {
+    // A writeback error another file description's fsync met is reported
+    // here once (errseq_t), and this fsync commits nothing.
+    auto un = m.unreported_wb_err.find(ino);
+    if (un != m.unreported_wb_err.end() && un->second.erase(fh) != 0) {
+      m.Record(name, ino, who.pid, 0, 0, 0, 0, "earlier writeback error: EIO");
+      return Errno{EIO};
+    }
   }
+  uint64_t epoch = m.epoch;
+  if (int e = m.BeforeOp(op, paths); e != 0) {
+    if (m.epoch == epoch) {
+      m.Record(name, ino, who.pid, 0, 0, 0, 0, "injected " + std::string(FaultErrnoName(e)));
+      if (!is_dir && e != EROFS) m.FailFsync(fh, ino);
+    }
+    return Errno{e};
+  }
+  if (is_dir) {
+    m.Record(name, ino, who.pid, 0, 0, 0, 0, "directory");
+    m.SyncDir(ino);
+  } else {
+    m.Record(name, ino, who.pid);
+    m.SyncInode(ino, datasync);
+  }
+  m.AfterOp(op, paths);
   return Ok();
 }
 
@@ -712,14 +757,18 @@ Result<void> Filesystem::Fallocate(Fh fh, int mode, uint64_t offset, uint64_t le
           m.options.capacity_bytes) {
     return Errno{ENOSPC};
   }
+  Ino ino = (*h)->ino;
+  auto paths = [&] { return m.PathsOf(ino); };
+  if (int e = m.BeforeOp(FaultOp::kFallocate, paths); e != 0) return Errno{e};
   PendingOp op;
   op.kind = OpKind::kFallocate;
-  op.ino = (*h)->ino;
+  op.ino = ino;
   op.time = Now();
   op.offset = offset;
   op.length = length;
   op.flags = static_cast<uint32_t>(mode);
   m.Commit(std::move(op), who.pid);
+  m.AfterOp(FaultOp::kFallocate, paths);
   return Ok();
 }
 
@@ -771,12 +820,16 @@ Result<void> Filesystem::FsyncDir(Fh fh, bool datasync, const Caller& who) {
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};
   Ino ino = (*h)->ino;
+  bool is_dir = (*h)->is_dir;
+  auto paths = [&] { return impl_->PathsOf(ino); };
+  if (int e = impl_->BeforeOp(FaultOp::kFsyncDir, paths); e != 0) return Errno{e};
   impl_->Record(datasync ? "fdatasyncdir" : "fsyncdir", ino, who.pid);
-  if ((*h)->is_dir) {
+  if (is_dir) {
     impl_->SyncDir(ino);
   } else {
     impl_->SyncInode(ino, datasync);
   }
+  impl_->AfterOp(FaultOp::kFsyncDir, paths);
   return Ok();
 }
 

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "fusefs/model/faults.h"
 #include "fusefs/model/result.h"
 
 namespace blackout::model {
@@ -251,6 +252,28 @@ class Filesystem {
   Result<PowerCutResult> PowerCutTo(std::string_view id);
   // Materialize crash state `id` into `dir` (rules as Materialize).
   Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
+
+  // ---- Faults beyond power loss (faults.h; crash_model.md, "Faults").
+  // Adds an error-injection rule: matching operations fail with rule.err.
+  // EINVAL: a glob GlobProblem refuses, an errno not of ParseFaultErrno,
+  // first == 0.
+  Result<void> AddFault(FaultRule rule);
+  // Arms the crash trigger, replacing an armed one. EINVAL: bad glob, nth 0.
+  Result<void> SetCrashTrigger(CrashTrigger trigger);
+  // Removes every rule and the armed trigger; errors already reported to
+  // open files stay reported.
+  void ClearFaults();
+  std::vector<FaultRule> Faults() const;
+  std::optional<CrashTrigger> ArmedTrigger() const;
+  // How many power cuts a crash trigger made so far.
+  uint64_t TriggeredCuts() const;
+  // Kernel caches to drop after a change no control request made (a crash
+  // trigger's power cut, a btrfs revert after a failed fsync): directory
+  // entries and inodes. Called with the model's lock held, on the FUSE
+  // thread of the operation: it must only hand the lists to another thread.
+  using CacheDropListener =
+      std::function<void(std::vector<std::pair<Ino, std::string>>, std::vector<Ino>)>;
+  void SetCacheDropListener(CacheDropListener listener);
 
   // ---- Record once, explore offline.
   // The durable view and the pending operations as bytes (zlib-compressed,

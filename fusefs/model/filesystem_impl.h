@@ -4,7 +4,9 @@
 //   materialize.cc  writing a view into a plain directory
 //
 // Invariants (all under `mu`):
-//   * vol == dur with every op of `pending` applied in seq order (ApplyOp).
+//   * vol == dur with every op of `pending` applied in seq order (ApplyOp),
+//     except for writes a failed fsync dropped (fault_hooks.cc, FailFsync):
+//     the volatile view keeps showing them, no crash state has them.
 //   * Per inode, the data ops applied to `dur` are a prefix of that inode's
 //     data ops (a sync never applies a later write before an earlier one).
 //   * by_inode/by_dir/by_child/meta index `pending` by seq; they may hold
@@ -18,8 +20,10 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "fusefs/model/faults.h"
 #include "fusefs/model/filesystem.h"
 #include "fusefs/model/inode.h"
 #include "fusefs/model/pending_op.h"
@@ -69,6 +73,14 @@ struct Filesystem::Impl {
   uint64_t epoch = 1;
   std::vector<TraceEntry> trace;
   std::thread reaper;
+  // ---- faults (faults.cc, durability.cc "Failed fsync")
+  FaultTable faults;
+  CacheDropListener drop_listener;
+  uint64_t triggered_cuts = 0;
+  // Open file descriptions that have a writeback error still to report:
+  // Linux's errseq_t reports an error once to each file open when it
+  // happened (lib/errseq.c, file_check_and_advance_wb_err).
+  std::unordered_map<Ino, std::unordered_set<Fh>> unreported_wb_err;
 
   // ---- filesystem.cc helpers
   Result<const Node*> Dir(Ino ino) const;  // ENOENT / ENOTDIR
@@ -89,6 +101,21 @@ struct Filesystem::Impl {
   Result<void> WriteLocked(Handle& h, uint64_t offset, std::string_view data, const Caller& who,
                            size_t& written);
   Result<void> TruncateLocked(Ino ino, uint64_t size, const Caller& who);
+
+  // ---- fault hooks (filesystem.cc calls them; faults.h says what matches).
+  // The paths an operation on `ino` matches by; the entry `name` in `parent`.
+  std::vector<std::string> PathsOf(Ino ino) const;
+  std::string EntryPath(Ino parent, std::string_view name) const;
+  // Before an operation: the errno to answer, or 0 to go on. A "before"
+  // trigger cuts power here and answers EIO; otherwise an injected error.
+  // `paths` is called only when faults are set.
+  int BeforeOp(FaultOp op, const std::function<std::vector<std::string>()>& paths);
+  // After an operation that succeeded: cuts power if an "after" trigger fires.
+  void AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths);
+  void TriggeredCut(FaultOp op, const std::string& path);
+  // A failed fsync of file `ino` through `fh` with a writeback error `err`:
+  // what the behaviour model does with the un-synced data (durability.cc).
+  void FailFsync(Fh fh, Ino ino);
 
   // ---- durability.cc
   void ApplyPending(Seq s);

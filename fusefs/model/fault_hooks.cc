@@ -1,0 +1,158 @@
+// Faults in the running filesystem: the control calls of filesystem.h
+// ("Faults beyond power loss"), the hooks the operations of filesystem.cc
+// call, and what a failed fsync does to un-synced data under each behaviour
+// model. crash_model.md, "Faults", is the one description of the rules.
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "fusefs/model/filesystem_impl.h"
+
+namespace blackout::model {
+
+// ---------------------------------------------------------------- control
+
+Result<void> Filesystem::AddFault(FaultRule rule) {
+  if (!GlobProblem(rule.path).empty() || rule.first == 0) return Errno{EINVAL};
+  if (FaultErrnoName(rule.err) == "?") return Errno{EINVAL};
+  rule.seen = 0;
+  rule.fired = 0;
+  std::lock_guard lock(impl_->mu);
+  impl_->faults.Add(std::move(rule));
+  return Ok();
+}
+
+Result<void> Filesystem::SetCrashTrigger(CrashTrigger trigger) {
+  if (!GlobProblem(trigger.path).empty() || trigger.nth == 0) return Errno{EINVAL};
+  trigger.seen = 0;
+  std::lock_guard lock(impl_->mu);
+  impl_->faults.SetTrigger(std::move(trigger));
+  return Ok();
+}
+
+void Filesystem::ClearFaults() {
+  std::lock_guard lock(impl_->mu);
+  impl_->faults.Clear();
+}
+
+std::vector<FaultRule> Filesystem::Faults() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->faults.rules();
+}
+
+std::optional<CrashTrigger> Filesystem::ArmedTrigger() const {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->faults.has_trigger()) return std::nullopt;
+  return impl_->faults.trigger();
+}
+
+uint64_t Filesystem::TriggeredCuts() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->triggered_cuts;
+}
+
+void Filesystem::SetCacheDropListener(CacheDropListener listener) {
+  std::lock_guard lock(impl_->mu);
+  impl_->drop_listener = std::move(listener);
+}
+
+// ---------------------------------------------------------------- hooks
+
+std::vector<std::string> Filesystem::Impl::PathsOf(Ino ino) const { return {Path(ino)}; }
+
+std::string Filesystem::Impl::EntryPath(Ino parent, std::string_view name) const {
+  std::string dir = Path(parent);
+  return dir == "/" ? "/" + std::string(name) : dir + "/" + std::string(name);
+}
+
+int Filesystem::Impl::BeforeOp(FaultOp op,
+                               const std::function<std::vector<std::string>()>& paths) {
+  if (faults.empty()) return 0;
+  std::vector<std::string> p = paths();
+  if (faults.Fires(op, p, /*before=*/true)) {
+    // The power went out before the operation reached the disk: it never
+    // happens, and the caller's handle belongs to a world that is gone.
+    TriggeredCut(op, p.empty() ? std::string() : p.front());
+    return EIO;
+  }
+  return faults.Error(op, p);
+}
+
+void Filesystem::Impl::AfterOp(FaultOp op,
+                               const std::function<std::vector<std::string>()>& paths) {
+  if (!faults.has_trigger() || faults.trigger().before) return;
+  std::vector<std::string> p = paths();
+  if (faults.Fires(op, p, /*before=*/false)) {
+    TriggeredCut(op, p.empty() ? std::string() : p.front());
+  }
+}
+
+void Filesystem::Impl::TriggeredCut(FaultOp op, const std::string& path) {
+  // As the control socket's power-cut does (control/server.cc): the kernel
+  // may have cached any entry of the old volatile view, and negative lookups
+  // of names the cut brings back.
+  std::vector<std::pair<Ino, std::string>> entries;
+  for (const auto& [ino, node] : vol.nodes) {
+    for (const auto& [name, child] : node->entries) entries.emplace_back(ino, name);
+  }
+  JoinReaper();
+  PowerCutResult result;
+  result.dropped_ops = pending.size();
+  unreported_wb_err.clear();
+  result = FinishCut(std::move(result), "crash trigger: " + std::string(Name(op)) + " " + path);
+  ++triggered_cuts;
+  for (const auto& [ino, node] : vol.nodes) {
+    for (const auto& [name, child] : node->entries) entries.emplace_back(ino, name);
+  }
+  entries.insert(entries.end(), result.stale_entries.begin(), result.stale_entries.end());
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  std::vector<Ino> inodes = result.changed;
+  inodes.insert(inodes.end(), result.forgotten.begin(), result.forgotten.end());
+  if (drop_listener) drop_listener(std::move(entries), std::move(inodes));
+}
+
+// ---------------------------------------------------------------- failed fsync
+
+void Filesystem::Impl::FailFsync(Fh fh, Ino ino) {
+  // Every other file description open on the inode learns of the error at
+  // its next fsync, once; descriptions opened later never do (errseq_t:
+  // lib/errseq.c; Documentation/filesystems/vfs.rst, "fsync").
+  for (const auto& [other, h] : handles) {
+    if (other != fh && h.ino == ino && h.epoch == epoch) unreported_wb_err[ino].insert(other);
+  }
+  auto bi = by_inode.find(ino);
+  if (bi == by_inode.end()) return;
+  if (options.model == BehaviourModel::kBtrfs) {
+    // btrfs: the file reverts to its last durable state, in memory too:
+    // its un-synced operations are gone and reads show the durable bytes
+    // (Rebello et al., "Can Applications Recover from fsync Failures?",
+    // USENIX ATC 2020, section 4: btrfs reverts the in-memory file state).
+    for (Seq s : bi->second) {
+      auto it = pending.find(s);
+      if (it != pending.end() && IsDataOp(it->second.kind)) pending.erase(it);
+    }
+    Node* v = vol.Mutable(ino);
+    const Node* d = dur.Find(ino);
+    if (v != nullptr) {
+      vol.page_count -= v->pages.size();
+      v->pages = d != nullptr ? d->pages : PageMap{};
+      v->attr.size = d != nullptr ? d->attr.size : 0;
+      vol.page_count += v->pages.size();
+    }
+    if (drop_listener) drop_listener({}, {ino});
+    return;
+  }
+  // ext4 (both modes), xfs and posix-strict: writeback failed, the pages
+  // are marked clean and their data will never be written; the page cache
+  // keeps showing it until the power goes (Rebello et al. 2020, section 4;
+  // LWN 752063, "PostgreSQL's fsync() surprise"). A retried fsync finds
+  // nothing to write and succeeds. POSIX leaves the state unspecified;
+  // posix-strict takes the same, pessimistic, reading.
+  for (Seq s : bi->second) {
+    auto it = pending.find(s);
+    if (it != pending.end() && it->second.kind == OpKind::kWrite) pending.erase(it);
+  }
+}
+
+}  // namespace blackout::model

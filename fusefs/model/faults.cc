@@ -1,0 +1,127 @@
+// Fault rules and crash triggers: parsing and matching (faults.h). What a
+// fired rule does to the model's state is in filesystem.cc and durability.cc.
+#include "fusefs/model/faults.h"
+
+#include <fnmatch.h>
+
+#include <array>
+#include <cerrno>
+#include <utility>
+
+namespace blackout::model {
+
+namespace {
+
+constexpr std::array<std::pair<FaultOp, std::string_view>, 9> kOps{{
+    {FaultOp::kRead, "read"},
+    {FaultOp::kWrite, "write"},
+    {FaultOp::kFsync, "fsync"},
+    {FaultOp::kFsyncDir, "fsyncdir"},
+    {FaultOp::kCreate, "create"},
+    {FaultOp::kRename, "rename"},
+    {FaultOp::kUnlink, "unlink"},
+    {FaultOp::kTruncate, "truncate"},
+    {FaultOp::kFallocate, "fallocate"},
+}};
+
+constexpr std::array<std::pair<int, std::string_view>, 4> kErrnos{{
+    {EIO, "EIO"},
+    {ENOSPC, "ENOSPC"},
+    {EDQUOT, "EDQUOT"},
+    {EROFS, "EROFS"},
+}};
+
+bool AnyMatches(const std::string& glob, const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    if (GlobMatches(glob, p)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<FaultOp> ParseFaultOp(std::string_view name) {
+  for (const auto& [op, n] : kOps) {
+    if (n == name) return op;
+  }
+  return Errno{EINVAL};
+}
+
+std::string_view Name(FaultOp op) {
+  for (const auto& [o, n] : kOps) {
+    if (o == op) return n;
+  }
+  return "?";
+}
+
+std::string_view FaultOpNames() {
+  return "read, write, fsync, fsyncdir, create, rename, unlink, truncate, fallocate";
+}
+
+Result<int> ParseFaultErrno(std::string_view name) {
+  for (const auto& [e, n] : kErrnos) {
+    if (n == name) return e;
+  }
+  return Errno{EINVAL};
+}
+
+std::string_view FaultErrnoName(int err) {
+  for (const auto& [e, n] : kErrnos) {
+    if (e == err) return n;
+  }
+  return "?";
+}
+
+std::string_view FaultErrnoNames() { return "EIO, ENOSPC, EDQUOT, EROFS"; }
+
+std::string GlobProblem(std::string_view glob) {
+  if (glob.empty()) return "the glob is empty (use \"*\" for every path)";
+  // fnmatch(3) treats an unclosed '[' as a literal; a user who wrote one
+  // almost always meant a class, so refuse it rather than match nothing.
+  for (size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (glob[i] != '[') continue;
+    size_t j = i + 1;
+    if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+    if (j < glob.size() && glob[j] == ']') ++j;
+    while (j < glob.size() && glob[j] != ']') ++j;
+    if (j >= glob.size()) return "unbalanced '[' at position " + std::to_string(i);
+    i = j;
+  }
+  return {};
+}
+
+bool GlobMatches(const std::string& glob, const std::string& path) {
+  if (fnmatch(glob.c_str(), path.c_str(), 0) == 0) return true;
+  if (glob.find('/') != std::string::npos) return false;
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return false;
+  return fnmatch(glob.c_str(), path.c_str() + slash + 1, 0) == 0;
+}
+
+int FaultTable::Error(FaultOp op, const std::vector<std::string>& paths) {
+  int err = 0;
+  for (auto& r : rules_) {
+    if (r.op != op || !AnyMatches(r.path, paths)) continue;
+    ++r.seen;
+    bool in_window = r.seen >= r.first && (r.count == 0 || r.seen < r.first + r.count);
+    if (in_window && err == 0) {
+      err = r.err;
+      ++r.fired;
+    }
+  }
+  return err;
+}
+
+bool FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before) {
+  if (!has_trigger_ || trigger_.before != before || trigger_.op != op) return false;
+  if (!AnyMatches(trigger_.path, paths)) return false;
+  if (++trigger_.seen < trigger_.nth) return false;
+  has_trigger_ = false;
+  return true;
+}
+
+}  // namespace blackout::model

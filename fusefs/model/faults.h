@@ -1,0 +1,105 @@
+// Faults beyond power loss: injected errors and crash triggers.
+//
+// A FaultRule makes matching operations fail with an errno before they reach
+// the model's state (the operation has no effect), except fsync, whose
+// failure follows the kernel's writeback-error semantics of the behaviour
+// model (crash_model.md, "Failed fsync"; durability.cc, FailFsync).
+// A CrashTrigger cuts power (drop-all) right before or right after the Nth
+// matching operation; the kernel caches are dropped through the listener
+// given to Filesystem::SetCacheDropListener.
+//
+// Matching: an operation matches when its kind is the rule's and the glob
+// matches the path of the file it acts on ("/dir/a.log"; for create the new
+// name's path, for rename the source or the target). A glob without '/'
+// is matched against the last component too, so "*.log" matches
+// "/dir/a.log". fnmatch(3) syntax: *, ?, [...].
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fusefs/model/result.h"
+
+namespace blackout::model {
+
+enum class FaultOp : uint8_t {
+  kRead,
+  kWrite,
+  kFsync,     // fsync and fdatasync of a file
+  kFsyncDir,  // fsync of a directory
+  kCreate,    // create, mknod
+  kRename,
+  kUnlink,
+  kTruncate,  // truncate(2), ftruncate(2), O_TRUNC
+  kFallocate,
+};
+
+// "read", "write", "fsync", "fsyncdir", "create", "rename", "unlink",
+// "truncate", "fallocate"; EINVAL otherwise.
+[[nodiscard]] Result<FaultOp> ParseFaultOp(std::string_view name);
+std::string_view Name(FaultOp op);
+// The names above, comma-separated, for error messages.
+std::string_view FaultOpNames();
+// "EIO", "ENOSPC", "EDQUOT", "EROFS" -> the errno; EINVAL otherwise.
+[[nodiscard]] Result<int> ParseFaultErrno(std::string_view name);
+std::string_view FaultErrnoName(int err);
+std::string_view FaultErrnoNames();
+// Empty string when `glob` is usable, else why not (empty, unbalanced '[').
+std::string GlobProblem(std::string_view glob);
+// Whether `glob` matches `path` (see the header comment).
+bool GlobMatches(const std::string& glob, const std::string& path);
+
+struct FaultRule {
+  FaultOp op = FaultOp::kWrite;
+  std::string path = "*";  // glob
+  int err = 5;             // EIO
+  // The rule fires on matching operations first..first+count-1 (1-based);
+  // count 0: without end.
+  uint64_t first = 1;
+  uint64_t count = 0;
+  // Matching operations seen so far (the model's state, not configuration).
+  uint64_t seen = 0;
+  uint64_t fired = 0;
+};
+
+struct CrashTrigger {
+  FaultOp op = FaultOp::kFsync;
+  std::string path = "*";
+  uint64_t nth = 1;
+  bool before = false;  // cut before the operation (it never happens, answers EIO)
+  uint64_t seen = 0;
+};
+
+// The rules and the trigger of one filesystem. Not thread-safe: the
+// filesystem calls it under its lock.
+class FaultTable {
+ public:
+  bool empty() const { return rules_.empty() && !has_trigger_; }
+  void Add(FaultRule rule) { rules_.push_back(std::move(rule)); }
+  void SetTrigger(CrashTrigger t) {
+    trigger_ = std::move(t);
+    has_trigger_ = true;
+  }
+  void Clear() {
+    rules_.clear();
+    has_trigger_ = false;
+  }
+  // The errno the first firing rule gives for this operation, or 0. Every
+  // matching rule counts the operation.
+  int Error(FaultOp op, const std::vector<std::string>& paths);
+  // Counts the operation for the trigger when `before` is the trigger's
+  // side; true when the trigger fires (it is then disarmed).
+  bool Fires(FaultOp op, const std::vector<std::string>& paths, bool before);
+  const std::vector<FaultRule>& rules() const { return rules_; }
+  bool has_trigger() const { return has_trigger_; }
+  const CrashTrigger& trigger() const { return trigger_; }
+
+ private:
+  std::vector<FaultRule> rules_;
+  CrashTrigger trigger_;
+  bool has_trigger_ = false;
+};
+
+}  // namespace blackout::model

@@ -1,0 +1,243 @@
+// Unit tests of injected errors, failed-fsync semantics and crash triggers
+// (faults.h; crash_model.md, "Faults").
+// Reproduce with: build/fusefs/model/faults_test "<test name>"
+#include <fcntl.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "fusefs/model/filesystem.h"
+
+using namespace blackout::model;
+
+namespace {
+
+const Caller kWho{1000, 1000, 4242, 022};
+
+Fh MustCreate(Filesystem& fs, const std::string& name, int flags = O_RDWR | O_CREAT) {
+  auto c = fs.Create(kRootIno, name, 0644, flags, kWho);
+  REQUIRE(c.ok());
+  return c->fh;
+}
+
+Ino InoOf(Filesystem& fs, const std::string& name) {
+  auto a = fs.Lookup(kRootIno, name);
+  REQUIRE(a.ok());
+  fs.Forget(a->ino, 1);
+  return a->ino;
+}
+
+std::string ReadAll(Filesystem& fs, const std::string& name) {
+  auto a = fs.Lookup(kRootIno, name);
+  if (!a.ok()) return "<missing>";
+  auto fh = fs.Open(a->ino, O_RDONLY, kWho);
+  REQUIRE(fh.ok());
+  std::string out;
+  REQUIRE(fs.Read(*fh, 0, 1 << 20, out).ok());
+  REQUIRE(fs.Release(*fh).ok());
+  fs.Forget(a->ino, 1);
+  return out;
+}
+
+FaultRule Rule(FaultOp op, const std::string& glob, int err, uint64_t first = 1,
+               uint64_t count = 0) {
+  FaultRule r;
+  r.op = op;
+  r.path = glob;
+  r.err = err;
+  r.first = first;
+  r.count = count;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("fault names parse and unknown ones are refused") {
+  CHECK(ParseFaultOp("fsyncdir").ok());
+  CHECK(*ParseFaultOp("fallocate") == FaultOp::kFallocate);
+  CHECK(ParseFaultOp("frobnicate").error() == EINVAL);
+  CHECK(*ParseFaultErrno("EDQUOT") == EDQUOT);
+  CHECK(ParseFaultErrno("EPERM").error() == EINVAL);
+  CHECK(GlobProblem("*.log").empty());
+  CHECK(GlobProblem("[ab].log").empty());
+  CHECK_FALSE(GlobProblem("[ab.log").empty());
+  CHECK_FALSE(GlobProblem("").empty());
+}
+
+TEST_CASE("a glob without a slash matches the file name in any directory") {
+  CHECK(GlobMatches("*.log", "/a.log"));
+  CHECK(GlobMatches("*.log", "/dir/a.log"));
+  CHECK_FALSE(GlobMatches("*.log", "/dir/a.db"));
+  CHECK(GlobMatches("/dir/*", "/dir/a.db"));
+  CHECK_FALSE(GlobMatches("/other/*", "/dir/a.db"));
+}
+
+TEST_CASE("an injected write error fails only the matching writes and changes nothing") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  Fh db = MustCreate(fs, "a.db");
+  REQUIRE(fs.AddFault(Rule(FaultOp::kWrite, "*.log", ENOSPC)).ok());
+  CHECK(fs.Write(log, 0, "x", kWho).error() == ENOSPC);
+  CHECK(fs.Write(db, 0, "y", kWho).ok());
+  CHECK(ReadAll(fs, "a.log").empty());
+  fs.ClearFaults();
+  CHECK(fs.Write(log, 0, "x", kWho).ok());
+  CHECK(ReadAll(fs, "a.log") == "x");
+}
+
+TEST_CASE("--nth fails one matching operation, --from and --count a window of them") {
+  Filesystem fs;
+  Fh f = MustCreate(fs, "f");
+  REQUIRE(fs.AddFault(Rule(FaultOp::kWrite, "*", EIO, 2, 1)).ok());  // nth 2
+  CHECK(fs.Write(f, 0, "a", kWho).ok());
+  CHECK(fs.Write(f, 1, "b", kWho).error() == EIO);
+  CHECK(fs.Write(f, 1, "b", kWho).ok());
+  fs.ClearFaults();
+  REQUIRE(fs.AddFault(Rule(FaultOp::kWrite, "*", EDQUOT, 2, 2)).ok());  // from 2, count 2
+  CHECK(fs.Write(f, 2, "c", kWho).ok());
+  CHECK(fs.Write(f, 3, "d", kWho).error() == EDQUOT);
+  CHECK(fs.Write(f, 3, "d", kWho).error() == EDQUOT);
+  CHECK(fs.Write(f, 3, "d", kWho).ok());
+  REQUIRE(fs.Faults().size() == 1);
+  CHECK(fs.Faults()[0].fired == 2);
+}
+
+TEST_CASE("create, rename, unlink, truncate, fallocate and read faults leave the tree as it was") {
+  Filesystem fs;
+  Fh f = MustCreate(fs, "f");
+  REQUIRE(fs.Write(f, 0, "data", kWho).ok());
+  for (FaultOp op : {FaultOp::kCreate, FaultOp::kRename, FaultOp::kUnlink, FaultOp::kTruncate,
+                     FaultOp::kFallocate, FaultOp::kRead}) {
+    REQUIRE(fs.AddFault(Rule(op, "*", EROFS)).ok());
+  }
+  CHECK(fs.Create(kRootIno, "g", 0644, O_WRONLY | O_CREAT, kWho).error() == EROFS);
+  CHECK(fs.Rename(kRootIno, "f", kRootIno, "h", 0, kWho).error() == EROFS);
+  CHECK(fs.Unlink(kRootIno, "f", kWho).error() == EROFS);
+  AttrChange trunc;
+  trunc.size = 0;
+  CHECK(fs.SetAttr(InoOf(fs, "f"), trunc, std::nullopt, kWho).error() == EROFS);
+  CHECK(fs.Fallocate(f, 0, 0, 8192, kWho).error() == EROFS);
+  std::string out;
+  CHECK(fs.Read(f, 0, 10, out).error() == EROFS);
+  fs.ClearFaults();
+  CHECK(ReadAll(fs, "f") == "data");
+  CHECK(fs.Lookup(kRootIno, "g").error() == ENOENT);
+}
+
+TEST_CASE("bad fault rules are refused") {
+  Filesystem fs;
+  CHECK(fs.AddFault(Rule(FaultOp::kWrite, "[x", EIO)).error() == EINVAL);
+  CHECK(fs.AddFault(Rule(FaultOp::kWrite, "*", EPERM)).error() == EINVAL);
+  CHECK(fs.AddFault(Rule(FaultOp::kWrite, "*", EIO, 0)).error() == EINVAL);
+  CrashTrigger t;
+  t.nth = 0;
+  CHECK(fs.SetCrashTrigger(t).error() == EINVAL);
+}
+
+TEST_CASE("ext4: a program that retries fsync after EIO believes its data durable and loses it") {
+  for (BehaviourModel m :
+       {BehaviourModel::kExt4Ordered, BehaviourModel::kExt4Writeback, BehaviourModel::kXfs}) {
+    CAPTURE(Name(m));
+    Filesystem fs(Options{m, 0, true});
+    Fh f = MustCreate(fs, "data");
+    REQUIRE(fs.Fsync(f, false, kWho).ok());  // the empty file is durable
+    REQUIRE(fs.Write(f, 0, "committed", kWho).ok());
+    REQUIRE(fs.AddFault(Rule(FaultOp::kFsync, "/data", EIO, 1, 1)).ok());
+    CHECK(fs.Fsync(f, false, kWho).error() == EIO);
+    // The retry succeeds: the pages were marked clean, nothing is left to write.
+    CHECK(fs.Fsync(f, false, kWho).ok());
+    // The running system still shows the bytes...
+    CHECK(ReadAll(fs, "data") == "committed");
+    // ...and a power cut shows what the disk has.
+    fs.PowerCut(CrashStateKind::kKeepAll);
+    CHECK(ReadAll(fs, "data").empty());
+  }
+}
+
+TEST_CASE("ext4: a failed fsync is reported once to each other open file, not to later opens") {
+  Filesystem fs(Options{BehaviourModel::kExt4Ordered, 0, true});
+  Fh a = MustCreate(fs, "f");
+  Ino ino = InoOf(fs, "f");
+  auto b = fs.Open(ino, O_RDWR, kWho);
+  REQUIRE(b.ok());
+  REQUIRE(fs.Write(a, 0, "x", kWho).ok());
+  REQUIRE(fs.AddFault(Rule(FaultOp::kFsync, "*", EIO, 1, 1)).ok());
+  CHECK(fs.Fsync(a, false, kWho).error() == EIO);
+  auto c = fs.Open(ino, O_RDWR, kWho);
+  REQUIRE(c.ok());
+  CHECK(fs.Fsync(*b, false, kWho).error() == EIO);
+  CHECK(fs.Fsync(*b, false, kWho).ok());
+  CHECK(fs.Fsync(*c, false, kWho).ok());
+  CHECK(fs.Fsync(a, false, kWho).ok());
+}
+
+TEST_CASE("ext4: data written after a failed fsync becomes durable with the next fsync") {
+  Filesystem fs(Options{BehaviourModel::kExt4Ordered, 0, true});
+  Fh f = MustCreate(fs, "f");
+  REQUIRE(fs.Fsync(f, false, kWho).ok());
+  REQUIRE(fs.Write(f, 0, "lost", kWho).ok());
+  REQUIRE(fs.AddFault(Rule(FaultOp::kFsync, "*", EIO, 1, 1)).ok());
+  CHECK(fs.Fsync(f, false, kWho).error() == EIO);
+  REQUIRE(fs.Write(f, 4, "kept", kWho).ok());
+  REQUIRE(fs.Fsync(f, false, kWho).ok());
+  fs.PowerCut(CrashStateKind::kDropAll);
+  CHECK(ReadAll(fs, "f") == std::string(4, '\0') + "kept");
+}
+
+TEST_CASE("btrfs: after a failed fsync the file reverts to its last durable state at once") {
+  Filesystem fs(Options{BehaviourModel::kBtrfs, 0, true});
+  std::vector<std::pair<Ino, std::string>> dropped_entries;
+  std::vector<Ino> dropped_inodes;
+  fs.SetCacheDropListener([&](auto entries, auto inodes) {
+    dropped_entries = std::move(entries);
+    dropped_inodes = std::move(inodes);
+  });
+  Fh f = MustCreate(fs, "f");
+  REQUIRE(fs.Write(f, 0, "old", kWho).ok());
+  REQUIRE(fs.Fsync(f, false, kWho).ok());
+  REQUIRE(fs.Write(f, 0, "newer bytes", kWho).ok());
+  REQUIRE(fs.AddFault(Rule(FaultOp::kFsync, "*", EIO, 1, 1)).ok());
+  CHECK(fs.Fsync(f, false, kWho).error() == EIO);
+  CHECK(ReadAll(fs, "f") == "old");
+  CHECK(dropped_inodes == std::vector<Ino>{InoOf(fs, "f")});
+  fs.PowerCut(CrashStateKind::kKeepAll);
+  CHECK(ReadAll(fs, "f") == "old");
+}
+
+TEST_CASE("a crash trigger cuts power right after the nth matching fsync") {
+  Filesystem fs(Options{BehaviourModel::kExt4Ordered, 0, true});
+  int drops = 0;
+  fs.SetCacheDropListener([&](auto, auto) { ++drops; });
+  Fh log = MustCreate(fs, "a.log");
+  Fh other = MustCreate(fs, "b.db");
+  CrashTrigger t;
+  t.op = FaultOp::kFsync;
+  t.path = "*.log";
+  t.nth = 2;
+  REQUIRE(fs.SetCrashTrigger(t).ok());
+  REQUIRE(fs.Write(log, 0, "one", kWho).ok());
+  REQUIRE(fs.Fsync(log, false, kWho).ok());
+  REQUIRE(fs.Fsync(other, false, kWho).ok());  // does not match
+  REQUIRE(fs.Write(log, 3, "two", kWho).ok());
+  CHECK(fs.Fsync(log, false, kWho).ok());  // completes, then the power goes
+  CHECK(fs.TriggeredCuts() == 1);
+  CHECK(drops == 1);
+  CHECK_FALSE(fs.ArmedTrigger().has_value());
+  CHECK(fs.Write(log, 6, "three", kWho).error() == EIO);  // a handle of the old world
+  CHECK(ReadAll(fs, "a.log") == "onetwo");
+}
+
+TEST_CASE("a crash trigger with --before cuts power and the operation never happens") {
+  Filesystem fs(Options{BehaviourModel::kExt4Ordered, 0, true});
+  Fh log = MustCreate(fs, "a.log");
+  REQUIRE(fs.Fsync(log, false, kWho).ok());
+  REQUIRE(fs.Write(log, 0, "one", kWho).ok());
+  CrashTrigger t;
+  t.op = FaultOp::kFsync;
+  t.path = "*.log";
+  t.before = true;
+  REQUIRE(fs.SetCrashTrigger(t).ok());
+  CHECK(fs.Fsync(log, false, kWho).error() == EIO);
+  CHECK(fs.TriggeredCuts() == 1);
+  CHECK(ReadAll(fs, "a.log").empty());
+}
