@@ -1,0 +1,143 @@
+#include "fusefs/lazyfs/commands.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+
+namespace blackout::lazyfs {
+namespace {
+
+std::string WriteConfig(const std::string& text) {
+  char tmpl[] = "/tmp/blackout-lazyfs-config-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  close(fd);
+  std::ofstream(tmpl) << text;
+  return tmpl;
+}
+
+TEST_CASE("LazyFS control commands parse as LazyFS writes them, newline or not") {
+  CHECK(ParseCommand("lazyfs::clear-cache").kind == Command::kClearCache);
+  CHECK(ParseCommand("lazyfs::clear-cache\r").kind == Command::kClearCache);
+  CHECK(ParseCommand("lazyfs::cache-checkpoint").kind == Command::kCheckpoint);
+  CHECK(ParseCommand("lazyfs::display-cache-usage").kind == Command::kDisplayUsage);
+  CHECK(ParseCommand("lazyfs::unsynced-data-report").kind == Command::kUnsyncedReport);
+  CHECK(ParseCommand("lazyfs::clear-cachex").kind == Command::kInvalid);
+  CHECK(ParseCommand("lazyfs::torn-op::file=a::persist=1::parts=2::occurrence=1").kind ==
+        Command::kUnsupported);
+}
+
+TEST_CASE("A LazyFS crash command arms a crash at the first operation whose path matches") {
+  const Command c =
+      ParseCommand("lazyfs::crash::timing=before::op=write::from_rgx=file1");
+  REQUIRE(c.kind == Command::kCrash);
+  CHECK(c.crash.action == FaultAction::kCrash);
+  CHECK(c.crash.trigger.before);
+  CHECK(c.crash.trigger.op == model::FaultOp::kWrite);
+  CHECK(c.crash.trigger.nth == 1);
+  CHECK(c.crash.trigger.path == "*file1*");
+  CHECK(model::GlobMatches(c.crash.trigger.path, "/db/file1.log"));
+  CHECK_FALSE(model::GlobMatches(c.crash.trigger.path, "/db/file2.log"));
+}
+
+TEST_CASE("Crash commands longer than LazyFS's 100-byte read are parsed whole") {
+  const std::string regex(150, 'a');
+  const Command c =
+      ParseCommand("lazyfs::crash::timing=after::op=fsync::from_rgx=" + regex);
+  REQUIRE(c.kind == Command::kCrash);
+  CHECK(c.crash.trigger.path == "*" + regex + "*");
+  CHECK_FALSE(c.crash.trigger.before);
+}
+
+TEST_CASE("Crash commands LazyFS rejects are rejected with the reason") {
+  CHECK(ParseCommand("lazyfs::crash::timing=during::op=write::from_rgx=a").error.find(
+            "timing") != std::string::npos);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=write").kind == Command::kInvalid);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=write::from_rgx=a::to_rgx=b").kind ==
+        Command::kInvalid);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=rename::to_rgx=b").kind ==
+        Command::kCrash);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=open::from_rgx=a").error.find(
+            "not supported") != std::string::npos);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=write::from_rgx=(a|b)").error.find(
+            "cannot match") != std::string::npos);
+}
+
+TEST_CASE("Crash regexes of literal text, '.' and '.*' become globs with the same matches") {
+  std::string error;
+  CHECK(RegexToGlob("wal.*log", &error) == "*wal*log*");
+  CHECK(RegexToGlob("a.b", &error) == "*a?b*");
+  CHECK(RegexToGlob("a\\.b", &error) == "*a.b*");
+  CHECK(RegexToGlob("", &error).empty());
+}
+
+TEST_CASE("Config paths under the mount point or relative are read inside the mount") {
+  CHECK(ToMountPath("/tmp/m/f1.txt", "/tmp/m") == "/f1.txt");
+  CHECK(ToMountPath("d/f1.txt", "/tmp/m") == "/d/f1.txt");
+  CHECK(ToMountPath("/f1.txt", "/tmp/m") == "/f1.txt");
+}
+
+TEST_CASE("A clear-cache injection fires at the occurrence-th operation for both timings") {
+  const std::string path = WriteConfig(R"(
+[faults]
+fifo_path = "/tmp/x.fifo"
+fifo_path_completed = "/tmp/x-done.fifo"
+[cache]
+apply_eviction = false
+[[injection]]
+type = "clear-cache"
+from = "/tmp/m/f1.txt"
+timing = "before"
+op = "fsync"
+occurrence = 6
+crash = false
+)");
+  Config config;
+  std::string error;
+  REQUIRE(LoadConfig(path, "/tmp/m", &config, &error));
+  CHECK(config.fifo_path == "/tmp/x.fifo");
+  CHECK(config.fifo_path_completed == "/tmp/x-done.fifo");
+  REQUIRE(config.injections.size() == 1);
+  const Injection& inj = config.injections[0];
+  CHECK(inj.action == FaultAction::kClearCache);
+  CHECK(inj.trigger.path == "/f1.txt");
+  CHECK(inj.trigger.nth == 6);  // LazyFS fires before the 7th (counts from 0)
+  CHECK(inj.trigger.before);
+  CHECK(inj.trigger.op == model::FaultOp::kFsync);
+  unlink(path.c_str());
+}
+
+TEST_CASE("A crash injection (or crash=true) stops the daemon after the cut") {
+  const std::string path = WriteConfig(
+      "[[injection]]\ntype=\"crash\"\nfrom=\"a*.log\"\ntiming=\"after\"\nop=\"write\"\n"
+      "occurrence=2\n");
+  Config config;
+  std::string error;
+  REQUIRE(LoadConfig(path, "/tmp/m", &config, &error));
+  REQUIRE(config.injections.size() == 1);
+  CHECK(config.injections[0].action == FaultAction::kCrash);
+  CHECK(config.injections[0].trigger.path == "/a\\*.log");  // LazyFS matches exactly
+  unlink(path.c_str());
+}
+
+TEST_CASE("Bad LazyFS configs are refused naming the injection and the key") {
+  std::string error;
+  Config config;
+  const std::string missing =
+      WriteConfig("[[injection]]\ntype=\"clear-cache\"\nfrom=\"f\"\nop=\"fsync\"\noccurrence=1\n");
+  CHECK_FALSE(LoadConfig(missing, "/tmp/m", &config, &error));
+  CHECK(error.find("#1") != std::string::npos);
+  CHECK(error.find("'timing'") != std::string::npos);
+  const std::string torn = WriteConfig(
+      "[[injection]]\ntype=\"torn-op\"\nfile=\"f\"\noccurrence=1\nparts=2\npersist=[1]\n");
+  CHECK_FALSE(LoadConfig(torn, "/tmp/m", &config, &error));
+  CHECK(error.find("torn-op") != std::string::npos);
+  const std::string syntax = WriteConfig("[[injection]\n");
+  CHECK_FALSE(LoadConfig(syntax, "/tmp/m", &config, &error));
+  CHECK(error.find(syntax) != std::string::npos);
+  for (const std::string& p : {missing, torn, syntax}) unlink(p.c_str());
+}
+
+}  // namespace
+}  // namespace blackout::lazyfs
