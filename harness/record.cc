@@ -1,0 +1,272 @@
+#include "harness/record.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "fusefs/model/filesystem.h"
+#include "harness/mounted_fs.h"
+
+namespace blackout::harness {
+namespace {
+
+using nlohmann::json;
+
+struct Finished {
+  int exit_code = -1;
+  bool timed_out = false;
+};
+
+// Runs argv in `cwd` with BLACKOUT_MNT=`mnt` (and BLACKOUT_STATE when
+// given); output to `out_fd` or, if negative, the caller's stdout/stderr.
+Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
+               const std::string& mnt, const std::string& state, int out_fd, double timeout_s) {
+  Finished f;
+  const pid_t pid = fork();
+  if (pid < 0) return f;
+  if (pid == 0) {
+    setpgid(0, 0);  // so that a timeout kills the whole command
+    if (chdir(cwd.c_str()) != 0) _exit(127);
+    setenv("BLACKOUT_MNT", mnt.c_str(), 1);
+    if (!state.empty()) setenv("BLACKOUT_STATE", state.c_str(), 1);
+    if (out_fd >= 0) {
+      dup2(out_fd, 1);
+      dup2(out_fd, 2);
+      const int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    fprintf(stderr, "blackout: cannot run %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
+  int status = 0;
+  while (true) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return f;
+    if (std::chrono::steady_clock::now() > deadline) {
+      f.timed_out = true;
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  f.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return f;
+}
+
+std::string ReadAllFile(const std::string& path, size_t limit = SIZE_MAX) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  if (s.size() > limit) s = s.substr(0, limit) + "\n[... cut at " + std::to_string(limit) + " bytes]";
+  return s;
+}
+
+Status WriteAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) return Error{"cannot write " + tmp};
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Error{"cannot rename " + tmp + " to " + path + ": " + ec.message()};
+  return Ok();
+}
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string Dropped(const std::vector<uint64_t>& seqs) {
+  if (seqs.empty()) return "none";
+  std::string s;
+  for (size_t i = 0; i < seqs.size() && i < 12; ++i) s += (i ? ", #" : "#") + std::to_string(seqs[i]);
+  if (seqs.size() > 12) s += ", ... (" + std::to_string(seqs.size()) + " in all)";
+  return s;
+}
+
+}  // namespace
+
+Expected<RecordResult> Record(const RecordOptions& options) {
+  if (options.command.empty()) return Error{"record: give the command after --"};
+  const std::string out = std::filesystem::absolute(options.out).lexically_normal().string();
+  if (!std::filesystem::is_directory(std::filesystem::path(out).parent_path())) {
+    return Error{"record: --out " + options.out + ": directory " +
+                 std::filesystem::path(out).parent_path().string() + " does not exist"};
+  }
+  Expected<std::unique_ptr<MountedFs>> mounted =
+      MountedFs::Mount(options.blackout_bin, options.model, "/tmp");
+  if (!mounted.ok()) return Error{"record: " + mounted.error()};
+  MountedFs& fs = **mounted;
+  RecordResult result;
+  const Finished f =
+      RunIn(options.command, fs.mountpoint(), fs.mountpoint(), "", -1, options.timeout_s);
+  result.command_exit = f.exit_code;
+  result.timed_out = f.timed_out;
+  Expected<json> saved = fs.control().SaveCrashPoint(out);
+  if (!saved.ok()) return Error{"record: saving the crash point: " + saved.error()};
+  result.seq = saved->value("seq", uint64_t{0});
+  result.bytes = saved->value("bytes", uint64_t{0});
+  return result;  // ~MountedFs unmounts
+}
+
+Expected<ExploreResult> Explore(const ExploreOptions& options) {
+  if (options.check.empty()) return Error{"explore: --check is empty; give a shell command"};
+  model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(options.model);
+  if (!m.ok()) {
+    return Error{"explore: --model " + options.model +
+                 " is unknown; models: posix-strict, ext4-ordered, ext4-writeback, btrfs, xfs"};
+  }
+  std::ifstream in(options.trace, std::ios::binary);
+  if (!in) return Error{"explore: cannot read " + options.trace};
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  model::Options fs_options;
+  fs_options.model = *m;
+  model::Filesystem fs(fs_options);
+  if (!fs.LoadCrashPoint(bytes.str()).ok()) {
+    return Error{"explore: " + options.trace +
+                 " is not a crash point (make one with `blackout record --out FILE -- CMD`)"};
+  }
+  ExploreResult result;
+  result.model = options.model;
+  result.seed = options.seed;
+  std::vector<model::CrashStateInfo> states;
+  std::set<uint64_t> seen;  // one check per distinct tree across generators
+  for (const std::string& g : options.states) {
+    model::Result<std::vector<model::CrashStateInfo>> got =
+        fs.CrashStates(g, options.seed, options.limit);
+    if (!got.ok()) {
+      return Error{"explore: --states " + g +
+                   " is unknown; generators: drop-all, keep-all, prefix, reorder:K, torn, "
+                   "random:N"};
+    }
+    for (model::CrashStateInfo& s : *got) {
+      if (seen.insert(s.tree_hash).second) states.push_back(std::move(s));
+    }
+  }
+  char tmpl[PATH_MAX];
+  snprintf(tmpl, sizeof tmpl, "%s/blackout-explore-XXXXXX", options.tmp_root.c_str());
+  if (mkdtemp(tmpl) == nullptr) {
+    return Error{"explore: cannot create a directory in " + options.tmp_root + ": " +
+                 strerror(errno)};
+  }
+  const std::string work = tmpl;
+  for (const model::CrashStateInfo& s : states) {
+    StateOutcome o;
+    o.id = s.id;
+    o.generator = s.generator;
+    o.dropped = s.dropped;
+    const std::string dir = work + "/state";
+    const std::string log = work + "/check.out";
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    if (!fs.MaterializeCrashState(s.id, dir).ok()) {
+      std::filesystem::remove_all(work, ec);
+      return Error{"explore: cannot materialize crash state " + s.id + " into " + dir};
+    }
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const Finished f = RunIn({"sh", "-c", options.check}, dir, dir, s.id, fd, options.timeout_s);
+    if (fd >= 0) close(fd);
+    o.exit_code = f.exit_code;
+    o.timed_out = f.timed_out;
+    o.output = ReadAllFile(log, 4096);
+    if (o.violation()) ++result.violations;
+    result.states.push_back(std::move(o));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
+  return result;
+}
+
+std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& result) {
+  std::ostringstream s;
+  s << "explore " << options.trace << ": " << result.states.size() << " crash state(s) ("
+    << Join(options.states, ", ") << ", model " << result.model << ", seed " << result.seed
+    << "), " << result.violations << " violation(s)\n";
+  for (const StateOutcome& o : result.states) {
+    if (!o.violation()) continue;
+    s << "  VIOLATION " << o.id << ": lost pending ops " << Dropped(o.dropped) << "; check "
+      << (o.timed_out ? std::string("timed out") : "exited " + std::to_string(o.exit_code));
+    std::string first = o.output.substr(0, o.output.find('\n'));
+    if (!first.empty()) s << ": " << first;
+    s << "\n    reproduce: blackout explore " << options.trace << " --check '" << options.check
+      << "' --states " << o.generator << " --model " << result.model << " --seed "
+      << result.seed << "\n";
+  }
+  if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
+  return s.str();
+}
+
+Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& result,
+                          const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error{"cannot create " + dir + ": " + ec.message()};
+  json states = json::array();
+  for (const StateOutcome& o : result.states) {
+    states.push_back({{"id", o.id},
+                      {"generator", o.generator},
+                      {"dropped", o.dropped},
+                      {"exit_code", o.exit_code},
+                      {"timed_out", o.timed_out},
+                      {"violation", o.violation()},
+                      {"output", o.output}});
+  }
+  const json report{{"schema_version", 1},
+                    {"kind", "explore"},
+                    {"trace", options.trace},
+                    {"check", options.check},
+                    {"generators", options.states},
+                    {"model", result.model},
+                    {"seed", result.seed},
+                    {"states", states},
+                    {"violations", result.violations},
+                    {"ok", result.violations == 0}};
+  Status st = WriteAtomically(dir + "/report.json", report.dump(2) + "\n");
+  if (!st.ok()) return st;
+  std::ostringstream md;
+  md << "# blackout explore\n\n"
+     << "- trace: `" << options.trace << "`\n- check: `" << options.check << "`\n- model: `"
+     << result.model << "`, generators: `" << Join(options.states, ", ") << "`, seed "
+     << result.seed << "\n- " << result.states.size() << " crash states, **"
+     << result.violations << " violation(s)**\n\n";
+  if (result.violations > 0) {
+    md << "| crash state | lost pending ops | check |\n|---|---|---|\n";
+    for (const StateOutcome& o : result.states) {
+      if (!o.violation()) continue;
+      md << "| `" << o.id << "` | " << Dropped(o.dropped) << " | "
+         << (o.timed_out ? std::string("timed out") : "exit " + std::to_string(o.exit_code))
+         << " |\n";
+    }
+  }
+  return WriteAtomically(dir + "/report.md", md.str());
+}
+
+}  // namespace blackout::harness

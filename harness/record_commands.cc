@@ -1,0 +1,93 @@
+#include "harness/record_commands.h"
+
+#include <iostream>
+#include <memory>
+
+#include "harness/child_process.h"
+#include "harness/record.h"
+
+namespace blackout::harness {
+namespace {
+
+struct RecordArgs {
+  RecordOptions options;
+};
+
+int RunRecord(RecordOptions options) {
+  options.blackout_bin = SelfExe();
+  Expected<RecordResult> r = Record(options);
+  if (!r.ok()) {
+    std::cerr << "blackout: " << r.error() << "\n";
+    return 2;
+  }
+  std::cout << "recorded " << options.out << ": crash point at trace #" << r->seq << " ("
+            << r->bytes << " bytes); explore it with: blackout explore " << options.out
+            << " --check 'COMMAND'\n";
+  if (r->timed_out || r->command_exit != 0) {
+    std::cerr << "blackout: record: the command "
+              << (r->timed_out ? std::string("timed out")
+                               : "exited " + std::to_string(r->command_exit))
+              << "; the crash point was saved anyway\n";
+    return 1;
+  }
+  return 0;
+}
+
+int RunExplore(const ExploreOptions& options, const std::string& out_dir) {
+  Expected<ExploreResult> r = Explore(options);
+  if (!r.ok()) {
+    std::cerr << "blackout: " << r.error() << "\n";
+    return 2;
+  }
+  std::cout << ExploreSummary(options, *r);
+  if (!out_dir.empty()) {
+    Status st = WriteExploreReport(options, *r, out_dir);
+    if (!st.ok()) {
+      std::cerr << "blackout: explore: --out " << out_dir << ": " << st.error() << "\n";
+      return 2;
+    }
+    std::cout << "report: " << out_dir << "/report.json, " << out_dir << "/report.md\n";
+  }
+  return r->violations == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void AddRecordCommands(CLI::App& app, int& exit_code) {
+  auto rec = std::make_shared<RecordOptions>();
+  CLI::App* record = app.add_subcommand(
+      "record",
+      "Run COMMAND on a temporary blackoutfs (cwd inside the mount, BLACKOUT_MNT set) and save "
+      "the crash point at its end to TRACE");
+  record->add_option("--out", rec->out, "crash-point file to write (TRACE)")->required();
+  record->add_option("--model", rec->model, "behaviour model of the mount (default posix-strict)");
+  record->add_option("--timeout", rec->timeout_s, "seconds before COMMAND is killed (default 600)");
+  record->add_option("COMMAND", rec->command, "the command and its arguments, after --")
+      ->required();
+  record->callback([rec, &exit_code] { exit_code = RunRecord(*rec); });
+
+  auto ex = std::make_shared<ExploreOptions>();
+  auto out_dir = std::make_shared<std::string>();
+  CLI::App* explore = app.add_subcommand(
+      "explore",
+      "Run a check command in every crash state of a recorded TRACE (cwd and BLACKOUT_MNT = the "
+      "materialized state, BLACKOUT_STATE = its id); a non-zero exit is a violation");
+  explore->add_option("TRACE", ex->trace, "crash-point file from blackout record")->required();
+  explore->add_option("--check", ex->check, "shell command that exits 0 when the state is fine")
+      ->required();
+  explore
+      ->add_option("--states", ex->states,
+                   "generators, comma-separated: drop-all, keep-all, prefix, reorder:K, torn, "
+                   "random:N (default drop-all,prefix)")
+      ->delimiter(',');
+  explore->add_option("--model", ex->model,
+                      "behaviour model: posix-strict (default), ext4-ordered, ext4-writeback, "
+                      "btrfs, xfs");
+  explore->add_option("--seed", ex->seed, "seed for random:N (default 1)");
+  explore->add_option("--limit", ex->limit, "crash states per generator (default 1000)");
+  explore->add_option("--timeout", ex->timeout_s, "seconds per check (default 60)");
+  explore->add_option("--out", *out_dir, "directory for report.json and report.md");
+  explore->callback([ex, out_dir, &exit_code] { exit_code = RunExplore(*ex, *out_dir); });
+}
+
+}  // namespace blackout::harness
