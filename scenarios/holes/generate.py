@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Writes scenarios/holes/*.json from the table below: per hole, the default
+profile under posix-strict and ext4-ordered, and the fixed-profile twins in
+fixed/. Edit the table, not the JSON files; run from anywhere.
+
+EXPECT maps (profile, model) to the violations a run shows; holes.json is
+the hole table the reports render."""
+import json, os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BASIC = ["recovers", "acked-durable", "prefix", "no-corruption"]
+
+def op(o, **kw):
+    d = {"op": o}; d.update(kw); return d
+def step(s, **kw):
+    d = {"step": s}; d.update(kw); return d
+def crash(kind="process", state=None):
+    d = {"step": "crash", "kind": kind}
+    if state: d["states"] = [state]
+    return d
+def damage(path, truncate=None, flip=None):
+    d = {"step": "damage", "path": path}
+    if truncate is not None: d["truncate"] = truncate
+    else: d["flip"] = flip
+    return d
+
+# id, slug, engine, config, workload, final crash, check, description,
+# expected violations {"default": [...], "default-ext4": [...], "fixed": [...]}
+HOLES = []
+def hole(hid, slug, engine, config, workload, final, check, desc, default, ext4=None, fixed=()):
+    HOLES.append(dict(id=hid, slug=slug, engine=engine, config=config, workload=workload,
+                      final=final, check=check, desc=desc, default=sorted(default),
+                      ext4=sorted(default if ext4 is None else ext4), fixed=sorted(fixed)))
+
+POWER = {"kind": "power", "at": "end", "states": ["drop-all"]}
+PROCESS = {"kind": "process", "at": "end"}
+
+# ---- WAL -------------------------------------------------------------------
+hole("H-W1", "replay-ignores-commit", "wal", {},
+     [op("append", key="a", value="1"),
+      op("append_batch", items=[{"key": "x", "value": "1"}, {"key": "y", "value": "2"},
+                                {"key": "z", "value": "3"}]),
+      crash("process"), damage("000001.wal", truncate=-30)],
+     PROCESS, BASIC + ["atomic-batches"],
+     "H-W1: replay ignores COMMIT, so a batch whose COMMIT and last record were torn off is replayed half, breaking the batch's atomicity.",
+     ["atomic-batches"])
+hole("H-W2", "seq-reset-after-truncate", "wal", {},
+     [op("append", key="a", value="1"), op("append", key="b", value="2"),
+      op("checkpoint"), op("truncate", up_to=3), step("restart"),
+      op("append", key="c", value="3"), op("replay", after=3)],
+     PROCESS, BASIC + ["replay-complete"],
+     "H-W2: after a full truncate the seq numbers restart at 1 on reopen, so replay(after=checkpoint) skips every record appended since the restart.",
+     ["replay-complete"])
+hole("H-W3", "rotation-without-directory-fsync", "wal", {"max_file_size": 120},
+     [step("sync"), op("append", key="k{i}", value="value-{i}", repeat=8)],
+     POWER, BASIC,
+     "H-W3: a segment created by rotation is never made durable in its directory, so a power cut loses the fsynced records in it.",
+     ["acked-durable"])
+hole("H-W4", "torn-tail-swallows-appends", "wal", {},
+     [op("append", key="a", value="1"), op("append", key="b", value="2"),
+      crash("process"), damage("000001.wal", truncate=-5),
+      op("append", key="c", value="3"), op("append", key="d", value="4")],
+     PROCESS, BASIC,
+     "H-W4: a torn tail is never cut off, so the records appended after the restart land behind it and are swallowed (or make the log unopenable) at the next restart.",
+     ["acked-durable"])
+hole("H-W5", "seq-high-water-past-replay", "wal", {"max_file_size": 10},
+     [op("append", key="a", value="1"), op("append", key="b", value="2"),
+      op("append", key="c", value="3"), crash("process"),
+      damage("000002.wal", flip={"offset": -1, "bit": 0}),
+      op("append", key="d", value="4"), op("replay", after=3)],
+     PROCESS, ["recovers", "replay-complete"],
+     "H-W5: after a corrupt middle segment the seq high-water mark comes from later files that replay never reaches, so a record appended after the restart is never replayed.",
+     ["replay-complete"])
+hole("H-W7", "batch-mode-loses-acked", "wal", {"sync_mode": "fsync-always"},
+     [op("append", key="k{i}", value="v{i}", repeat=5), op("checkpoint"),
+      op("append", key="late{i}", value="v{i}", repeat=3)],
+     PROCESS, BASIC,
+     "H-W7: an unknown sync_mode string silently means no flush and no fsync, so a process crash loses every record since the last forced sync even though the caller asked for syncing.",
+     ["acked-durable"])
+
+# ---- Bitcask ---------------------------------------------------------------
+hole("H-B1", "compaction-unfsynced-merge", "bitcask", {},
+     [op("put", key="k{i}", value="old{i}", repeat=6), op("put", key="k{i}", value="new{i}", repeat=6),
+      op("compact"), op("put", key="z", value="after")],
+     POWER, BASIC,
+     "H-B1: compaction never fsyncs the merged file or its hint and unlinks the old files first, so a power cut after a later fsync can keep the unlinks and lose the merged data.",
+     ["acked-durable"])
+hole("H-B3", "torn-header-truncated-value", "bitcask", {},
+     [op("put", key="a", value="first"), op("put", key="b", value="xyzxyz"),
+      crash("process"), damage("0.data", truncate=-3),
+      op("put", key="c", value="third")],
+     PROCESS, BASIC + ["exact-values"],
+     "H-B3: a torn record whose 16-byte header survived is not detected, so recovery serves a truncated value and later appends misframe behind it.",
+     ["exact-values"])
+hole("H-B4", "close-never-fsyncs", "bitcask", {"sync_writes": False},
+     [op("put", key="k{i}", value="v{i}", repeat=5), step("restart")],
+     POWER, BASIC,
+     "H-B4: close() never fsyncs, so with sync_writes=false a clean shutdown followed by a power cut loses every write (the contract declares power: none, so this is a counted loss, not a violation).",
+     [])
+hole("H-B5", "truncated-hint-unopenable", "bitcask", {},
+     [op("put", key="k{i}", value="v{i}", repeat=4), op("put", key="k{i}", value="w{i}", repeat=4),
+      op("compact"), crash("process"), damage("1.hint", truncate=-3)],
+     PROCESS, BASIC,
+     "H-B5: a truncated hint file makes the open fail instead of falling back to scanning the data file, so the whole store is lost.",
+     ["acked-durable", "recovers"])
+hole("H-B7", "empty-value-is-tombstone", "bitcask", {},
+     [op("put", key="a", value="x"), op("put", key="a", value=""), step("restart")],
+     PROCESS, BASIC,
+     "H-B7: the empty value is the tombstone, so put(k, \"\") makes the key disappear after a restart.",
+     ["acked-durable"])
+hole("H-B8", "rotation-without-directory-fsync", "bitcask", {"max_file_size": 60},
+     [step("sync"), op("put", key="k{i}", value="value-{i}", repeat=6)],
+     POWER, BASIC,
+     "H-B8: a data file created by rotation is never made durable in its directory, so a power cut loses the fsynced records in it.",
+     ["acked-durable"])
+
+# ---- B-tree ----------------------------------------------------------------
+hole("H-T4", "fresh-file-not-durable", "btree", {},
+     [op("put", key="k{i}", value="v{i}", repeat=3)],
+     POWER, BASIC + ["structure"],
+     "H-T4: creating and initialising btree.dat and btree.wal is never fsynced nor logged, so a power cut loses the files and every committed put in them.",
+     ["acked-durable"])
+hole("H-T5", "oversized-page-truncated", "btree", {},
+     [op("put", key="k{i}", value="v" * 150 + "{i}", repeat=30), step("restart")],
+     PROCESS, BASIC + ["exact-values", "structure"],
+     "H-T5: a leaf whose serialization exceeds page_size is logged whole but written cut at page_size, so after a restart the leaf is corrupt and its keys are lost.",
+     ["acked-durable"])
+
+# ---- LSM -------------------------------------------------------------------
+hole("H-M2", "torn-wal-tail-swallows-puts", "lsm", {},
+     [op("put", key="a", value="1"), op("put", key="b", value="2"),
+      crash("process"), damage("wal.log", truncate=-1),
+      op("put", key="c", value="3"), op("put", key="d", value="4")],
+     PROCESS, BASIC + ["exact-values"],
+     "H-M2: a torn WAL tail is never cut off, so puts appended after the restart are swallowed by the torn record's length (or come back as garbage) at the next restart.",
+     ["acked-durable"])
+hole("H-M3", "torn-sstable-unopenable", "lsm", {"memtable_threshold": 4},
+     [op("put", key="k{i}", value="v{i}", repeat=5), crash("process"),
+      damage("sst_000000.sst", truncate=8)],
+     PROCESS, BASIC,
+     "H-M3: an SSTable cut short (a crash during a flush or compaction) makes the store unopenable, since tables have no magic, checksum or skip on open.",
+     ["acked-durable", "recovers"])
+hole("H-M4", "empty-compaction-table", "lsm", {"memtable_threshold": 2},
+     [op("put", key="a", value="1"), op("put", key="b", value="2"),
+      op("delete", key="a"), op("delete", key="b"), op("compact"), step("restart")],
+     PROCESS, BASIC + ["structure"],
+     "H-M4: a compaction whose every key is deleted writes a table with an empty index, over which a range scan fails, so the store cannot be read back.",
+     ["recovers"])
+hole("H-M5", "close-never-fsyncs", "lsm", {},
+     [op("put", key="k{i}", value="v{i}", repeat=5), step("restart")],
+     POWER, BASIC,
+     "H-M5: close() flushes the memtable to an SSTable but never fsyncs it, so a power cut after a clean shutdown loses every acknowledged put.",
+     ["acked-durable"])
+hole("H-M-wal-no-crc", "wal-length-bit-flip", "lsm", {},
+     [op("put", key="a", value="1"), op("put", key="b", value="2"),
+      crash("process"), damage("wal.log", flip={"offset": 17, "bit": 0})],
+     PROCESS, BASIC + ["exact-values"],
+     "LSM WAL has no CRC (section 7.1): one flipped bit in a length field is replayed as silent garbage instead of being detected.",
+     ["no-corruption", "exact-values"])
+
+# ---- Event store -----------------------------------------------------------
+hole("H-E1", "torn-line-unopenable", "eventstore", {},
+     [op("append", stream="s", type="t", data={"n": 1}), op("append", stream="s", type="t", data={"n": 2}),
+      crash("process"), damage("events.ndjson", truncate=-4),
+      op("append", stream="s", type="t", data={"n": 3})],
+     PROCESS, BASIC,
+     "H-E1: a torn last line is never cut off, so the next append is glued onto it and the store no longer opens.",
+     ["acked-durable", "recovers"])
+
+
+def scenario(h, profile, model):
+    cfg = dict(h["config"])
+    if profile == "fixed": cfg["profile"] = "fixed"
+    name = h["id"] + "-" + h["slug"] + ("-ext4" if model == "ext4-ordered" else "")
+    if profile == "fixed": name = "fixed-" + name
+    if profile == "fixed":
+        desc = "Fixed twin of " + h["id"] + ": " + h["desc"].split(": ", 1)[-1] + " The fixed profile closes it."
+        want = h["fixed"]
+    else:
+        desc = h["desc"]
+        want = h["ext4"] if model == "ext4-ordered" else h["default"]
+    return name, {
+        "$schema": "../schema.json" if profile == "default" else "../../schema.json",
+        "name": name, "description": desc,
+        "engine": {"name": h["engine"], "config": cfg},
+        "fs": {"model": model},
+        "workload": h["workload"], "crash": h["final"], "check": h["check"],
+        "expect": {"violations": want},
+    }
+
+def main():
+    for h in HOLES:
+        for profile in ("default", "fixed"):
+            for model in ("posix-strict", "ext4-ordered"):
+                name, doc = scenario(h, profile, model)
+                d = HERE if profile == "default" else os.path.join(HERE, "fixed")
+                with open(os.path.join(d, name + ".json"), "w") as f:
+                    json.dump(doc, f, indent=2); f.write("\n")
+
+if __name__ == "__main__":
+    main()
