@@ -1,8 +1,11 @@
 #include "reports/report.h"
 
+#include "reports/html.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -91,17 +94,51 @@ bool Fail(std::string* error, const std::string& what) {
   return false;
 }
 
+// The anchor report.html gives a scenario's section (reports/html.cc).
+std::string HtmlAnchor(const std::string& name) {
+  std::string out = "s-";
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+  return out;
+}
+
 }  // namespace
 
-std::string RenderMarkdown(const json& report) {
+std::string RenderMarkdown(const json& report) { return RenderMarkdown(report, "report.html"); }
+
+std::string RenderMarkdown(const json& report, const std::string& details_url) {
   std::ostringstream md;
   const json& sum = report.value("summary", json::object());
+  const json& scenarios = report.value("scenarios", json::array());
+  const int differ = sum.value("unexpected", 0) + sum.value("errors", 0);
   md << "# blackout durability-gap report\n\n";
+  md << (differ == 0 ? "**All " + std::to_string(sum.value("scenarios", 0)) +
+                           " scenarios as expected.**"
+                     : "**" + std::to_string(differ) + " of " +
+                           std::to_string(sum.value("scenarios", 0)) +
+                           " scenarios differ from their `expect`.**")
+     << " ";
   md << sum.value("scenarios", 0) << " scenarios: " << sum.value("as_expected", 0)
      << " as expected, " << sum.value("unexpected", 0) << " unexpected, " << sum.value("errors", 0)
      << " errors; " << sum.value("lost_writes", 0) << " acknowledged writes lost in total. Seed "
      << report.value("seed", 0) << ", shard " << Str(report, "shard") << ", "
-     << Seconds(report, "duration_s") << " s.\n\n";
+     << Seconds(report, "duration_s") << " s. Timelines and diagnoses: [" << details_url << "]("
+     << details_url << ").\n\n";
+  // What changed: the few rows a reviewer must read; everything else folds.
+  if (differ > 0) {
+    md << "## What changed\n\n| scenario | engine | model, crash | what differs | details |\n"
+          "|---|---|---|---|---|\n";
+    for (const auto& s : scenarios) {
+      if (Str(s, "outcome") == "as-expected") continue;
+      const std::string what =
+          Str(s, "outcome") == "unexpected" ? Str(s, "mismatch") : "error: " + Str(s, "error");
+      md << "| " << MdCell(Str(s, "name")) << " | " << MdCell(Str(s, "engine")) << " | "
+         << MdCell(Str(s, "model") + ", " + Str(s, "crash_kind")) << " | " << MdCell(what)
+         << " | [timeline](" << details_url << "#" << HtmlAnchor(Str(s, "name")) << ") |\n";
+    }
+    md << "\n";
+  }
+  md << "<details><summary>Durability gaps: all " << scenarios.size()
+     << " scenarios</summary>\n\n";
   md << "## Durability gaps\n\n";
   md << "Lost: acknowledged writes missing after recovery in the worst crash state (contract: what "
         "the "
@@ -125,6 +162,7 @@ std::string RenderMarkdown(const json& report) {
        << MdCell(List(s.value("findings", json::array()))) << " | " << MdCell(Str(s, "name"))
        << " |\n";
   }
+  md << "\n</details>\n";
   bool header = false;
   for (const auto& s : report.value("scenarios", json::array())) {
     if (Str(s, "outcome") == "as-expected") continue;
@@ -234,7 +272,8 @@ bool WriteReports(const std::string& dir, const json& report, std::string* error
   if (!CheckWritableDir(dir, error)) return false;
   return WriteFileAtomically(dir + "/report.json", report.dump(2) + "\n", error) &&
          WriteFileAtomically(dir + "/report.md", RenderMarkdown(report), error) &&
-         WriteFileAtomically(dir + "/junit.xml", RenderJunit(report), error);
+         WriteFileAtomically(dir + "/junit.xml", RenderJunit(report), error) &&
+         WriteFileAtomically(dir + "/report.html", RenderHtml(report), error);
 }
 
 }  // namespace blackout::reports

@@ -26,7 +26,12 @@ inline constexpr int kSchemaVersion = 1;
 // report.md: the durability-gap table (engine x configuration x crash kind x
 // model -> outcome, with counts of acknowledged writes lost), then every
 // unexpected outcome and error with the command that reproduces it.
+// It is written to fit a pull-request comment: first a status line and a
+// short "What changed" table (only the scenarios whose outcome differs from
+// their expect, each linking to its timeline at details_url#s-NAME), then the
+// full table folded in <details>.
 std::string RenderMarkdown(const nlohmann::json& report);
+std::string RenderMarkdown(const nlohmann::json& report, const std::string& details_url);
 
 // junit.xml: one test case per scenario; an unexpected outcome is a
 // <failure>, a setup error an <error>.
@@ -43,7 +48,8 @@ std::string RenderJunit(const nlohmann::json& report);
 // called before a run so that a bad --out fails in a second, not after it.
 [[nodiscard]] bool CheckWritableDir(const std::string& dir, std::string* error);
 
-// report.json, report.md and junit.xml into `dir`, each atomically.
+// report.json, report.md, junit.xml and report.html (reports/html.h) into
+// `dir`, each atomically.
 [[nodiscard]] bool WriteReports(const std::string& dir, const nlohmann::json& report,
                                 std::string* error);
 

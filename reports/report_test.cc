@@ -1,5 +1,7 @@
 #include "reports/report.h"
 
+#include "reports/html.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -82,7 +84,8 @@ TEST_CASE("reports are written whole, with no temporary file left, and re-read a
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir + "/nested/out"))
     files += e.is_regular_file();
-  CHECK(files == 3);
+  CHECK(Read(dir + "/nested/out/report.html") == RenderHtml(Sample()));
+  CHECK(files == 4);
   std::filesystem::remove_all(dir);
 }
 
