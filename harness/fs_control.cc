@@ -18,6 +18,9 @@ class SocketFsControl : public FsControl {
   }
   Expected<json> Unsynced() override { return Call({{"cmd", "unsynced"}}); }
   Expected<json> Trace() override { return Call({{"cmd", "trace"}}); }
+  Expected<json> SaveCrashPoint(const std::string& file) override {
+    return Call({{"cmd", "crash-point"}, {"path", file}});
+  }
 
  private:
   Expected<json> Call(const json& request) {

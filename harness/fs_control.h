@@ -30,6 +30,10 @@ class FsControl {
   virtual Expected<nlohmann::json> Unsynced() = 0;
   // {"entries":[{seq,pid,op,ino,path,offset,length,digest,flags,detail}]}
   virtual Expected<nlohmann::json> Trace() = 0;
+  // Saves the crash point (durable view and pending ops) to the absolute
+  // path `file`, to explore its crash states offline (harness/explore.h).
+  virtual Expected<nlohmann::json> SaveCrashPoint(const std::string& file) = 0;
+};
 };
 
 }  // namespace blackout::harness

@@ -14,6 +14,7 @@
 
 #include "harness/child_process.h"
 #include "harness/engine_catalog.h"
+#include "harness/explore.h"
 #include "harness/findings.h"
 #include "harness/mounted_fs.h"
 #include "harness/oracle.h"
@@ -106,8 +107,11 @@ struct Recording {
 
 // Runs workload entries [0, items) on `fs`, leaving the driver running in
 // *driver for the caller to crash.
+// `after_item(i + 1)`, when given, runs after entry i (the crash-state
+// explorer saves crash points there, explore.h).
 Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int items,
-                   std::optional<EngineDriver>* driver, Recording* rec) {
+                   std::optional<EngineDriver>* driver, Recording* rec,
+                   const std::function<Status(int)>& after_item = {}) {
   const std::string store = fs.mountpoint() + "/" + kStore;
   const std::string log = fs.dir() + "/engine.log";
   auto start = [&]() -> Status {
@@ -182,6 +186,8 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
       rec->steps.push_back({current, *after, i, static_cast<int>(rec->acks.size()) - 1});
       current = *after;
     }
+    if (after_item)
+      if (auto st = after_item(i + 1); !st.ok()) return st;
   }
   return Ok();
 }
@@ -358,6 +364,9 @@ Expected<std::vector<int>> CrashPoints(const Scenario& s, const RunOptions& o) {
 }
 
 // Runs fn(i) for i in [0, n) on up to `jobs` threads.
+// The task that stands for a whole explored scenario (explore.h).
+constexpr int kExploreTask = -1;
+
 void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
   std::atomic<int> next{0};
   auto worker = [&] {
@@ -407,6 +416,70 @@ void Judge(ScenarioResult* r) {
 
 }  // namespace
 
+Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
+                                     const std::string& save_dir) {
+  const int n = static_cast<int>(s.workload.size());
+  auto fs = MountedFs::Mount(o.blackout_bin, s.model, o.tmp_root);
+  if (!fs.ok()) return Error{fs.error()};
+  std::optional<EngineDriver> driver;
+  Recording rec;
+  RecordedRun run;
+  // Which entries end at a crash point; every_sync saves after every entry
+  // and keeps the synced ones once the trace is known.
+  auto wanted = [&](int done) {
+    const WorkItem& w = s.workload[done - 1];
+    switch (s.crash_at) {
+      case CrashAt::kEnd:
+        return done == n;
+      case CrashAt::kAfterOp:
+        return w.kind == WorkItem::Kind::kOp && w.op_number == s.after_op;
+      case CrashAt::kEveryOp:
+        return w.kind == WorkItem::Kind::kOp;
+      case CrashAt::kEverySync:
+        return true;
+    }
+    return false;
+  };
+  auto save = [&](int done) -> Status {
+    if (!wanted(done)) return Ok();
+    SavedPoint p;
+    p.items_done = done;
+    p.name = PointName(s, done);
+    p.file = save_dir + "/point-" + std::to_string(done) + ".bin";
+    auto r = (*fs)->control().SaveCrashPoint(p.file);
+    if (!r.ok()) return Error{r.error()};
+    p.seq = r->value("seq", uint64_t{0});
+    p.acks = rec.acks;
+    run.points.push_back(std::move(p));
+    return Ok();
+  };
+  if (auto st = RunWorkload(s, o, **fs, n, &driver, &rec, save); !st.ok()) return Error{st.error()};
+  run.contract = rec.contract;
+  if (driver) driver->Kill();
+  driver.reset();
+  auto trace = (*fs)->control().Trace();
+  if (!trace.ok()) return Error{trace.error()};
+  run.trace = std::move(*trace);
+  if (auto st = MarkSyncedOps((*fs)->control(), &rec, s); !st.ok()) return Error{st.error()};
+  // An ack's own fsyncs count at every point; a restart's close counts only
+  // at the points after it (a sync step was marked when it ran).
+  for (SavedPoint& p : run.points) {
+    for (size_t k = 0; k < p.acks.size(); ++k)
+      if (rec.acks[k].synced && !p.acks[k].synced) {
+        bool by_later_step = false;
+        for (const auto& st : rec.steps)
+          if (st.last_ack == static_cast<int>(k) && st.item >= p.items_done) by_later_step = true;
+        p.acks[k].synced = !by_later_step;
+      }
+  }
+  if (s.crash_at == CrashAt::kEverySync) {
+    std::erase_if(run.points, [&](const SavedPoint& p) { return !rec.item_synced[p.items_done - 1]; });
+    if (run.points.empty())
+      return Error{"crash.at is every_sync, but the workload never syncs (no fsync, no sync step)"};
+  }
+  return run;
+}
+
 std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
                                          const RunOptions& options, const RunObserver& observer,
                                          bool keep_going) {
@@ -425,6 +498,11 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
   ParallelFor(static_cast<int>(scenarios.size()), options.jobs, [&](int i) {
     results[i].scenario = &scenarios[i];
     if (stop || Interrupted()) return;
+    // Explored scenarios find their crash points in their one recording run.
+    if (UsesExploration(scenarios[i])) {
+      points[i] = {kExploreTask};
+      return;
+    }
     auto p = CrashPoints(scenarios[i], options);
     if (!p.ok()) {
       std::lock_guard<std::mutex> l(mu);
@@ -439,8 +517,9 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
   std::vector<int> remaining(scenarios.size(), 0), total(scenarios.size(), 0);
   for (size_t i = 0; i < scenarios.size(); ++i) {
     const auto& s = scenarios[i];
-    const std::vector<std::string> states =
+    std::vector<std::string> states =
         s.crash_kind == CrashKind::kPower ? s.states : std::vector<std::string>{"process"};
+    if (points[i] == std::vector<int>{kExploreTask}) states = {"explore"};
     for (int p : points[i])
       for (const auto& st : states) tasks.push_back({static_cast<int>(i), p, st});
     total[i] = remaining[i] = static_cast<int>(points[i].size() * states.size());
@@ -467,6 +546,22 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
                                 total[task.scenario]);
     }
     json contract;
+    if (task.items_done == kExploreTask) {
+      // One task explores every crash state of every crash point.
+      std::vector<CrashStateResult> explored = ExploreScenario(s, options, &contract);
+      std::lock_guard<std::mutex> l(mu);
+      r.states = std::move(explored);
+      if (!contract.is_null()) r.contract = contract;
+      for (const auto& st : r.states) {
+        if (observer.on_state_done) observer.on_state_done(s, st);
+        if (!st.error.empty() && !keep_going) stop = true;
+      }
+      r.seconds = Now() - started[task.scenario];
+      Judge(&r);
+      judged[task.scenario] = true;
+      if (observer.on_scenario_done) observer.on_scenario_done(r);
+      return;
+    }
     CrashStateResult st = RunCrashState(s, options, task.items_done, task.state, &contract);
     std::lock_guard<std::mutex> l(mu);
     r.states[slot[t]] = std::move(st);
@@ -519,6 +614,7 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
                       {"pending_at_crash", st.gaps},
                       {"findings", st.findings},
                       {"seconds", st.seconds}});
+    if (!st.exploration.is_null()) states.back()["exploration"] = st.exploration;
     max_lost = std::max(max_lost, st.check.lost_writes);
     acked = std::max(acked, st.check.acked_writes);
   }

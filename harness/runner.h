@@ -52,6 +52,9 @@ struct CrashStateResult {
   CheckOutcome check;
   std::vector<std::string> gaps;  // what was pending at the crash, in words
   std::vector<std::string> findings;
+  // Explored crash states (harness/explore.h): {"id","generator","kept",
+  // "dropped","torn","diagnosis","reproduce"}; null for a state cut on the mount.
+  nlohmann::json exploration;
   double seconds = 0;
 };
 

@@ -20,7 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kCommands =
-    "status, seq, sync, power-cut, unsynced, snapshot, trace, shutdown";
+    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, trace, shutdown";
 constexpr const char* kStates =
     "drop-all, keep-all, or a crash-state id from the model's generators (prefix:S, "
     "reorder:K:S1,S2, torn:S:B, random:N:SEED:I)";
@@ -103,6 +103,7 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
     return json{{"ok", true}, {"files", std::move(files)}, {"dirs", std::move(dirs)}};
   }
   if (cmd == "snapshot") return Snapshot(request);
+  if (cmd == "crash-point") return CrashPoint(request);
   if (cmd == "trace") {
     json entries = json::array();
     for (const model::TraceEntry& e : fs_.Trace()) {
@@ -192,6 +193,32 @@ json ControlServer::Snapshot(const json& request) {
                  " (the directory must be empty or missing, and outside the mount)");
   }
   return json{{"ok", true}, {"dir", dir}};
+}
+
+json ControlServer::CrashPoint(const json& request) {
+  if (!request.contains("path") || !request["path"].is_string() ||
+      request["path"].get<std::string>().empty() || request["path"].get<std::string>()[0] != '/') {
+    return Error("crash-point: missing \"path\": give the absolute path of the file to write");
+  }
+  const std::string path = request["path"];
+  // Written outside the lock of the model: SaveCrashPoint copies what it
+  // needs under the lock, the file write does not hold up FUSE requests.
+  const std::string bytes = fs_.SaveCrashPoint();
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < bytes.size();) {
+    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  const int saved_errno = errno;
+  if (fd >= 0) close(fd);
+  if (!ok) {
+    return Error("crash-point: cannot write " + path + ": " + std::strerror(saved_errno) +
+                 " (give a path outside the mount, in a directory that exists)");
+  }
+  return json{{"ok", true}, {"path", path}, {"seq", fs_.CurrentSeq()}, {"bytes", bytes.size()}};
 }
 
 bool ControlServer::Listen(const std::string& path, std::string* error) {

@@ -17,6 +17,10 @@
 //                          "dirs":[{"path","pending_entries","since"}]}
 //   {"cmd":"snapshot","dir":"/abs/dir","view":"durable"|"volatile"}
 //                      -> {"ok":true,"dir":"..."}   (view defaults to durable)
+//   {"cmd":"crash-point","path":"/abs/file"}
+//                      -> {"ok":true,"path":"...","seq":N,"bytes":B}: writes
+//                         Filesystem::SaveCrashPoint() (durable view and pending
+//                         ops) to the file, to explore this crash point offline
 //   {"cmd":"trace"}    -> {"ok":true,"entries":[{seq,pid,op,ino,path,offset,
 //                          length,digest,flags,detail}...]}
 //   {"cmd":"shutdown"} -> {"ok":true}, then the daemon unmounts and exits
@@ -83,6 +87,7 @@ class ControlServer {
   void Serve();
   nlohmann::json PowerCut(const nlohmann::json& request);
   nlohmann::json Snapshot(const nlohmann::json& request);
+  nlohmann::json CrashPoint(const nlohmann::json& request);
 
   model::Filesystem& fs_;
   ServerHooks hooks_;

@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "fusefs/control/client.h"
@@ -117,6 +119,26 @@ TEST_CASE("snapshot without an absolute dir says what to give") {
   CHECK(r["ok"] == false);
   CHECK(std::string(r["error"]).find("absolute path") != std::string::npos);
   CHECK(Call(s.socket, {{"cmd", "snapshot"}, {"dir", "/x"}, {"view", "dirty"}})["ok"] == false);
+}
+
+TEST_CASE("crash-point saves the durable view and pending ops for offline exploration") {
+  ServedFilesystem s;
+  CHECK(Call(s.socket, {{"cmd", "crash-point"}})["ok"] == false);
+  const json rel = Call(s.socket, {{"cmd", "crash-point"}, {"path", "rel/file"}});
+  CHECK(std::string(rel["error"]).find("absolute path") != std::string::npos);
+  const std::string dir = TempDir();
+  const json r = Call(s.socket, {{"cmd", "crash-point"}, {"path", dir + "/cp.bin"}});
+  REQUIRE(r["ok"] == true);
+  std::ifstream in(dir + "/cp.bin", std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  CHECK(bytes.str().size() == r["bytes"].get<size_t>());
+  model::Filesystem offline;
+  CHECK(offline.LoadCrashPoint(bytes.str()).ok());
+  const json missing = Call(s.socket, {{"cmd", "crash-point"}, {"path", dir + "/no/such/f"}});
+  CHECK(missing["ok"] == false);
+  CHECK(std::string(missing["error"]).find(dir + "/no/such/f") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("the control socket is private to its owner (mode 0600)") {

@@ -1,0 +1,65 @@
+// Diagnosis of a violating crash state: which missing sync would have saved
+// it (DESIGN.md, "The harness"; issue 6 item 5).
+//
+// A candidate fix is a set of syncs, each an fsync of a file or of a
+// directory right after a trace position S. Applied to the crash state it
+// makes durable what that sync would have made durable under posix-strict
+// (crash_model.md, "Sync events"): for a file, its data and attribute ops up
+// to S; for a directory, its entry ops up to S plus the earlier entry ops of
+// the same inodes ("an inode's link changes persist in their order"). The
+// state with those ops kept as well is rebuilt by the model from the same
+// crash point (a crash-state id naming the ops still dropped) and re-checked:
+// a fix counts only if the re-checked state violates no invariant at all (a
+// store that no longer opens has no lost writes to count, and is no fix). posix-strict semantics are the weakest sync any model
+// gives, so a fix found here is a fix under every model.
+//
+// Search order, smallest first: every single sync (for each object with a
+// dropped op, the earliest S that works), then pairs of objects, then all of
+// them together. Bounded (see kMaxRechecks in diagnosis.cc): a state whose
+// loss no set of syncs removes (the volatile view itself fails, e.g. a torn
+// record recovery does not cut off) is reported as such.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace blackout::harness {
+
+struct SyncFix {
+  bool directory = false;
+  std::string path;  // relative to the mount root: "store/000002.sst", "store"
+  uint64_t after_seq = 0;
+  std::string after_what;  // "create store/000002.sst"
+};
+
+struct DiagnosisInput {
+  const nlohmann::json* trace = nullptr;  // {"entries":[...]} of the recording run
+  std::vector<uint64_t> kept, dropped;    // the state's pending ops
+  uint64_t torn = 0;                      // the torn write, or 0
+  std::vector<std::string> violated;      // invariants the state violates
+  int lost_writes = 0;
+  // Re-checks the state with these ops kept too (given as the crash-state
+  // id to build); returns the invariants it violates, or nullopt when it
+  // could not be checked.
+  std::function<std::optional<std::vector<std::string>>(const std::string& id)> recheck;
+};
+
+struct Diagnosis {
+  bool found = false;
+  std::vector<SyncFix> fixes;  // one set (the first smallest found)
+  int rechecks = 0;
+  std::string text;  // the sentence for reports
+  nlohmann::json ToJson() const;
+};
+
+Diagnosis Diagnose(const DiagnosisInput& in);
+
+// The crash-state id that keeps `kept` and drops the rest of `pending`
+// ("keep-all" when nothing is dropped).
+std::string SubsetStateId(const std::vector<uint64_t>& pending, const std::vector<uint64_t>& kept);
+
+}  // namespace blackout::harness

@@ -1,0 +1,311 @@
+#include "harness/explore.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "harness/child_process.h"
+#include "harness/diagnosis.h"
+#include "harness/engine_catalog.h"
+#include "harness/findings.h"
+#include "harness/recovery.h"
+
+namespace blackout::harness {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kStoreRel = "store";  // the engine's directory inside the mount
+// States per generator and crash point; a reorder enumeration can be vast.
+constexpr size_t kStateLimit = 5000;
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min(jobs, n); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+json UnsyncedJson(const model::Unsynced& u) {
+  json files = json::array(), dirs = json::array();
+  for (const auto& f : u.files)
+    files.push_back({{"path", f.path}, {"pending_bytes", f.pending_bytes}, {"since", f.since}});
+  for (const auto& d : u.dirs)
+    dirs.push_back({{"path", d.path}, {"pending_entries", d.pending_entries}, {"since", d.since}});
+  return {{"files", files}, {"dirs", dirs}};
+}
+
+// Words for the pending ops a state kept, dropped or tore.
+json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, json>& trace) {
+  json out = json::array();
+  for (uint64_t s : seqs) {
+    auto it = trace.find(s);
+    if (it == trace.end()) {
+      out.push_back("#" + std::to_string(s));
+      continue;
+    }
+    const json& e = it->second;
+    std::string what = "#" + std::to_string(s) + " " + e.value("op", "") + " " +
+                       e.value("path", "");
+    if (e.value("op", "") == "write")
+      what += " [" + std::to_string(e.value("offset", uint64_t{0})) + ", +" +
+              std::to_string(e.value("length", uint64_t{0})) + ")";
+    if (!e.value("detail", "").empty()) what += " -> " + e.value("detail", "");
+    out.push_back(what);
+  }
+  return out;
+}
+
+// Finding names that only the diagnosis can tell apart (DESIGN.md: "a
+// finding is named by its diagnosis"): the LSM flush whose new SSTable's
+// directory entry was never made durable while the WAL truncation was.
+void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<std::string>* out) {
+  if (s.engine != "lsm" || !d.found) return;
+  for (const auto& f : d.fixes)
+    if (f.directory && f.after_what.find(".sst") != std::string::npos &&
+        !std::count(out->begin(), out->end(), "lsm-flush-missing-dir-fsync"))
+      out->push_back("lsm-flush-missing-dir-fsync");
+}
+
+}  // namespace
+
+bool UsesExploration(const Scenario& s) {
+  if (s.crash_kind != CrashKind::kPower) return false;
+  for (const auto& g : s.states)
+    if (g != "drop-all" && g != "keep-all") return true;
+  return s.model != "posix-strict" && s.model != "ext4-ordered";
+}
+
+std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id) {
+  return "blackout replay " + s.file + " --point " + point + " --state " + id +
+         " --to /tmp/blackout-replay";
+}
+
+Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file) {
+  auto model = model::ParseBehaviourModel(s.model);
+  if (!model.ok()) return Error{"unknown behaviour model '" + s.model + "'"};
+  model::Options opt;
+  opt.model = *model;
+  opt.trace = false;
+  LoadedPoint p;
+  p.fs = std::make_unique<model::Filesystem>(opt);
+  if (!p.fs->LoadCrashPoint(ReadFile(file)).ok())
+    return Error{"cannot load the saved crash point " + file};
+  return p;
+}
+
+StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
+                      const std::string& id, const Oracle& oracle, const std::string& contract,
+                      const std::string& dir) {
+  StateCheck c;
+  if (auto r = fs.MaterializeCrashState(id, dir); !r.ok()) {
+    c.error = "cannot materialize crash state " + id + " into " + dir + ": " +
+              std::strerror(r.error());
+    return c;
+  }
+  const std::string store = dir + "/" + kStoreRel;
+  Recovery rv = RecoverStore(o.blackout_bin, s, store, dir + ".log");
+  if (rv.interrupted) {
+    c.error = "interrupted";
+    return c;
+  }
+  if (rv.error.rfind("cannot start the recovery", 0) == 0) {
+    c.error = rv.error;
+    return c;
+  }
+  c.recovered = rv.recovered;
+  c.recovery_error = rv.error;
+  CheckInput in;
+  in.oracle = &oracle;
+  in.contract = contract;
+  in.recovered = rv.recovered;
+  in.recovery_error = rv.error;
+  in.check = s.check;
+  if (rv.recovered) {
+    auto observed = ObservedState(FindEngine(s.engine)->kind, rv.dump);
+    if (!observed.ok()) {
+      c.error = observed.error();
+      return c;
+    }
+    in.observed = std::move(*observed);
+  }
+  c.check = CheckInvariants(in);
+  return c;
+}
+
+std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOptions& o,
+                                              json* contract) {
+  const double t0 = Now();
+  auto failed = [&](const std::string& error) {
+    CrashStateResult r;
+    r.point = "record";
+    r.state = "explore";
+    r.error = error;
+    r.seconds = Now() - t0;
+    return std::vector<CrashStateResult>{r};
+  };
+  std::string tmpl = o.tmp_root + "/blackout-explore-XXXXXX";
+  if (!mkdtemp(tmpl.data())) return failed("cannot create a directory under " + o.tmp_root);
+  const std::string work = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{work};
+
+  auto run = RecordWorkload(s, o, work);
+  if (!run.ok()) return failed(run.error());
+  *contract = run->contract;
+  const std::string kind = (*contract)["power"];
+  std::map<uint64_t, json> trace;
+  for (const auto& e : run->trace.value("entries", json::array()))
+    trace[e.value("seq", uint64_t{0})] = e;
+
+  // Every state of every point, evaluated in parallel; identical trees of
+  // one point are recovered once.
+  struct Job {
+    size_t point;
+    model::CrashStateInfo info;
+    int same_as = -1;  // index of the job with the same tree
+  };
+  std::vector<LoadedPoint> loaded;
+  std::vector<std::unique_ptr<Oracle>> oracles;
+  std::vector<json> unsynced;
+  std::vector<Job> jobs;
+  for (size_t p = 0; p < run->points.size(); ++p) {
+    const SavedPoint& sp = run->points[p];
+    auto lp = LoadPoint(s, sp.file);
+    if (!lp.ok()) return failed(lp.error());
+    auto oracle = Oracle::Build(FindEngine(s.engine)->kind, sp.acks);
+    if (!oracle.ok()) return failed(oracle.error());
+    oracles.push_back(std::make_unique<Oracle>(std::move(*oracle)));
+    unsynced.push_back(UnsyncedJson(lp->fs->ListUnsynced()));
+    std::map<uint64_t, int> by_hash;
+    for (const auto& g : s.states) {
+      auto states = lp->fs->CrashStates(g, o.seed, kStateLimit);
+      if (!states.ok()) return failed("generator '" + g + "' failed: " + std::strerror(states.error()));
+      for (auto& info : *states) {
+        Job j{p, std::move(info), -1};
+        auto [it, fresh] = by_hash.emplace(j.info.tree_hash, static_cast<int>(jobs.size()));
+        if (!fresh) j.same_as = it->second;
+        jobs.push_back(std::move(j));
+      }
+    }
+    loaded.push_back(std::move(*lp));
+  }
+
+  std::vector<CrashStateResult> results(jobs.size());
+  std::atomic<int> dir_counter{0};
+  auto fresh_dir = [&] { return work + "/state-" + std::to_string(dir_counter++); };
+  auto evaluate = [&](int i) {
+    const Job& j = jobs[i];
+    const SavedPoint& sp = run->points[j.point];
+    const model::Filesystem& mfs = *loaded[j.point].fs;
+    CrashStateResult& r = results[i];
+    const double t = Now();
+    r.point = sp.name;
+    r.items_done = sp.items_done;
+    r.state = j.info.id;
+    const std::string dir = fresh_dir();
+    StateCheck c = CheckState(s, o, mfs, j.info.id, *oracles[j.point], kind, dir);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    r.error = c.error;
+    r.recovered = c.recovered;
+    r.recovery_error = c.recovery_error;
+    r.check = c.check;
+    auto gaps = GapsInStore(unsynced[j.point], std::string("/") + kStoreRel);
+    for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    json ex = {{"id", j.info.id},
+               {"generator", j.info.generator},
+               {"kept", DescribeOps(j.info.kept, trace)},
+               {"dropped", DescribeOps(j.info.dropped, trace)}};
+    if (j.info.torn)
+      ex["torn"] = DescribeOps({j.info.torn}, trace)[0].get<std::string>() + ", first " +
+                   std::to_string(j.info.torn_bytes) + " bytes";
+    if (!r.check.violations.empty() && r.error.empty()) {
+      FindingContext fc;
+      fc.scenario = &s;
+      fc.kind = s.crash_kind;
+      fc.lost_writes = r.check.lost_writes;
+      fc.gaps = gaps;
+      r.findings = DiagnoseFindings(fc);
+      DiagnosisInput di;
+      di.trace = &run->trace;
+      di.kept = j.info.kept;
+      di.dropped = j.info.dropped;
+      di.torn = j.info.torn;
+      for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
+      di.lost_writes = r.check.lost_writes;
+      di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+        const std::string d = fresh_dir();
+        StateCheck rc = CheckState(s, o, mfs, id, *oracles[j.point], kind, d);
+        std::error_code e2;
+        fs::remove_all(d, e2);
+        if (!rc.error.empty()) return std::nullopt;
+        std::vector<std::string> v;
+        for (const auto& x : rc.check.violations) v.push_back(x.invariant);
+        return v;
+      };
+      Diagnosis dg = Diagnose(di);
+      FindingsFromDiagnosis(s, dg, &r.findings);
+      ex["diagnosis"] = dg.ToJson();
+      ex["reproduce"] = ReplayCommand(s, sp.name, j.info.id);
+    }
+    r.exploration = std::move(ex);
+    r.seconds = Now() - t;
+  };
+  std::vector<int> firsts;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
+  ParallelFor(static_cast<int>(firsts.size()), std::max(1, o.jobs), [&](int k) {
+    if (!Interrupted()) evaluate(firsts[k]);
+  });
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs[i].same_as < 0) continue;
+    // Same tree as an earlier state of this point: same outcome.
+    CrashStateResult r = results[jobs[i].same_as];
+    const Job& j = jobs[i];
+    r.state = j.info.id;
+    r.seconds = 0;
+    r.exploration["id"] = j.info.id;
+    r.exploration["generator"] = j.info.generator;
+    r.exploration["kept"] = DescribeOps(j.info.kept, trace);
+    r.exploration["dropped"] = DescribeOps(j.info.dropped, trace);
+    r.exploration["same_tree_as"] = jobs[j.same_as].info.id;
+    if (r.exploration.contains("reproduce"))
+      r.exploration["reproduce"] = ReplayCommand(s, r.point, j.info.id);
+    results[i] = std::move(r);
+  }
+  if (Interrupted()) return failed("interrupted");
+  return results;
+}
+
+}  // namespace blackout::harness

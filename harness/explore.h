@@ -1,0 +1,93 @@
+// Crash-state exploration: record once, explore offline (issue 6).
+//
+// The workload runs ONCE on a blackoutfs mount with the trace on. At each
+// crash point (a trace position between two workload entries: end,
+// {after_op:N}, every_op, every_sync) the harness asks the mount to save the
+// crash point (`crash-point`: the durable view and the pending operations,
+// Filesystem::SaveCrashPoint) and copies the acknowledgements so far. Saving
+// at each point while running is the choice made here, rather than rebuilding
+// earlier positions from the trace: a crash point costs one compressed copy of
+// the durable view plus the pending ops, and the model needs no replay code.
+//
+// Then, offline, for each crash point and each generator of `crash.states`
+// (fusefs/model/crash_model.md, "Generators"): a model::Filesystem with the
+// scenario's behaviour model loads the crash point, lists the crash states,
+// materializes each into a temporary directory, recovers it there
+// (`blackout engine NAME --dump --dir DIR/store`) and checks the invariants
+// against the acks up to that point. Identical trees (same tree hash) are
+// recovered once. `--jobs N` recovers N states at a time.
+//
+// A violating state is diagnosed (diagnosis.h) and carries the command that
+// reproduces it (`blackout replay FILE --point P --state ID --to DIR`).
+//
+// Which scenarios are explored: power-crash scenarios that ask for a
+// generator beyond drop-all/keep-all or a behaviour model beyond the first
+// two, and that have no workload crash/damage steps (those cut power on the
+// mount, mid-run). Others keep the runner's mount path: one mount, one power
+// cut per crash state (runner.h), which is also the path for programs that
+// need FUSE to recover.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fusefs/model/filesystem.h"
+#include "harness/expected.h"
+#include "harness/oracle.h"
+#include "harness/runner.h"
+#include "harness/scenario.h"
+
+namespace blackout::harness {
+
+// One crash point saved by the recording run.
+struct SavedPoint {
+  int items_done = 0;  // workload entries executed before it
+  std::string name;    // "end", "after_op:3"
+  std::string file;    // SaveCrashPoint bytes
+  uint64_t seq = 0;    // trace position
+  std::vector<Ack> acks;  // acknowledged so far, `synced` as of this point
+};
+
+struct RecordedRun {
+  nlohmann::json contract;  // {"process","power"}
+  nlohmann::json trace;     // {"entries":[...]} of the whole run
+  std::vector<SavedPoint> points;
+};
+
+// Runs the whole workload once on a fresh mount, saving the scenario's crash
+// points into `save_dir` (which must exist). Implemented in runner.cc, beside
+// the workload loop it shares.
+Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
+                                     const std::string& save_dir);
+
+// Whether RunScenarios explores `s` offline (see above).
+bool UsesExploration(const Scenario& s);
+
+// Records `s` once and checks every crash state of every crash point. A
+// setup failure comes back as one result with `error` set.
+std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOptions& o,
+                                              nlohmann::json* contract);
+
+// A crash point loaded for offline work (replay, diagnosis).
+struct LoadedPoint {
+  std::unique_ptr<model::Filesystem> fs;
+};
+Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file);
+
+// Materializes crash state `id` of a loaded point into `dir` (must not
+// exist or be empty) and recovers + checks it against `oracle`.
+struct StateCheck {
+  std::string error;  // setup failure (nothing checked)
+  bool recovered = false;
+  std::string recovery_error;
+  CheckOutcome check;
+};
+StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
+                      const std::string& id, const Oracle& oracle, const std::string& contract,
+                      const std::string& dir);
+
+// The reproducer line of one explored state.
+std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id);
+
+}  // namespace blackout::harness
