@@ -60,6 +60,7 @@ struct RunArgs {
   bool keep_going = false;
   bool quiet = false;
   bool verbose = false;
+  bool no_color = false;
 };
 
 int Run(const RunArgs& a) {
@@ -94,7 +95,9 @@ int Run(const RunArgs& a) {
   if (access("/dev/fuse", R_OK | W_OK) != 0) {
     std::fprintf(
         stderr,
-        "blackout run: /dev/fuse is missing or not accessible; blackoutfs cannot be mounted\n");
+        "blackout run: /dev/fuse is missing or not accessible; blackoutfs cannot be mounted. "
+        "Install fuse3 and run where /dev/fuse exists (in a container: --device /dev/fuse "
+        "--cap-add SYS_ADMIN); see docs/ci.md\n");
     return 2;
   }
   // Scenario i goes to shard i mod N: the suite's sorted order makes every
@@ -113,6 +116,7 @@ int Run(const RunArgs& a) {
                      : a.verbose ? Progress::Level::kVerbose
                                  : Progress::Level::kNormal;
   Progress progress(level, isatty(2), static_cast<int>(scenarios.size()), a.seed);
+  progress.SetColour(Progress::UseColour(a.no_color));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<ScenarioResult> results =
       RunScenarios(scenarios, options, progress.Observer(), a.keep_going);
@@ -153,8 +157,8 @@ int Run(const RunArgs& a) {
                "(seed %llu)\n",
                results.size(), as_expected, unexpected, errors, seconds,
                static_cast<unsigned long long>(a.seed));
-  std::fprintf(stderr, "reports: %s/report.json, %s/report.md, %s/junit.xml\n", a.out.c_str(),
-               a.out.c_str(), a.out.c_str());
+  std::fprintf(stderr, "reports: %s/report.html, %s/report.md, %s/report.json, %s/junit.xml\n",
+               a.out.c_str(), a.out.c_str(), a.out.c_str(), a.out.c_str());
   if (Interrupted()) {
     std::fprintf(stderr, "blackout run: interrupted\n");
     return 2;
@@ -187,7 +191,7 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
       "run", "Run crash scenarios on blackoutfs, check invariants and write reports");
   run->add_option("PATH", args->paths, "scenario files or directories")->required();
   run->add_option("--out", args->out,
-                  "directory for report.json, report.md, junit.xml (default out/)");
+                  "directory for report.json, report.md, report.html, junit.xml (default out/)");
   run->add_option("--jobs", args->jobs, "crash states run in parallel (default 1)");
   run->add_option("--shard", args->shard,
                   "run only shard I of N (1-based, e.g. 2/4) of the sorted suite");
@@ -198,6 +202,8 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
       "after a setup error (a mount or engine that cannot start), go on with the other scenarios");
   run->add_flag("--quiet", args->quiet, "print only unexpected outcomes, errors and the summary");
   run->add_flag("--verbose", args->verbose, "also print one line per crash state");
+  run->add_flag("--no-color", args->no_color,
+                "no colour in the output (also NO_COLOR=1; colour is only used on a terminal)");
   run->callback([args, &exit_code] { exit_code = Run(*args); });
 }
 

@@ -6,7 +6,9 @@
 
 #include "engines/driver/commands.h"
 #include "fusefs/control/commands.h"
+#include "harness/cli_help.h"
 #include "harness/commands.h"
+#include "reports/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"blackout: crash-consistency testing for storage engines and any program that stores data"};
@@ -15,6 +17,8 @@ int main(int argc, char** argv) {
   blackout::control::AddFilesystemCommands(app, exit_code);
   blackout::engines::AddEngineCommand(app, exit_code);
   blackout::harness::AddHarnessCommands(app, exit_code);
+  blackout::reports::AddReportCommand(app, exit_code);
+  blackout::harness::AddHelpExamples(app);  // after every subcommand
   (void)exit_code;
   try {
     app.parse(argc, argv);

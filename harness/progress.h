@@ -3,6 +3,10 @@
 // plus a line per finished scenario. Not on a terminal (CI logs): plain
 // lines only, one per finished scenario. --quiet keeps only unexpected
 // outcomes and errors; --verbose adds a line per crash state.
+// Once a run has taken a few seconds, the terminal line becomes a bar with an
+// estimate of the time left (from the share of crash states done so far).
+// Colour (green ok, red FAIL, yellow ERROR) only when SetColour(true): the
+// caller decides from isatty, --no-color and NO_COLOR (UseColour below).
 #pragma once
 
 #include <mutex>
@@ -19,6 +23,11 @@ class Progress {
   RunObserver Observer();
   // Clears the progress line (before the summary is printed).
   void Finish();
+  void SetColour(bool on) { colour_ = on; }
+
+  // Colour on stderr: a terminal, no --no-color, and NO_COLOR unset or empty
+  // (https://no-color.org).
+  static bool UseColour(bool no_color_flag);
 
  private:
   void StateStart(const Scenario& s, const std::string& point, const std::string& state, int done,
@@ -35,6 +44,9 @@ class Progress {
   uint64_t seed_;
   double start_;
   bool line_shown_ = false;
+  bool colour_ = false;
+  // For the estimate: the share of the current scenario's states started.
+  double scenario_share_ = 0;
 };
 
 }  // namespace blackout::harness

@@ -18,6 +18,7 @@
 #include "harness/findings.h"
 #include "harness/mounted_fs.h"
 #include "harness/oracle.h"
+#include "harness/timeline.h"
 
 namespace blackout::harness {
 namespace {
@@ -263,6 +264,9 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     auto cut = control.PowerCut(state);
     if (!cut.ok()) return finish(cut.error());
+    r.timeline = CrashTimeline(control, &*unsynced, rec.acks, state);
+  } else {
+    r.timeline = CrashTimeline(control, nullptr, rec.acks, "process");
   }
 
   // Recovery, with a time limit: a hang is a failed `recovers`.
@@ -615,6 +619,9 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
                       {"findings", st.findings},
                       {"seconds", st.seconds}});
     if (!st.exploration.is_null()) states.back()["exploration"] = st.exploration;
+    // Bounded report.json: a timeline only where there is something to explain.
+    if (!st.timeline.is_null() && (st.check.lost_writes > 0 || !st.check.violations.empty()))
+      states.back()["timeline"] = st.timeline;
     max_lost = std::max(max_lost, st.check.lost_writes);
     acked = std::max(acked, st.check.acked_writes);
   }

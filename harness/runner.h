@@ -55,6 +55,7 @@ struct CrashStateResult {
   // Explored crash states (harness/explore.h): {"id","generator","kept",
   // "dropped","torn","diagnosis","reproduce"}; null for a state cut on the mount.
   nlohmann::json exploration;
+  nlohmann::json timeline;  // harness/timeline.h; in report.json when something was lost
   double seconds = 0;
 };
 
