@@ -8,6 +8,7 @@
 #include "fusefs/control/commands.h"
 #include "harness/cli_help.h"
 #include "harness/commands.h"
+#include "harness/record_commands.h"
 #include "reports/commands.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   blackout::control::AddFilesystemCommands(app, exit_code);
   blackout::engines::AddEngineCommand(app, exit_code);
   blackout::harness::AddHarnessCommands(app, exit_code);
+  blackout::harness::AddRecordCommands(app, exit_code);
   blackout::reports::AddReportCommand(app, exit_code);
   blackout::harness::AddHelpExamples(app);  // after every subcommand
   (void)exit_code;

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fusefs/control/client.h"
 #include "fusefs/model/filesystem.h"
 #include "harness/mounted_fs.h"
 
@@ -129,8 +130,16 @@ Expected<RecordResult> Record(const RecordOptions& options) {
       RunIn(options.command, fs.mountpoint(), fs.mountpoint(), "", -1, options.timeout_s);
   result.command_exit = f.exit_code;
   result.timed_out = f.timed_out;
-  Expected<json> saved = fs.control().SaveCrashPoint(out);
+  // The control socket's crash-point request (control/server.h).
+  control::Result<control::ControlClient> client =
+      control::ControlClient::Connect(control::DefaultSocketPath(fs.mountpoint()));
+  if (!client.ok()) return Error{"record: " + client.error()};
+  control::Result<json> saved =
+      client->Call(json{{"cmd", "crash-point"}, {"path", out}}, std::chrono::seconds(120));
   if (!saved.ok()) return Error{"record: saving the crash point: " + saved.error()};
+  if (!saved->value("ok", false)) {
+    return Error{"record: saving the crash point: " + saved->value("error", std::string("failed"))};
+  }
   result.seq = saved->value("seq", uint64_t{0});
   result.bytes = saved->value("bytes", uint64_t{0});
   return result;  // ~MountedFs unmounts

@@ -17,6 +17,7 @@
 
 #include "fusefs/control/client.h"
 #include "fusefs/control/daemon.h"
+#include "fusefs/lazyfs/commands.h"
 
 namespace blackout::control {
 namespace {
@@ -89,6 +90,8 @@ struct MountArgs {
   std::string mnt;
   std::string model = "posix-strict";
   std::string ctl;
+  std::string lazyfs_fifo;
+  std::string lazyfs_config;
   bool foreground = false;
 };
 
@@ -139,6 +142,18 @@ int Mount(const MountArgs& args) {
                            : std::filesystem::absolute(args.ctl).lexically_normal().string();
   std::string error;
   if (!ClaimSocketPath(config.socket_path, &error)) return Usage("mount: " + error);
+  if (!args.lazyfs_fifo.empty()) {
+    config.lazyfs_fifo = std::filesystem::absolute(args.lazyfs_fifo).lexically_normal().string();
+  }
+  if (!args.lazyfs_config.empty()) {
+    // Checked here too, so that a bad config is reported before the fork.
+    config.lazyfs_config =
+        std::filesystem::absolute(args.lazyfs_config).lexically_normal().string();
+    lazyfs::Config lazyfs_config;
+    if (!lazyfs::LoadConfig(config.lazyfs_config, config.mountpoint, &lazyfs_config, &error)) {
+      return Usage("mount: --lazyfs-config: " + error);
+    }
+  }
 
   if (args.foreground) return RunDaemon(config, -1);
 
@@ -302,6 +317,11 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   mount->add_option("--model", mount_args->model,
                     "behaviour model: posix-strict (default) or ext4-ordered");
   mount->add_option("--ctl", mount_args->ctl, "control socket path (default MNT.ctl)");
+  mount->add_option("--lazyfs-fifo", mount_args->lazyfs_fifo,
+                    "accept LazyFS control commands (lazyfs::clear-cache, ...) on this FIFO, "
+                    "created if missing; see docs/lazyfs.md");
+  mount->add_option("--lazyfs-config", mount_args->lazyfs_config,
+                    "a LazyFS TOML config: its [[injection]] faults and [faults] fifo_path");
   mount->add_flag("--foreground", mount_args->foreground,
                   "stay in the foreground and log to stderr");
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });

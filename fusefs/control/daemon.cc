@@ -10,6 +10,7 @@
 
 #include "fusefs/control/server.h"
 #include "fusefs/fuse/adapter.h"
+#include "fusefs/lazyfs/fifo_reader.h"
 
 namespace blackout::control {
 namespace {
@@ -87,6 +88,14 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   ControlServer server(fs, hooks);
   if (!server.Listen(config.socket_path, &error)) return fail(error);
   server.Start();
+  std::unique_ptr<lazyfs::FaultFifo> lazyfs_fifo;
+  if (!config.lazyfs_fifo.empty() || !config.lazyfs_config.empty()) {
+    lazyfs::FifoHooks lazyfs_hooks{[&server](const nlohmann::json& r) { return server.Handle(r); },
+                                   hooks.shutdown};
+    lazyfs_fifo = lazyfs::FaultFifo::StartFromOptions(fs, config.lazyfs_fifo, config.lazyfs_config,
+                                                      config.mountpoint, lazyfs_hooks, &error);
+    if (!lazyfs_fifo) return fail(error);
+  }
 
   log->info("blackoutfs ready on {} (model {}, control socket {})", config.mountpoint,
             model::Name(config.model), config.socket_path);
@@ -96,6 +105,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   log->info("session loop ended ({}); unmounting {}",
             rc > 0 ? "signal " + std::to_string(rc) : "rc " + std::to_string(rc),
             config.mountpoint);
+  lazyfs_fifo.reset();
   server.Stop();
   adapter->Unmount();
   adapter.reset();

@@ -14,6 +14,8 @@ struct DaemonConfig {
   std::string socket_path;
   std::string log_path;  // empty: log to stderr
   model::BehaviourModel model = model::BehaviourModel::kPosixStrict;
+  std::string lazyfs_fifo;    // LazyFS control FIFO (fusefs/lazyfs); empty: none
+  std::string lazyfs_config;  // LazyFS TOML config, absolute; empty: none
 };
 
 // Mounts, listens on the control socket, then serves until the file system is
