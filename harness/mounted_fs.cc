@@ -26,7 +26,8 @@ bool IsMountPoint(const std::string& mnt) {
 
 Expected<std::unique_ptr<MountedFs>> MountedFs::Mount(const std::string& blackout_bin,
                                                       const std::string& model,
-                                                      const std::string& tmp_root) {
+                                                      const std::string& tmp_root,
+                                                      const std::vector<std::string>& extra_args) {
   std::string templ = tmp_root + "/blackout-run-XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
@@ -39,7 +40,9 @@ Expected<std::unique_ptr<MountedFs>> MountedFs::Mount(const std::string& blackou
   m->mnt_ = m->dir_ + "/mnt";
   if (mkdir(m->mnt_.c_str(), 0755) != 0)
     return Error{"cannot create " + m->mnt_ + ": " + std::strerror(errno)};
-  CommandResult r = RunCommand({blackout_bin, "mount", m->mnt_, "--model", model}, 60);
+  std::vector<std::string> argv = {blackout_bin, "mount", m->mnt_, "--model", model};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  CommandResult r = RunCommand(argv, 60);
   if (r.exit_code != 0) {
     // The destructor removes the directory (and unmounts, if it got that far).
     m->mounted_ = IsMountPoint(m->mnt_);

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness/expected.h"
 #include "harness/fs_control.h"
@@ -14,10 +15,12 @@ namespace blackout::harness {
 class MountedFs {
  public:
   // Creates TMP_ROOT/blackout-run-XXXXXX/mnt and mounts blackoutfs there with
-  // the behaviour model `model`.
+  // the behaviour model `model`; `extra_args` go to `blackout mount` too
+  // (e.g. {"--capacity", "1048576"}).
   static Expected<std::unique_ptr<MountedFs>> Mount(const std::string& blackout_bin,
                                                     const std::string& model,
-                                                    const std::string& tmp_root);
+                                                    const std::string& tmp_root,
+                                                    const std::vector<std::string>& extra_args = {});
   ~MountedFs();
   MountedFs(const MountedFs&) = delete;
   MountedFs& operator=(const MountedFs&) = delete;

@@ -17,6 +17,7 @@
 
 #include "fusefs/control/client.h"
 #include "fusefs/control/daemon.h"
+#include "fusefs/control/fault_protocol.h"
 #include "fusefs/lazyfs/commands.h"
 
 namespace blackout::control {
@@ -92,6 +93,7 @@ struct MountArgs {
   std::string ctl;
   std::string lazyfs_fifo;
   std::string lazyfs_config;
+  std::string capacity;
   bool foreground = false;
 };
 
@@ -137,6 +139,11 @@ int Mount(const MountArgs& args) {
                  " is unknown; models: posix-strict, ext4-ordered");
   }
   config.model = *m;
+  if (!args.capacity.empty()) {
+    Result<uint64_t> bytes = ParseByteSize(args.capacity);
+    if (!bytes.ok()) return Usage("mount: --capacity " + bytes.error());
+    config.capacity_bytes = *bytes;
+  }
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
                            : std::filesystem::absolute(args.ctl).lexically_normal().string();
@@ -245,12 +252,23 @@ struct CtlArgs {
   std::string state;
   std::string view;
   double timeout_s = 120;
+  FaultArgs fault;
 };
 
-constexpr const char* kCtlCommands = "status, seq, sync, power-cut, unsynced, snapshot, trace";
+constexpr const char* kCtlCommands =
+    "status, seq, sync, power-cut, unsynced, snapshot, trace, fail, crash-after, clear-faults, "
+    "faults";
 
 int Ctl(const CtlArgs& a) {
   json request{{"cmd", a.command}};
+  if (IsFaultCommand(a.command) || a.fault.Given()) {
+    Result<json> r = FaultCtlRequest(a.command, a.fault);
+    if (!r.ok()) return Usage("ctl: " + r.error());
+    if (!a.rest.empty()) {
+      return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
+    }
+    request = std::move(*r);
+  } else {
   const bool simple = a.command == "status" || a.command == "seq" || a.command == "sync" ||
                       a.command == "unsynced" || a.command == "trace";
   if (!simple && a.command != "power-cut" && a.command != "snapshot") {
@@ -279,6 +297,7 @@ int Ctl(const CtlArgs& a) {
     }
   } else if (!a.rest.empty()) {
     return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
+  }
   }
   if (a.command == "power-cut" && !a.state.empty()) {
     // A crash-state id ("prefix:12", ...) is checked by the daemon's model.
@@ -322,6 +341,9 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                     "created if missing; see docs/lazyfs.md");
   mount->add_option("--lazyfs-config", mount_args->lazyfs_config,
                     "a LazyFS TOML config: its [[injection]] faults and [faults] fifo_path");
+  mount->add_option("--capacity", mount_args->capacity,
+                    "size of the disk: writes past it fail with ENOSPC, statfs reports it "
+                    "(bytes, or 64K, 10M, 1G)");
   mount->add_flag("--foreground", mount_args->foreground,
                   "stay in the foreground and log to stderr");
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
@@ -346,6 +368,7 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   ctl->add_option("--state", ctl_args->state, "power-cut: drop-all (default) or keep-all");
   ctl->add_option("--view", ctl_args->view, "snapshot: durable (default) or volatile");
   ctl->add_option("--timeout", ctl_args->timeout_s, "seconds to wait for the reply (default 120)");
+  AddFaultOptions(*ctl, ctl_args->fault);
   ctl->callback([ctl_args, &exit_code] { exit_code = Ctl(*ctl_args); });
 }
 

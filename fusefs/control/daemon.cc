@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "fusefs/control/cache_drop_queue.h"
 #include "fusefs/control/server.h"
 #include "fusefs/fuse/adapter.h"
 #include "fusefs/lazyfs/fifo_reader.h"
@@ -60,6 +61,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
 
   model::Options options;
   options.model = config.model;
+  options.capacity_bytes = config.capacity_bytes;
   model::Filesystem fs(options);
 
   fusefs::MountOptions mount_options;
@@ -85,6 +87,14 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // The session loop wakes for a signal, not for fuse_session_exit alone;
   // every other thread blocks signals, so this one reaches the loop.
   hooks.shutdown = [] { kill(getpid(), SIGTERM); };
+  // Crash triggers and btrfs reverts change the model inside a request.
+  CacheDropQueue drops([raw](const CacheDropQueue::Entries& entries,
+                             const CacheDropQueue::Inodes& inodes) {
+    raw->InvalidateKernelCaches(entries, inodes);
+  });
+  fs.SetCacheDropListener([&drops](CacheDropQueue::Entries entries, CacheDropQueue::Inodes inodes) {
+    drops.Push(std::move(entries), std::move(inodes));
+  });
   ControlServer server(fs, hooks);
   if (!server.Listen(config.socket_path, &error)) return fail(error);
   server.Start();
@@ -107,6 +117,8 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
             config.mountpoint);
   lazyfs_fifo.reset();
   server.Stop();
+  fs.SetCacheDropListener(nullptr);
+  drops.Stop();
   adapter->Unmount();
   adapter.reset();
   log->info("stopped");

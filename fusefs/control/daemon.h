@@ -14,6 +14,7 @@ struct DaemonConfig {
   std::string socket_path;
   std::string log_path;  // empty: log to stderr
   model::BehaviourModel model = model::BehaviourModel::kPosixStrict;
+  uint64_t capacity_bytes = 0;  // 0: unlimited (model::Options::capacity_bytes)
   std::string lazyfs_fifo;    // LazyFS control FIFO (fusefs/lazyfs); empty: none
   std::string lazyfs_config;  // LazyFS TOML config, absolute; empty: none
 };

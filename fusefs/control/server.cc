@@ -14,13 +14,16 @@
 #include <cstring>
 #include <memory>
 
+#include "fusefs/control/fault_protocol.h"
+
 namespace blackout::control {
 namespace {
 
 using nlohmann::json;
 
 constexpr const char* kCommands =
-    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, trace, shutdown";
+    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, trace, fail, crash-after, "
+    "clear-faults, faults, shutdown";
 constexpr const char* kStates =
     "drop-all, keep-all, or a crash-state id from the model's generators (prefix:S, "
     "reorder:K:S1,S2, torn:S:B, random:N:SEED:I)";
@@ -87,6 +90,7 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
     return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};
   }
   if (cmd == "power-cut") return PowerCut(request);
+  if (IsFaultCommand(cmd)) return HandleFaultRequest(fs_, request);
   if (cmd == "unsynced") {
     const model::Unsynced u = fs_.ListUnsynced();
     json files = json::array();

@@ -65,8 +65,7 @@ std::string Filesystem::Impl::EntryPath(Ino parent, std::string_view name) const
   return dir == "/" ? "/" + std::string(name) : dir + "/" + std::string(name);
 }
 
-int Filesystem::Impl::BeforeOp(FaultOp op,
-                               const std::function<std::vector<std::string>()>& paths) {
+int Filesystem::Impl::BeforeOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (faults.empty()) return 0;
   std::vector<std::string> p = paths();
   if (faults.Fires(op, p, /*before=*/true)) {
@@ -78,8 +77,7 @@ int Filesystem::Impl::BeforeOp(FaultOp op,
   return faults.Error(op, p);
 }
 
-void Filesystem::Impl::AfterOp(FaultOp op,
-                               const std::function<std::vector<std::string>()>& paths) {
+void Filesystem::Impl::AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (!faults.has_trigger() || faults.trigger().before) return;
   std::vector<std::string> p = paths();
   if (faults.Fires(op, p, /*before=*/false)) {
