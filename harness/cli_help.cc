@@ -14,6 +14,8 @@ void AddHelpExamples(CLI::App& app) {
       "  blackout mount /tmp/mnt --model ext4-ordered run any program on blackoutfs...\n"
       "  blackout ctl /tmp/mnt power-cut              ...cut power, then look at what survived\n"
       "  blackout umount /tmp/mnt\n"
+      "  blackout record --out t.trace -- PROGRAM...  record a program once, then\n"
+      "  blackout explore t.trace --check 'CMD'       check it in every crash state\n"
       "Run `blackout SUBCOMMAND --help` for every option of a subcommand.\n"
       "Colour: only on a terminal; --no-color or NO_COLOR=1 turns it off.\n"
       "Exit codes: 0 as expected, 1 an outcome differs (or the command failed), 2 bad usage.");
@@ -50,6 +52,16 @@ void AddHelpExamples(CLI::App& app) {
        "  echo '{\"op\":\"put\",\"key\":\"k\",\"value\":\"v\"}' | blackout engine lsm --dir /tmp/mnt/db\n"
        "  blackout engine wal --dir /tmp/mnt/db --config '{\"sync_mode\":\"batch\"}'\n"
        "  blackout engine lsm --dir /tmp/mnt/db --dump"},
+      {"record",
+       "Examples:\n"
+       "  blackout record --out /tmp/sqlite.trace -- sqlite3 db.sqlite 'create table t(x); insert into t values(1);'\n"
+       "  blackout record --out /tmp/git.trace --model ext4-ordered -- sh -c 'git init -q r && cd r && git commit -q --allow-empty -m x'\n"
+       "Then explore it: blackout explore /tmp/sqlite.trace --check '...'"},
+      {"explore",
+       "Examples:\n"
+       "  blackout explore /tmp/sqlite.trace --check 'sqlite3 db.sqlite \"pragma integrity_check\" | grep -qx ok'\n"
+       "  blackout explore /tmp/git.trace --check 'git -C r fsck' --states prefix,reorder:2 --out out\n"
+       "With --out, render the report again with `blackout report out/report.json -f html`."},
   };
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (!sub->get_footer().empty()) continue;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "harness/fs_control.h"
 
@@ -107,6 +108,35 @@ json BuildTimeline(const TimelineInput& in) {
           {"omitted", first},
           {"entries", out_entries},
           {"acks", acks}};
+}
+
+json ExploredTimeline(const json& trace, uint64_t point_seq, const std::vector<Ack>& acks,
+                      const std::string& state_id, const std::vector<uint64_t>& kept,
+                      const std::vector<uint64_t>& dropped, uint64_t torn, size_t max_entries) {
+  const std::set<uint64_t> kept_set(kept.begin(), kept.end()),
+      dropped_set(dropped.begin(), dropped.end());
+  json upto = json::array();
+  for (const auto& e : trace.value("entries", json::array()))
+    if (e.value("seq", uint64_t{0}) <= point_seq) upto.push_back(e);
+  upto.push_back({{"seq", point_seq}, {"op", "power-cut"}, {"path", "/"}, {"detail", state_id}});
+  TimelineInput in;
+  const json wrapped = {{"entries", upto}};
+  in.trace = &wrapped;
+  in.acks = &acks;
+  in.state = state_id;
+  in.max_entries = max_entries;
+  json tl = BuildTimeline(in);
+  for (auto& e : tl["entries"]) {
+    const std::string kind = e.value("kind", "");
+    if (kind != "write" && kind != "dir-op" && kind != "other") continue;
+    const uint64_t seq = e.value("seq", uint64_t{0});
+    e["fate"] = seq == torn && torn != 0   ? "torn"
+                : dropped_set.count(seq) ? "dropped"
+                : kept_set.count(seq)    ? "kept"
+                                         : "durable";
+  }
+  tl["crash_seq"] = point_seq;
+  return tl;
 }
 
 json CrashTimeline(FsControl& control, const json* unsynced, const std::vector<Ack>& acks,

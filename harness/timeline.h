@@ -14,7 +14,8 @@
 // link, symlink, rmdir), "fsync" (fsync/fdatasync of a file), "dir-sync"
 // (fsync of a directory), "sync" (a whole-filesystem sync), "other"
 // (setattr, xattrs).
-// fate: "durable" (a later sync made it durable before the crash), "dropped"
+// fate: "durable" (a later sync made it durable before the crash), "torn"
+// (explored states: only a prefix of the write reached the disk), "dropped"
 // (pending at the crash and lost by the crash state), "kept" (pending and
 // kept: keep-all, or a process crash), "pending" (pending; the crash state
 // decides, the trace alone cannot tell), "" for syncs.
@@ -37,6 +38,16 @@ struct TimelineInput {
 };
 
 nlohmann::json BuildTimeline(const TimelineInput& in);
+
+// For a crash state explored offline (harness/explore.h): the recording
+// run's trace up to the crash point at `point_seq`, each pending operation's
+// fate taken from the state itself (seqs it keeps, drops, or tears: fate
+// "torn"), every other write or directory operation "durable".
+nlohmann::json ExploredTimeline(const nlohmann::json& trace, uint64_t point_seq,
+                                const std::vector<Ack>& acks, const std::string& state_id,
+                                const std::vector<uint64_t>& kept,
+                                const std::vector<uint64_t>& dropped, uint64_t torn,
+                                size_t max_entries = 60);
 
 // Asks `control` for the trace and builds the timeline; null when the trace
 // cannot be read (the report then shows no timeline, the run goes on).

@@ -227,6 +227,7 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
     std::string fill = kLanes[lane].colour, extra;
     if (fate == "dropped") fill = "#d7263d";
     if (fate == "kept") fill = "#9aa3ae";
+    if (fate == "torn") fill = "#b5179e";
     if (fate == "pending") {
       fill = "#f4a340";
       extra = " stroke-dasharray=\"2,2\"";
@@ -280,6 +281,7 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
     << "<i style=\"background:#d7263d\"></i>dropped by the crash"
     << "<i style=\"background:#9aa3ae\"></i>pending, kept"
     << "<i style=\"background:#f4a340\"></i>pending, the state decides"
+    << "<i style=\"background:#b5179e\"></i>torn"
     << "<i style=\"background:#2e8b57\"></i>ack (synced)"
     << "<i style=\"background:#e0a100\"></i>ack (not synced)</div>\n";
   if (Int(tl, "omitted") > 0)
@@ -351,7 +353,7 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
       "point",        "items_done",       "state",       "error",    "recovered",
       "recovery_error", "acked_writes",   "lost_writes", "promised_lost", "lost_examples",
       "violations",   "pending_at_crash", "findings",    "seconds",  "timeline",
-      "diagnosis",    "reproduce"};
+      "diagnosis",    "reproduce",        "exploration"};
   o << "<div class=\"state\"><b>crash " << Esc(Str(st, "point")) << " / state "
     << Esc(Str(st, "state")) << "</b> <span class=\"meta\">lost " << Int(st, "lost_writes")
     << " of " << Int(st, "acked_writes") << " acknowledged writes";
@@ -376,6 +378,26 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
     o << "<div><b>pending at the crash (never synced):</b> "
       << Esc(Join(Arr(st, "pending_at_crash"))) << "</div>";
   if (st.contains("diagnosis")) Diagnosis(o, st["diagnosis"]);
+  // A state explored offline (harness/explore.h): which pending operations it
+  // kept and dropped, and the diagnosis by re-checking with syncs added.
+  const json ex = st.value("exploration", json());
+  if (ex.is_object()) {
+    o << "<div class=\"meta\">crash state <code>" << Esc(Str(ex, "id")) << "</code> of generator "
+      << Esc(Str(ex, "generator"));
+    if (!Str(ex, "same_tree_as").empty())
+      o << ", same files as <code>" << Esc(Str(ex, "same_tree_as")) << "</code>";
+    o << "</div>";
+    if (!Str(ex, "torn").empty()) o << "<div><b>torn:</b> " << Esc(Str(ex, "torn")) << "</div>";
+    if (ex.contains("diagnosis")) Diagnosis(o, ex["diagnosis"]);
+    for (const char* k : {"dropped", "kept"})
+      if (!Arr(ex, k).empty())
+        o << "<details><summary>" << k << " at the crash: " << Arr(ex, k).size()
+          << " pending operations</summary>" << Generic(Arr(ex, k)) << "</details>";
+    for (const auto& [k, v] : ex.items())
+      if (k != "id" && k != "generator" && k != "same_tree_as" && k != "torn" &&
+          k != "diagnosis" && k != "dropped" && k != "kept" && k != "reproduce" && !v.is_null())
+        o << "<div class=\"meta\"><b>" << Esc(k) << ":</b> " << Generic(v) << "</div>";
+  }
   for (const auto& [k, v] : st.items())
     if (!known.count(k) && !v.is_null())
       o << "<div class=\"meta\"><b>" << Esc(k) << ":</b> " << Generic(v) << "</div>";
@@ -384,7 +406,8 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
   else
     o << "<div class=\"meta\">no timeline recorded for this crash state (report.json from an "
          "older run, or the trace could not be read)</div>";
-  const std::string repro = !Str(st, "reproduce").empty() ? Str(st, "reproduce")
+  const std::string repro = !Str(st, "reproduce").empty()   ? Str(st, "reproduce")
+                            : !Str(ex, "reproduce").empty() ? Str(ex, "reproduce")
                                                             : Str(s, "reproduce");
   if (!repro.empty()) o << "<pre class=\"repro\">$ " << Esc(repro) << "</pre>";
   o << "</div>\n";

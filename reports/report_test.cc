@@ -94,3 +94,30 @@ TEST_CASE("an output directory that cannot be created is one clear error naming 
   CHECK_FALSE(CheckWritableDir("/dev/null/out", &error));
   CHECK(error.find("cannot create the output directory /dev/null/out") != std::string::npos);
 }
+
+TEST_CASE("report.html renders reports with missing and unknown fields, and explored states") {
+  // An old or partial report: no summary, a scenario with almost nothing.
+  json sparse = {{"schema_version", 1}, {"scenarios", {{{"name", "x"}, {"outcome", "error"}}}}};
+  const std::string a = RenderHtml(sparse);
+  CHECK(a.find("id=\"matrix\"") != std::string::npos);
+  CHECK(a.find("id=\"s-x\"") != std::string::npos);
+  // A state explored offline, with a field this renderer does not know.
+  json r = Sample();
+  r["scenarios"][1]["crash_states"][0]["exploration"] = {
+      {"id", "reorder:3"},
+      {"generator", "reorder:1"},
+      {"dropped", {"#12 write /store/wal.log [0, +20)"}},
+      {"diagnosis", {{"text", "fsync of store/ after the create of wal.log at trace #9"},
+                     {"fixes", {{{"sync", "fsync-dir"}, {"path", "/store"}}}}}},
+      {"reproduce", "blackout replay b.json --point end --state reorder:3 --to DIR"}};
+  r["scenarios"][1]["crash_states"][0]["hole_table"] = {{{"offset", 0}, {"length", 20}}};
+  const std::string b = RenderHtml(r);
+  CHECK(b.find("fsync of store/ after the create of wal.log at trace #9") != std::string::npos);
+  CHECK(b.find("$ blackout replay b.json --point end --state reorder:3 --to DIR") !=
+        std::string::npos);
+  CHECK(b.find("<th>offset</th>") != std::string::npos);  // the unknown hole table
+  CHECK(b.find("dropped at the crash: 1 pending operations") != std::string::npos);
+  // Text from the report is escaped: a name cannot inject markup.
+  CHECK(b.find("wal-batch&lt;&amp;&gt;") != std::string::npos);
+  CHECK(b.find("wal-batch<&>") == std::string::npos);
+}
