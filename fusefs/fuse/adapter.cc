@@ -27,6 +27,10 @@
 namespace blackout::fusefs {
 namespace {
 
+// Largest read/write request: the kernel's limit (256 pages) and libfuse's
+// buffer size (FUSE_MAX_MAX_PAGES).
+constexpr unsigned kMaxRequestBytes = 1u << 20;
+
 using model::Attr;
 using model::Caller;
 using model::Result;
@@ -95,15 +99,17 @@ struct Handlers {
     fuse_reply_attr(req, &st, Adapter(req).options_.attr_timeout_s);
   }
 
-  static void ReplyOpen(fuse_req_t req, const Result<model::Fh>& r, fuse_file_info* fi, bool dir) {
+  static void ReplyOpen(fuse_req_t req, const Result<model::Fh>& r, fuse_file_info* fi, bool dir,
+                        model::Ino ino) {
     if (!r.ok()) {
       fuse_reply_err(req, r.error());
       return;
     }
     fi->fh = *r;
-    // Page cache yes (shared mmap needs it), but revalidated on every open,
-    // and never direct_io, which breaks shared writable mmap.
-    fi->keep_cache = 0;
+    // Page cache yes (shared mmap needs it, and reads are served from it),
+    // kept across opens until a power cut; never direct_io, which breaks
+    // shared writable mmap.
+    fi->keep_cache = !dir && Adapter(req).KeepCacheOnOpen(ino);
     fi->direct_io = 0;
     if (fuse_reply_open(req, fi) != 0) {
       (void)(dir ? Fs(req).ReleaseDir(*r) : Fs(req).Release(*r));
@@ -122,7 +128,7 @@ struct Handlers {
     e.attr_timeout = a.options_.attr_timeout_s;
     e.entry_timeout = a.options_.entry_timeout_s;
     fi->fh = r->fh;
-    fi->keep_cache = 0;
+    fi->keep_cache = a.KeepCacheOnOpen(r->attr.ino);
     fi->direct_io = 0;
     a.NoteLookup(r->attr.ino);
     if (fuse_reply_create(req, &e, fi) != 0) {
@@ -215,16 +221,30 @@ struct Handlers {
   // ---- Handlers.
 
   static void Init(void* userdata, fuse_conn_info* conn) {
-    // Every write(2) must reach the model in order, when it happens.
-    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    const FuseAdapter& a = *static_cast<FuseAdapter*>(userdata);
+    // By default every write(2) must reach the model in order, when it
+    // happens; the writeback mode lets the kernel batch them.
+    if (a.options_.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+      conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+    } else {
+      conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    }
     // The model does not clear setuid bits itself; let the kernel ask.
     conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
     // Data buffers arrive in memory, never as a pipe to splice from.
     conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-    if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
-    Log()->info("fuse init: protocol {}.{}, max_write {}", conn->proto_major, conn->proto_minor,
-                conn->max_write);
+    // No automatic invalidation when mtime changes: the file's bytes change
+    // only through this mount (the kernel updates its cache as it forwards a
+    // write) or by a power cut or fault, which invalidates explicitly. With
+    // it, the kernel dropped its cache after every write it forwarded.
+    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    // Large writes: one FUSE round trip per MiB instead of per 128 KiB.
+    conn->max_write = kMaxRequestBytes;
+    if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+    Log()->info("fuse init: protocol {}.{}, max_write {}, writeback cache {}", conn->proto_major,
+                conn->proto_minor, conn->max_write,
+                (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0 ? "on" : "off");
   }
 
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -309,8 +329,18 @@ struct Handlers {
     ReplyEntry(req, Fs(req).Link(ino, newparent, newname, Who(req)));
   }
 
+  // The open flags the model sees. With the writeback cache the kernel may
+  // read a page around a partial write through a write-only handle, and
+  // places O_APPEND writes itself (libfuse: fuse_lowlevel.h, write handler).
+  static int ModelFlags(fuse_req_t req, int flags) {
+    if (!Adapter(req).options_.writeback_cache) return flags;
+    if ((flags & O_ACCMODE) == O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+    return flags & ~O_APPEND;
+  }
+
   static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    ReplyOpen(req, Fs(req).Open(ino, fi->flags, Who(req)), fi, /*dir=*/false);
+    ReplyOpen(req, Fs(req).Open(ino, ModelFlags(req, fi->flags), Who(req)), fi, /*dir=*/false,
+              ino);
   }
 
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -352,7 +382,7 @@ struct Handlers {
   }
 
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    ReplyOpen(req, Fs(req).OpenDir(ino, Who(req)), fi, /*dir=*/true);
+    ReplyOpen(req, Fs(req).OpenDir(ino, Who(req)), fi, /*dir=*/true, ino);
   }
 
   static void ReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -388,7 +418,7 @@ struct Handlers {
 
   static void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                      fuse_file_info* fi) {
-    ReplyCreate(req, Fs(req).Create(parent, name, mode, fi->flags, Who(req)), fi);
+    ReplyCreate(req, Fs(req).Create(parent, name, mode, ModelFlags(req, fi->flags), Who(req)), fi);
   }
 
   static void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
@@ -482,6 +512,9 @@ bool FuseAdapter::InstallSignalHandlers() {
 int FuseAdapter::Loop() {
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
+  // One /dev/fuse descriptor per worker: the kernel hands each worker its
+  // own requests instead of waking all of them on one queue.
+  fuse_loop_cfg_set_clone_fd(cfg, 1);
   const int rc = fuse_session_loop_mt(session_, cfg);
   fuse_loop_cfg_destroy(cfg);
   return rc;
@@ -501,12 +534,21 @@ void FuseAdapter::NoteLookup(model::Ino ino) {
   ++kernel_lookups_[ino];
 }
 
+bool FuseAdapter::KeepCacheOnOpen(model::Ino ino) {
+  std::lock_guard<std::mutex> lock(lookups_mu_);
+  uint64_t& opened = opened_in_generation_[ino];
+  const bool keep = opened == cache_generation_;
+  opened = cache_generation_;
+  return keep;
+}
+
 void FuseAdapter::NoteForget(model::Ino ino, uint64_t n) {
   std::lock_guard<std::mutex> lock(lookups_mu_);
   auto it = kernel_lookups_.find(ino);
   if (it == kernel_lookups_.end() || ino == model::kRootIno) return;
   if (it->second <= n) {
     kernel_lookups_.erase(it);
+    opened_in_generation_.erase(ino);  // the kernel drops the inode, cache and all
   } else {
     it->second -= n;
   }
@@ -525,6 +567,9 @@ InvalidationCount FuseAdapter::InvalidateKernelCaches(
   std::vector<model::Ino> inodes = extra_inodes;
   {
     std::lock_guard<std::mutex> lock(lookups_mu_);
+    // First, so that an open racing with the notifications below does not
+    // keep a cache they are about to drop.
+    ++cache_generation_;
     inodes.reserve(inodes.size() + kernel_lookups_.size());
     for (const auto& [ino, n] : kernel_lookups_) inodes.push_back(ino);
   }

@@ -5,11 +5,22 @@
 // replies exactly once through a reply helper for that result type (see
 // adapter.cc). Inode numbers are the model's (the root is 1 = FUSE_ROOT_ID).
 //
-// Kernel caches: there is no writeback cache, so every write(2) reaches the
-// model in order. The page cache is kept (shared writable mmap needs it) but
-// never across an open (keep_cache is off). After a power cut the control
-// thread calls InvalidateKernelCaches() so that the kernel shows the crash
-// state and never a dropped byte.
+// Kernel caches: by default there is no writeback cache, so every write(2)
+// reaches the model in order, when it happens. The page cache is kept and
+// stays valid across opens (keep_cache) while no power cut came in between:
+// every change of a file's bytes goes through the kernel, which updates its
+// cache as it forwards the write, except a power cut (or a fault that reverts
+// data), after which the control thread calls InvalidateKernelCaches() so that
+// the kernel shows the crash state and never a dropped byte; the first open
+// of an inode after that drops its cache again (keep_cache off once).
+//
+// With MountOptions::writeback_cache the kernel batches writes in its page
+// cache and hands them over later (on fsync, close, memory pressure or its
+// writeback timer); a power cut discards what it had not handed over: the
+// kernel writes such pages back through a handle opened before the cut, and
+// the model refuses those (EIO, old epoch). Handles are opened read-write in
+// that mode (the kernel reads pages around a partial write) and O_APPEND is
+// left to the kernel, as the libfuse documentation of the write handler asks.
 //
 // Thread-safety: handlers run on the multi-threaded session loop; Exit() and
 // InvalidateKernelCaches() may be called from any other thread but never
@@ -41,6 +52,8 @@ struct MountOptions {
   double entry_timeout_s = 1.0;
   double attr_timeout_s = 1.0;
   unsigned max_threads = 8;
+  // The kernel's writeback cache (see the file comment); off by default.
+  bool writeback_cache = false;
 };
 
 // What InvalidateKernelCaches told the kernel to forget.
@@ -99,6 +112,9 @@ class FuseAdapter {
   // forgets took away; the root is always there.
   void NoteLookup(model::Ino ino);
   void NoteForget(model::Ino ino, uint64_t n);
+  // Whether the kernel may keep its page cache of `ino` on this open: true
+  // when the inode was opened before since the last InvalidateKernelCaches.
+  bool KeepCacheOnOpen(model::Ino ino);
 
   model::Filesystem& fs_;
   MountOptions options_;
@@ -107,6 +123,10 @@ class FuseAdapter {
   bool signals_installed_ = false;
   std::mutex lookups_mu_;
   std::unordered_map<model::Ino, uint64_t> kernel_lookups_;
+  // Cache generation: bumped by every InvalidateKernelCaches; per inode, the
+  // generation of its last open (under lookups_mu_).
+  uint64_t cache_generation_ = 1;
+  std::unordered_map<model::Ino, uint64_t> opened_in_generation_;
 };
 
 }  // namespace blackout::fusefs

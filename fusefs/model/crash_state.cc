@@ -236,7 +236,7 @@ Tree Filesystem::Impl::BuildState(const StateSpec& spec) const {
     const PendingOp& op = pending.at(s);
     if (s == spec.torn) {
       PendingOp part = op;
-      part.data.resize(spec.torn_bytes);
+      part.data = op.data.Prefix(spec.torn_bytes);
       part.length = spec.torn_bytes;
       ApplyOp(t, part, born);
     } else {

@@ -324,8 +324,9 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
     return Errno{ENOSPC};
   }
   // The one copy the write path makes: the bytes the pending op keeps until
-  // a sync event or a power cut decides their fate.
-  op.data = std::string(data);
+  // a sync event or a power cut decides their fate; the views share its
+  // whole pages (WriteData).
+  op.data = WriteData(offset, data);
   uint32_t digest = 0;
   if (options.trace) {
     digest = crc32(0, reinterpret_cast<const Bytef*>(data.data()), data.size());

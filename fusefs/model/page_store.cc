@@ -127,4 +127,74 @@ int64_t TruncatePages(PageMap& pages, uint64_t size) {
   return delta;
 }
 
+WriteData::WriteData(uint64_t offset, std::string_view bytes) : offset_(offset), size_(bytes.size()) {
+  const uint64_t in_page = offset % kPageSize;
+  size_t head = in_page != 0 ? std::min<size_t>(bytes.size(), kPageSize - in_page)
+                             : (bytes.size() < kPageSize ? bytes.size() : 0);
+  head_.assign(bytes.substr(0, head));
+  bytes.remove_prefix(head);
+  whole_.reserve(bytes.size() / kPageSize);
+  while (bytes.size() >= kPageSize) {
+    auto page = std::make_shared_for_overwrite<Page>();
+    std::memcpy(page->bytes, bytes.data(), kPageSize);
+    whole_.push_back(std::move(page));
+    bytes.remove_prefix(kPageSize);
+  }
+  tail_.assign(bytes);
+}
+
+WriteData WriteData::Prefix(size_t n) const {
+  WriteData out;
+  out.offset_ = offset_;
+  out.size_ = n;
+  if (n <= head_.size()) {
+    out.head_ = head_.substr(0, n);
+    return out;
+  }
+  out.head_ = head_;
+  n -= head_.size();
+  const size_t keep = std::min(whole_.size(), n / kPageSize);
+  out.whole_.assign(whole_.begin(), whole_.begin() + static_cast<ptrdiff_t>(keep));
+  n -= keep * kPageSize;
+  if (keep < whole_.size()) {
+    out.tail_.assign(whole_[keep]->bytes, n);
+  } else {
+    out.tail_ = tail_.substr(0, n);
+  }
+  return out;
+}
+
+std::string WriteData::ToString() const {
+  std::string s;
+  s.reserve(size_);
+  s += head_;
+  for (const PageRef& p : whole_) s.append(p->bytes, kPageSize);
+  s += tail_;
+  return s;
+}
+
+int64_t WriteData::ApplyTo(PageMap& pages) const {
+  int64_t added = 0;
+  uint64_t pos = offset_;
+  if (!head_.empty()) added += WriteBytes(pages, pos, head_);
+  pos += head_.size();
+  if (!whole_.empty()) {
+    uint64_t idx = PageIndex(pos);
+    auto it = pages.lower_bound(idx);
+    for (const PageRef& page : whole_) {
+      while (it != pages.end() && it->first < idx) ++it;
+      if (it != pages.end() && it->first == idx) {
+        it->second = page;  // the old page stays with whoever else holds it
+      } else {
+        it = pages.emplace_hint(it, idx, page);
+        ++added;
+      }
+      ++idx;
+    }
+    pos += whole_.size() * kPageSize;
+  }
+  if (!tail_.empty()) added += WriteBytes(pages, pos, tail_);
+  return added;
+}
+
 }  // namespace blackout::model

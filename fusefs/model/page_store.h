@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fusefs/model/filesystem.h"
 
@@ -62,5 +63,36 @@ int64_t TruncatePages(PageMap& pages, uint64_t size);
 
 inline uint64_t PageIndex(uint64_t offset) { return offset / kPageSize; }
 inline uint64_t PagesFor(uint64_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
+
+// The bytes of one write(2) at a file offset, held so that the pending
+// operation and the views it is applied to share memory: every whole page the
+// write covers is a PageRef that ApplyTo hands to the page map as is (so the
+// volatile view, the durable view after a sync, and the pending op hold one
+// copy of those bytes, copy-on-write), and only the partial first and last
+// pages are plain bytes. A write of N aligned bytes therefore costs N bytes,
+// not 2N, while it is pending (BENCHMARKS.md, "Memory").
+// Immutable once built: a page it holds is shared, so writers copy it (Own).
+class WriteData {
+ public:
+  WriteData() = default;
+  // Copies `bytes`, the data written at byte `offset` of the file.
+  WriteData(uint64_t offset, std::string_view bytes);
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // The first `n` bytes, as a torn write leaves them. REQUIRES: n <= size().
+  WriteData Prefix(size_t n) const;
+  std::string ToString() const;
+  // Writes the bytes into `pages` (sharing the whole pages); returns the
+  // number of pages added.
+  int64_t ApplyTo(PageMap& pages) const;
+
+ private:
+  uint64_t offset_ = 0;
+  size_t size_ = 0;
+  std::string head_;            // bytes before the first whole page (or all of a small write)
+  std::vector<PageRef> whole_;  // whole pages, from PageIndex(offset_ + head_.size())
+  std::string tail_;            // bytes after the last whole page
+};
 
 }  // namespace blackout::model

@@ -153,7 +153,7 @@ void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born
     }
     case OpKind::kWrite: {
       Node* n = tree.Ensure(op.ino, born);
-      tree.page_count += WriteBytes(n->pages, op.offset, op.data);
+      tree.page_count += op.data.ApplyTo(n->pages);
       n->attr.size = std::max(n->attr.size, op.offset + op.data.size());
       Touch(n, t);
       return;

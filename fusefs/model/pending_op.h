@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fusefs/model/inode.h"
+#include "fusefs/model/page_store.h"
 
 namespace blackout::model {
 
@@ -58,7 +59,7 @@ struct PendingOp {
   uint32_t flags = 0;  // rename flags, fallocate mode
   uint64_t offset = 0;
   uint64_t length = 0;
-  std::string data;                        // kWrite: the bytes written
+  WriteData data;                          // kWrite: the bytes written (offset = offset)
   std::optional<uint32_t> mode, uid, gid;  // kSetAttr
   std::optional<timespec> atime, mtime;    // kSetAttr
   std::string value;                       // kSetXattr; kSymlink target

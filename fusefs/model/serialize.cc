@@ -172,7 +172,7 @@ std::string Filesystem::SaveCrashPoint() const {
     PutOptTs(o, op.atime);
     PutOptTs(o, op.mtime);
     o.Str(op.value);
-    o.Str(op.data);
+    o.Str(op.data.ToString());
   }
   uLongf zlen = compressBound(o.b.size());
   std::string z(sizeof(uint64_t) + zlen, '\0');
@@ -263,7 +263,7 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
     if (in.Pod<uint8_t>()) op.atime = in.Ts();
     if (in.Pod<uint8_t>()) op.mtime = in.Ts();
     op.value = in.Str();
-    op.data = in.Str();
+    op.data = WriteData(op.offset, in.Str());
     ops.push_back(std::move(op));
   }
   if (!in.ok || !in.b.empty() || dur.Find(kRootIno) == nullptr || !dur.Find(kRootIno)->IsDir()) {
