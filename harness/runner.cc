@@ -14,6 +14,7 @@
 
 #include "harness/child_process.h"
 #include "harness/engine_catalog.h"
+#include "harness/exec_workload.h"
 #include "harness/explore.h"
 #include "harness/findings.h"
 #include "harness/mounted_fs.h"
@@ -233,6 +234,7 @@ std::string PointName(const Scenario& s, int items_done) {
 
 CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items_done,
                                const std::string& state, json* contract) {
+  if (s.exec) return RunExecCrashState(s, o, state, contract);
   CrashStateResult r;
   r.point = PointName(s, items_done);
   r.items_done = items_done;
@@ -503,7 +505,7 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     results[i].scenario = &scenarios[i];
     if (stop || Interrupted()) return;
     // Explored scenarios find their crash points in their one recording run.
-    if (UsesExploration(scenarios[i])) {
+    if (!scenarios[i].exec && UsesExploration(scenarios[i])) {
       points[i] = {kExploreTask};
       return;
     }

@@ -28,6 +28,14 @@ struct WorkItem {
   int op_number = 0;       // kOp: 1-based position among the expanded ops
 };
 
+// An exec workload: any program instead of an engine (scenario_exec.h).
+struct ExecSpec {
+  std::string workload, recover, check;  // shell commands; recover may be empty
+  std::string contract = "acked";        // what every ack promises after the crash
+  double timeout_s = 60;                 // the workload's time limit
+  std::string dir;                       // where the commands run: the scenario's directory
+};
+
 struct Scenario {
   std::string file;  // as given on the command line
   std::string name;
@@ -47,6 +55,13 @@ struct Scenario {
   std::vector<std::string> expect_violations;  // sorted, unique
   std::optional<std::string> expect_finding;
   nlohmann::json source;  // the document as written (reproducers quote it)
+  // Faults beyond power loss (scenario_exec.h): "fail" requests sent before
+  // the workload, the disk's capacity (0: unlimited), a "crash-after"
+  // request (null: none) and an exec workload instead of an engine.
+  std::vector<nlohmann::json> faults;
+  uint64_t capacity_bytes = 0;
+  nlohmann::json crash_trigger;
+  std::optional<ExecSpec> exec;
 };
 
 // One validation problem. ToString(): "FILE: PATH: MESSAGE".

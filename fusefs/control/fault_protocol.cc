@@ -15,7 +15,7 @@ bool PositiveField(const json& r, const char* name, const std::string& cmd,
                    std::optional<uint64_t>& out, std::string& error) {
   if (!r.contains(name)) return true;
   const json& v = r[name];
-  if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 1) {
     error = cmd + ": \"" + name + "\" must be a positive integer, got " + v.dump();
     return false;
   }
