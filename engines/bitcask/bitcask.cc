@@ -7,6 +7,7 @@
 
 #include "engines/common/coding.h"
 #include "engines/common/crc32.h"
+#include "engines/common/utf8.h"
 
 namespace blackout::engines::bitcask {
 namespace {
@@ -21,44 +22,6 @@ constexpr size_t kFixedHeaderSize = 20;
 constexpr uint32_t kFixedTombstone = 0xFFFFFFFF;
 // Fixed hint trailer: "<I" entry count, "<I" crc32 of every byte before it.
 constexpr size_t kFixedHintTrailer = 8;
-
-// Python's strict bytes.decode("utf-8"): REF decodes every key and value it
-// reads, and a torn record can cut a character in half (UnicodeDecodeError).
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (size_t j = 1; j <= n; ++j) {
-      const auto cc = static_cast<unsigned char>(s[i + j]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // Parses a decimal file id the way REF's int(name[:-5]) accepts the names it
 // writes; anything else is not a file this store made.

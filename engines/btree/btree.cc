@@ -11,6 +11,7 @@
 
 #include "engines/common/coding.h"
 #include "engines/common/crc32.h"
+#include "engines/common/utf8.h"
 
 namespace blackout::engines {
 namespace {
@@ -54,43 +55,6 @@ struct Internal {
   std::vector<uint32_t> children;
 };
 
-// Python's strict UTF-8 decoder: no overlongs, no surrogates, nothing above U+10FFFF.
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t j = 1; j <= n; ++j) {
-      const auto cc = static_cast<uint8_t>(s[i + j]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 // Reads a page the way REF's struct.unpack and slicing do: a fixed-size field past the end
 // is an error (struct.error), a byte slice past the end is silently short.
 class PageCursor {
@@ -127,7 +91,7 @@ class PageCursor {
 Result<std::string> DecodeKey(PageCursor& cur) {
   BLACKOUT_ASSIGN_OR_RETURN(const uint16_t klen, cur.U16());
   std::string key = cur.Slice(klen);
-  if (!ValidUtf8(key)) return Status::Corruption("UnicodeDecodeError: a key is not UTF-8");
+  if (!IsValidUtf8(key)) return Status::Corruption("UnicodeDecodeError: a key is not UTF-8");
   return key;
 }
 

@@ -3,49 +3,13 @@
 #include <chrono>
 #include <utility>
 
+#include "engines/common/utf8.h"
 #include "engines/eventstore/python_json.h"
 
 namespace blackout::engines {
 namespace {
 
 const char kFileName[] = "events.ndjson";
-
-// Python's strict UTF-8 decoding, which REF's text-mode read applies to the whole file.
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t j = 1; j <= n; ++j) {
-      const auto cc = static_cast<uint8_t>(s[i + j]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // str.strip() for the characters a text line can carry.
 std::string_view Strip(std::string_view s) {
@@ -147,7 +111,7 @@ Status EventStore::Load() {
   }
   if (!opt_.fixed) {
     // REF: every line must decode and parse; the first bad one makes the store unopenable.
-    if (!ValidUtf8(content)) {
+    if (!IsValidUtf8(content)) {
       return Status::Corruption("UnicodeDecodeError: " + path_ + " is not UTF-8");
     }
     size_t line_no = 0;
@@ -174,7 +138,7 @@ Status EventStore::Load() {
     const Line& line = lines[i];
     StoredEvent e;
     nlohmann::json record;
-    if (!line.terminated || !ValidUtf8(line.text) ||
+    if (!line.terminated || !IsValidUtf8(line.text) ||
         !ParseEvent(line.text, i + 1, &e, &record).ok()) {
       stop = i;
       break;

@@ -2,6 +2,7 @@
 
 #include "engines/common/coding.h"
 #include "engines/common/crc32.h"
+#include "engines/common/utf8.h"
 
 namespace blackout::engines::wal_format {
 
@@ -65,42 +66,6 @@ std::string_view PySlice(std::string_view b, int64_t start, int64_t stop) {
   return b.substr(static_cast<size_t>(start), static_cast<size_t>(stop - start));
 }
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      const auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and out-of-range code points: Python rejects them.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 }  // namespace
 
 RefRead ReadRef(std::string_view data, size_t* pos) {
@@ -145,7 +110,7 @@ RefRead ReadRef(std::string_view data, size_t* pos) {
     r.error = "CRC mismatch at seq " + std::to_string(r.seq);
     return r;
   }
-  if (!ValidUtf8(key) || !ValidUtf8(value)) {
+  if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
     // UnicodeDecodeError is a ValueError: REF's callers treat it like a bad CRC.
     r.outcome = RefOutcome::kValueError;
     r.error = "invalid UTF-8 at seq " + std::to_string(r.seq);
