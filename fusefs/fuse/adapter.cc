@@ -339,8 +339,7 @@ struct Handlers {
   }
 
   static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    ReplyOpen(req, Fs(req).Open(ino, ModelFlags(req, fi->flags), Who(req)), fi, /*dir=*/false,
-              ino);
+    ReplyOpen(req, Fs(req).Open(ino, ModelFlags(req, fi->flags), Who(req)), fi, /*dir=*/false, ino);
   }
 
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {

@@ -2,7 +2,6 @@
 // subsets of the pending operations may have reached the disk, one state per
 // stable id, and the trees they leave.
 #include <linux/fs.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
@@ -11,6 +10,7 @@
 #include <unordered_set>
 
 #include "fusefs/model/behaviour_model.h"
+#include "fusefs/model/digest.h"
 #include "fusefs/model/filesystem_impl.h"
 
 namespace blackout::model {
@@ -92,9 +92,9 @@ uint64_t HashTree(const Tree& tree) {
       for (const auto& [idx, page] : c->pages) {
         uint64_t off = idx * kPageSize;
         if (off >= c->attr.size) break;
-        uInt len = static_cast<uInt>(std::min<uint64_t>(kPageSize, c->attr.size - off));
+        size_t len = std::min<uint64_t>(kPageSize, c->attr.size - off);
         f.U64(idx);
-        f.U64(crc32(0, reinterpret_cast<const Bytef*>(page->bytes), len));
+        f.U64(Digest(std::string_view(page->bytes, len)));
       }
     }
   }

@@ -14,13 +14,13 @@
 #include <linux/fs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "fusefs/model/behaviour_model.h"
+#include "fusefs/model/digest.h"
 #include "fusefs/model/filesystem_impl.h"
 
 namespace blackout::model {
@@ -329,7 +329,7 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
   op.data = WriteData(offset, data);
   uint32_t digest = 0;
   if (options.trace) {
-    digest = crc32(0, reinterpret_cast<const Bytef*>(data.data()), data.size());
+    digest = Digest(data);
   }
   Commit(std::move(op), who.pid, digest);
   written = data.size();

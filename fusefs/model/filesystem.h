@@ -103,7 +103,7 @@ struct TraceEntry {
   std::string path;  // path of the inode at the time (first link)
   uint64_t offset = 0;
   uint64_t length = 0;
-  uint32_t digest = 0;  // CRC-32 of written bytes, 0 otherwise
+  uint32_t digest = 0;  // CRC-32C of written bytes (digest.h), 0 otherwise
   uint32_t flags = 0;
   std::string detail;  // e.g. rename target
 };

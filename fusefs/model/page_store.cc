@@ -127,7 +127,8 @@ int64_t TruncatePages(PageMap& pages, uint64_t size) {
   return delta;
 }
 
-WriteData::WriteData(uint64_t offset, std::string_view bytes) : offset_(offset), size_(bytes.size()) {
+WriteData::WriteData(uint64_t offset, std::string_view bytes)
+    : offset_(offset), size_(bytes.size()) {
   const uint64_t in_page = offset % kPageSize;
   size_t head = in_page != 0 ? std::min<size_t>(bytes.size(), kPageSize - in_page)
                              : (bytes.size() < kPageSize ? bytes.size() : 0);
