@@ -124,9 +124,9 @@ th,td{border:1px solid #dde1e7;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#eef0f3;font-weight:600}
 #matrix td{min-width:120px}
 .chip{display:inline-block;margin:2px;padding:2px 6px;border-radius:4px;font-size:12px;text-decoration:none;color:#1d2330;border:1px solid transparent}
-.o-clean{background:#d6f0dc;border-color:#8fcf9e}.o-weakness{background:#fff1c2;border-color:#e6c55a}
-.o-violation{background:#ffd9b8;border-color:#f0964a}.o-unexpected{background:#f7b9bc;border-color:#c0262d;font-weight:600}
-.o-error{background:#d9dce1;border-color:#8a919c}
+.chip.o-clean{background:#d6f0dc;border-color:#8fcf9e}.chip.o-weakness{background:#fff1c2;border-color:#e6c55a}
+.chip.o-violation{background:#ffd9b8;border-color:#f0964a}.chip.o-unexpected{background:#f7b9bc;border-color:#c0262d;font-weight:600}
+.chip.o-error{background:#d9dce1;border-color:#8a919c}
 .legend .chip{cursor:default}
 section.violation{background:#fff;border:1px solid #dde1e7;border-left:5px solid #f0964a;border-radius:6px;padding:10px 16px;margin:12px 0}
 section.violation.o-unexpected{border-left-color:#c0262d}section.violation.o-error{border-left-color:#8a919c}
