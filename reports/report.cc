@@ -127,14 +127,21 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
   if (differ > 0) {
     md << "## What changed\n\n| scenario | engine | model, crash | what differs | details |\n"
           "|---|---|---|---|---|\n";
+    constexpr int kMaxRows = 20;  // a reviewer reads twenty rows, not two hundred
+    int rows = 0;
     for (const auto& s : scenarios) {
       if (Str(s, "outcome") == "as-expected") continue;
+      if (++rows > kMaxRows) continue;
       const std::string what =
           Str(s, "outcome") == "unexpected" ? Str(s, "mismatch") : "error: " + Str(s, "error");
       md << "| " << MdCell(Str(s, "name")) << " | " << MdCell(Str(s, "engine")) << " | "
          << MdCell(Str(s, "model") + ", " + Str(s, "crash_kind")) << " | " << MdCell(what)
-         << " | [timeline](" << details_url << "#" << HtmlAnchor(Str(s, "name")) << ") |\n";
+         << " | [" << (Str(s, "outcome") == "unexpected" ? "timeline" : "details") << "]("
+         << details_url << "#" << HtmlAnchor(Str(s, "name")) << ") |\n";
     }
+    if (rows > kMaxRows)
+      md << "\n... and " << rows - kMaxRows << " more in [" << details_url << "](" << details_url
+         << ").\n";
     md << "\n";
   }
   md << "<details><summary>Durability gaps: all " << scenarios.size()
@@ -177,7 +184,22 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
            << "`: " << Str(v, "message") << "\n";
     md << "- reproduce: `" << Str(s, "reproduce") << "`\n\n";
   }
-  return md.str();
+  // GitHub refuses comments over 65536 characters.
+  std::string out = md.str();
+  constexpr size_t kCommentLimit = 60000;
+  if (out.size() > kCommentLimit) {
+    out.resize(out.rfind('\n', kCommentLimit) + 1);
+    size_t open = 0, close = 0;
+    for (size_t p = out.find("<details>"); p != std::string::npos; p = out.find("<details>", p + 1))
+      ++open;
+    for (size_t p = out.find("</details>"); p != std::string::npos;
+         p = out.find("</details>", p + 1))
+      ++close;
+    if (open > close) out += "\n</details>\n";
+    out += "\n*Cut to fit a pull-request comment; everything is in [" + details_url + "](" +
+           details_url + ").*\n";
+  }
+  return out;
 }
 
 std::string RenderJunit(const json& report) {

@@ -121,3 +121,23 @@ TEST_CASE("report.html renders reports with missing and unknown fields, and expl
   CHECK(b.find("wal-batch&lt;&amp;&gt;") != std::string::npos);
   CHECK(b.find("wal-batch<&>") == std::string::npos);
 }
+
+TEST_CASE("report.md fits a pull-request comment: a short what-changed table, under 64 KiB") {
+  json r = Sample();
+  json one = r["scenarios"][1];
+  r["scenarios"] = json::array();
+  for (int i = 0; i < 400; ++i) {
+    one["name"] = "unexpected-" + std::to_string(i);
+    one["description"] = std::string(200, 'd');
+    r["scenarios"].push_back(one);
+  }
+  r["summary"]["scenarios"] = 400;
+  r["summary"]["unexpected"] = 400;
+  const std::string md = RenderMarkdown(r, "https://ci.example/run/1");
+  CHECK(md.find("**400 of 400 scenarios differ from their `expect`.**") != std::string::npos);
+  CHECK(md.find("[timeline](https://ci.example/run/1#s-unexpected-0)") != std::string::npos);
+  CHECK(md.find("#s-unexpected-20)") == std::string::npos);
+  CHECK(md.find("... and 380 more") != std::string::npos);
+  CHECK(md.size() < 65536);
+  CHECK(md.find("Cut to fit a pull-request comment") != std::string::npos);
+}
