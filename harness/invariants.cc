@@ -1,5 +1,7 @@
 #include "harness/invariants.h"
 
+#include "harness/invariants_holes.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -154,6 +156,7 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
                                     std::to_string(units[u].atoms.size()) + " records of " +
                                     oracle.Describe(static_cast<int>(u)) + " survived");
   }
+  CheckHoleInvariants(in, &out);
   return out;
 }
 

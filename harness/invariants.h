@@ -16,6 +16,8 @@
 //                   between ops, so no write is in flight.
 //   atomic-batches  each append_batch survived entirely or not at all
 //   no-corruption   every value read back is one that was written to that key
+//   no-resurrection, exact-values, replay-complete, structure: see
+//                   invariants_holes.h
 //
 // Lost writes are counted whatever the contract says: a loss the contract
 // allows is a documented weakness, shown in reports as such.
@@ -40,6 +42,10 @@ struct CheckInput {
   std::string recovery_error;  // when !recovered
   LogicalState observed;       // when recovered
   std::vector<std::string> check;
+  // `structure`: whether the engine's own `verify` ran on the recovered
+  // store, and the problems it answered.
+  bool structure_checked = false;
+  std::vector<std::string> structure_problems;
 };
 
 struct CheckOutcome {

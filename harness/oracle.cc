@@ -91,11 +91,22 @@ std::string SeqKey(uint64_t seq) {
   return buf;
 }
 
-Expected<Oracle> Oracle::Build(StoreKind kind, std::vector<Ack> acks) {
+Expected<Oracle> Oracle::Build(StoreKind kind, std::vector<Ack> acks, const LogicalState* base) {
   Oracle o;
   o.kind_ = kind;
   o.acks_ = std::move(acks);
   LogicalState state;
+  if (base) {
+    // The pseudo-op is no catalog op, so the loop below skips its ack.
+    Ack pseudo;
+    pseudo.where = "the previous crash step";
+    pseudo.request = {{"op", "(the state recovered at the previous crash)"}};
+    o.acks_.insert(o.acks_.begin(), std::move(pseudo));
+    Unit u;
+    for (const auto& [key, value] : *base) u.atoms.push_back({key, value});
+    o.units_.push_back(std::move(u));
+    state = *base;
+  }
   for (size_t i = 0; i < o.acks_.size(); ++i) {
     const Ack& a = o.acks_[i];
     const EngineSpec* spec = nullptr;

@@ -54,7 +54,13 @@ class Oracle {
  public:
   // Fails if a reply lacks what the engine protocol promises (a wal append
   // without "seq", ...).
-  static Expected<Oracle> Build(StoreKind kind, std::vector<Ack> acks);
+  //
+  // `base`, when given, is the state the store recovered at an earlier crash
+  // of the same run (a workload `crash` step): it becomes unit 0, written by
+  // a pseudo-ack "(the state recovered at the previous crash)" that is not
+  // synced, and `acks` are the acknowledgements since that crash.
+  static Expected<Oracle> Build(StoreKind kind, std::vector<Ack> acks,
+                                const LogicalState* base = nullptr);
 
   StoreKind kind() const { return kind_; }
   const std::vector<Ack>& acks() const { return acks_; }

@@ -206,6 +206,43 @@ void CheckOp(Checker& c, const json& item, const std::string& path, const Engine
   c.OnlyFields(item, path, allowed);
 }
 
+// {"step":"crash","kind":"power"|"process","states":[G]}: one generator per
+// crash step, since the workload goes on from the one state it leaves.
+void CheckCrashStep(Checker& c, const json& item, const std::string& path, WorkItem* w) {
+  c.OnlyFields(item, path, {"step", "kind", "states", "repeat"});
+  if (const json* kind = c.Field(item, path, "kind", FieldType::kString, true)) {
+    if (*kind == "process")
+      w->crash_kind = CrashKind::kProcess;
+    else if (*kind == "power")
+      w->crash_kind = CrashKind::kPower;
+    else
+      c.Fail(path + ".kind", "expected \"process\" or \"power\", got " + Describe(*kind));
+  }
+  const json* states = c.Field(item, path, "states", FieldType::kArray, false);
+  if (!states) return;
+  if (w->crash_kind == CrashKind::kProcess) {
+    c.Fail(path + ".states",
+           "states apply to power cuts only: a process crash keeps all the kernel's state");
+    return;
+  }
+  if (states->size() != 1 || !(*states)[0].is_string()) {
+    c.Fail(path + ".states",
+           "expected one generator name, e.g. [\"drop-all\"]: the workload goes on from the "
+           "one state a crash step leaves");
+    return;
+  }
+  const std::string g = (*states)[0].get<std::string>();
+  if (!IsGeneratorName(g))
+    c.Fail(path + ".states[0]", "unknown generator '" + g +
+                                    "'; expected drop-all, keep-all, prefix, torn, reorder:K or "
+                                    "random:N");
+  else if (!IsSupportedGenerator(g))
+    c.Fail(path + ".states[0]",
+           "generator '" + g + "' is not supported yet; supported: drop-all, keep-all");
+  else
+    w->crash_state = g;
+}
+
 void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
   const json* wl = c.Field(doc, "$", "workload", FieldType::kArray, true);
   if (!wl) return;
@@ -229,7 +266,8 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
     }
     const bool has_op = item.contains("op"), has_step = item.contains("step");
     if (has_op == has_step) {
-      c.Fail(path, "expected exactly one of \"op\" (an engine op) or \"step\" (sync, restart)");
+      c.Fail(path, "expected exactly one of \"op\" (an engine op) or \"step\" (sync, restart, "
+                   "crash, damage)");
       continue;
     }
     WorkItem w;
@@ -241,15 +279,23 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
         w.kind = WorkItem::Kind::kSync;
       } else if (name == "restart") {
         w.kind = WorkItem::Kind::kRestart;
-      } else if (name == "crash" || name == "damage") {
-        c.Fail(path + ".step",
-               "step '" + name + "' is not supported yet; supported steps: sync, restart");
-        continue;
+      } else if (name == "crash") {
+        w.kind = WorkItem::Kind::kCrash;
+        CheckCrashStep(c, item, path, &w);
+      } else if (name == "damage") {
+        w.kind = WorkItem::Kind::kDamage;
+        std::vector<std::pair<std::string, std::string>> bad;
+        json fields = item;
+        fields.erase("repeat");
+        if (!ParseDamage(fields, path, &w.damage, &bad))
+          for (const auto& [where, msg] : bad) c.Fail(where, msg);
       } else {
-        c.Fail(path + ".step", "unknown step '" + name + "'; expected one of: sync, restart");
+        c.Fail(path + ".step",
+               "unknown step '" + name + "'; expected one of: sync, restart, crash, damage");
         continue;
       }
-      c.OnlyFields(item, path, {"step", "repeat"});
+      if (w.kind == WorkItem::Kind::kSync || w.kind == WorkItem::Kind::kRestart)
+        c.OnlyFields(item, path, {"step", "repeat"});
     } else {
       if (!c.Field(item, path, "op", FieldType::kString, true)) continue;
       CheckOp(c, item, path, engine);
@@ -403,13 +449,14 @@ void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
 std::string Problem::ToString() const { return file + ": " + path + ": " + message; }
 
 const std::vector<std::string>& SupportedInvariants() {
-  static const std::vector<std::string> v = {"recovers", "acked-durable", "prefix",
-                                             "atomic-batches", "no-corruption"};
+  static const std::vector<std::string> v = {
+      "recovers",        "acked-durable", "prefix",          "atomic-batches",
+      "no-corruption",   "no-resurrection", "exact-values", "replay-complete",
+      "structure"};
   return v;
 }
 const std::vector<std::string>& ReservedInvariants() {
-  static const std::vector<std::string> v = {"no-resurrection", "exact-values", "replay-complete",
-                                             "structure"};
+  static const std::vector<std::string> v = {};
   return v;
 }
 

@@ -15,14 +15,23 @@
 #include <string>
 #include <vector>
 
+#include "harness/damage.h"
+
 namespace blackout::harness {
 
 enum class CrashKind { kProcess, kPower };
 enum class CrashAt { kEnd, kAfterOp, kEverySync, kEveryOp };
 
 struct WorkItem {
-  enum class Kind { kOp, kSync, kRestart };
+  // kCrash: crash in the middle of the workload, recover, check the
+  // invariants, restart the engine and go on (see runner.h). kDamage: damage
+  // one file of the store (damage.h); right after a crash it lands before
+  // the recovery.
+  enum class Kind { kOp, kSync, kRestart, kCrash, kDamage };
   Kind kind = Kind::kOp;
+  CrashKind crash_kind = CrashKind::kPower;  // kCrash
+  std::string crash_state = "drop-all";      // kCrash, power: the generator
+  Damage damage;                             // kDamage
   nlohmann::json request;  // kOp: the driver request, {i} already substituted
   std::string where;       // where it came from: "$.workload[2]" or "$.workload[2] (i=7)"
   int op_number = 0;       // kOp: 1-based position among the expanded ops
