@@ -15,6 +15,14 @@ namespace {
 
 const std::string kData = "acknowledged bytes that only an fsync makes durable\n";
 
+// Every row runs in both FUSE modes: by default each write(2) reaches the
+// model when it happens; with --writeback-cache the kernel batches writes and
+// hands them over on fsync or close. The durability results must not differ.
+std::vector<std::string> ModeArgs(const std::string& mode) {
+  if (mode == "writeback-cache") return {"--writeback-cache"};
+  return {};
+}
+
 // A file whose content and directory entry are both durable.
 void MakeDurableFile(const MountFixture& m, const std::string& name, const std::string& data) {
   WriteFile(m.Path(name), data, /*do_fsync=*/true);
@@ -23,7 +31,8 @@ void MakeDurableFile(const MountFixture& m, const std::string& name, const std::
 
 TEST_CASE("create + write without fsync: the file is gone after a power cut (ext4: or empty)") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   WriteFile(m.Path("f"), kData, /*do_fsync=*/false);
   REQUIRE(ReadFileIfExists(m.Path("f")) == kData);
@@ -42,7 +51,8 @@ TEST_CASE(
     "create + write + fsync(file) without fsync(dir): posix-strict loses the file, "
     "ext4-ordered keeps it") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   WriteFile(m.Path("f"), kData, /*do_fsync=*/true);
   m.PowerCut();
@@ -56,7 +66,8 @@ TEST_CASE(
 
 TEST_CASE("create + write + fsync(file) + fsync(dir): the file survives a power cut in full") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   std::filesystem::create_directory(m.Path("d"));
   FsyncDir(m.mnt());
@@ -68,7 +79,8 @@ TEST_CASE("create + write + fsync(file) + fsync(dir): the file survives a power 
 
 TEST_CASE("overwriting part of a durable file without fsync: the old content comes back") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   const std::string old_content(10000, 'o');
   MakeDurableFile(m, "f", old_content);
@@ -84,7 +96,8 @@ TEST_CASE("overwriting part of a durable file without fsync: the old content com
 
 TEST_CASE("rename and unlink without fsync(dir) are undone by a power cut") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   MakeDurableFile(m, "renamed", "r-content");
   MakeDurableFile(m, "unlinked", "u-content");
@@ -99,7 +112,8 @@ TEST_CASE("rename and unlink without fsync(dir) are undone by a power cut") {
 
 TEST_CASE("writes on an O_DSYNC handle survive a power cut (dir fsynced once after create)") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   {
     Fd f(m.Path("log"), O_WRONLY | O_CREAT | O_DSYNC);
@@ -113,7 +127,8 @@ TEST_CASE("writes on an O_DSYNC handle survive a power cut (dir fsynced once aft
 
 TEST_CASE("write, then kill -9 of the writer without a power cut: the data is there") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   int ready[2];
   REQUIRE(pipe(ready) == 0);
@@ -142,7 +157,8 @@ TEST_CASE("write, then kill -9 of the writer without a power cut: the data is th
 
 TEST_CASE("ctl sync makes everything durable, as a sync event for the whole mount") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  MountFixture m(model);
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m(model, ModeArgs(mode));
   INFO(m.Reproduce());
   std::filesystem::create_directory(m.Path("d"));
   WriteFile(m.Path("d/f"), kData, /*do_fsync=*/false);
@@ -157,7 +173,8 @@ TEST_CASE("ctl sync makes everything durable, as a sync event for the whole moun
 }
 
 TEST_CASE("power-cut to a crash-state id (prefix:S) keeps exactly the operations up to S") {
-  MountFixture m("posix-strict");
+  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
+  MountFixture m("posix-strict", ModeArgs(mode));
   INFO(m.Reproduce());
   WriteFile(m.Path("a"), "a-data", /*do_fsync=*/false);
   WriteFile(m.Path("b"), "b-data", /*do_fsync=*/false);

@@ -109,13 +109,18 @@ inline std::string MakeTempDir(const std::string& prefix) {
 
 class MountFixture {
  public:
-  explicit MountFixture(std::string model = "posix-strict") : model_(std::move(model)) {
+  // `mount_args` are added to `blackout mount` (e.g. --writeback-cache).
+  explicit MountFixture(std::string model = "posix-strict",
+                        std::vector<std::string> mount_args = {})
+      : model_(std::move(model)), mount_args_(std::move(mount_args)) {
     ExitSkippedWithoutFuse();
     dir_ = MakeTempDir("blackout-e2e");
     mnt_ = dir_ + "/mnt";
     std::filesystem::create_directory(mnt_);
     std::filesystem::create_directory(scratch());
-    const CommandResult r = RunCommand({BlackoutBin(), "mount", mnt_, "--model", model_});
+    std::vector<std::string> argv = {BlackoutBin(), "mount", mnt_, "--model", model_};
+    argv.insert(argv.end(), mount_args_.begin(), mount_args_.end());
+    const CommandResult r = RunCommand(argv);
     if (r.exit_code != 0 || MountTypeAt(mnt_) != "fuse.blackout") {
       const std::string log = ReadWholeFile(mnt_ + ".log");
       Cleanup();
@@ -136,7 +141,11 @@ class MountFixture {
   std::string Path(const std::string& rel) const { return mnt_ + "/" + rel; }
   bool Mounted() const { return MountTypeAt(mnt_) == "fuse.blackout"; }
   // How to redo this mount by hand (for failure messages).
-  std::string Reproduce() const { return "blackout mount " + mnt_ + " --model " + model_; }
+  std::string Reproduce() const {
+    std::string cmd = "blackout mount " + mnt_ + " --model " + model_;
+    for (const std::string& a : mount_args_) cmd += " " + a;
+    return cmd;
+  }
 
   // `blackout ctl MNT args...`
   CommandResult CtlCommand(const std::vector<std::string>& args) const {
@@ -173,6 +182,7 @@ class MountFixture {
   }
 
   std::string model_;
+  std::vector<std::string> mount_args_;
   std::string dir_;
   std::string mnt_;
 };
