@@ -4,7 +4,7 @@ BLACKOUT_PACKAGES=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3
   catch2 libspdlog-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libbenchmark-dev zlib1g-dev
-  strace sqlite3 git fio stress-ng
+  strace sqlite3 git fio stress-ng python3
   chromium
 )
 
