@@ -17,8 +17,8 @@
 
 #include "fusefs/control/client.h"
 #include "fusefs/control/daemon.h"
-#include "fusefs/control/fault_protocol.h"
 #include "fusefs/lazyfs/commands.h"
+#include "fusefs/control/fault_protocol.h"
 
 namespace blackout::control {
 namespace {
@@ -91,10 +91,11 @@ struct MountArgs {
   std::string mnt;
   std::string model = "posix-strict";
   std::string ctl;
+  std::string capacity;
   std::string lazyfs_fifo;
   std::string lazyfs_config;
-  std::string capacity;
   bool foreground = false;
+  bool writeback_cache = false;
 };
 
 // Checks that the socket path is free; removes a stale socket nobody answers.
@@ -144,6 +145,7 @@ int Mount(const MountArgs& args) {
     if (!bytes.ok()) return Usage("mount: --capacity " + bytes.error());
     config.capacity_bytes = *bytes;
   }
+  config.writeback_cache = args.writeback_cache;
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
                            : std::filesystem::absolute(args.ctl).lexically_normal().string();
@@ -269,35 +271,35 @@ int Ctl(const CtlArgs& a) {
     }
     request = std::move(*r);
   } else {
-  const bool simple = a.command == "status" || a.command == "seq" || a.command == "sync" ||
-                      a.command == "unsynced" || a.command == "trace";
-  if (!simple && a.command != "power-cut" && a.command != "snapshot") {
-    return Usage("ctl: unknown command '" + a.command + "'; commands: " + kCtlCommands);
-  }
-  if (!a.state.empty() && a.command != "power-cut") {
-    return Usage("ctl: --state applies to power-cut only");
-  }
-  if (!a.view.empty() && a.command != "snapshot") {
-    return Usage("ctl: --view applies to snapshot only");
-  }
-  if (a.command == "snapshot") {
-    if (a.rest.empty()) {
-      return Usage(
-          "ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR [--view "
-          "durable|volatile]");
+    const bool simple = a.command == "status" || a.command == "seq" || a.command == "sync" ||
+                        a.command == "unsynced" || a.command == "trace";
+    if (!simple && a.command != "power-cut" && a.command != "snapshot") {
+      return Usage("ctl: unknown command '" + a.command + "'; commands: " + kCtlCommands);
     }
-    if (a.rest.size() > 1)
-      return Usage("ctl: snapshot takes one directory, got " + a.rest[1] + " too");
-    request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
-    if (!a.view.empty()) {
-      if (a.view != "durable" && a.view != "volatile") {
-        return Usage("ctl: --view " + a.view + " is unknown; views: durable, volatile");
+    if (!a.state.empty() && a.command != "power-cut") {
+      return Usage("ctl: --state applies to power-cut only");
+    }
+    if (!a.view.empty() && a.command != "snapshot") {
+      return Usage("ctl: --view applies to snapshot only");
+    }
+    if (a.command == "snapshot") {
+      if (a.rest.empty()) {
+        return Usage(
+            "ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR [--view "
+            "durable|volatile]");
       }
-      request["view"] = a.view;
+      if (a.rest.size() > 1)
+        return Usage("ctl: snapshot takes one directory, got " + a.rest[1] + " too");
+      request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
+      if (!a.view.empty()) {
+        if (a.view != "durable" && a.view != "volatile") {
+          return Usage("ctl: --view " + a.view + " is unknown; views: durable, volatile");
+        }
+        request["view"] = a.view;
+      }
+    } else if (!a.rest.empty()) {
+      return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
     }
-  } else if (!a.rest.empty()) {
-    return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
-  }
   }
   if (a.command == "power-cut" && !a.state.empty()) {
     // A crash-state id ("prefix:12", ...) is checked by the daemon's model.
@@ -336,16 +338,18 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   mount->add_option("--model", mount_args->model,
                     "behaviour model: posix-strict (default) or ext4-ordered");
   mount->add_option("--ctl", mount_args->ctl, "control socket path (default MNT.ctl)");
+  mount->add_option("--capacity", mount_args->capacity,
+                    "size of the disk: writes past it fail with ENOSPC, statfs reports it "
+                    "(bytes, or 64K, 10M, 1G)");
   mount->add_option("--lazyfs-fifo", mount_args->lazyfs_fifo,
                     "accept LazyFS control commands (lazyfs::clear-cache, ...) on this FIFO, "
                     "created if missing; see docs/lazyfs.md");
   mount->add_option("--lazyfs-config", mount_args->lazyfs_config,
                     "a LazyFS TOML config: its [[injection]] faults and [faults] fifo_path");
-  mount->add_option("--capacity", mount_args->capacity,
-                    "size of the disk: writes past it fail with ENOSPC, statfs reports it "
-                    "(bytes, or 64K, 10M, 1G)");
   mount->add_flag("--foreground", mount_args->foreground,
                   "stay in the foreground and log to stderr");
+  mount->add_flag("--writeback-cache", mount_args->writeback_cache,
+                  "let the kernel batch writes; a power cut drops what it has not handed over");
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
 
   auto umount_mnt = std::make_shared<std::string>();

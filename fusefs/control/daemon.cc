@@ -66,6 +66,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
 
   fusefs::MountOptions mount_options;
   mount_options.mountpoint = config.mountpoint;
+  mount_options.writeback_cache = config.writeback_cache;
   std::string error;
   std::unique_ptr<fusefs::FuseAdapter> adapter =
       fusefs::FuseAdapter::Mount(fs, mount_options, &error);
@@ -88,10 +89,10 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // every other thread blocks signals, so this one reaches the loop.
   hooks.shutdown = [] { kill(getpid(), SIGTERM); };
   // Crash triggers and btrfs reverts change the model inside a request.
-  CacheDropQueue drops([raw](const CacheDropQueue::Entries& entries,
-                             const CacheDropQueue::Inodes& inodes) {
-    raw->InvalidateKernelCaches(entries, inodes);
-  });
+  CacheDropQueue drops(
+      [raw](const CacheDropQueue::Entries& entries, const CacheDropQueue::Inodes& inodes) {
+        raw->InvalidateKernelCaches(entries, inodes);
+      });
   fs.SetCacheDropListener([&drops](CacheDropQueue::Entries entries, CacheDropQueue::Inodes inodes) {
     drops.Push(std::move(entries), std::move(inodes));
   });

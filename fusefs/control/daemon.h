@@ -14,9 +14,10 @@ struct DaemonConfig {
   std::string socket_path;
   std::string log_path;  // empty: log to stderr
   model::BehaviourModel model = model::BehaviourModel::kPosixStrict;
-  uint64_t capacity_bytes = 0;  // 0: unlimited (model::Options::capacity_bytes)
   std::string lazyfs_fifo;    // LazyFS control FIFO (fusefs/lazyfs); empty: none
   std::string lazyfs_config;  // LazyFS TOML config, absolute; empty: none
+  uint64_t capacity_bytes = 0;  // 0: unlimited (model::Options::capacity_bytes)
+  bool writeback_cache = false;  // fusefs::MountOptions::writeback_cache
 };
 
 // Mounts, listens on the control socket, then serves until the file system is
