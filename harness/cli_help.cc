@@ -9,7 +9,8 @@ void AddHelpExamples(CLI::App& app) {
   app.footer(
       "Examples:\n"
       "  blackout validate scenarios/                 check scenario files\n"
-      "  blackout run scenarios/ --out out            run a suite; writes out/report.{json,md,html}, junit.xml\n"
+      "  blackout run scenarios/ --out out            run a suite; writes "
+      "out/report.{json,md,html}, junit.xml\n"
       "  blackout report out/report.json -f html -o r.html   render a saved report again\n"
       "  blackout mount /tmp/mnt --model ext4-ordered run any program on blackoutfs...\n"
       "  blackout ctl /tmp/mnt power-cut              ...cut power, then look at what survived\n"
@@ -49,18 +50,23 @@ void AddHelpExamples(CLI::App& app) {
        "  blackout ctl /tmp/mnt snapshot /tmp/durable --view durable"},
       {"engine",
        "Examples:\n"
-       "  echo '{\"op\":\"put\",\"key\":\"k\",\"value\":\"v\"}' | blackout engine lsm --dir /tmp/mnt/db\n"
+       "  echo '{\"op\":\"put\",\"key\":\"k\",\"value\":\"v\"}' | blackout engine lsm --dir "
+       "/tmp/mnt/db\n"
        "  blackout engine wal --dir /tmp/mnt/db --config '{\"sync_mode\":\"batch\"}'\n"
        "  blackout engine lsm --dir /tmp/mnt/db --dump"},
       {"record",
        "Examples:\n"
-       "  blackout record --out /tmp/sqlite.trace -- sqlite3 db.sqlite 'create table t(x); insert into t values(1);'\n"
-       "  blackout record --out /tmp/git.trace --model ext4-ordered -- sh -c 'git init -q r && cd r && git commit -q --allow-empty -m x'\n"
+       "  blackout record --out /tmp/sqlite.trace -- sqlite3 db.sqlite 'create table t(x); insert "
+       "into t values(1);'\n"
+       "  blackout record --out /tmp/git.trace --model ext4-ordered -- sh -c 'git init -q r && cd "
+       "r && git commit -q --allow-empty -m x'\n"
        "Then explore it: blackout explore /tmp/sqlite.trace --check '...'"},
       {"explore",
        "Examples:\n"
-       "  blackout explore /tmp/sqlite.trace --check 'sqlite3 db.sqlite \"pragma integrity_check\" | grep -qx ok'\n"
-       "  blackout explore /tmp/git.trace --check 'git -C r fsck' --states prefix,reorder:2 --out out\n"
+       "  blackout explore /tmp/sqlite.trace --check 'sqlite3 db.sqlite \"pragma integrity_check\" "
+       "| grep -qx ok'\n"
+       "  blackout explore /tmp/git.trace --check 'git -C r fsck' --states prefix,reorder:2 --out "
+       "out\n"
        "With --out, render the report again with `blackout report out/report.json -f html`."},
   };
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

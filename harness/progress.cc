@@ -65,8 +65,8 @@ void Progress::StateStart(const Scenario& s, const std::string& point, const std
   if (!terminal_ || level_ == Level::kQuiet) return;
   std::string line = "[" + std::to_string(finished_) + "/" + std::to_string(scenarios_) + "] " +
                      s.name + "  crash " + point + " (" + state + ")  states " +
-                     std::to_string(done) + "/" + std::to_string(total) + "  " +
-                     Fixed(Elapsed()) + " s";
+                     std::to_string(done) + "/" + std::to_string(total) + "  " + Fixed(Elapsed()) +
+                     " s";
   // The share done: whole scenarios finished plus the started part of this
   // one. Scenarios differ in size, so the estimate is rough, and says so.
   scenario_share_ = total > 0 ? static_cast<double>(done) / total : 0;

@@ -63,7 +63,7 @@ json BuildTimeline(const TimelineInput& in) {
   }
   // Only drop-all says for certain that every pending op is lost; keep-all
   // and a process crash keep them all; other states choose a subset.
-  const std::string pending_fate = in.state == "drop-all"                             ? "dropped"
+  const std::string pending_fate = in.state == "drop-all"                            ? "dropped"
                                    : in.state == "keep-all" || in.state == "process" ? "kept"
                                                                                      : "pending";
   const size_t first = entries.size() > in.max_entries ? entries.size() - in.max_entries : 0;
@@ -130,7 +130,7 @@ json ExploredTimeline(const json& trace, uint64_t point_seq, const std::vector<A
     const std::string kind = e.value("kind", "");
     if (kind != "write" && kind != "dir-op" && kind != "other") continue;
     const uint64_t seq = e.value("seq", uint64_t{0});
-    e["fate"] = seq == torn && torn != 0   ? "torn"
+    e["fate"] = seq == torn && torn != 0 ? "torn"
                 : dropped_set.count(seq) ? "dropped"
                 : kept_set.count(seq)    ? "kept"
                                          : "durable";

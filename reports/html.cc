@@ -168,8 +168,8 @@ struct Lane {
   const char* colour;
 };
 constexpr Lane kLanes[] = {
-    {"ack", "acknowledged", "#2e8b57"},      {"write", "write(2) / flush", "#3b6fd1"},
-    {"dir-op", "directory op", "#7b4fc9"},   {"fsync", "fsync (file)", "#136f63"},
+    {"ack", "acknowledged", "#2e8b57"},           {"write", "write(2) / flush", "#3b6fd1"},
+    {"dir-op", "directory op", "#7b4fc9"},        {"fsync", "fsync (file)", "#136f63"},
     {"dir-sync", "fsync (directory)", "#0b7a9a"}, {"sync", "sync (all)", "#555"},
 };
 
@@ -256,9 +256,9 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
       }
     const int x = left + idx * step, y = top + 5;
     const bool synced = a.value("synced", false);
-    o << "<g class=\"ack\"><title>" << Esc("acknowledged op " + Str(a, "op") + ": " +
-                                           Str(a, "label") + " (trace #" + std::to_string(seq) +
-                                           ")" + (synced ? ", synced" : ", not synced"))
+    o << "<g class=\"ack\"><title>"
+      << Esc("acknowledged op " + Str(a, "op") + ": " + Str(a, "label") + " (trace #" +
+             std::to_string(seq) + ")" + (synced ? ", synced" : ", not synced"))
       << "</title><path d=\"M" << x - 5 << " " << y << "h10l-5 13z\" fill=\""
       << (synced ? "#2e8b57" : "#e0a100") << "\" stroke=\"#222\" stroke-width=\"0.6\"/></g>";
   }
@@ -269,8 +269,8 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
   o << "<g class=\"crash\"><title>" << Esc("crash point at trace #" + Str(tl, "crash_seq"))
     << "</title><line x1=\"" << cx << "\" y1=\"" << top - 6 << "\" x2=\"" << cx << "\" y2=\""
     << top + 6 * lane_h << "\" stroke=\"#d7263d\" stroke-width=\"2.5\" stroke-dasharray=\"6,3\"/>"
-    << "<text x=\"" << cx + 4 << "\" y=\"" << top - 8 << "\" style=\"fill:#d7263d;font-weight:600\">"
-    << Esc(crash_label) << "</text></g>\n";
+    << "<text x=\"" << cx + 4 << "\" y=\"" << top - 8
+    << "\" style=\"fill:#d7263d;font-weight:600\">" << Esc(crash_label) << "</text></g>\n";
   // Trace positions along the bottom, every 10th entry.
   for (int i = 0; i < n; i += 10)
     o << "<text x=\"" << x_of(i) - 4 << "\" y=\"" << top + 6 * lane_h + 16 << "\">#"
@@ -288,7 +288,8 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
     o << "<div class=\"meta\">" << Int(tl, "omitted")
       << " earlier trace entries are not shown.</div>\n";
   // The same, as text: a reader can search it and copy paths.
-  o << "<details><summary>trace entries (" << n << ")</summary><table><tr><th>#</th><th>op</th>"
+  o << "<details><summary>trace entries (" << n
+    << ")</summary><table><tr><th>#</th><th>op</th>"
        "<th>path</th><th>offset+length</th><th>detail</th><th>at the crash</th></tr>";
   for (const json* e : ops)
     o << "<tr><td>" << Str(*e, "seq") << "</td><td>" << Esc(Str(*e, "op")) << "</td><td>"
@@ -350,10 +351,10 @@ void Diagnosis(std::ostringstream& o, const json& d) {
 
 void CrashState(std::ostringstream& o, const json& s, const json& st) {
   static const std::set<std::string> known = {
-      "point",        "items_done",       "state",       "error",    "recovered",
-      "recovery_error", "acked_writes",   "lost_writes", "promised_lost", "lost_examples",
-      "violations",   "pending_at_crash", "findings",    "seconds",  "timeline",
-      "diagnosis",    "reproduce",        "exploration"};
+      "point",          "items_done",       "state",       "error",         "recovered",
+      "recovery_error", "acked_writes",     "lost_writes", "promised_lost", "lost_examples",
+      "violations",     "pending_at_crash", "findings",    "seconds",       "timeline",
+      "diagnosis",      "reproduce",        "exploration"};
   o << "<div class=\"state\"><b>crash " << Esc(Str(st, "point")) << " / state "
     << Esc(Str(st, "state")) << "</b> <span class=\"meta\">lost " << Int(st, "lost_writes")
     << " of " << Int(st, "acked_writes") << " acknowledged writes";
@@ -394,8 +395,8 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
         o << "<details><summary>" << k << " at the crash: " << Arr(ex, k).size()
           << " pending operations</summary>" << Generic(Arr(ex, k)) << "</details>";
     for (const auto& [k, v] : ex.items())
-      if (k != "id" && k != "generator" && k != "same_tree_as" && k != "torn" &&
-          k != "diagnosis" && k != "dropped" && k != "kept" && k != "reproduce" && !v.is_null())
+      if (k != "id" && k != "generator" && k != "same_tree_as" && k != "torn" && k != "diagnosis" &&
+          k != "dropped" && k != "kept" && k != "reproduce" && !v.is_null())
         o << "<div class=\"meta\"><b>" << Esc(k) << ":</b> " << Generic(v) << "</div>";
   }
   for (const auto& [k, v] : st.items())
@@ -419,10 +420,9 @@ void ScenarioSection(std::ostringstream& o, const json& s) {
     << "\" data-engine=\"" << Esc(Str(s, "engine")) << "\" data-outcome=\"" << outcome << "\">";
   o << "<h3>" << Esc(Str(s, "name")) << " <span class=\"chip o-" << outcome << "\">"
     << OutcomeWords(outcome) << "</span></h3>";
-  o << "<div class=\"meta\">" << Esc(Str(s, "engine")) << " &middot; "
-    << Esc(Configuration(s)) << " &middot; " << Esc(Str(s, "model")) << " &middot; "
-    << Esc(Str(s, "crash_kind")) << " crash at " << Esc(Str(s, "crash_at")) << " &middot; "
-    << Esc(Str(s, "file")) << "</div>";
+  o << "<div class=\"meta\">" << Esc(Str(s, "engine")) << " &middot; " << Esc(Configuration(s))
+    << " &middot; " << Esc(Str(s, "model")) << " &middot; " << Esc(Str(s, "crash_kind"))
+    << " crash at " << Esc(Str(s, "crash_at")) << " &middot; " << Esc(Str(s, "file")) << "</div>";
   if (!Str(s, "description").empty()) o << "<p>" << Esc(Str(s, "description")) << "</p>";
   const json contract = s.value("contract", json::object());
   if (contract.is_object() && !contract.empty())

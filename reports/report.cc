@@ -1,7 +1,5 @@
 #include "reports/report.h"
 
-#include "reports/html.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +10,8 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+
+#include "reports/html.h"
 
 namespace blackout::reports {
 namespace {
@@ -111,11 +111,10 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
   const json& scenarios = report.value("scenarios", json::array());
   const int differ = sum.value("unexpected", 0) + sum.value("errors", 0);
   md << "# blackout durability-gap report\n\n";
-  md << (differ == 0 ? "**All " + std::to_string(sum.value("scenarios", 0)) +
-                           " scenarios as expected.**"
-                     : "**" + std::to_string(differ) + " of " +
-                           std::to_string(sum.value("scenarios", 0)) +
-                           " scenarios differ from their `expect`.**")
+  md << (differ == 0
+             ? "**All " + std::to_string(sum.value("scenarios", 0)) + " scenarios as expected.**"
+             : "**" + std::to_string(differ) + " of " + std::to_string(sum.value("scenarios", 0)) +
+                   " scenarios differ from their `expect`.**")
      << " ";
   md << sum.value("scenarios", 0) << " scenarios: " << sum.value("as_expected", 0)
      << " as expected, " << sum.value("unexpected", 0) << " unexpected, " << sum.value("errors", 0)
@@ -135,17 +134,16 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
       const std::string what =
           Str(s, "outcome") == "unexpected" ? Str(s, "mismatch") : "error: " + Str(s, "error");
       md << "| " << MdCell(Str(s, "name")) << " | " << MdCell(Str(s, "engine")) << " | "
-         << MdCell(Str(s, "model") + ", " + Str(s, "crash_kind")) << " | " << MdCell(what)
-         << " | [" << (Str(s, "outcome") == "unexpected" ? "timeline" : "details") << "]("
-         << details_url << "#" << HtmlAnchor(Str(s, "name")) << ") |\n";
+         << MdCell(Str(s, "model") + ", " + Str(s, "crash_kind")) << " | " << MdCell(what) << " | ["
+         << (Str(s, "outcome") == "unexpected" ? "timeline" : "details") << "](" << details_url
+         << "#" << HtmlAnchor(Str(s, "name")) << ") |\n";
     }
     if (rows > kMaxRows)
       md << "\n... and " << rows - kMaxRows << " more in [" << details_url << "](" << details_url
          << ").\n";
     md << "\n";
   }
-  md << "<details><summary>Durability gaps: all " << scenarios.size()
-     << " scenarios</summary>\n\n";
+  md << "<details><summary>Durability gaps: all " << scenarios.size() << " scenarios</summary>\n\n";
   md << "## Durability gaps\n\n";
   md << "Lost: acknowledged writes missing after recovery in the worst crash state (contract: what "
         "the "

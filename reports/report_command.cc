@@ -89,12 +89,10 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand(
       "report", "Render a saved report.json again as HTML, Markdown, JUnit XML or JSON");
-  cmd->add_option("REPORT", args->input, "a report.json written by `blackout run`")
-      ->required();
+  cmd->add_option("REPORT", args->input, "a report.json written by `blackout run`")->required();
   cmd->add_option("--format,-f", args->format, "output format: html (default), md, junit, json")
       ->check(CLI::IsMember({"html", "md", "junit", "json"}));
-  cmd->add_option("--out,-o", args->out,
-                  "file to write (atomically); default: standard output");
+  cmd->add_option("--out,-o", args->out, "file to write (atomically); default: standard output");
   cmd->add_option("--details-url", args->details_url,
                   "md: where report.html will be, for the links (default report.html; in CI, "
                   "the artifact's URL)");

@@ -1,13 +1,13 @@
 #include "reports/report.h"
 
-#include "reports/html.h"
-
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "reports/html.h"
 
 using namespace blackout::reports;
 using nlohmann::json;
@@ -107,8 +107,9 @@ TEST_CASE("report.html renders reports with missing and unknown fields, and expl
       {"id", "reorder:3"},
       {"generator", "reorder:1"},
       {"dropped", {"#12 write /store/wal.log [0, +20)"}},
-      {"diagnosis", {{"text", "fsync of store/ after the create of wal.log at trace #9"},
-                     {"fixes", {{{"sync", "fsync-dir"}, {"path", "/store"}}}}}},
+      {"diagnosis",
+       {{"text", "fsync of store/ after the create of wal.log at trace #9"},
+        {"fixes", {{{"sync", "fsync-dir"}, {"path", "/store"}}}}}},
       {"reproduce", "blackout replay b.json --point end --state reorder:3 --to DIR"}};
   r["scenarios"][1]["crash_states"][0]["hole_table"] = {{{"offset", 0}, {"length", 20}}};
   const std::string b = RenderHtml(r);

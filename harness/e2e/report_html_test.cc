@@ -77,59 +77,109 @@ json SampleReport() {
   json entries = json::array();
   uint64_t seq = 3;
   json acks = json::array();
-  entries.push_back({{"seq", seq++}, {"op", "create"}, {"kind", "dir-op"},
-                     {"path", "/store/wal.log"}, {"offset", 0}, {"length", 0},
-                     {"detail", ""}, {"fate", "dropped"}});
+  entries.push_back({{"seq", seq++},
+                     {"op", "create"},
+                     {"kind", "dir-op"},
+                     {"path", "/store/wal.log"},
+                     {"offset", 0},
+                     {"length", 0},
+                     {"detail", ""},
+                     {"fate", "dropped"}});
   for (int i = 0; i < 12; ++i) {
-    entries.push_back({{"seq", seq}, {"op", "write"}, {"kind", "write"},
-                       {"path", "/store/wal.log"}, {"offset", i * 20}, {"length", 20},
-                       {"detail", ""}, {"fate", i < 4 ? "durable" : "dropped"}});
-    acks.push_back({{"seq", seq}, {"op", i + 1}, {"label", "put user" + std::to_string(i)},
+    entries.push_back({{"seq", seq},
+                       {"op", "write"},
+                       {"kind", "write"},
+                       {"path", "/store/wal.log"},
+                       {"offset", i * 20},
+                       {"length", 20},
+                       {"detail", ""},
+                       {"fate", i < 4 ? "durable" : "dropped"}});
+    acks.push_back({{"seq", seq},
+                    {"op", i + 1},
+                    {"label", "put user" + std::to_string(i)},
                     {"synced", i < 4}});
     ++seq;
     if (i == 3)
-      entries.push_back({{"seq", seq++}, {"op", "fsync"}, {"kind", "fsync"},
-                         {"path", "/store/wal.log"}, {"offset", 0}, {"length", 0},
-                         {"detail", ""}, {"fate", ""}});
+      entries.push_back({{"seq", seq++},
+                         {"op", "fsync"},
+                         {"kind", "fsync"},
+                         {"path", "/store/wal.log"},
+                         {"offset", 0},
+                         {"length", 0},
+                         {"detail", ""},
+                         {"fate", ""}});
   }
-  entries.push_back({{"seq", seq}, {"op", "power-cut"}, {"kind", "crash"}, {"path", "/"},
-                     {"offset", 0}, {"length", 0}, {"detail", "drop-all"}, {"fate", ""}});
-  json timeline = {{"crash_seq", seq}, {"state", "drop-all"}, {"omitted", 2},
-                   {"entries", entries}, {"acks", acks}};
+  entries.push_back({{"seq", seq},
+                     {"op", "power-cut"},
+                     {"kind", "crash"},
+                     {"path", "/"},
+                     {"offset", 0},
+                     {"length", 0},
+                     {"detail", "drop-all"},
+                     {"fate", ""}});
+  json timeline = {{"crash_seq", seq},
+                   {"state", "drop-all"},
+                   {"omitted", 2},
+                   {"entries", entries},
+                   {"acks", acks}};
   auto scenario = [](std::string name, std::string engine, std::string model, std::string kind,
                      std::string outcome, json violations, int lost) {
-    return json{{"name", name}, {"file", "scenarios/seed/" + name + ".json"},
+    return json{{"name", name},
+                {"file", "scenarios/seed/" + name + ".json"},
                 {"description", "The " + engine + " WAL flushes but never fsyncs."},
-                {"engine", engine}, {"config", json::object()}, {"profile", "default"},
-                {"model", model}, {"crash_kind", kind}, {"crash_at", "end"},
-                {"outcome", outcome}, {"error", ""},
+                {"engine", engine},
+                {"config", json::object()},
+                {"profile", "default"},
+                {"model", model},
+                {"crash_kind", kind},
+                {"crash_at", "end"},
+                {"outcome", outcome},
+                {"error", ""},
                 {"mismatch", outcome == "unexpected" ? "expected violations [], got [prefix]" : ""},
                 {"contract", {{"process", "acked"}, {"power", "acked"}}},
-                {"violations", violations}, {"findings", json::array()},
-                {"acked_writes", 12}, {"lost_writes", lost}, {"crash_states", json::array()},
-                {"seconds", 0.4}, {"reproduce", "blackout run scenarios/seed/" + name + ".json --seed 0"}};
+                {"violations", violations},
+                {"findings", json::array()},
+                {"acked_writes", 12},
+                {"lost_writes", lost},
+                {"crash_states", json::array()},
+                {"seconds", 0.4},
+                {"reproduce", "blackout run scenarios/seed/" + name + ".json --seed 0"}};
   };
-  json lsm = scenario("lsm-wal-missing-fsync-power", "lsm", "posix-strict", "power",
-                      "as-expected", {"acked-durable"}, 8);
+  json lsm = scenario("lsm-wal-missing-fsync-power", "lsm", "posix-strict", "power", "as-expected",
+                      {"acked-durable"}, 8);
   lsm["findings"] = {"lsm-wal-missing-fsync"};
-  lsm["crash_states"] = {{{"point", "end"}, {"state", "drop-all"}, {"recovered", true},
-                          {"acked_writes", 12}, {"lost_writes", 8}, {"promised_lost", 8},
-                          {"lost_examples", {"put user4", "put user5"}},
-                          {"violations", {{{"invariant", "acked-durable"},
-                                           {"message", "8 acknowledged puts are gone"}}}},
-                          {"pending_at_crash", {"wal.log: 160 bytes never fsynced"}},
-                          {"findings", {"lsm-wal-missing-fsync"}},
-                          {"diagnosis", "fsync of /store/wal.log after the write at trace #8"},
-                          {"timeline", timeline}}};
-  json fixed = scenario("lsm-fixed-power", "lsm", "ext4-ordered", "power", "as-expected",
-                        json::array(), 0);
+  lsm["crash_states"] = {
+      {{"point", "end"},
+       {"state", "drop-all"},
+       {"recovered", true},
+       {"acked_writes", 12},
+       {"lost_writes", 8},
+       {"promised_lost", 8},
+       {"lost_examples", {"put user4", "put user5"}},
+       {"violations",
+        {{{"invariant", "acked-durable"}, {"message", "8 acknowledged puts are gone"}}}},
+       {"pending_at_crash", {"wal.log: 160 bytes never fsynced"}},
+       {"findings", {"lsm-wal-missing-fsync"}},
+       {"diagnosis", "fsync of /store/wal.log after the write at trace #8"},
+       {"timeline", timeline}}};
+  json fixed =
+      scenario("lsm-fixed-power", "lsm", "ext4-ordered", "power", "as-expected", json::array(), 0);
   fixed["profile"] = "fixed";
-  json bad = scenario("wal-batch-process", "wal", "posix-strict", "process", "unexpected",
-                      {"prefix"}, 3);
-  return {{"schema_version", 1}, {"tool", "blackout"}, {"generated_at", "2024-01-01T00:00:00Z"},
-          {"seed", 0}, {"shard", "1/1"}, {"jobs", 1}, {"duration_s", 2.5},
-          {"summary", {{"scenarios", 3}, {"as_expected", 2}, {"unexpected", 1}, {"errors", 0},
-                       {"lost_writes", 11}}},
+  json bad =
+      scenario("wal-batch-process", "wal", "posix-strict", "process", "unexpected", {"prefix"}, 3);
+  return {{"schema_version", 1},
+          {"tool", "blackout"},
+          {"generated_at", "2024-01-01T00:00:00Z"},
+          {"seed", 0},
+          {"shard", "1/1"},
+          {"jobs", 1},
+          {"duration_s", 2.5},
+          {"summary",
+           {{"scenarios", 3},
+            {"as_expected", 2},
+            {"unexpected", 1},
+            {"errors", 0},
+            {"lost_writes", 11}}},
           {"scenarios", {lsm, fixed, bad}}};
 }
 
@@ -184,15 +234,22 @@ bool DecodePng(const std::string& png, int* w, int* h, std::vector<uint8_t>* rgb
                 c = x >= size_t(bpp) ? prev[x - bpp] : 0;
       int pred = 0;
       switch (filter) {
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) / 2; break;
+        case 1:
+          pred = a;
+          break;
+        case 2:
+          pred = b;
+          break;
+        case 3:
+          pred = (a + b) / 2;
+          break;
         case 4: {
           const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
           pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: pred = 0;
+        default:
+          pred = 0;
       }
       cur[x] = uint8_t(line[1 + x] + pred);
     }
@@ -217,9 +274,9 @@ size_t CountColour(const std::vector<uint8_t>& rgb, uint32_t colour, int toleran
 TEST_CASE("blackout report renders a saved report.json as HTML, Markdown and JUnit") {
   WorkDir w;
   std::ofstream(w.path + "/report.json") << SampleReport().dump(2);
-  REQUIRE(Shell(Bin() + " report " + w.path + "/report.json --format html --out " + w.path +
-                "/r.html")
-              .code == 0);
+  REQUIRE(
+      Shell(Bin() + " report " + w.path + "/report.json --format html --out " + w.path + "/r.html")
+          .code == 0);
   const std::string html = Read(w.path + "/r.html");
   CHECK(html.find("id=\"matrix\"") != std::string::npos);
   CHECK(html.find("class=\"timeline\"") != std::string::npos);
@@ -265,25 +322,29 @@ TEST_CASE("report.html shows the matrix and a timeline in a real browser, offlin
   }
   WorkDir w;
   std::ofstream(w.path + "/report.json") << SampleReport().dump(2);
-  REQUIRE(Shell(Bin() + " report " + w.path + "/report.json -f html -o " + w.path + "/r.html")
-              .code == 0);
+  REQUIRE(
+      Shell(Bin() + " report " + w.path + "/report.json -f html -o " + w.path + "/r.html").code ==
+      0);
   // A probe appended to a copy of the page records, after the page's own
   // script has run, whether the matrix and a timeline take up space on screen.
   std::string html = Read(w.path + "/r.html");
   const std::string probe =
-      "<script>(function(){function vis(el){if(!el)return 'missing';var r=el.getBoundingClientRect();"
-      "return r.width>50&&r.height>20&&getComputedStyle(el).visibility!=='hidden'?'visible':'hidden';}"
+      "<script>(function(){function vis(el){if(!el)return 'missing';var "
+      "r=el.getBoundingClientRect();"
+      "return "
+      "r.width>50&&r.height>20&&getComputedStyle(el).visibility!=='hidden'?'visible':'hidden';}"
       "var d=document.createElement('div');d.id='probe';"
       "d.setAttribute('data-matrix',vis(document.getElementById('matrix')));"
       "d.setAttribute('data-timeline',vis(document.querySelector('svg.timeline')));"
-      "d.setAttribute('data-dropped',document.querySelectorAll('svg.timeline .fate-dropped').length);"
+      "d.setAttribute('data-dropped',document.querySelectorAll('svg.timeline "
+      ".fate-dropped').length);"
       "d.setAttribute('data-acks',document.querySelectorAll('svg.timeline .ack').length);"
       "document.body.appendChild(d);})();</script></body>";
   html.replace(html.rfind("</body>"), 7, probe);
   std::ofstream(w.path + "/probe.html") << html;
-  const Output dom = Shell(ChromiumCommand(w.path + "/profile1") +
-                           " --virtual-time-budget=2000 --dump-dom file://" + w.path +
-                           "/probe.html");
+  const Output dom =
+      Shell(ChromiumCommand(w.path + "/profile1") +
+            " --virtual-time-budget=2000 --dump-dom file://" + w.path + "/probe.html");
   REQUIRE(dom.code == 0);
   CHECK(dom.text.find("data-matrix=\"visible\"") != std::string::npos);
   CHECK(dom.text.find("data-timeline=\"visible\"") != std::string::npos);
@@ -303,10 +364,10 @@ TEST_CASE("report.html shows the matrix and a timeline in a real browser, offlin
   std::set<uint32_t> colours;
   for (size_t i = 0; i + 2 < rgb.size(); i += 3 * 7)
     colours.insert((rgb[i] << 16) | (rgb[i + 1] << 8) | rgb[i + 2]);
-  CHECK(colours.size() > 50);                     // not a blank page
-  CHECK(CountColour(rgb, 0xffd9b8) > 200);        // a matrix chip: violation, as expected
-  CHECK(CountColour(rgb, 0xf7b9bc) > 200);        // a matrix chip: unexpected
-  CHECK(CountColour(rgb, 0xd7263d) > 200);        // dropped writes and the crash line
-  if (const char* keep = std::getenv("BLACKOUT_KEEP_SCREENSHOT")) fs::copy_file(png, keep,
-      fs::copy_options::overwrite_existing);
+  CHECK(colours.size() > 50);               // not a blank page
+  CHECK(CountColour(rgb, 0xffd9b8) > 200);  // a matrix chip: violation, as expected
+  CHECK(CountColour(rgb, 0xf7b9bc) > 200);  // a matrix chip: unexpected
+  CHECK(CountColour(rgb, 0xd7263d) > 200);  // dropped writes and the crash line
+  if (const char* keep = std::getenv("BLACKOUT_KEEP_SCREENSHOT"))
+    fs::copy_file(png, keep, fs::copy_options::overwrite_existing);
 }
