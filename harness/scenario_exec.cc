@@ -68,9 +68,10 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
 
   if (const auto fsobj = doc.find("fs"); fsobj != doc.end() && fsobj->is_object()) {
     if (const auto cap = fsobj->find("capacity"); cap != fsobj->end()) {
-      std::string text = cap->is_number_unsigned() ? std::to_string(cap->get<uint64_t>())
-                         : cap->is_string()        ? cap->get<std::string>()
-                                                   : "";
+      std::string text = cap->is_number_integer() && cap->get<int64_t>() > 0
+                             ? std::to_string(cap->get<int64_t>())
+                         : cap->is_string() ? cap->get<std::string>()
+                                            : "";
       auto bytes = control::ParseByteSize(text);
       if (!bytes.ok())
         fail("$.fs.capacity",
@@ -103,7 +104,17 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
   }
 
   const auto ex = doc.find("exec");
-  if (ex == doc.end()) return static_cast<int>(problems->size() - before);
+  if (ex == doc.end()) {
+    // The engine runner does not send them yet; refused rather than ignored,
+    // so that no scenario passes without the faults its author wrote.
+    if (doc.contains("faults"))
+      fail("$.faults",
+           "faults apply to exec workloads only, for now; an engine scenario would "
+           "stop at the first injected error");
+    if (s->capacity_bytes)
+      fail("$.fs.capacity", "capacity applies to exec workloads only, for now");
+    return static_cast<int>(problems->size() - before);
+  }
   if (!ex->is_object()) {
     fail("$.exec", "expected {\"workload\": CMD, \"check\": CMD, \"recover\": CMD}");
     return static_cast<int>(problems->size() - before);

@@ -85,7 +85,7 @@ TEST_CASE("an exec scenario needs its commands and takes no engine, workload lis
   CHECK(AnyContains(problems, "$.fs.capacity", "not a size"));
 }
 
-TEST_CASE("crash triggers are refused in engine scenarios, which crash between ops") {
+TEST_CASE("crash triggers, faults and capacity are refused in engine scenarios, never ignored") {
   json doc = json::parse(R"({
     "name": "e", "description": "An engine scenario.",
     "engine": {"name": "lsm"},
@@ -93,7 +93,11 @@ TEST_CASE("crash triggers are refused in engine scenarios, which crash between o
     "crash": {"kind": "power", "at": {"after": {"op": "fsync"}}},
     "check": ["recovers"], "expect": {"violations": []}
   })");
+  doc["faults"] = json::parse(R"([{"op": "write"}])");
+  doc["fs"] = {{"capacity", 4096}};
   std::vector<Problem> problems;
   CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
   CHECK(AnyContains(problems, "$.crash.at.after", "apply to exec workloads"));
+  CHECK(AnyContains(problems, "$.faults", "exec workloads only"));
+  CHECK(AnyContains(problems, "$.fs.capacity", "exec workloads only"));
 }

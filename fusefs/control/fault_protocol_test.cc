@@ -1,11 +1,12 @@
 // The fault commands of the control protocol (fault_protocol.h), answered by
 // a ControlServer over an in-memory model (no socket, no FUSE).
 // Reproduce with: build/fusefs/control/control_faults_test "<test name>"
+#include "fusefs/control/fault_protocol.h"
+
 #include <fcntl.h>
 
 #include <catch2/catch.hpp>
 
-#include "fusefs/control/fault_protocol.h"
 #include "fusefs/control/server.h"
 
 using nlohmann::json;
