@@ -544,9 +544,12 @@ Status BTree::Impl::Commit() {
   if (!opt_.fixed) return WalClear();
   for (const auto& [pn, image] : pending_) {
     if (image.size() > opt_.page_size) {
+      // Copied before Abort(): `pn` and `image` live in pending_, which Abort() clears
+      // (a use-after-free the recovery fuzzer found).
+      const uint32_t page = pn;
       const size_t size = image.size();
       Abort();
-      return Status::InvalidArgument("page " + std::to_string(pn) + " would hold " +
+      return Status::InvalidArgument("page " + std::to_string(page) + " would hold " +
                                      std::to_string(size) + " bytes, more than page_size " +
                                      std::to_string(opt_.page_size) + "; nothing was written");
     }
