@@ -544,13 +544,15 @@ std::string RenderHtml(const json& report) {
   o << "</tbody></table>\n";
 
   o << "<h2>Violations, losses and errors</h2>\n";
+  // What a reader must act on first: surprises, then setup errors, then the
+  // gaps the suite expects, then losses the contracts allow.
   int sections = 0;
-  for (const auto& s : scenarios) {
-    const std::string out = Outcome(s);
-    if (out == "clean") continue;
-    ScenarioSection(o, s);
-    ++sections;
-  }
+  for (const char* kind : {"unexpected", "error", "violation", "weakness"})
+    for (const auto& s : scenarios) {
+      if (Outcome(s) != kind) continue;
+      ScenarioSection(o, s);
+      ++sections;
+    }
   if (sections == 0) o << "<p>Nothing was lost and no invariant was broken.</p>\n";
   o << "</main><script>" << kScript << "</script></body></html>\n";
   return o.str();
