@@ -97,12 +97,14 @@ hole("H-B4", "close-never-fsyncs", "bitcask", {"sync_writes": False},
      POWER, BASIC,
      "H-B4: close() never fsyncs, so with sync_writes=false a clean shutdown followed by a power cut loses every write (the contract declares power: none, so this is a counted loss, not a violation).",
      [])
-hole("H-B5", "truncated-hint-unopenable", "bitcask", {},
+# 20-byte records, two per file: 0..3.data, compaction merges k0, k1 into
+# 4.data + 4.hint and renames the active 3.data to 5.data.
+hole("H-B5", "truncated-hint-unopenable", "bitcask", {"max_file_size": 40},
      [op("put", key="k{i}", value="v{i}", repeat=4), op("put", key="k{i}", value="w{i}", repeat=4),
-      op("compact"), crash("process"), damage("1.hint", truncate=-3)],
+      op("compact"), crash("process"), damage("4.hint", truncate=-3)],
      PROCESS, BASIC,
      "H-B5: a truncated hint file makes the open fail instead of falling back to scanning the data file, so the whole store is lost.",
-     ["acked-durable", "recovers"])
+     ["recovers"])
 hole("H-B7", "empty-value-is-tombstone", "bitcask", {},
      [op("put", key="a", value="x"), op("put", key="a", value=""), step("restart")],
      PROCESS, BASIC,
@@ -151,12 +153,23 @@ hole("H-M5", "close-never-fsyncs", "lsm", {},
      POWER, BASIC,
      "H-M5: close() flushes the memtable to an SSTable but never fsyncs it, so a power cut after a clean shutdown loses every acknowledged put.",
      ["acked-durable"])
-hole("H-M-wal-no-crc", "wal-length-bit-flip", "lsm", {},
+# Record a is >I klen=1, "a", >I vlen=1, "1": bit 1 of byte 8 makes vlen 3,
+# so a's value swallows the start of record b and b is misframed.
+hole("lsm-wal-no-crc", "length-bit-flip", "lsm", {},
      [op("put", key="a", value="1"), op("put", key="b", value="2"),
-      crash("process"), damage("wal.log", flip={"offset": 17, "bit": 0})],
+      crash("process"), damage("wal.log", flip={"offset": 8, "bit": 1})],
      PROCESS, BASIC + ["exact-values"],
-     "LSM WAL has no CRC (section 7.1): one flipped bit in a length field is replayed as silent garbage instead of being detected.",
+     "lsm-wal-no-crc (section 7.1): the LSM WAL has no CRC, so one flipped bit in a length field is replayed as silent garbage instead of being detected.",
      ["no-corruption", "exact-values"])
+# The flush writes sst_000000.sst, then truncates wal.log, with no fsync or
+# directory fsync between; reorder:2 finds the states that keep the truncate
+# and drop the table (or its data).
+hole("lsm-wal-truncate", "before-sstable", "lsm", {"memtable_threshold": 4},
+     [step("sync"), op("put", key="k{i}", value="v{i}", repeat=3), step("sync"),
+      op("put", key="k3", value="v3")],
+     {"kind": "power", "at": "end", "states": ["reorder:2"]}, BASIC,
+     "lsm-wal-truncate (section 7.1): the flush truncates the WAL with no fsync of the new SSTable or its directory entry, so a power cut that keeps the truncate and drops the table loses the whole memtable (or leaves an empty table that makes the store unopenable).",
+     ["acked-durable", "recovers"], ext4=["recovers"])
 
 # ---- Event store -----------------------------------------------------------
 hole("H-E1", "torn-line-unopenable", "eventstore", {},
@@ -181,7 +194,7 @@ OVERRIDES = {
     "H-M3": dict(default=["recovers"], fixed=["recovers"]),
     "H-W5": dict(fixed=["recovers"]),
 }
-DROPPED = {"H-W7", "H-M-wal-no-crc", "H-B5", "H-T5"}
+DROPPED = {"H-W7", "H-T5"}
 HOLES[:] = [h for h in HOLES if h["id"] not in DROPPED]
 for h in HOLES:
     o = OVERRIDES.get(h["id"], {})
@@ -216,21 +229,22 @@ def scenario(h, profile, model):
 # exposes: they need a crash inside one engine call (the prefix/reorder/torn
 # generators of the exploration work, or a crash trigger), an injected
 # fault, or are not crash holes at all.
+ENGINE_CALL = ("every op of this engine ends with fsyncs that make all of its writes durable, so "
+               "no crash point between ops (the only ones an engine scenario has; crash.at.after "
+               "is exec-only) leaves the state inside the call, and a crash step goes on only from "
+               "drop-all or keep-all; needs a crash trigger inside an engine call")
 NOT_YET = [
     ("H-W7", "wal", "records since the last forced sync in batch or unknown sync modes", "the engine's contract declares synced-prefix for these modes, so the loss is counted as a documented weakness, not a violation (seed scenario wal-batch-sync-force-override); the fixed profile refuses unknown modes"),
-    ("H-B5", "bitcask", "the whole store when a .hint is truncated", "scenario still to write: damage the hint file compaction leaves (its id depends on the merge)"),
-    ("H-T5", "btree", "keys of a leaf cut at page_size", "scenario still to write: the default port refuses the oversized puts tried; needs a value size REF accepts"),
-    ("lsm-wal-no-crc", "lsm", "silent garbage after a bit flip in a WAL length", "scenario still to write: the flip must hit a length field"),
-    ("H-B2", "bitcask", "writes after a restart and deletes, when a crash inside compact() leaves a merged file with a stale .hint active", "needs a crash inside compact() (reorder:K over its unlinks and rename, or a crash trigger)"),
-    ("H-T1", "btree", "keys inserted after a delete, when free_page's unlogged writes persist without the parent", "needs a crash inside delete (prefix over its writes)"),
-    ("H-T2", "btree", "keys visible to the sibling chain but not the index after a torn split", "needs a crash inside put (prefix)"),
-    ("H-T3", "btree", "page images applied without an earlier one after a bad-CRC WAL entry", "needs a crash inside put (torn)"),
+    ("H-T5", "btree", "keys of a leaf cut at page_size", "the default profile shows it (page_size 128, five puts of 33-byte values, restart: recovers fails), but the fixed profile closes it by refusing the put with an error, which a run counts as an error, so no fixed twin can pass; btree_test 'btree H-T5' covers both profiles"),
+    ("H-B2", "bitcask", "writes after a restart and deletes, when a crash inside compact() leaves a merged file with a stale .hint active", "compact() fsyncs nothing, so the window (hints written, rename not done) is only reachable as an explored state (prefix, reorder:K) and the workload must go on from it over two restarts; a crash step goes on only from drop-all or keep-all, which skip the window; bitcask_test's compaction crash tests cover it"),
+    ("H-T1", "btree", "keys inserted after a delete, when free_page's unlogged writes persist without the parent", ENGINE_CALL + "; btree_test 'btree H-T1' covers it"),
+    ("H-T2", "btree", "keys visible to the sibling chain but not the index after a torn split", ENGINE_CALL + "; btree_test 'btree H-T2' covers it"),
+    ("H-T3", "btree", "page images applied without an earlier one after a bad-CRC WAL entry", ENGINE_CALL + " (a commit leaves the WAL empty, so damage after a crash finds no entry to flip); btree_test's torn-tail/bad-CRC test covers it"),
+    ("wal-truncate-in-place", "wal", "un-checkpointed records when truncate's in-place rewrite is cut", ENGINE_CALL + " (truncate fsyncs each rewritten file before it returns); wal_test's truncate fidelity and fixed-truncate power-loss tests cover it"),
     ("H-T6", "btree", "every read, when reopened with another page_size", "not a crash hole (a configuration change); btree_test's fixed-profile page-size check covers it"),
-    ("H-M1", "lsm", "the memtable in the running process when the SSTable write fails", "needs an injected write error (faults)"),
+    ("H-M1", "lsm", "the memtable in the running process when the SSTable write fails", "scenario faults apply to exec workloads only for now (an engine scenario refuses $.faults), and the failed put is an error answer a run counts as an error; lsm_test 'H-M1' covers both profiles"),
     ("H-E2", "eventstore", "unique event ids after a gap or a duplicated line", "the fixed profile keeps ids as written too (FORMAT.md); no twin can pass"),
-    ("H-E3", "eventstore", "the event a failed write left only in memory", "needs an injected write error (faults)"),
-    ("lsm-wal-truncate-before-sstable", "lsm", "the whole memtable when the WAL truncate persists before the SSTable", "needs reorder:K"),
-    ("wal-truncate-in-place", "wal", "un-checkpointed records when truncate's in-place rewrite is cut", "needs a crash inside truncate (prefix)"),
+    ("H-E3", "eventstore", "the event a failed write left only in memory", "scenario faults apply to exec workloads only for now (an engine scenario refuses $.faults), and no invariant reads the running process's memory after a failed append; eventstore_test 'eventstore H-E3' covers both profiles"),
     ("H-B6, H-T9, H-M7, H-E4, H-W9, H-X3", "all", "clock skew, locking, macOS F_FULLFSYNC", "not crash holes: the fixed profiles' unit tests (directory locks, file/offset order in compaction) or none possible on Linux (H-X3)"),
 ]
 
@@ -243,6 +257,8 @@ def hole_table():
             "|---|---|---|---|---|---|---|"]
     for h in HOLES:
         kind = h["final"]["kind"]
+        gens = [g for g in h["final"].get("states", []) if g != "drop-all"]
+        if gens: kind += " (" + ", ".join(gens) + ")"
         if any(isinstance(w, dict) and w.get("step") == "damage" for w in h["workload"]):
             kind += " + damage"
         v = lambda x: ", ".join(x) if x else "none"
