@@ -339,6 +339,14 @@ TEST_CASE("report.html shows the matrix and a timeline in a real browser, offlin
       "d.setAttribute('data-dropped',document.querySelectorAll('svg.timeline "
       ".fate-dropped').length);"
       "d.setAttribute('data-acks',document.querySelectorAll('svg.timeline .ack').length);"
+      // The filters, offline: pick an engine, then an outcome.
+      "function shown(){return document.querySelectorAll('section.violation:not(.hidden)').length+"
+      "'/'+document.querySelectorAll('#matrix tbody tr:not(.hidden)').length;}"
+      "var e=document.getElementById('f-engine'),o=document.getElementById('f-outcome');"
+      "d.setAttribute('data-all',shown());"
+      "e.value='wal';e.dispatchEvent(new Event('change'));d.setAttribute('data-wal',shown());"
+      "e.value='';o.value='violation';o.dispatchEvent(new Event('change'));"
+      "d.setAttribute('data-violation',shown());"
       "document.body.appendChild(d);})();</script></body>";
   html.replace(html.rfind("</body>"), 7, probe);
   std::ofstream(w.path + "/probe.html") << html;
@@ -350,6 +358,10 @@ TEST_CASE("report.html shows the matrix and a timeline in a real browser, offlin
   CHECK(dom.text.find("data-timeline=\"visible\"") != std::string::npos);
   CHECK(dom.text.find("data-dropped=\"9\"") != std::string::npos);  // create + 8 writes
   CHECK(dom.text.find("data-acks=\"12\"") != std::string::npos);
+  // sections/matrix rows shown: all; engine wal; outcome "violation, as expected".
+  CHECK(dom.text.find("data-all=\"2/3\"") != std::string::npos);
+  CHECK(dom.text.find("data-wal=\"1/1\"") != std::string::npos);
+  CHECK(dom.text.find("data-violation=\"1/1\"") != std::string::npos);
 
   // The screenshot: not blank, and it shows the matrix's colours and the
   // timeline's dropped writes and crash line.
