@@ -18,6 +18,7 @@
 #include "harness/engine_catalog.h"
 #include "harness/findings.h"
 #include "harness/recovery.h"
+#include "harness/timeline.h"
 
 namespace blackout::harness {
 namespace {
@@ -280,6 +281,10 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       ex["reproduce"] = ReplayCommand(s, sp.name, j.info.id);
     }
     r.exploration = std::move(ex);
+    // report.html's timeline (harness/timeline.h), only where something was lost.
+    if (r.check.lost_writes > 0 || !r.check.violations.empty())
+      r.timeline = ExploredTimeline(run->trace, sp.seq, sp.acks, j.info.id, j.info.kept,
+                                    j.info.dropped, j.info.torn);
     r.seconds = Now() - t;
   };
   std::vector<int> firsts;
@@ -300,6 +305,9 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     r.exploration["kept"] = DescribeOps(j.info.kept, trace);
     r.exploration["dropped"] = DescribeOps(j.info.dropped, trace);
     r.exploration["same_tree_as"] = jobs[j.same_as].info.id;
+    if (!r.timeline.is_null())  // same files, but this state's own kept/dropped ops
+      r.timeline = ExploredTimeline(run->trace, run->points[j.point].seq, run->points[j.point].acks,
+                                    j.info.id, j.info.kept, j.info.dropped, j.info.torn);
     if (r.exploration.contains("reproduce"))
       r.exploration["reproduce"] = ReplayCommand(s, r.point, j.info.id);
     results[i] = std::move(r);
