@@ -85,9 +85,12 @@ TEST_CASE("stress-ng file-system stressors run on the mount and the daemon stays
   if (!Have("stress-ng")) FAIL("stress-ng is not installed (scripts/deps.sh installs it)");
   MountFixture m;
   const std::string dir = m.Path("stress-ng");
-  std::filesystem::create_directory(dir);
   const std::string secs = std::to_string(EnvInt("BLACKOUT_STRESS_SECONDS", 2)) + "s";
   for (size_t i = 0; i < kStressors.size(); i += 6) {
+    // Made durable, so that the power cut of the previous batch cannot take
+    // the working directory away.
+    std::filesystem::create_directories(dir);
+    SyncDir(m.mnt());
     // Six stressors at a time, each with two workers: concurrent requests
     // from many processes, as a real system sends them.
     std::vector<std::string> argv = {"stress-ng", "--temp-path", dir, "--timeout", secs,
