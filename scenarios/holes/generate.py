@@ -87,10 +87,9 @@ hole("H-B1", "compaction-unfsynced-merge", "bitcask", {},
      ["acked-durable"])
 hole("H-B3", "torn-header-truncated-value", "bitcask", {},
      [op("put", key="a", value="first"), op("put", key="b", value="xyzxyz"),
-      crash("process"), damage("0.data", truncate=-3),
-      op("put", key="c", value="third")],
+      crash("process"), damage("0.data", truncate=-3)],
      PROCESS, BASIC + ["exact-values"],
-     "H-B3: a torn record whose 16-byte header survived is not detected, so recovery serves a truncated value and later appends misframe behind it.",
+     "H-B3: a torn record whose 16-byte header survived is not detected, so recovery serves a truncated value (an append behind it would misframe too, in a way that depends on the clock bytes of its header, so the scenario stops before one).",
      ["exact-values"])
 hole("H-B4", "close-never-fsyncs", "bitcask", {"sync_writes": False},
      [op("put", key="k{i}", value="v{i}", repeat=5), step("restart")],
@@ -186,7 +185,7 @@ hole("H-E1", "torn-line-unopenable", "eventstore", {},
 # H-W3) in a drop-all state.
 OVERRIDES = {
     "H-B1": dict(ext4=[]), "H-B8": dict(ext4=[]), "H-T4": dict(ext4=[]), "H-W3": dict(ext4=[]),
-    "H-B3": dict(default=["exact-values", "no-corruption", "recovers"]),
+    "H-B3": dict(default=["exact-values", "no-corruption"]),
     "H-E1": dict(default=["recovers"]),
     "H-M2": dict(default=["acked-durable", "no-corruption"]),
     # Fixed refuses to open a damaged table / a log with a corrupt middle
