@@ -97,6 +97,8 @@ void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<st
 
 bool UsesExploration(const Scenario& s) {
   if (s.crash_kind != CrashKind::kPower) return false;
+  for (const auto& w : s.workload)
+    if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage) return false;
   for (const auto& g : s.states)
     if (g != "drop-all" && g != "keep-all") return true;
   return s.model != "posix-strict" && s.model != "ext4-ordered";

@@ -34,6 +34,5 @@ class FsControl {
   // path `file`, to explore its crash states offline (harness/explore.h).
   virtual Expected<nlohmann::json> SaveCrashPoint(const std::string& file) = 0;
 };
-};
 
 }  // namespace blackout::harness
