@@ -17,6 +17,10 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr int kMaxRepeat = 100000;
+// The whole workload after expansion is bounded too: a small file with many
+// entries of `repeat: 100000` would otherwise expand into billions of
+// requests (found by fuzz/scenario_fuzzer.cc).
+constexpr size_t kMaxWorkItems = 200000;
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
@@ -300,6 +304,11 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
       if (!c.Field(item, path, "op", FieldType::kString, true)) continue;
       CheckOp(c, item, path, engine);
       w.kind = WorkItem::Kind::kOp;
+    }
+    if (s->workload.size() + repeat > kMaxWorkItems) {
+      c.Fail(path, "the workload expands to more than " + std::to_string(kMaxWorkItems) +
+                       " entries after repeat; split the scenario");
+      return;
     }
     for (int i = 0; i < repeat; ++i) {
       WorkItem e = w;
