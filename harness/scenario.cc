@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 constexpr int kMaxRepeat = 100000;
 // The whole workload after expansion is bounded too: a small file with many
 // entries of `repeat: 100000` would otherwise expand into billions of
-// requests (found by fuzz/scenario_fuzzer.cc).
+// requests (fuzz/corpus/scenario/repeat-expansion-bound.json replays that).
 constexpr size_t kMaxWorkItems = 200000;
 
 std::string Join(const std::vector<std::string>& v) {
