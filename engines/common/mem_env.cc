@@ -43,6 +43,7 @@ class MemEnv::MemFile final : public File {
     if (Inert()) return Status::OK();
     BLACKOUT_RETURN_IF_ERROR(CheckWritable("write"));
     if (mode_ == OpenMode::kAppend) pos_ = node_->data.size();
+    BLACKOUT_RETURN_IF_ERROR(CheckSize("write", pos_, data.size()));
     WriteLocked(pos_, data);
     pos_ += data.size();
     return Status::OK();
@@ -54,6 +55,7 @@ class MemEnv::MemFile final : public File {
     BLACKOUT_RETURN_IF_ERROR(CheckWritable("pwrite"));
     // Linux ignores pwrite's offset on an O_APPEND descriptor.
     if (mode_ == OpenMode::kAppend) offset = node_->data.size();
+    BLACKOUT_RETURN_IF_ERROR(CheckSize("pwrite", offset, data.size()));
     WriteLocked(offset, data);
     return Status::OK();
   }
@@ -94,6 +96,7 @@ class MemEnv::MemFile final : public File {
     std::lock_guard<std::mutex> l(env_->mu_);
     if (Inert()) return Status::OK();
     BLACKOUT_RETURN_IF_ERROR(CheckWritable("ftruncate"));
+    BLACKOUT_RETURN_IF_ERROR(CheckSize("ftruncate", length, 0));
     node_->data.resize(length, '\0');
     env_->LogLocked("ftruncate " + env_->Rel(path_) + " " + std::to_string(length));
     return Status::OK();
@@ -114,6 +117,19 @@ class MemEnv::MemFile final : public File {
 
   Status CheckWritable(const char* call) const {
     if (closed_ || !Writable(mode_)) return Status::IOError(std::string(call) + " " + path_, EBADF);
+    return Status::OK();
+  }
+
+  // Files are held whole in memory, so a write far past the end (an offset
+  // read from a damaged file, e.g. a B-tree page number) would allocate that
+  // much: refuse it as a file-size limit does (EFBIG), instead of a sparse
+  // file as on disk. Found by fuzz/recovery_fuzzer.cc (btree WAL replay).
+  static constexpr uint64_t kMaxFileSize = uint64_t{1} << 30;
+  Status CheckSize(const char* call, uint64_t offset, uint64_t n) const {
+    if (offset > kMaxFileSize || n > kMaxFileSize - offset) {
+      return Status::IOError(std::string(call) + " " + path_ + " past MemEnv's 1 GiB file limit",
+                             EFBIG);
+    }
     return Status::OK();
   }
 
