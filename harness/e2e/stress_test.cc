@@ -61,7 +61,9 @@ std::vector<std::string> FioArgs(const MountFixture& m, const std::string& dir, 
                                 "--ioengine=psync",
                                 "--verify=crc32c",
                                 "--randseed=" + std::to_string(1000 + round),
-                                "--group_reporting"};
+                                "--group_reporting",
+                                // No local-*-verify.state files in the test's directory.
+                                "--verify_state_save=0"};
   if (mode == "write") {
     a.push_back("--do_verify=1");
     a.push_back("--end_fsync=1");
