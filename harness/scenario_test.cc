@@ -108,17 +108,17 @@ TEST_CASE("an op the engine does not have, a missing field and a wrong type are 
   CHECK(AnyContains(problems, "$.workload[2].op", "use {\"step\":\"restart\"}"));
 }
 
-TEST_CASE("features reserved for later work are refused as not supported yet, never ignored") {
+TEST_CASE("unknown steps, generators and invariants are refused with the names that exist") {
   json doc = Valid();
-  doc["workload"].push_back({{"step", "crash"}, {"kind", "power"}});
-  doc["workload"].push_back({{"step", "damage"}});
-  doc["crash"]["states"] = {"drop-all", "reorder:2"};
-  doc["check"].push_back("no-resurrection");
+  doc["workload"].push_back({{"step", "frobnicate"}});
+  doc["crash"]["states"] = {"drop-all", "shuffle:2"};
+  doc["check"].push_back("eventually-consistent");
   std::vector<Problem> problems;
   CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
-  CHECK(AnyContains(problems, "$.workload[4].step", "step 'crash' is not supported yet"));
-  CHECK(AnyContains(problems, "$.workload[5].step", "step 'damage' is not supported yet"));
-  CHECK(AnyContains(problems, "$.check[3]", "invariant 'no-resurrection' is not supported yet"));
+  CHECK(AnyContains(problems, "$.workload[4].step",
+                    "unknown step 'frobnicate'; expected one of: sync, restart, crash, damage"));
+  CHECK(AnyContains(problems, "$.crash.states[1]", "unknown generator 'shuffle:2'"));
+  CHECK(AnyContains(problems, "$.check[3]", "unknown invariant 'eventually-consistent'"));
 }
 
 TEST_CASE("crash points outside the workload and unreachable expectations are rejected") {
