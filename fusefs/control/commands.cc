@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,8 +18,8 @@
 
 #include "fusefs/control/client.h"
 #include "fusefs/control/daemon.h"
-#include "fusefs/lazyfs/commands.h"
 #include "fusefs/control/fault_protocol.h"
+#include "fusefs/lazyfs/commands.h"
 
 namespace blackout::control {
 namespace {
@@ -98,6 +99,29 @@ struct MountArgs {
   bool writeback_cache = false;
 };
 
+// True when the FUSE mount at `mnt` has lost its daemon (killed, crashed):
+// the kernel then answers every call on it with ENOTCONN. stat() runs in a
+// child with a time limit, because a live daemon that hangs would hang it too.
+bool DaemonIsGone(const std::string& mnt) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    struct stat st {};
+    _exit(stat(mnt.c_str(), &st) != 0 && errno == ENOTCONN ? 0 : 1);
+  }
+  if (pid < 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 // Checks that the socket path is free; removes a stale socket nobody answers.
 bool ClaimSocketPath(const std::string& path, std::string* error) {
   struct stat st {};
@@ -124,7 +148,15 @@ int Mount(const MountArgs& args) {
   DaemonConfig config;
   config.mountpoint = NormalizeMountpoint(args.mnt);
   // Checked before stat(): stat of a mount whose daemon hangs would hang too.
-  const std::string type = MountTypeAt(config.mountpoint);
+  std::string type = MountTypeAt(config.mountpoint);
+  // A blackout mount left behind by a daemon that was killed: nothing can
+  // use it and nothing else will remove it, so clean it up and go on.
+  if (type == "fuse.blackout" && DaemonIsGone(config.mountpoint)) {
+    std::cerr << "blackout: mount: " << config.mountpoint
+              << " is a stale blackout mount (its daemon is gone); unmounting it\n";
+    RunProgram({"fusermount3", "-u", "-z", config.mountpoint});
+    if (WaitUntilUnmounted(config.mountpoint, std::chrono::milliseconds(2000))) type.clear();
+  }
   if (!type.empty()) {
     return Usage("mount: " + config.mountpoint + " is already a mount point (type " + type +
                  "); unmount it first");

@@ -201,5 +201,31 @@ TEST_CASE("after kill -9 of the daemon, umount falls back to fusermount3 and a r
   CHECK(MountTypeAt(mnt).empty());
 }
 
+TEST_CASE("a mount left behind by a killed daemon is cleaned up by the next mount") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  const CommandResult r = Blackout({"mount", mnt});
+  REQUIRE(r.exit_code == 0);
+  std::smatch match;
+  const bool has_pid = std::regex_search(r.out, match, std::regex("pid ([0-9]+)"));
+  if (!has_pid) (void)Blackout({"umount", mnt});
+  REQUIRE(has_pid);
+  const pid_t pid = std::stoi(match[1]);
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 250 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(MountTypeAt(mnt) == "fuse.blackout");  // the stale mount is still there
+  const CommandResult again = Blackout({"mount", mnt});
+  CHECK(again.exit_code == 0);
+  CHECK(again.err.find("stale blackout mount") != std::string::npos);
+  CHECK(Blackout({"ctl", mnt, "status"}).exit_code == 0);
+  CHECK(Blackout({"umount", mnt}).exit_code == 0);
+  if (!MountTypeAt(mnt).empty()) (void)RunCommand({"fusermount3", "-u", "-z", mnt});
+  CHECK(MountTypeAt(mnt).empty());
+}
+
 }  // namespace
 }  // namespace blackout::e2e
