@@ -25,7 +25,7 @@ std::shared_ptr<spdlog::logger> InstallLoggers(const std::string& log_path) {
     sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_path);
   }
   std::shared_ptr<spdlog::logger> mount_log;
-  for (const char* name : {"fuse", "control", "mount"}) {
+  for (const char* name : {"fuse", "control", "mount", "lazyfs"}) {
     spdlog::drop(name);
     auto log = std::make_shared<spdlog::logger>(name, sink);
     log->flush_on(spdlog::level::info);
