@@ -8,37 +8,12 @@
 #include <sstream>
 #include <vector>
 
+#include "reports/markup.h"
+
 namespace blackout::reports {
 namespace {
 
 using nlohmann::json;
-
-std::string Esc(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string Str(const json& j, const char* k) {
   if (!j.is_object()) return "";
@@ -232,8 +207,8 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
       fill = "#f4a340";
       extra = " stroke-dasharray=\"2,2\"";
     }
-    o << "<g class=\"op fate-" << Esc(fate.empty() ? "sync" : fate) << "\"><title>"
-      << Esc(EntryTitle(e)) << "</title>";
+    o << "<g class=\"op fate-" << EscapeMarkup(fate.empty() ? "sync" : fate) << "\"><title>"
+      << EscapeMarkup(EntryTitle(e)) << "</title>";
     if (lane >= 3)  // syncs are circles: the points where data becomes durable
       o << "<circle cx=\"" << x << "\" cy=\"" << y + 7 << "\" r=\"6\" fill=\"" << fill
         << "\" stroke=\"#222\" stroke-width=\"0.6\"/>";
@@ -257,8 +232,8 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
     const int x = left + idx * step, y = top + 5;
     const bool synced = a.value("synced", false);
     o << "<g class=\"ack\"><title>"
-      << Esc("acknowledged op " + Str(a, "op") + ": " + Str(a, "label") + " (trace #" +
-             std::to_string(seq) + ")" + (synced ? ", synced" : ", not synced"))
+      << EscapeMarkup("acknowledged op " + Str(a, "op") + ": " + Str(a, "label") + " (trace #" +
+                      std::to_string(seq) + ")" + (synced ? ", synced" : ", not synced"))
       << "</title><path d=\"M" << x - 5 << " " << y << "h10l-5 13z\" fill=\""
       << (synced ? "#2e8b57" : "#e0a100") << "\" stroke=\"#222\" stroke-width=\"0.6\"/></g>";
   }
@@ -266,11 +241,11 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
   const std::string state = Str(tl, "state");
   const std::string crash_label =
       crash_kind == "process" ? "process killed" : "power cut (" + state + ")";
-  o << "<g class=\"crash\"><title>" << Esc("crash point at trace #" + Str(tl, "crash_seq"))
+  o << "<g class=\"crash\"><title>" << EscapeMarkup("crash point at trace #" + Str(tl, "crash_seq"))
     << "</title><line x1=\"" << cx << "\" y1=\"" << top - 6 << "\" x2=\"" << cx << "\" y2=\""
     << top + 6 * lane_h << "\" stroke=\"#d7263d\" stroke-width=\"2.5\" stroke-dasharray=\"6,3\"/>"
     << "<text x=\"" << cx + 4 << "\" y=\"" << top - 8
-    << "\" style=\"fill:#d7263d;font-weight:600\">" << Esc(crash_label) << "</text></g>\n";
+    << "\" style=\"fill:#d7263d;font-weight:600\">" << EscapeMarkup(crash_label) << "</text></g>\n";
   // Trace positions along the bottom, every 10th entry.
   for (int i = 0; i < n; i += 10)
     o << "<text x=\"" << x_of(i) - 4 << "\" y=\"" << top + 6 * lane_h + 16 << "\">#"
@@ -292,11 +267,11 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
     << ")</summary><table><tr><th>#</th><th>op</th>"
        "<th>path</th><th>offset+length</th><th>detail</th><th>at the crash</th></tr>";
   for (const json* e : ops)
-    o << "<tr><td>" << Str(*e, "seq") << "</td><td>" << Esc(Str(*e, "op")) << "</td><td>"
-      << Esc(Str(*e, "path")) << "</td><td>"
+    o << "<tr><td>" << Str(*e, "seq") << "</td><td>" << EscapeMarkup(Str(*e, "op")) << "</td><td>"
+      << EscapeMarkup(Str(*e, "path")) << "</td><td>"
       << (Str(*e, "kind") == "write" ? Str(*e, "offset") + "+" + Str(*e, "length") : "")
-      << "</td><td>" << Esc(Str(*e, "detail")) << "</td><td>" << Esc(Str(*e, "fate"))
-      << "</td></tr>";
+      << "</td><td>" << EscapeMarkup(Str(*e, "detail")) << "</td><td>"
+      << EscapeMarkup(Str(*e, "fate")) << "</td></tr>";
   o << "</table></details>\n";
   return o.str();
 }
@@ -304,7 +279,7 @@ std::string TimelineSvg(const json& tl, const std::string& crash_kind) {
 // A value of a field this page does not know: a table for a list of
 // objects (e.g. a hole table), text otherwise.
 std::string Generic(const json& v) {
-  if (v.is_string()) return Esc(v.get<std::string>());
+  if (v.is_string()) return EscapeMarkup(v.get<std::string>());
   if (v.is_array() && !v.empty() && v[0].is_object()) {
     std::vector<std::string> keys;
     for (const auto& row : v)
@@ -313,12 +288,13 @@ std::string Generic(const json& v) {
           if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
     std::ostringstream o;
     o << "<table><tr>";
-    for (const auto& k : keys) o << "<th>" << Esc(k) << "</th>";
+    for (const auto& k : keys) o << "<th>" << EscapeMarkup(k) << "</th>";
     o << "</tr>";
     for (const auto& row : v) {
       o << "<tr>";
       for (const auto& k : keys)
-        o << "<td>" << (row.is_object() && row.contains(k) ? Esc(Text(row[k])) : "") << "</td>";
+        o << "<td>" << (row.is_object() && row.contains(k) ? EscapeMarkup(Text(row[k])) : "")
+          << "</td>";
       o << "</tr>";
     }
     o << "</table>";
@@ -327,11 +303,11 @@ std::string Generic(const json& v) {
   if (v.is_array()) {
     std::ostringstream o;
     o << "<ul>";
-    for (const auto& e : v) o << "<li>" << Esc(Text(e)) << "</li>";
+    for (const auto& e : v) o << "<li>" << EscapeMarkup(Text(e)) << "</li>";
     o << "</ul>";
     return o.str();
   }
-  return "<code>" + Esc(v.dump()) + "</code>";
+  return "<code>" + EscapeMarkup(v.dump()) + "</code>";
 }
 
 void Diagnosis(std::ostringstream& o, const json& d) {
@@ -339,10 +315,10 @@ void Diagnosis(std::ostringstream& o, const json& d) {
   o << "<div><b>diagnosis:</b> ";
   if (d.is_object()) {
     const std::string text = !Str(d, "text").empty() ? Str(d, "text") : Str(d, "summary");
-    if (!text.empty()) o << Esc(text);
+    if (!text.empty()) o << EscapeMarkup(text);
     for (const auto& [k, v] : d.items())
       if (k != "text" && k != "summary")
-        o << "<div class=\"meta\">" << Esc(k) << ": " << Generic(v) << "</div>";
+        o << "<div class=\"meta\">" << EscapeMarkup(k) << ": " << Generic(v) << "</div>";
   } else {
     o << Generic(d);
   }
@@ -355,40 +331,41 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
       "recovery_error", "acked_writes",     "lost_writes", "promised_lost", "lost_examples",
       "violations",     "pending_at_crash", "findings",    "seconds",       "timeline",
       "diagnosis",      "reproduce",        "exploration"};
-  o << "<div class=\"state\"><b>crash " << Esc(Str(st, "point")) << " / state "
-    << Esc(Str(st, "state")) << "</b> <span class=\"meta\">lost " << Int(st, "lost_writes")
+  o << "<div class=\"state\"><b>crash " << EscapeMarkup(Str(st, "point")) << " / state "
+    << EscapeMarkup(Str(st, "state")) << "</b> <span class=\"meta\">lost " << Int(st, "lost_writes")
     << " of " << Int(st, "acked_writes") << " acknowledged writes";
   if (st.contains("promised_lost"))
     o << " (" << Int(st, "promised_lost") << " of them promised by the contract)";
   o << "; " << (st.value("recovered", true) ? "recovered" : "did not recover") << "</span>";
-  if (!Str(st, "error").empty()) o << "<div>error: " << Esc(Str(st, "error")) << "</div>";
+  if (!Str(st, "error").empty()) o << "<div>error: " << EscapeMarkup(Str(st, "error")) << "</div>";
   if (!Str(st, "recovery_error").empty())
-    o << "<div>recovery: " << Esc(Str(st, "recovery_error")) << "</div>";
+    o << "<div>recovery: " << EscapeMarkup(Str(st, "recovery_error")) << "</div>";
   if (!Arr(st, "violations").empty()) {
     o << "<ul>";
     for (const auto& v : Arr(st, "violations"))
-      o << "<li><span class=\"inv\">" << Esc(Str(v, "invariant")) << "</span> "
-        << Esc(Str(v, "message")) << "</li>";
+      o << "<li><span class=\"inv\">" << EscapeMarkup(Str(v, "invariant")) << "</span> "
+        << EscapeMarkup(Str(v, "message")) << "</li>";
     o << "</ul>";
   }
   if (!Arr(st, "lost_examples").empty())
-    o << "<div><b>lost:</b> " << Esc(Join(Arr(st, "lost_examples"))) << "</div>";
+    o << "<div><b>lost:</b> " << EscapeMarkup(Join(Arr(st, "lost_examples"))) << "</div>";
   if (!Arr(st, "findings").empty())
-    o << "<div><b>finding:</b> " << Esc(Join(Arr(st, "findings"))) << "</div>";
+    o << "<div><b>finding:</b> " << EscapeMarkup(Join(Arr(st, "findings"))) << "</div>";
   if (!Arr(st, "pending_at_crash").empty())
     o << "<div><b>pending at the crash (never synced):</b> "
-      << Esc(Join(Arr(st, "pending_at_crash"))) << "</div>";
+      << EscapeMarkup(Join(Arr(st, "pending_at_crash"))) << "</div>";
   if (st.contains("diagnosis")) Diagnosis(o, st["diagnosis"]);
   // A state explored offline (harness/explore.h): which pending operations it
   // kept and dropped, and the diagnosis by re-checking with syncs added.
   const json ex = st.value("exploration", json());
   if (ex.is_object()) {
-    o << "<div class=\"meta\">crash state <code>" << Esc(Str(ex, "id")) << "</code> of generator "
-      << Esc(Str(ex, "generator"));
+    o << "<div class=\"meta\">crash state <code>" << EscapeMarkup(Str(ex, "id"))
+      << "</code> of generator " << EscapeMarkup(Str(ex, "generator"));
     if (!Str(ex, "same_tree_as").empty())
-      o << ", same files as <code>" << Esc(Str(ex, "same_tree_as")) << "</code>";
+      o << ", same files as <code>" << EscapeMarkup(Str(ex, "same_tree_as")) << "</code>";
     o << "</div>";
-    if (!Str(ex, "torn").empty()) o << "<div><b>torn:</b> " << Esc(Str(ex, "torn")) << "</div>";
+    if (!Str(ex, "torn").empty())
+      o << "<div><b>torn:</b> " << EscapeMarkup(Str(ex, "torn")) << "</div>";
     if (ex.contains("diagnosis")) Diagnosis(o, ex["diagnosis"]);
     for (const char* k : {"dropped", "kept"})
       if (!Arr(ex, k).empty())
@@ -397,11 +374,11 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
     for (const auto& [k, v] : ex.items())
       if (k != "id" && k != "generator" && k != "same_tree_as" && k != "torn" && k != "diagnosis" &&
           k != "dropped" && k != "kept" && k != "reproduce" && !v.is_null())
-        o << "<div class=\"meta\"><b>" << Esc(k) << ":</b> " << Generic(v) << "</div>";
+        o << "<div class=\"meta\"><b>" << EscapeMarkup(k) << ":</b> " << Generic(v) << "</div>";
   }
   for (const auto& [k, v] : st.items())
     if (!known.count(k) && !v.is_null())
-      o << "<div class=\"meta\"><b>" << Esc(k) << ":</b> " << Generic(v) << "</div>";
+      o << "<div class=\"meta\"><b>" << EscapeMarkup(k) << ":</b> " << Generic(v) << "</div>";
   if (st.contains("timeline") && st["timeline"].is_object())
     o << TimelineSvg(st["timeline"], Str(s, "crash_kind"));
   else
@@ -410,27 +387,30 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
   const std::string repro = !Str(st, "reproduce").empty()   ? Str(st, "reproduce")
                             : !Str(ex, "reproduce").empty() ? Str(ex, "reproduce")
                                                             : Str(s, "reproduce");
-  if (!repro.empty()) o << "<pre class=\"repro\">$ " << Esc(repro) << "</pre>";
+  if (!repro.empty()) o << "<pre class=\"repro\">$ " << EscapeMarkup(repro) << "</pre>";
   o << "</div>\n";
 }
 
 void ScenarioSection(std::ostringstream& o, const json& s) {
   const std::string outcome = Outcome(s);
   o << "<section class=\"violation o-" << outcome << "\" id=\"" << Anchor(Str(s, "name"))
-    << "\" data-engine=\"" << Esc(Str(s, "engine")) << "\" data-outcome=\"" << outcome << "\">";
-  o << "<h3>" << Esc(Str(s, "name")) << " <span class=\"chip o-" << outcome << "\">"
+    << "\" data-engine=\"" << EscapeMarkup(Str(s, "engine")) << "\" data-outcome=\"" << outcome
+    << "\">";
+  o << "<h3>" << EscapeMarkup(Str(s, "name")) << " <span class=\"chip o-" << outcome << "\">"
     << OutcomeWords(outcome) << "</span></h3>";
-  o << "<div class=\"meta\">" << Esc(Str(s, "engine")) << " &middot; " << Esc(Configuration(s))
-    << " &middot; " << Esc(Str(s, "model")) << " &middot; " << Esc(Str(s, "crash_kind"))
-    << " crash at " << Esc(Str(s, "crash_at")) << " &middot; " << Esc(Str(s, "file")) << "</div>";
-  if (!Str(s, "description").empty()) o << "<p>" << Esc(Str(s, "description")) << "</p>";
+  o << "<div class=\"meta\">" << EscapeMarkup(Str(s, "engine")) << " &middot; "
+    << EscapeMarkup(Configuration(s)) << " &middot; " << EscapeMarkup(Str(s, "model"))
+    << " &middot; " << EscapeMarkup(Str(s, "crash_kind")) << " crash at "
+    << EscapeMarkup(Str(s, "crash_at")) << " &middot; " << EscapeMarkup(Str(s, "file")) << "</div>";
+  if (!Str(s, "description").empty()) o << "<p>" << EscapeMarkup(Str(s, "description")) << "</p>";
   const json contract = s.value("contract", json::object());
   if (contract.is_object() && !contract.empty())
-    o << "<div><b>contract:</b> process crash: " << Esc(Str(contract, "process"))
-      << ", power loss: " << Esc(Str(contract, "power")) << "</div>";
+    o << "<div><b>contract:</b> process crash: " << EscapeMarkup(Str(contract, "process"))
+      << ", power loss: " << EscapeMarkup(Str(contract, "power")) << "</div>";
   if (!Str(s, "mismatch").empty())
-    o << "<div><b>differs from expect:</b> " << Esc(Str(s, "mismatch")) << "</div>";
-  if (!Str(s, "error").empty()) o << "<div><b>error:</b> " << Esc(Str(s, "error")) << "</div>";
+    o << "<div><b>differs from expect:</b> " << EscapeMarkup(Str(s, "mismatch")) << "</div>";
+  if (!Str(s, "error").empty())
+    o << "<div><b>error:</b> " << EscapeMarkup(Str(s, "error")) << "</div>";
   if (s.contains("diagnosis")) Diagnosis(o, s["diagnosis"]);
   int shown = 0;
   for (const auto& st : Arr(s, "crash_states"))
@@ -439,7 +419,7 @@ void ScenarioSection(std::ostringstream& o, const json& s) {
       ++shown;
     }
   if (shown == 0 && !Str(s, "reproduce").empty())
-    o << "<pre class=\"repro\">$ " << Esc(Str(s, "reproduce")) << "</pre>";
+    o << "<pre class=\"repro\">$ " << EscapeMarkup(Str(s, "reproduce")) << "</pre>";
   o << "</section>\n";
 }
 
@@ -471,10 +451,10 @@ std::string RenderHtml(const json& report) {
        "<title>blackout durability-gap report</title><style>"
     << kStyle << "</style></head><body>\n";
   o << "<header><h1>blackout durability-gap report</h1><p>generated "
-    << Esc(Str(report, "generated_at")) << " &middot; seed " << Esc(Str(report, "seed"))
-    << " &middot; shard " << Esc(Str(report, "shard")) << " &middot; "
-    << Fixed(report.value("duration_s", 0.0)) << " s &middot; schema "
-    << Esc(Str(report, "schema_version")) << "</p></header><main>\n";
+    << EscapeMarkup(Str(report, "generated_at")) << " &middot; seed "
+    << EscapeMarkup(Str(report, "seed")) << " &middot; shard " << EscapeMarkup(Str(report, "shard"))
+    << " &middot; " << Fixed(report.value("duration_s", 0.0)) << " s &middot; schema "
+    << EscapeMarkup(Str(report, "schema_version")) << "</p></header><main>\n";
 
   o << "<div class=\"cards\" id=\"summary\">";
   auto card = [&](const std::string& v, const char* label, bool bad) {
@@ -492,7 +472,7 @@ std::string RenderHtml(const json& report) {
 
   o << "<div class=\"filters\"><label>engine <select id=\"f-engine\"><option value=\"\">all"
        "</option>";
-  for (const auto& e : engines) o << "<option>" << Esc(e) << "</option>";
+  for (const auto& e : engines) o << "<option>" << EscapeMarkup(e) << "</option>";
   o << "</select></label><label>outcome <select id=\"f-outcome\"><option value=\"\">all</option>";
   for (const char* k : {"clean", "weakness", "violation", "unexpected", "error"})
     o << "<option value=\"" << k << "\">" << OutcomeWords(k) << " (" << by_outcome[k]
@@ -515,12 +495,12 @@ std::string RenderHtml(const json& report) {
   o << "<h2>Matrix: engine &times; configuration &times; model &times; crash kind</h2>\n";
   o << "<table id=\"matrix\"><thead><tr><th>engine</th><th>configuration</th>";
   for (const auto& c : cols)
-    o << "<th>" << Esc(c.first) << "<br><span class=\"meta\">" << Esc(c.second)
+    o << "<th>" << EscapeMarkup(c.first) << "<br><span class=\"meta\">" << EscapeMarkup(c.second)
       << " crash</span></th>";
   o << "</tr></thead><tbody>\n";
   for (const auto& [row, by_col] : cells) {
-    o << "<tr data-engine-row=\"" << Esc(row.first) << "\"><td><b>" << Esc(row.first)
-      << "</b></td><td>" << Esc(row.second) << "</td>";
+    o << "<tr data-engine-row=\"" << EscapeMarkup(row.first) << "\"><td><b>"
+      << EscapeMarkup(row.first) << "</b></td><td>" << EscapeMarkup(row.second) << "</td>";
     for (const auto& c : cols) {
       o << "<td>";
       auto it = by_col.find(c);
@@ -533,9 +513,9 @@ std::string RenderHtml(const json& report) {
             label += " · lost " + std::to_string(Int(*s, "lost_writes")) + "/" +
                      std::to_string(Int(*s, "acked_writes"));
           o << "<a class=\"chip o-" << out << "\" href=\"#" << Anchor(Str(*s, "name"))
-            << "\" data-engine=\"" << Esc(Str(*s, "engine")) << "\" data-outcome=\"" << out
-            << "\" title=\"" << Esc(Str(*s, "name") + ": " + OutcomeWords(out)) << "\">"
-            << Esc(label) << "</a>";
+            << "\" data-engine=\"" << EscapeMarkup(Str(*s, "engine")) << "\" data-outcome=\"" << out
+            << "\" title=\"" << EscapeMarkup(Str(*s, "name") + ": " + OutcomeWords(out)) << "\">"
+            << EscapeMarkup(label) << "</a>";
         }
       o << "</td>";
     }

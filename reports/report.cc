@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "reports/html.h"
+#include "reports/markup.h"
 
 namespace blackout::reports {
 namespace {
@@ -27,36 +28,6 @@ std::string MdCell(std::string s) {
       out += ' ';
     else
       out += c;
-  }
-  return out;
-}
-
-std::string XmlEscape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters even escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
-          out += '?';
-        else
-          out += static_cast<char>(c);
-    }
   }
   return out;
 }
@@ -211,9 +182,9 @@ std::string RenderJunit(const json& report) {
     << "\" failures=\"" << sum.value("unexpected", 0) << "\" errors=\"" << sum.value("errors", 0)
     << "\" time=\"" << Seconds(report, "duration_s") << "\">\n";
   for (const auto& s : report.value("scenarios", json::array())) {
-    x << "    <testcase classname=\"blackout." << XmlEscape(Str(s, "engine")) << "\" name=\""
-      << XmlEscape(Str(s, "name")) << "\" file=\"" << XmlEscape(Str(s, "file")) << "\" time=\""
-      << Seconds(s, "seconds") << "\">\n";
+    x << "    <testcase classname=\"blackout." << EscapeMarkup(Str(s, "engine")) << "\" name=\""
+      << EscapeMarkup(Str(s, "name")) << "\" file=\"" << EscapeMarkup(Str(s, "file"))
+      << "\" time=\"" << Seconds(s, "seconds") << "\">\n";
     const std::string outcome = Str(s, "outcome");
     std::string details =
         Str(s, "description") + "\nviolations: " + List(s.value("violations", json::array())) +
@@ -225,12 +196,12 @@ std::string RenderJunit(const json& report) {
         details += Str(st, "point") + " / " + Str(st, "state") + ": " + Str(v, "invariant") + ": " +
                    Str(v, "message") + "\n";
     if (outcome == "unexpected")
-      x << "      <failure message=\"" << XmlEscape(Str(s, "mismatch")) << "\">"
-        << XmlEscape(details) << "</failure>\n";
+      x << "      <failure message=\"" << EscapeMarkup(Str(s, "mismatch")) << "\">"
+        << EscapeMarkup(details) << "</failure>\n";
     else if (outcome != "as-expected")
-      x << "      <error message=\"" << XmlEscape(Str(s, "error")) << "\">" << XmlEscape(details)
-        << "</error>\n";
-    x << "      <system-out>" << XmlEscape(details) << "</system-out>\n";
+      x << "      <error message=\"" << EscapeMarkup(Str(s, "error")) << "\">"
+        << EscapeMarkup(details) << "</error>\n";
+    x << "      <system-out>" << EscapeMarkup(details) << "</system-out>\n";
     x << "    </testcase>\n";
   }
   x << "  </testsuite>\n</testsuites>\n";
