@@ -234,7 +234,16 @@ Tree Filesystem::Impl::BuildState(const StateSpec& spec) const {
   Tree t = dur;  // shared copy-on-write: the durable view is not touched
   for (Seq s : spec.kept) {
     const PendingOp& op = pending.at(s);
-    if (s == spec.torn) {
+    if (s == spec.torn && !spec.pieces.empty()) {
+      const std::string bytes = op.data.ToString();
+      for (const auto& [at, len] : spec.pieces) {
+        PendingOp part = op;
+        part.offset = op.offset + at;
+        part.length = len;
+        part.data = WriteData(part.offset, std::string_view(bytes).substr(at, len));
+        ApplyOp(t, part, born);
+      }
+    } else if (s == spec.torn) {
       PendingOp part = op;
       part.data = op.data.Prefix(spec.torn_bytes);
       part.length = spec.torn_bytes;

@@ -30,9 +30,29 @@ Result<void> Filesystem::SetCrashTrigger(CrashTrigger trigger) {
   return Ok();
 }
 
+Result<void> Filesystem::SetTornWrite(TornWrite torn) {
+  if (!TornWriteProblem(torn).empty()) return Errno{EINVAL};
+  torn.writes = 0;
+  torn.groups = 0;
+  torn.run.clear();
+  std::lock_guard lock(impl_->mu);
+  impl_->torn_write = std::move(torn);
+  return Ok();
+}
+
+void Filesystem::DisarmTriggers() {
+  std::lock_guard lock(impl_->mu);
+  Impl& m = *impl_;
+  std::vector<FaultRule> rules = m.faults.rules();
+  m.faults.Clear();
+  for (FaultRule& r : rules) m.faults.Add(std::move(r));
+  m.torn_write.reset();
+}
+
 void Filesystem::ClearFaults() {
   std::lock_guard lock(impl_->mu);
   impl_->faults.Clear();
+  impl_->torn_write.reset();
 }
 
 std::vector<FaultRule> Filesystem::Faults() const {
@@ -85,7 +105,69 @@ void Filesystem::Impl::AfterOp(FaultOp op, const std::function<std::vector<std::
   }
 }
 
-void Filesystem::Impl::TriggeredCut(FaultOp op, const std::string& path) {
+void Filesystem::Impl::AfterWrite(Ino ino, Seq seq) {
+  if (!torn_write) return;
+  TornWrite& t = *torn_write;
+  const std::vector<std::string> paths = PathsOf(ino);
+  if (std::none_of(paths.begin(), paths.end(),
+                   [&](const std::string& p) { return GlobMatches(t.path, p); })) {
+    return;
+  }
+  auto pending_op = pending.find(seq);
+  StateSpec spec;
+  if (t.kind == TornWrite::Kind::kOp) {
+    if (++t.writes != t.occurrence) return;
+    if (pending_op != pending.end()) {
+      // LazyFS gives the remainder of equal parts to the last persisted
+      // part; here the last part of the write takes it, whichever persists.
+      const uint64_t size = pending_op->second.data.size();
+      std::vector<uint64_t> sizes = t.parts_bytes;
+      if (sizes.empty()) {
+        sizes.assign(t.parts, size / t.parts);
+        sizes.back() += size % t.parts;
+      }
+      uint64_t total = 0;
+      for (uint64_t b : sizes) total += b;
+      if (total != size) return;  // as LazyFS: no fault when the parts do not fit the write
+      std::vector<uint64_t> starts;
+      for (uint64_t b = 0, i = 0; i < sizes.size(); b += sizes[i], ++i) starts.push_back(b);
+      std::vector<uint64_t> persist = t.persist;
+      std::sort(persist.begin(), persist.end());
+      persist.erase(std::unique(persist.begin(), persist.end()), persist.end());
+      for (uint64_t p : persist) {
+        if (sizes[p - 1] != 0) spec.pieces.emplace_back(starts[p - 1], sizes[p - 1]);
+      }
+      spec.kept.push_back(seq);
+      spec.torn = seq;
+    }
+  } else {
+    t.run.push_back(seq);
+    if (++t.writes == 2) ++t.groups;
+    if (t.groups != t.occurrence || t.writes < 2) return;
+    const uint64_t last = std::max<uint64_t>(2, *std::max_element(t.persist.begin(), t.persist.end()));
+    if (t.writes != last) return;
+    for (uint64_t p : t.persist) {
+      const Seq s = t.run[p - 1];
+      if (s != 0 && pending.count(s) != 0) spec.kept.push_back(s);
+    }
+    std::sort(spec.kept.begin(), spec.kept.end());
+    spec.kept.erase(std::unique(spec.kept.begin(), spec.kept.end()), spec.kept.end());
+  }
+  torn_write.reset();
+  TriggeredCut(FaultOp::kWrite, paths.empty() ? std::string() : paths.front(), &spec);
+}
+
+void Filesystem::Impl::AfterFsync(Ino ino) {
+  if (!torn_write || torn_write->kind != TornWrite::Kind::kSeq) return;
+  const std::vector<std::string> paths = PathsOf(ino);
+  if (std::any_of(paths.begin(), paths.end(),
+                  [&](const std::string& p) { return GlobMatches(torn_write->path, p); })) {
+    torn_write->writes = 0;
+    torn_write->run.clear();
+  }
+}
+
+void Filesystem::Impl::TriggeredCut(FaultOp op, const std::string& path, const StateSpec* spec) {
   // As the control socket's power-cut does (control/server.cc): the kernel
   // may have cached any entry of the old volatile view, and negative lookups
   // of names the cut brings back.
@@ -95,7 +177,8 @@ void Filesystem::Impl::TriggeredCut(FaultOp op, const std::string& path) {
   }
   JoinReaper();
   PowerCutResult result;
-  result.dropped_ops = pending.size();
+  result.dropped_ops = pending.size() - (spec != nullptr ? spec->kept.size() : 0);
+  if (spec != nullptr) dur = BuildState(*spec);
   unreported_wb_err.clear();
   result = FinishCut(std::move(result), "crash trigger: " + std::string(Name(op)) + " " + path);
   ++triggered_cuts;

@@ -124,4 +124,23 @@ bool FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool b
   return true;
 }
 
+std::string TornWriteProblem(const TornWrite& t) {
+  if (!GlobProblem(t.path).empty()) return GlobProblem(t.path);
+  if (t.occurrence == 0) return "occurrence must be 1 or more";
+  if (t.persist.empty()) return "persist lists no part";
+  for (uint64_t p : t.persist) {
+    if (p == 0) return "persist counts from 1";
+  }
+  if (t.kind == TornWrite::Kind::kSeq) return "";
+  if ((t.parts == 0) == t.parts_bytes.empty()) return "give parts or parts_bytes, not both";
+  const uint64_t n = t.parts != 0 ? t.parts : t.parts_bytes.size();
+  for (uint64_t p : t.persist) {
+    if (p > n) return "persist names part " + std::to_string(p) + " of " + std::to_string(n);
+  }
+  for (uint64_t b : t.parts_bytes) {
+    if (b == 0) return "parts_bytes holds an empty part";
+  }
+  return "";
+}
+
 }  // namespace blackout::model

@@ -72,6 +72,38 @@ struct CrashTrigger {
   uint64_t seen = 0;
 };
 
+// LazyFS's torn-op and torn-seq faults (fusefs/lazyfs, docs/lazyfs.md): at
+// one write of a file, power is cut to a state that keeps only some of the
+// file's recent writes, or some parts of one write, of everything pending.
+//   kOp:  the `occurrence`-th write matching `path` is split into parts
+//         (`parts` equal parts, the last one taking the remainder, or the
+//         sizes `parts_bytes`, which must add up to the write's size); the
+//         parts listed in `persist` (1-based) reach the disk, nothing else
+//         pending does.
+//   kSeq: writes matching `path` form a group until an fsync of the file;
+//         a run of two or more is a group. In the `occurrence`-th group the
+//         writes listed in `persist` (1-based) reach the disk, nothing else
+//         pending does; power goes right after the last of them (after the
+//         2nd write when only the 1st is listed: only then is it a group).
+// Like every power cut, un-synced directory entries are lost too.
+struct TornWrite {
+  enum class Kind : uint8_t { kOp, kSeq };
+  Kind kind = Kind::kOp;
+  std::string path = "*";  // glob
+  uint64_t occurrence = 1;
+  std::vector<uint64_t> persist;
+  uint64_t parts = 0;
+  std::vector<uint64_t> parts_bytes;
+  // The model's state, not configuration.
+  uint64_t writes = 0;           // kOp: matching writes; kSeq: writes in the current run
+  uint64_t groups = 0;           // kSeq: groups seen
+  std::vector<uint64_t> run;     // kSeq: sequence numbers of the current run's writes
+};
+
+// Why `t` cannot be armed, or "" (empty persist, a part out of range,
+// parts and parts_bytes both or neither given for kOp, occurrence 0).
+std::string TornWriteProblem(const TornWrite& t);
+
 // The rules and the trigger of one filesystem. Not thread-safe: the
 // filesystem calls it under its lock.
 class FaultTable {

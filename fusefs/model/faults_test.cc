@@ -241,3 +241,94 @@ TEST_CASE("a crash trigger with --before cuts power and the operation never happ
   CHECK(fs.TriggeredCuts() == 1);
   CHECK(ReadAll(fs, "a.log").empty());
 }
+
+namespace {
+
+TornWrite Torn(TornWrite::Kind kind, uint64_t occurrence, std::vector<uint64_t> persist) {
+  TornWrite t;
+  t.kind = kind;
+  t.path = "*.log";
+  t.occurrence = occurrence;
+  t.persist = std::move(persist);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("torn-op: only the persisted parts of the nth write reach the disk, then power goes") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  Fh db = MustCreate(fs, "b.db");
+  fs.SyncAll();
+  TornWrite t = Torn(TornWrite::Kind::kOp, 2, {1, 3});
+  t.parts = 3;
+  REQUIRE(fs.SetTornWrite(t).ok());
+  REQUIRE(fs.Write(db, 0, "db", kWho).ok());      // another file: not counted
+  REQUIRE(fs.Write(log, 0, "AAAA", kWho).ok());   // 1st write: whole, still un-synced
+  CHECK(fs.TriggeredCuts() == 0);
+  REQUIRE(fs.Write(log, 4, "BBBCCCDDDD", kWho).ok());  // 2nd: parts BBB, CCC, DDDD
+  CHECK(fs.TriggeredCuts() == 1);
+  CHECK(fs.Write(log, 14, "x", kWho).error() == EIO);
+  CHECK(ReadAll(fs, "a.log") == std::string("\0\0\0\0BBB\0\0\0DDDD", 14));
+  CHECK(ReadAll(fs, "b.db").empty());
+}
+
+TEST_CASE("torn-op: parts_bytes that do not add up to the write inject nothing, as in LazyFS") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  fs.SyncAll();
+  TornWrite t = Torn(TornWrite::Kind::kOp, 1, {2});
+  t.parts_bytes = {2, 2};
+  REQUIRE(fs.SetTornWrite(t).ok());
+  REQUIRE(fs.Write(log, 0, "abcde", kWho).ok());
+  CHECK(fs.TriggeredCuts() == 0);
+  REQUIRE(fs.Write(log, 5, "fghi", kWho).ok());  // the 2nd write is not the occurrence
+  CHECK(fs.TriggeredCuts() == 0);
+  CHECK(ReadAll(fs, "a.log") == "abcdefghi");
+}
+
+TEST_CASE("torn-seq: in the nth group of writes only the persisted ones reach the disk") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  fs.SyncAll();
+  REQUIRE(fs.SetTornWrite(Torn(TornWrite::Kind::kSeq, 2, {1, 3})).ok());
+  // Group 1: two writes, ended by an fsync (durable).
+  REQUIRE(fs.Write(log, 0, "g1a", kWho).ok());
+  REQUIRE(fs.Write(log, 3, "g1b", kWho).ok());
+  REQUIRE(fs.Fsync(log, false, kWho).ok());
+  // Group 2: the 1st and 3rd writes persist; power goes after the 3rd.
+  REQUIRE(fs.Write(log, 6, "w1", kWho).ok());
+  REQUIRE(fs.Write(log, 8, "w2", kWho).ok());
+  CHECK(fs.TriggeredCuts() == 0);
+  REQUIRE(fs.Write(log, 10, "w3", kWho).ok());
+  CHECK(fs.TriggeredCuts() == 1);
+  CHECK(ReadAll(fs, "a.log") == std::string("g1ag1bw1\0\0w3", 12));
+}
+
+TEST_CASE("torn-seq: persisting only the 1st write cuts power after the 2nd, which is lost") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  fs.SyncAll();
+  REQUIRE(fs.SetTornWrite(Torn(TornWrite::Kind::kSeq, 1, {1})).ok());
+  REQUIRE(fs.Write(log, 0, "first", kWho).ok());
+  CHECK(fs.TriggeredCuts() == 0);
+  REQUIRE(fs.Write(log, 5, "second", kWho).ok());
+  CHECK(fs.TriggeredCuts() == 1);
+  CHECK(ReadAll(fs, "a.log") == "first");
+}
+
+TEST_CASE("torn writes with no part, a part out of range or both part forms are refused") {
+  Filesystem fs;
+  TornWrite none = Torn(TornWrite::Kind::kOp, 1, {});
+  none.parts = 2;
+  CHECK(fs.SetTornWrite(none).error() == EINVAL);
+  TornWrite out_of_range = Torn(TornWrite::Kind::kOp, 1, {3});
+  out_of_range.parts = 2;
+  CHECK(TornWriteProblem(out_of_range).find("part 3 of 2") != std::string::npos);
+  TornWrite both = Torn(TornWrite::Kind::kOp, 1, {1});
+  both.parts = 2;
+  both.parts_bytes = {1, 1};
+  CHECK_FALSE(TornWriteProblem(both).empty());
+  CHECK_FALSE(TornWriteProblem(Torn(TornWrite::Kind::kSeq, 0, {1})).empty());
+  CHECK(TornWriteProblem(Torn(TornWrite::Kind::kSeq, 1, {2, 4})).empty());
+}

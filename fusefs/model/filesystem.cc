@@ -331,7 +331,7 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
   if (options.trace) {
     digest = Digest(data);
   }
-  Commit(std::move(op), who.pid, digest);
+  last_write_seq = Commit(std::move(op), who.pid, digest);
   written = data.size();
 
   // O_SYNC = __O_SYNC | O_DSYNC on Linux: test the full value for fsync.
@@ -671,6 +671,8 @@ Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, 
     return Errno{r.error()};
   }
   impl_->AfterOp(FaultOp::kWrite, paths);
+  // An O_SYNC write left nothing pending: the torn write keeps it whole.
+  impl_->AfterWrite(ino, impl_->pending.count(impl_->last_write_seq) ? impl_->last_write_seq : 0);
   return written;
 }
 
@@ -732,6 +734,7 @@ Result<void> Filesystem::Fsync(Fh fh, bool datasync, const Caller& who) {
   } else {
     m.Record(name, ino, who.pid);
     m.SyncInode(ino, datasync);
+    m.AfterFsync(ino);
   }
   m.AfterOp(op, paths);
   return Ok();

@@ -260,8 +260,13 @@ class Filesystem {
   Result<void> AddFault(FaultRule rule);
   // Arms the crash trigger, replacing an armed one. EINVAL: bad glob, nth 0.
   Result<void> SetCrashTrigger(CrashTrigger trigger);
-  // Removes every rule and the armed trigger; errors already reported to
-  // open files stay reported.
+  // Arms a torn write (faults.h), replacing an armed one; it counts as a
+  // crash trigger for TriggeredCuts. EINVAL: TornWriteProblem refuses it.
+  Result<void> SetTornWrite(TornWrite torn);
+  // Disarms the crash trigger and the torn write; the rules stay.
+  void DisarmTriggers();
+  // Removes every rule, the armed trigger and torn write; errors already
+  // reported to open files stay reported.
   void ClearFaults();
   std::vector<FaultRule> Faults() const;
   std::optional<CrashTrigger> ArmedTrigger() const;

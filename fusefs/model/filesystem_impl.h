@@ -17,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -112,7 +113,16 @@ struct Filesystem::Impl {
   int BeforeOp(FaultOp op, const std::function<std::vector<std::string>()>& paths);
   // After an operation that succeeded: cuts power if an "after" trigger fires.
   void AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths);
-  void TriggeredCut(FaultOp op, const std::string& path);
+  struct StateSpec;  // below, with the crash states
+  // The power cut of a fired trigger: to `spec` when given, else drop-all.
+  void TriggeredCut(FaultOp op, const std::string& path, const StateSpec* spec = nullptr);
+  // A completed write of `ino` whose pending op is `seq` (0: none pending,
+  // an O_SYNC write): counts it for the torn write, which may cut power.
+  void AfterWrite(Ino ino, Seq seq);
+  // An fsync of `ino` ends the torn write's current run of writes.
+  void AfterFsync(Ino ino);
+  std::optional<TornWrite> torn_write;
+  Seq last_write_seq = 0;  // WriteLocked: the pending op it committed, or 0
   // A failed fsync of file `ino` through `fh` with a writeback error `err`:
   // what the behaviour model does with the un-synced data (durability.cc).
   void FailFsync(Fh fh, Ino ino);
@@ -134,6 +144,9 @@ struct Filesystem::Impl {
     std::vector<Seq> kept;  // ascending
     Seq torn = 0;
     uint64_t torn_bytes = 0;
+    // When not empty: the (offset in the write, length) pieces of write
+    // `torn` that reached the disk, instead of its first torn_bytes.
+    std::vector<std::pair<uint64_t, uint64_t>> pieces;
   };
   Result<StateSpec> ParseStateId(std::string_view id) const;
   // The durable view with the spec's operations applied, repaired.
