@@ -106,6 +106,100 @@ Command ParseCrash(const std::string& line) {
   return c;
 }
 
+// LazyFS's `file` paths are exact; the model's globs use fnmatch, so the
+// special characters are escaped.
+std::string ExactGlob(const std::string& path, const std::string& mountpoint) {
+  std::string exact;
+  for (char ch : ToMountPath(path, mountpoint)) {
+    if (ch == '*' || ch == '?' || ch == '[' || ch == '\\') exact += '\\';
+    exact += ch;
+  }
+  return exact;
+}
+
+bool ParseCount(const std::string& text, uint64_t* out) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+      text.size() > 18) {
+    return false;
+  }
+  *out = std::stoull(text);
+  return true;
+}
+
+// "1,3" (FIFO) -> {1, 3}.
+bool ParseList(const std::string& text, std::vector<uint64_t>* out) {
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    uint64_t v;
+    if (!ParseCount(Trim(text.substr(start, comma == std::string::npos ? comma : comma - start)),
+                    &v)) {
+      return false;
+    }
+    out->push_back(v);
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
+  }
+}
+
+// Checks a torn write and wraps it as an injection; "" or why not.
+std::string FinishTorn(model::TornWrite torn, const std::string& origin, Injection* out) {
+  const std::string problem = model::TornWriteProblem(torn);
+  if (!problem.empty()) return problem;
+  out->action = FaultAction::kCrash;
+  out->trigger.op = model::FaultOp::kWrite;
+  out->trigger.path = torn.path;
+  out->origin = origin;
+  out->torn = std::move(torn);
+  return "";
+}
+
+Command ParseTorn(const std::string& line, const std::string& mountpoint) {
+  const bool seq = line.rfind("lazyfs::torn-seq", 0) == 0;
+  const std::string type = seq ? "torn-seq" : "torn-op";
+  model::TornWrite torn;
+  torn.kind = seq ? model::TornWrite::Kind::kSeq : model::TornWrite::Kind::kOp;
+  std::string file;
+  bool has_occurrence = false;
+  std::vector<std::string> fields = SplitFields(line);
+  for (size_t i = 2; i < fields.size(); ++i) {
+    const std::string& f = fields[i];
+    const size_t eq = f.find('=');
+    const std::string key = f.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : f.substr(eq + 1);
+    bool ok = true;
+    if (key == "file") {
+      file = value;
+    } else if (key == "occurrence") {
+      ok = ParseCount(value, &torn.occurrence);
+      has_occurrence = true;
+    } else if (key == "persist") {
+      ok = ParseList(value, &torn.persist);
+    } else if (key == "parts" && !seq) {
+      ok = ParseCount(value, &torn.parts) && torn.parts > 0;
+    } else if (key == "parts_bytes" && !seq) {
+      ok = ParseList(value, &torn.parts_bytes);
+    } else if (key == "op" && seq) {
+      if (value != "write") {
+        return Invalid(type + ": op=" + value + ": LazyFS and blackout tear only writes");
+      }
+    } else {
+      return Invalid(type + ": unknown field '" + f + "'; fields: " +
+                     (seq ? "op, file, persist, occurrence"
+                          : "file, persist, parts or parts_bytes, occurrence"));
+    }
+    if (!ok) return Invalid(type + ": '" + f + "' is not a number or a list like 1,3");
+  }
+  if (file.empty()) return Invalid(type + ": file= is missing");
+  if (!has_occurrence) return Invalid(type + ": occurrence= is missing");
+  torn.path = ExactGlob(file, mountpoint);
+  Command c;
+  const std::string problem = FinishTorn(std::move(torn), line, &c.crash);
+  if (!problem.empty()) return Invalid(type + ": " + problem);
+  c.kind = Command::kTorn;
+  return c;
+}
+
 }  // namespace
 
 std::string RegexToGlob(std::string_view regex, std::string* error) {
@@ -144,7 +238,7 @@ std::string ToMountPath(const std::string& path, const std::string& mountpoint) 
   return "/" + path;
 }
 
-Command ParseCommand(std::string_view raw) {
+Command ParseCommand(std::string_view raw, const std::string& mountpoint) {
   const std::string line = Trim(raw);
   Command c;
   if (line == "lazyfs::clear-cache") {
@@ -161,18 +255,62 @@ Command ParseCommand(std::string_view raw) {
              (line.size() == 13 || line.compare(13, 2, "::") == 0)) {
     return ParseCrash(line);
   } else if (line.rfind("lazyfs::torn-op", 0) == 0 || line.rfind("lazyfs::torn-seq", 0) == 0) {
-    c.kind = Command::kUnsupported;
-    c.error = "'" + line +
-              "': torn-op and torn-seq are not supported by blackout yet; `blackout explore` "
-              "with --states torn covers torn writes";
+    return ParseTorn(line, mountpoint);
   } else {
     return Invalid("unknown command '" + line +
                    "'; commands: lazyfs::clear-cache, lazyfs::cache-checkpoint, "
                    "lazyfs::display-cache-usage, lazyfs::unsynced-data-report, lazyfs::help, "
-                   "lazyfs::crash::timing=..::op=..::from_rgx=..[::to_rgx=..]");
+                   "lazyfs::crash::timing=..::op=..::from_rgx=..[::to_rgx=..], "
+                   "lazyfs::torn-op::.., lazyfs::torn-seq::..");
   }
   return c;
 }
+
+namespace {
+
+// One torn-op / torn-seq [[injection]]: "" or the problem, naming the key.
+std::string LoadTorn(const toml::value& inj, const std::string& type, const std::string& where,
+                     const std::string& mountpoint, Config* config) {
+  model::TornWrite torn;
+  const bool seq = type == "torn-seq";
+  torn.kind = seq ? model::TornWrite::Kind::kSeq : model::TornWrite::Kind::kOp;
+  for (const char* key : {"file", "occurrence", "persist"}) {
+    if (!inj.contains(key)) return where + ": key '" + key + "' is missing";
+  }
+  if (seq && toml::find_or<std::string>(inj, "op", "write") != "write") {
+    return where + ": op=\"" + toml::find<std::string>(inj, "op") +
+           "\": LazyFS and blackout tear only writes";
+  }
+  auto counts = [&](const char* key, std::vector<uint64_t>* out) -> std::string {
+    for (int64_t v : toml::find<std::vector<int64_t>>(inj, key)) {
+      if (v <= 0) return where + ": " + key + " holds " + std::to_string(v) + "; counts start at 1";
+      out->push_back(static_cast<uint64_t>(v));
+    }
+    return "";
+  };
+  const int64_t occurrence = toml::find<int64_t>(inj, "occurrence");
+  if (occurrence <= 0) return where + ": occurrence must be greater than 0";
+  torn.occurrence = static_cast<uint64_t>(occurrence);
+  if (std::string p = counts("persist", &torn.persist); !p.empty()) return p;
+  if (!seq) {
+    if (inj.contains("parts")) {
+      const int64_t parts = toml::find<int64_t>(inj, "parts");
+      if (parts <= 0) return where + ": parts must be greater than 0";
+      torn.parts = static_cast<uint64_t>(parts);
+    }
+    if (inj.contains("parts_bytes")) {
+      if (std::string p = counts("parts_bytes", &torn.parts_bytes); !p.empty()) return p;
+    }
+  }
+  torn.path = ExactGlob(toml::find<std::string>(inj, "file"), mountpoint);
+  Injection injection;
+  const std::string problem = FinishTorn(std::move(torn), where, &injection);
+  if (!problem.empty()) return where + ": " + problem;
+  config->injections.push_back(std::move(injection));
+  return "";
+}
+
+}  // namespace
 
 bool LoadConfig(const std::string& path, const std::string& mountpoint, Config* config,
                 std::string* error) {
@@ -201,9 +339,9 @@ bool LoadConfig(const std::string& path, const std::string& mountpoint, Config* 
       if (!inj.contains("type")) return fail(where + ": key 'type' is missing");
       const std::string type = toml::find<std::string>(inj, "type");
       if (type == "torn-op" || type == "torn-seq") {
-        return fail(where + ": type=\"" + type +
-                    "\" is not supported by blackout yet; `blackout explore --states torn` "
-                    "covers torn writes");
+        std::string problem = LoadTorn(inj, type, where, mountpoint, config);
+        if (!problem.empty()) return fail(problem);
+        continue;
       }
       if (type != "clear-cache" && type != "crash") {
         return fail(where + ": type=\"" + type +
@@ -233,12 +371,7 @@ bool LoadConfig(const std::string& path, const std::string& mountpoint, Config* 
       }
       // LazyFS matches `from` exactly; the model's globs match with fnmatch,
       // so the special characters are escaped.
-      std::string exact;
-      for (char ch : ToMountPath(from.empty() ? to : from, mountpoint)) {
-        if (ch == '*' || ch == '?' || ch == '[' || ch == '\\') exact += '\\';
-        exact += ch;
-      }
-      injection.trigger.path = exact;
+      injection.trigger.path = ExactGlob(from.empty() ? to : from, mountpoint);
       const bool crash = type == "crash" || toml::find_or<bool>(inj, "crash", false);
       injection.action = crash ? FaultAction::kCrash : FaultAction::kClearCache;
       config->injections.push_back(std::move(injection));
@@ -248,7 +381,7 @@ bool LoadConfig(const std::string& path, const std::string& mountpoint, Config* 
   }
   if (config->injections.size() > 1) {
     return fail("[[injection]] #2: blackout arms one injected fault at a time; keep one "
-                "clear-cache or crash injection per config");
+                "clear-cache, crash, torn-op or torn-seq injection per config");
   }
   return true;
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,9 @@ enum class FaultAction {
 struct Injection {
   FaultAction action = FaultAction::kClearCache;
   model::CrashTrigger trigger;  // op, path glob (mount-relative), nth, before
+  // torn-op / torn-seq: the torn write to arm instead of `trigger` (action
+  // kCrash: LazyFS kills itself after persisting the chosen writes or parts).
+  std::optional<model::TornWrite> torn;
   std::string origin;           // the command or "injection #N" it came from, for logs
 };
 
@@ -40,17 +44,19 @@ struct Command {
     kUnsyncedReport,     // lazyfs::unsynced-data-report
     kHelp,               // lazyfs::help
     kCrash,              // lazyfs::crash::timing=..::op=..::from_rgx=..[::to_rgx=..]
-    kUnsupported,        // lazyfs::torn-op / lazyfs::torn-seq (see `error`)
+    kTorn,               // lazyfs::torn-op::file=..::persist=..::parts=..|parts_bytes=..::occurrence=..
+                         // lazyfs::torn-seq::op=write::file=..::persist=..::occurrence=..
     kInvalid,            // anything else (see `error`)
   };
   Kind kind = kInvalid;
-  Injection crash;    // kCrash only
-  std::string error;  // kUnsupported / kInvalid: a sentence a person can act on
+  Injection crash;    // kCrash and kTorn
+  std::string error;  // kInvalid: a sentence a person can act on
 };
 
 // Parses one FIFO line (without its newline; trailing spaces and '\r' are
 // ignored). Lines of any length are accepted (LazyFS cuts at 100 bytes).
-Command ParseCommand(std::string_view line);
+// `mountpoint` maps torn-op/torn-seq `file=` paths (ToMountPath).
+Command ParseCommand(std::string_view line, const std::string& mountpoint = "");
 
 // A LazyFS crash regex as blackout matches it: LazyFS matches `.*R.*`
 // against the path, i.e. R anywhere in it. R may use literal text, '.', ".*"

@@ -25,7 +25,47 @@ TEST_CASE("LazyFS control commands parse as LazyFS writes them, newline or not")
   CHECK(ParseCommand("lazyfs::unsynced-data-report").kind == Command::kUnsyncedReport);
   CHECK(ParseCommand("lazyfs::clear-cachex").kind == Command::kInvalid);
   CHECK(ParseCommand("lazyfs::torn-op::file=a::persist=1::parts=2::occurrence=1").kind ==
-        Command::kUnsupported);
+        Command::kTorn);
+}
+
+TEST_CASE("LazyFS torn-op and torn-seq commands arm a torn write of the exact file") {
+  const Command op = ParseCommand(
+      "lazyfs::torn-op::file=/mnt/db/output1.txt::persist=1,3::parts=3::occurrence=5", "/mnt");
+  REQUIRE(op.kind == Command::kTorn);
+  REQUIRE(op.crash.torn.has_value());
+  CHECK(op.crash.action == FaultAction::kCrash);
+  CHECK(op.crash.torn->kind == model::TornWrite::Kind::kOp);
+  CHECK(op.crash.torn->path == "/db/output1.txt");
+  CHECK(op.crash.torn->occurrence == 5);
+  CHECK(op.crash.torn->persist == std::vector<uint64_t>{1, 3});
+  CHECK(op.crash.torn->parts == 3);
+  const Command bytes = ParseCommand(
+      "lazyfs::torn-op::file=f::persist=2::parts_bytes=4096,3600,1260::occurrence=1", "/mnt");
+  REQUIRE(bytes.kind == Command::kTorn);
+  CHECK(bytes.crash.torn->parts_bytes == std::vector<uint64_t>{4096, 3600, 1260});
+  const Command seq = ParseCommand(
+      "lazyfs::torn-seq::op=write::file=/mnt/output.txt::persist=1,4::occurrence=2", "/mnt");
+  REQUIRE(seq.kind == Command::kTorn);
+  CHECK(seq.crash.torn->kind == model::TornWrite::Kind::kSeq);
+  CHECK(seq.crash.torn->path == "/output.txt");
+  CHECK(seq.crash.torn->persist == std::vector<uint64_t>{1, 4});
+}
+
+TEST_CASE("Bad torn-op and torn-seq commands are refused with the field named") {
+  const Command part = ParseCommand("lazyfs::torn-op::file=f::persist=4::parts=3::occurrence=1");
+  CHECK(part.kind == Command::kInvalid);
+  CHECK(part.error.find("part 4 of 3") != std::string::npos);
+  const Command both = ParseCommand(
+      "lazyfs::torn-op::file=f::persist=1::parts=2::parts_bytes=1,1::occurrence=1");
+  CHECK(both.kind == Command::kInvalid);
+  CHECK(both.error.find("not both") != std::string::npos);
+  const Command list = ParseCommand("lazyfs::torn-seq::op=write::file=f::persist=1,x::occurrence=1");
+  CHECK(list.kind == Command::kInvalid);
+  CHECK(list.error.find("persist=1,x") != std::string::npos);
+  const Command op = ParseCommand("lazyfs::torn-seq::op=fsync::file=f::persist=1::occurrence=1");
+  CHECK(op.error.find("only writes") != std::string::npos);
+  const Command missing = ParseCommand("lazyfs::torn-op::persist=1::parts=2::occurrence=1");
+  CHECK(missing.error.find("file=") != std::string::npos);
 }
 
 TEST_CASE("A LazyFS crash command arms a crash at the first operation whose path matches") {
@@ -121,6 +161,29 @@ TEST_CASE("A crash injection (or crash=true) stops the daemon after the cut") {
   unlink(path.c_str());
 }
 
+TEST_CASE("LazyFS torn-op and torn-seq injections load from the TOML config") {
+  const std::string path = WriteConfig(
+      "[[injection]]\ntype=\"torn-seq\"\nop=\"write\"\nfile=\"/tmp/m/output.txt\"\n"
+      "persist=[1,4]\noccurrence=2\n");
+  Config config;
+  std::string error;
+  REQUIRE(LoadConfig(path, "/tmp/m", &config, &error));
+  REQUIRE(config.injections.size() == 1);
+  REQUIRE(config.injections[0].torn.has_value());
+  CHECK(config.injections[0].torn->kind == model::TornWrite::Kind::kSeq);
+  CHECK(config.injections[0].torn->path == "/output.txt");
+  CHECK(config.injections[0].torn->occurrence == 2);
+  const std::string op = WriteConfig(
+      "[[injection]]\ntype=\"torn-op\"\nfile=\"output1.txt\"\noccurrence=5\n"
+      "parts_bytes=[4096,3600,1260]\npersist=[1,3]\n");
+  Config op_config;
+  REQUIRE(LoadConfig(op, "/tmp/m", &op_config, &error));
+  CHECK(op_config.injections[0].torn->parts_bytes == std::vector<uint64_t>{4096, 3600, 1260});
+  CHECK(op_config.injections[0].torn->path == "/output1.txt");
+  unlink(path.c_str());
+  unlink(op.c_str());
+}
+
 TEST_CASE("Bad LazyFS configs are refused naming the injection and the key") {
   std::string error;
   Config config;
@@ -130,9 +193,9 @@ TEST_CASE("Bad LazyFS configs are refused naming the injection and the key") {
   CHECK(error.find("#1") != std::string::npos);
   CHECK(error.find("'timing'") != std::string::npos);
   const std::string torn = WriteConfig(
-      "[[injection]]\ntype=\"torn-op\"\nfile=\"f\"\noccurrence=1\nparts=2\npersist=[1]\n");
+      "[[injection]]\ntype=\"torn-op\"\nfile=\"f\"\noccurrence=1\nparts=2\npersist=[3]\n");
   CHECK_FALSE(LoadConfig(torn, "/tmp/m", &config, &error));
-  CHECK(error.find("torn-op") != std::string::npos);
+  CHECK(error.find("#1: persist names part 3 of 2") != std::string::npos);
   const std::string syntax = WriteConfig("[[injection]\n");
   CHECK_FALSE(LoadConfig(syntax, "/tmp/m", &config, &error));
   CHECK(error.find(syntax) != std::string::npos);

@@ -103,13 +103,23 @@ void FaultFifo::Arm(const Injection& injection) {
                 injection.origin, armed_->origin);
   }
   cuts_seen_ = fs_.TriggeredCuts();
-  if (!fs_.SetCrashTrigger(injection.trigger).ok()) {
+  fs_.DisarmTriggers();
+  const bool ok = injection.torn ? fs_.SetTornWrite(*injection.torn).ok()
+                                 : fs_.SetCrashTrigger(injection.trigger).ok();
+  if (!ok) {
     Log()->error("{}: the model refused the trigger (path glob '{}')", injection.origin,
                  injection.trigger.path);
     armed_.reset();
     return;
   }
   armed_ = injection;
+  if (injection.torn) {
+    const model::TornWrite& t = *injection.torn;
+    Log()->info("armed {}: {} of '{}', occurrence {}", injection.origin,
+                t.kind == model::TornWrite::Kind::kOp ? "torn-op" : "torn-seq", t.path,
+                t.occurrence);
+    return;
+  }
   Log()->info("armed {}: {} {} the {}th {} of '{}'", injection.origin,
               ActionName(injection.action), injection.trigger.before ? "before" : "after",
               injection.trigger.nth, model::Name(injection.trigger.op), injection.trigger.path);
@@ -131,9 +141,11 @@ void FaultFifo::CheckFired() {
   // blackoutfs keeps state in memory, so the durable view is saved first.
   const std::string saved = mountpoint_ + ".crash-point";
   const nlohmann::json reply = hooks_.control({{"cmd", "crash-point"}, {"path", saved}});
-  Log()->critical("{} fired: power cut to drop-all; durable view saved to {} ({}); the daemon "
+  Log()->critical("{} fired: power cut to {}; durable view saved to {} ({}); the daemon "
                   "exits as LazyFS does",
-                  fired->origin, saved,
+                  fired->origin,
+                  fired->torn ? "the persisted writes or parts, nothing else pending" : "drop-all",
+                  saved,
                   reply.value("ok", false) ? "ok" : reply.value("error", std::string("failed")));
   hooks_.shutdown();
 }
@@ -148,7 +160,7 @@ void FaultFifo::NotifyCompleted(const std::string& message) {
 
 void FaultFifo::HandleLine(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
-  const Command c = ParseCommand(line);
+  const Command c = ParseCommand(line, mountpoint_);
   auto log = Log();
   switch (c.kind) {
     case Command::kClearCache: {
@@ -186,13 +198,14 @@ void FaultFifo::HandleLine(std::string_view line) {
       log->info(
           "commands: lazyfs::clear-cache (power cut to drop-all), lazyfs::cache-checkpoint "
           "(sync everything), lazyfs::display-cache-usage, lazyfs::unsynced-data-report, "
-          "lazyfs::crash::timing=before|after::op=OP::from_rgx=R[::to_rgx=R]; see "
-          "docs/lazyfs.md");
+          "lazyfs::crash::timing=before|after::op=OP::from_rgx=R[::to_rgx=R], "
+          "lazyfs::torn-op::file=F::persist=1,3::parts=N|parts_bytes=B,B::occurrence=N, "
+          "lazyfs::torn-seq::op=write::file=F::persist=1,4::occurrence=N; see docs/lazyfs.md");
       break;
     case Command::kCrash:
+    case Command::kTorn:
       Arm(c.crash);
       break;
-    case Command::kUnsupported:
     case Command::kInvalid:
       log->error("lazyfs: {}", c.error);
       break;

@@ -13,6 +13,10 @@
 //                                at the next matching operation: power cut to
 //                                drop-all, the durable view is saved to
 //                                MNT.crash-point, and the daemon unmounts and exits
+//   lazyfs::torn-op::.. / lazyfs::torn-seq::..
+//                                at the chosen write: power cut keeping only the
+//                                chosen parts or writes (model::TornWrite), then
+//                                as crash
 // Replies go to the daemon's log (MNT.log), as LazyFS's go to its logfile.
 //
 // Thread-safety: one thread of its own reads the FIFO; the public calls are

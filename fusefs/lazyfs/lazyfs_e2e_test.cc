@@ -165,6 +165,51 @@ TEST_CASE("A crash command cuts power and stops the daemon, saving the durable v
   CHECK(std::filesystem::exists(m.mnt + ".crash-point"));
 }
 
+// Checks the durable view a crash saved (MNT.crash-point): `out` holds
+// exactly `expected`. Runs the check through `blackout explore`, as a user would.
+bool CrashPointHolds(const LazyfsMount& m, const std::string& expected) {
+  const std::string want = m.dir + "/expected";
+  std::ofstream(want, std::ios::binary) << expected;
+  return Run({Bin(), "explore", m.mnt + ".crash-point", "--states", "drop-all", "--check",
+              "cmp out '" + want + "'", "--out", m.dir + "/report"}) == 0;
+}
+
+void PwriteAll(int fd, const std::string& data, off_t at) {
+  REQUIRE(pwrite(fd, data.data(), data.size(), at) == static_cast<ssize_t>(data.size()));
+}
+
+TEST_CASE("torn-op on the FIFO persists only the chosen parts of the nth write, then crashes") {
+  LazyfsMount m;
+  INFO("reproduce: blackout mount " << m.mnt << " --lazyfs-fifo " << m.fifo);
+  WriteFile(m, "out", "", /*sync=*/true);
+  REQUIRE(Sh("echo 'lazyfs::torn-op::file=" + m.mnt +
+                 "/out::persist=1,3::parts=3::occurrence=2' > \"$FIFO\"",
+             m) == 0);
+  REQUIRE(WaitFor([&] { return m.Log().find("armed") != std::string::npos; }));
+  const int fd = open((m.mnt + "/out").c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  PwriteAll(fd, "first", 0);       // the 1st write: never synced, lost
+  PwriteAll(fd, "AAABBBCCC", 5);   // the 2nd: parts AAA and CCC reach the disk
+  close(fd);
+  CHECK(WaitFor([&] { return !Mounted(m.mnt); }));
+  CHECK(CrashPointHolds(m, std::string("\0\0\0\0\0AAA\0\0\0CCC", 14)));
+}
+
+TEST_CASE("A torn-seq [[injection]] persists the chosen writes of the nth group, then crashes") {
+  LazyfsMount m(
+      "[faults]\n[[injection]]\ntype=\"torn-seq\"\nop=\"write\"\nfile=\"out\"\n"
+      "persist=[2,3]\noccurrence=1\n");
+  WriteFile(m, "out", "", /*sync=*/true);
+  const int fd = open((m.mnt + "/out").c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  PwriteAll(fd, "w1", 0);
+  PwriteAll(fd, "w2", 2);
+  PwriteAll(fd, "w3", 4);  // power goes after it: w2 and w3 persisted, w1 lost
+  close(fd);
+  CHECK(WaitFor([&] { return !Mounted(m.mnt); }));
+  CHECK(CrashPointHolds(m, std::string("\0\0w2w3", 6)));
+}
+
 TEST_CASE("A bad LazyFS config fails the mount with exit 2 naming the key") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   char tmpl[] = "/tmp/blackout-lazyfs-XXXXXX";
