@@ -61,7 +61,19 @@ json UnsyncedJson(const model::Unsynced& u) {
   return {{"files", files}, {"dirs", dirs}};
 }
 
-// Words for the pending ops a state kept, dropped or tore.
+// Finding names that only the diagnosis can tell apart (DESIGN.md: "a
+// finding is named by its diagnosis"): the LSM flush whose new SSTable's
+// directory entry was never made durable while the WAL truncation was.
+void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<std::string>* out) {
+  if (s.engine != "lsm" || !d.found) return;
+  for (const auto& f : d.fixes)
+    if (f.directory && f.after_what.find(".sst") != std::string::npos &&
+        !std::count(out->begin(), out->end(), "lsm-flush-missing-dir-fsync"))
+      out->push_back("lsm-flush-missing-dir-fsync");
+}
+
+}  // namespace
+
 json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, json>& trace) {
   json out = json::array();
   for (uint64_t s : seqs) {
@@ -81,19 +93,6 @@ json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, jso
   }
   return out;
 }
-
-// Finding names that only the diagnosis can tell apart (DESIGN.md: "a
-// finding is named by its diagnosis"): the LSM flush whose new SSTable's
-// directory entry was never made durable while the WAL truncation was.
-void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<std::string>* out) {
-  if (s.engine != "lsm" || !d.found) return;
-  for (const auto& f : d.fixes)
-    if (f.directory && f.after_what.find(".sst") != std::string::npos &&
-        !std::count(out->begin(), out->end(), "lsm-flush-missing-dir-fsync"))
-      out->push_back("lsm-flush-missing-dir-fsync");
-}
-
-}  // namespace
 
 bool UsesExploration(const Scenario& s) {
   if (s.crash_kind != CrashKind::kPower) return false;

@@ -28,6 +28,7 @@
 // need FUSE to recover.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -86,6 +87,11 @@ struct StateCheck {
 StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
                       const std::string& id, const Oracle& oracle, const std::string& contract,
                       const std::string& dir);
+
+// Words for pending ops ("#12 write /store/wal [0, +42)"), from a trace
+// indexed by seq.
+nlohmann::json DescribeOps(const std::vector<uint64_t>& seqs,
+                           const std::map<uint64_t, nlohmann::json>& trace);
 
 // The reproducer line of one explored state.
 std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id);

@@ -9,6 +9,7 @@
 #include "harness/cli_help.h"
 #include "harness/commands.h"
 #include "harness/record_commands.h"
+#include "harness/replay.h"
 #include "reports/commands.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   blackout::engines::AddEngineCommand(app, exit_code);
   blackout::harness::AddHarnessCommands(app, exit_code);
   blackout::harness::AddRecordCommands(app, exit_code);
+  blackout::harness::AddExploreCommands(app, exit_code);  // replay, minimize
   blackout::reports::AddReportCommand(app, exit_code);
   blackout::harness::AddHelpExamples(app);  // after every subcommand
   (void)exit_code;

@@ -1,0 +1,297 @@
+#include "harness/replay.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "harness/child_process.h"
+#include "harness/engine_catalog.h"
+#include "harness/explore.h"
+#include "harness/minimize.h"
+#include "harness/oracle.h"
+
+namespace blackout::harness {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::vector<uint64_t> ParseSeqList(const std::string& list, bool* ok) {
+  std::vector<uint64_t> out;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos) {
+      *ok = false;
+      return {};
+    }
+    out.push_back(std::stoull(item));
+  }
+  return out;
+}
+
+bool IsNumber(const std::string& s) {
+  return !s.empty() && s.size() < 20 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+std::string Join(const json& lines, const std::string& indent) {
+  std::string out;
+  for (const auto& l : lines) out += indent + l.get<std::string>() + "\n";
+  return out.empty() ? indent + "(none)\n" : out;
+}
+
+bool EmptyOrMissing(const std::string& dir, std::string* why) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return true;
+  if (!fs::is_directory(dir, ec)) {
+    *why = dir + " exists and is not a directory";
+    return false;
+  }
+  if (!fs::is_empty(dir, ec)) {
+    *why = dir + " is not empty; replay writes a crash state only into an empty or new directory";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<model::CrashStateInfo> DescribeCrashState(const model::Filesystem& fs,
+                                                        const Scenario& s, const std::string& id,
+                                                        uint64_t seed) {
+  std::vector<std::string> gens = {"drop-all", "keep-all"};
+  gens.insert(gens.end(), s.states.begin(), s.states.end());
+  // random:N:SEED:I names its own generator and seed.
+  if (id.rfind("random:", 0) == 0) {
+    std::stringstream in(id.substr(7));
+    std::string n, sd;
+    std::getline(in, n, ':');
+    std::getline(in, sd, ':');
+    if (IsNumber(n) && IsNumber(sd)) {
+      auto states = fs.CrashStates("random:" + n, std::stoull(sd), 100000);
+      if (states.ok())
+        for (auto& st : *states)
+          if (st.id == id) return st;
+    }
+  }
+  for (const auto& g : gens) {
+    auto states = fs.CrashStates(g, seed, 100000);
+    if (!states.ok()) continue;
+    for (auto& st : *states)
+      if (st.id == id) return st;
+  }
+  // Ids no generator of the scenario lists (a diagnosis' re-check, a
+  // generator the scenario does not ask for): describe from the pending ops.
+  auto all = fs.CrashStates("keep-all", 0, 1);
+  if (!all.ok() || all->empty()) return std::nullopt;
+  const std::vector<uint64_t> pending = (*all)[0].kept;
+  const std::set<uint64_t> pending_set(pending.begin(), pending.end());
+  model::CrashStateInfo info;
+  info.id = id;
+  const size_t c1 = id.find(':');
+  if (c1 == std::string::npos) return std::nullopt;
+  const std::string kind = id.substr(0, c1), rest = id.substr(c1 + 1);
+  if (kind == "prefix" && IsNumber(rest)) {
+    const uint64_t upto = std::stoull(rest);
+    info.generator = "prefix";
+    for (uint64_t q : pending) (q <= upto ? info.kept : info.dropped).push_back(q);
+  } else if (kind == "reorder") {
+    const size_t c2 = rest.find(':');
+    if (c2 == std::string::npos || !IsNumber(rest.substr(0, c2))) return std::nullopt;
+    bool ok = true;
+    auto dropped = ParseSeqList(rest.substr(c2 + 1), &ok);
+    if (!ok) return std::nullopt;
+    for (uint64_t q : dropped)
+      if (!pending_set.count(q)) return std::nullopt;
+    const std::set<uint64_t> d(dropped.begin(), dropped.end());
+    info.generator = "reorder:" + rest.substr(0, c2);
+    for (uint64_t q : pending) (d.count(q) ? info.dropped : info.kept).push_back(q);
+  } else if (kind == "torn") {
+    const size_t c2 = rest.find(':');
+    if (c2 == std::string::npos || !IsNumber(rest.substr(0, c2)) || !IsNumber(rest.substr(c2 + 1)))
+      return std::nullopt;
+    info.generator = "torn";
+    info.torn = std::stoull(rest.substr(0, c2));
+    info.torn_bytes = std::stoull(rest.substr(c2 + 1));
+    if (!pending_set.count(info.torn)) return std::nullopt;
+    for (uint64_t q : pending) (q <= info.torn ? info.kept : info.dropped).push_back(q);
+  } else {
+    return std::nullopt;
+  }
+  return info;
+}
+
+int Replay(const ReplayArgs& a) {
+  InstallInterruptHandler();
+  std::vector<Problem> problems;
+  auto s = LoadScenarioFile(a.scenario, &problems);
+  if (!s) {
+    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+    std::fprintf(stderr, "blackout replay: %s is not a valid scenario\n", a.scenario.c_str());
+    return 2;
+  }
+  std::string why;
+  if (s->exec || s->crash_kind != CrashKind::kPower || !s->crash_trigger.is_null())
+    why = "replay needs an engine scenario with crash.kind power and crash points between ops";
+  for (const auto& w : s->workload)
+    if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage)
+      why = "replay cannot rebuild a state after a crash or damage step in the workload (" +
+            w.where + ")";
+  if (!why.empty()) {
+    std::fprintf(stderr, "blackout replay: %s: %s\n", a.scenario.c_str(), why.c_str());
+    return 2;
+  }
+  if (!EmptyOrMissing(a.to, &why)) {
+    std::fprintf(stderr, "blackout replay: --to: %s\n", why.c_str());
+    return 2;
+  }
+
+  RunOptions o;
+  o.blackout_bin = SelfExe();
+  const char* tmp = std::getenv("TMPDIR");
+  o.tmp_root = tmp && *tmp ? tmp : "/tmp";
+  o.seed = a.seed;
+  std::string work = o.tmp_root + "/blackout-replay-XXXXXX";
+  if (!mkdtemp(work.data())) {
+    std::fprintf(stderr, "blackout replay: cannot create a directory under %s\n",
+                 o.tmp_root.c_str());
+    return 1;
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{work};
+
+  std::fprintf(stderr, "blackout replay: recording %s (%zu workload entries) once\n",
+               s->name.c_str(), s->workload.size());
+  auto run = RecordWorkload(*s, o, work);
+  if (!run.ok()) {
+    std::fprintf(stderr, "blackout replay: recording the workload failed: %s\n",
+                 run.error().c_str());
+    return Interrupted() ? 2 : 1;
+  }
+  if (run->points.empty()) {
+    std::fprintf(stderr, "blackout replay: the recording saved no crash point\n");
+    return 1;
+  }
+  const SavedPoint* sp = &run->points.back();
+  if (!a.point.empty()) {
+    sp = nullptr;
+    std::string names;
+    for (const auto& p : run->points) {
+      if (p.name == a.point) sp = &p;
+      names += (names.empty() ? "" : ", ") + p.name;
+    }
+    if (!sp) {
+      std::fprintf(stderr, "blackout replay: --point: %s has no crash point '%s'; it has: %s\n",
+                   a.scenario.c_str(), a.point.c_str(), names.c_str());
+      return 2;
+    }
+  }
+  auto lp = LoadPoint(*s, sp->file);
+  if (!lp.ok()) {
+    std::fprintf(stderr, "blackout replay: %s\n", lp.error().c_str());
+    return 1;
+  }
+  auto info = DescribeCrashState(*lp->fs, *s, a.state, a.seed);
+  if (!info) {
+    std::string ids;
+    size_t shown = 0, total = 0;
+    std::vector<std::string> gens = {"drop-all", "keep-all"};
+    gens.insert(gens.end(), s->states.begin(), s->states.end());
+    std::set<std::string> seen;
+    for (const auto& g : gens) {
+      auto states = lp->fs->CrashStates(g, a.seed, 1000);
+      if (!states.ok()) continue;
+      for (const auto& st : *states) {
+        if (!seen.insert(st.id).second) continue;
+        ++total;
+        if (shown++ < 12) ids += (ids.empty() ? "" : ", ") + st.id;
+      }
+    }
+    std::fprintf(stderr,
+                 "blackout replay: --state: crash point %s of %s has no crash state '%s'; its "
+                 "generators give %zu, e.g. %s\n",
+                 sp->name.c_str(), a.scenario.c_str(), a.state.c_str(), total, ids.c_str());
+    return 2;
+  }
+
+  std::map<uint64_t, json> trace;
+  for (const auto& e : run->trace.value("entries", json::array()))
+    trace[e.value("seq", uint64_t{0})] = e;
+  const std::string dir = fs::absolute(a.to).lexically_normal().string();
+  const std::string store = dir + "/store";
+  std::printf("crash point %s (trace #%llu, %zu acknowledged ops) of %s\n", sp->name.c_str(),
+              static_cast<unsigned long long>(sp->seq), sp->acks.size(), s->name.c_str());
+  std::printf("crash state %s (generator %s, model %s)\n", info->id.c_str(),
+              info->generator.c_str(), s->model.c_str());
+  std::vector<uint64_t> kept = info->kept;
+  if (info->torn) std::erase(kept, info->torn);
+  std::printf("pending ops kept (%zu):\n%s", kept.size(), Join(DescribeOps(kept, trace), "  ").c_str());
+  std::printf("pending ops dropped (%zu):\n%s", info->dropped.size(),
+              Join(DescribeOps(info->dropped, trace), "  ").c_str());
+  if (info->torn)
+    std::printf("pending op torn: %s, first %llu bytes reached the disk\n",
+                DescribeOps({info->torn}, trace)[0].get<std::string>().c_str(),
+                static_cast<unsigned long long>(info->torn_bytes));
+
+  const std::string recover_cmd = "blackout engine " + s->engine + " --dump --dir " + store +
+                                  " --config '" + s->config.dump() + "'";
+  if (!a.recover) {
+    if (auto r = lp->fs->MaterializeCrashState(info->id, dir); !r.ok()) {
+      std::fprintf(stderr, "blackout replay: cannot materialize crash state %s into %s: %s\n",
+                   info->id.c_str(), dir.c_str(), std::strerror(r.error()));
+      return r.error() == EINVAL ? 2 : 1;
+    }
+    std::printf("materialized into %s (the engine's store is %s)\n", dir.c_str(), store.c_str());
+    std::printf("recover it by hand: %s\n", recover_cmd.c_str());
+    return 0;
+  }
+  auto oracle = Oracle::Build(FindEngine(s->engine)->kind, sp->acks);
+  if (!oracle.ok()) {
+    std::fprintf(stderr, "blackout replay: %s\n", oracle.error().c_str());
+    return 1;
+  }
+  StateCheck c = CheckState(*s, o, *lp->fs, info->id, *oracle, run->contract.value("power", "acked"),
+                            dir);
+  if (!c.error.empty()) {
+    std::fprintf(stderr, "blackout replay: %s\n", c.error.c_str());
+    return 1;
+  }
+  std::printf("materialized into %s (the engine's store is %s)\n", dir.c_str(), store.c_str());
+  std::printf("recovered with: %s (its log: %s.log)\n", recover_cmd.c_str(), dir.c_str());
+  if (!c.recovered) std::printf("recovery failed: %s\n", c.recovery_error.c_str());
+  std::printf("acknowledged writes %d, lost %d\n", c.check.acked_writes, c.check.lost_writes);
+  if (c.check.violations.empty()) std::printf("no invariant violated (checked: %zu)\n", s->check.size());
+  for (const auto& v : c.check.violations)
+    std::printf("violation %s: %s\n", v.invariant.c_str(), v.message.c_str());
+  return 0;
+}
+
+void AddExploreCommands(CLI::App& app, int& exit_code) {
+  auto r = std::make_shared<ReplayArgs>();
+  CLI::App* replay = app.add_subcommand(
+      "replay", "Write one crash state of a scenario into a directory, for debugging by hand");
+  replay->add_option("SCENARIO", r->scenario, "scenario file")->required();
+  replay->add_option("--state", r->state, "crash-state id, as the report names it")->required();
+  replay->add_option("--to", r->to, "directory to write it into (new or empty)")->required();
+  replay->add_option("--point", r->point,
+                     "crash point, e.g. end or after_op:3 (default: the scenario's last)");
+  replay->add_option("--seed", r->seed, "the run's seed (default 0)");
+  replay->add_flag("--recover", r->recover,
+                   "also recover the store and check the invariants, printing the violations");
+  replay->callback([r, &exit_code] { exit_code = Replay(*r); });
+  AddMinimizeCommand(app, exit_code);
+}
+
+}  // namespace blackout::harness
