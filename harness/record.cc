@@ -20,6 +20,7 @@
 #include "fusefs/control/client.h"
 #include "fusefs/model/filesystem.h"
 #include "harness/mounted_fs.h"
+#include "harness/sync_guard.h"
 
 namespace blackout::harness {
 namespace {
@@ -126,8 +127,11 @@ Expected<RecordResult> Record(const RecordOptions& options) {
   if (!mounted.ok()) return Error{"record: " + mounted.error()};
   MountedFs& fs = **mounted;
   RecordResult result;
+  // Under the sync guard, so that the command's sync(2)/syncfs(2) reach the
+  // mount (harness/sync_guard.h).
   const Finished f =
-      RunIn(options.command, fs.mountpoint(), fs.mountpoint(), "", -1, options.timeout_s);
+      RunIn(SyncGuardArgv(options.blackout_bin, fs.mountpoint(), options.command),
+            fs.mountpoint(), fs.mountpoint(), "", -1, options.timeout_s);
   result.command_exit = f.exit_code;
   result.timed_out = f.timed_out;
   // The control socket's crash-point request (control/server.h).

@@ -5,6 +5,7 @@
 
 #include "harness/child_process.h"
 #include "harness/record.h"
+#include "harness/sync_guard.h"
 
 namespace blackout::harness {
 namespace {
@@ -88,6 +89,8 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
   explore->add_option("--timeout", ex->timeout_s, "seconds per check (default 60)");
   explore->add_option("--out", *out_dir, "directory for report.json and report.md");
   explore->callback([ex, out_dir, &exit_code] { exit_code = RunExplore(*ex, *out_dir); });
+
+  AddSyncGuardCommand(app, exit_code);
 }
 
 }  // namespace blackout::harness
