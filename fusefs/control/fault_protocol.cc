@@ -136,17 +136,20 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
   }
   json rules = json::array();
   for (const auto& r : fs.Faults()) rules.push_back(RuleJson(r));
-  json trigger = nullptr;
-  if (auto t = fs.ArmedTrigger()) {
-    trigger = json{{"op", std::string(model::Name(t->op))},
-                   {"path", t->path},
-                   {"nth", t->nth},
-                   {"before", t->before},
-                   {"seen", t->seen}};
+  json triggers = json::array();
+  for (const model::CrashTrigger& t : fs.ArmedTriggers()) {
+    triggers.push_back(json{{"op", std::string(model::Name(t.op))},
+                            {"path", t.path},
+                            {"nth", t.nth},
+                            {"before", t.before},
+                            {"seen", t.seen}});
   }
+  // "trigger": the first armed one (null: none), as before several could be.
+  json trigger = triggers.empty() ? json(nullptr) : triggers.front();
   return json{{"ok", true},
               {"rules", std::move(rules)},
               {"trigger", std::move(trigger)},
+              {"triggers", std::move(triggers)},
               {"triggered_cuts", fs.TriggeredCuts()}};
 }
 

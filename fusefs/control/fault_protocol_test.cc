@@ -48,11 +48,13 @@ TEST_CASE("crash-after arms a trigger that the faults listing shows until it fir
   json listing = server.Handle({{"cmd", "faults"}});
   CHECK(listing["trigger"]["op"] == "fsync");
   CHECK(listing["trigger"]["before"] == true);
+  CHECK(listing["triggers"].size() == 1);
   auto c = fs.Create(model::kRootIno, "a.log", 0644, O_WRONLY | O_CREAT, kWho);
   REQUIRE(c.ok());
   CHECK(fs.Fsync(c->fh, false, kWho).error() == EIO);
   listing = server.Handle({{"cmd", "faults"}});
   CHECK(listing["trigger"].is_null());
+  CHECK(listing["triggers"].empty());
   CHECK(listing["triggered_cuts"] == 1);
 }
 

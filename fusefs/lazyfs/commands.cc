@@ -379,10 +379,6 @@ bool LoadConfig(const std::string& path, const std::string& mountpoint, Config* 
   } catch (const std::exception& e) {
     return fail(e.what());
   }
-  if (config->injections.size() > 1) {
-    return fail("[[injection]] #2: blackout arms one injected fault at a time; keep one "
-                "clear-cache, crash, torn-op or torn-seq injection per config");
-  }
   return true;
 }
 

@@ -98,21 +98,14 @@ void FaultFifo::Stop() {
 
 void FaultFifo::Arm(const Injection& injection) {
   std::lock_guard lock(mu_);
-  if (armed_) {
-    Log()->warn("{} replaces the armed fault from {} (blackout arms one at a time)",
-                injection.origin, armed_->origin);
-  }
-  cuts_seen_ = fs_.TriggeredCuts();
-  fs_.DisarmTriggers();
-  const bool ok = injection.torn ? fs_.SetTornWrite(*injection.torn).ok()
-                                 : fs_.SetCrashTrigger(injection.trigger).ok();
-  if (!ok) {
+  const model::Result<uint64_t> id = injection.torn ? fs_.AddTornWrite(*injection.torn)
+                                                    : fs_.AddCrashTrigger(injection.trigger);
+  if (!id.ok()) {
     Log()->error("{}: the model refused the trigger (path glob '{}')", injection.origin,
                  injection.trigger.path);
-    armed_.reset();
     return;
   }
-  armed_ = injection;
+  armed_[*id] = injection;
   if (injection.torn) {
     const model::TornWrite& t = *injection.torn;
     Log()->info("armed {}: {} of '{}', occurrence {}", injection.origin,
@@ -126,28 +119,33 @@ void FaultFifo::Arm(const Injection& injection) {
 }
 
 void FaultFifo::CheckFired() {
-  std::optional<Injection> fired;
+  std::vector<Injection> fired;
   {
     std::lock_guard lock(mu_);
-    if (!armed_ || fs_.TriggeredCuts() == cuts_seen_) return;
-    cuts_seen_ = fs_.TriggeredCuts();
-    fired.swap(armed_);
+    for (uint64_t id : fs_.TakeFiredTriggers()) {
+      auto it = armed_.find(id);
+      if (it == armed_.end()) continue;  // armed by the control socket, not by us
+      fired.push_back(std::move(it->second));
+      armed_.erase(it);
+    }
   }
-  if (fired->action == FaultAction::kClearCache) {
-    Log()->warn("{} fired: power cut to drop-all, the mount stays up", fired->origin);
+  for (const Injection& f : fired) {
+    if (f.action == FaultAction::kClearCache) {
+      Log()->warn("{} fired: power cut to drop-all, the mount stays up", f.origin);
+      continue;
+    }
+    // LazyFS SIGKILLs itself here; its root directory keeps what was synced.
+    // blackoutfs keeps state in memory, so the durable view is saved first.
+    const std::string saved = mountpoint_ + ".crash-point";
+    const nlohmann::json reply = hooks_.control({{"cmd", "crash-point"}, {"path", saved}});
+    Log()->critical(
+        "{} fired: power cut to {}; durable view saved to {} ({}); the daemon exits as LazyFS "
+        "does",
+        f.origin, f.torn ? "the persisted writes or parts, nothing else pending" : "drop-all",
+        saved, reply.value("ok", false) ? "ok" : reply.value("error", std::string("failed")));
+    hooks_.shutdown();
     return;
   }
-  // LazyFS SIGKILLs itself here; its root directory keeps what was synced.
-  // blackoutfs keeps state in memory, so the durable view is saved first.
-  const std::string saved = mountpoint_ + ".crash-point";
-  const nlohmann::json reply = hooks_.control({{"cmd", "crash-point"}, {"path", saved}});
-  Log()->critical("{} fired: power cut to {}; durable view saved to {} ({}); the daemon "
-                  "exits as LazyFS does",
-                  fired->origin,
-                  fired->torn ? "the persisted writes or parts, nothing else pending" : "drop-all",
-                  saved,
-                  reply.value("ok", false) ? "ok" : reply.value("error", std::string("failed")));
-  hooks_.shutdown();
 }
 
 void FaultFifo::NotifyCompleted(const std::string& message) {
@@ -222,7 +220,7 @@ void FaultFifo::Serve() {
     bool armed;
     {
       std::lock_guard lock(mu_);
-      armed = armed_.has_value();
+      armed = !armed_.empty();
     }
     // An armed trigger fires inside a FUSE request; a short poll notices it.
     const int n = poll(fds, fifo_fd_ >= 0 ? 2 : 1, armed ? 5 : -1);

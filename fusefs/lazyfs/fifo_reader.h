@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -87,9 +88,8 @@ class FaultFifo {
   int fifo_fd_ = -1;
   int completed_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
-  std::mutex mu_;                  // guards armed_ and cuts_seen_
-  std::optional<Injection> armed_;
-  uint64_t cuts_seen_ = 0;
+  std::mutex mu_;                         // guards armed_
+  std::map<uint64_t, Injection> armed_;   // by the model's trigger id
   std::thread thread_;
   std::string buffer_;
 };

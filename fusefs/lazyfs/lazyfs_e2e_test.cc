@@ -210,6 +210,24 @@ TEST_CASE("A torn-seq [[injection]] persists the chosen writes of the nth group,
   CHECK(CrashPointHolds(m, std::string("\0\0w2w3", 6)));
 }
 
+TEST_CASE("Several [[injection]]s are armed together, each firing at its own operation") {
+  LazyfsMount m(
+      "[[injection]]\ntype=\"clear-cache\"\nfrom=\"a\"\ntiming=\"after\"\nop=\"fsync\"\n"
+      "occurrence=1\n"
+      "[[injection]]\ntype=\"crash\"\nfrom=\"w\"\ntiming=\"before\"\nop=\"write\"\n"
+      "occurrence=1\n");
+  WriteFile(m, "b", "unsynced", /*sync=*/false);
+  WriteFile(m, "a", "1", /*sync=*/true);  // the clear-cache fires: b is lost, the mount stays
+  CHECK(WaitFor([&] { return !m.Exists("b"); }));
+  CHECK(Mounted(m.mnt));
+  const int fd = open((m.mnt + "/w").c_str(), O_CREAT | O_WRONLY, 0644);
+  REQUIRE(fd >= 0);
+  CHECK(write(fd, "x", 1) < 0);  // the crash fires before the write
+  close(fd);
+  CHECK(WaitFor([&] { return !Mounted(m.mnt); }));
+  CHECK(std::filesystem::exists(m.mnt + ".crash-point"));
+}
+
 TEST_CASE("A bad LazyFS config fails the mount with exit 2 naming the key") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   char tmpl[] = "/tmp/blackout-lazyfs-XXXXXX";

@@ -24,35 +24,47 @@ Result<void> Filesystem::AddFault(FaultRule rule) {
 
 Result<void> Filesystem::SetCrashTrigger(CrashTrigger trigger) {
   if (!GlobProblem(trigger.path).empty() || trigger.nth == 0) return Errno{EINVAL};
-  trigger.seen = 0;
-  std::lock_guard lock(impl_->mu);
-  impl_->faults.SetTrigger(std::move(trigger));
-  return Ok();
+  DisarmTriggers();
+  return AddCrashTrigger(std::move(trigger)).ok() ? Result<void>(Ok()) : Errno{EINVAL};
 }
 
-Result<void> Filesystem::SetTornWrite(TornWrite torn) {
+Result<uint64_t> Filesystem::AddCrashTrigger(CrashTrigger trigger) {
+  if (!GlobProblem(trigger.path).empty() || trigger.nth == 0) return Errno{EINVAL};
+  trigger.seen = 0;
+  std::lock_guard lock(impl_->mu);
+  trigger.id = impl_->next_trigger_id++;
+  const uint64_t id = trigger.id;
+  impl_->faults.AddTrigger(std::move(trigger));
+  return id;
+}
+
+Result<uint64_t> Filesystem::AddTornWrite(TornWrite torn) {
   if (!TornWriteProblem(torn).empty()) return Errno{EINVAL};
   torn.writes = 0;
   torn.groups = 0;
   torn.run.clear();
   std::lock_guard lock(impl_->mu);
-  impl_->torn_write = std::move(torn);
-  return Ok();
+  torn.id = impl_->next_trigger_id++;
+  const uint64_t id = torn.id;
+  impl_->torn_writes.push_back(std::move(torn));
+  return id;
 }
 
 void Filesystem::DisarmTriggers() {
   std::lock_guard lock(impl_->mu);
-  Impl& m = *impl_;
-  std::vector<FaultRule> rules = m.faults.rules();
-  m.faults.Clear();
-  for (FaultRule& r : rules) m.faults.Add(std::move(r));
-  m.torn_write.reset();
+  impl_->faults.ClearTriggers();
+  impl_->torn_writes.clear();
+}
+
+std::vector<uint64_t> Filesystem::TakeFiredTriggers() {
+  std::lock_guard lock(impl_->mu);
+  return std::exchange(impl_->fired_triggers, {});
 }
 
 void Filesystem::ClearFaults() {
   std::lock_guard lock(impl_->mu);
   impl_->faults.Clear();
-  impl_->torn_write.reset();
+  impl_->torn_writes.clear();
 }
 
 std::vector<FaultRule> Filesystem::Faults() const {
@@ -60,10 +72,9 @@ std::vector<FaultRule> Filesystem::Faults() const {
   return impl_->faults.rules();
 }
 
-std::optional<CrashTrigger> Filesystem::ArmedTrigger() const {
+std::vector<CrashTrigger> Filesystem::ArmedTriggers() const {
   std::lock_guard lock(impl_->mu);
-  if (!impl_->faults.has_trigger()) return std::nullopt;
-  return impl_->faults.trigger();
+  return impl_->faults.triggers();
 }
 
 uint64_t Filesystem::TriggeredCuts() const {
@@ -88,86 +99,95 @@ std::string Filesystem::Impl::EntryPath(Ino parent, std::string_view name) const
 int Filesystem::Impl::BeforeOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (faults.empty()) return 0;
   std::vector<std::string> p = paths();
-  if (faults.Fires(op, p, /*before=*/true)) {
+  if (uint64_t id = faults.Fires(op, p, /*before=*/true); id != 0) {
     // The power went out before the operation reached the disk: it never
     // happens, and the caller's handle belongs to a world that is gone.
-    TriggeredCut(op, p.empty() ? std::string() : p.front());
+    TriggeredCut(id, op, p.empty() ? std::string() : p.front());
     return EIO;
   }
   return faults.Error(op, p);
 }
 
 void Filesystem::Impl::AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
-  if (!faults.has_trigger() || faults.trigger().before) return;
+  if (!faults.has_after_trigger()) return;
   std::vector<std::string> p = paths();
-  if (faults.Fires(op, p, /*before=*/false)) {
-    TriggeredCut(op, p.empty() ? std::string() : p.front());
+  if (uint64_t id = faults.Fires(op, p, /*before=*/false); id != 0) {
+    TriggeredCut(id, op, p.empty() ? std::string() : p.front());
   }
 }
 
 void Filesystem::Impl::AfterWrite(Ino ino, Seq seq) {
-  if (!torn_write) return;
-  TornWrite& t = *torn_write;
+  if (torn_writes.empty()) return;
   const std::vector<std::string> paths = PathsOf(ino);
-  if (std::none_of(paths.begin(), paths.end(),
-                   [&](const std::string& p) { return GlobMatches(t.path, p); })) {
+  auto pending_op = pending.find(seq);
+  for (auto t = torn_writes.begin(); t != torn_writes.end(); ++t) {
+    if (std::none_of(paths.begin(), paths.end(),
+                     [&](const std::string& p) { return GlobMatches(t->path, p); })) {
+      continue;
+    }
+    StateSpec spec;
+    if (t->kind == TornWrite::Kind::kOp) {
+      if (++t->writes != t->occurrence) continue;
+      if (pending_op != pending.end()) {
+        // LazyFS gives the remainder of equal parts to the last persisted
+        // part; here the last part of the write takes it, whichever persists.
+        const uint64_t size = pending_op->second.data.size();
+        std::vector<uint64_t> sizes = t->parts_bytes;
+        if (sizes.empty()) {
+          sizes.assign(t->parts, size / t->parts);
+          sizes.back() += size % t->parts;
+        }
+        uint64_t total = 0;
+        for (uint64_t b : sizes) total += b;
+        if (total != size) continue;  // as LazyFS: no fault when the parts do not fit the write
+        std::vector<uint64_t> starts;
+        for (uint64_t b = 0, i = 0; i < sizes.size(); b += sizes[i], ++i) starts.push_back(b);
+        std::vector<uint64_t> persist = t->persist;
+        std::sort(persist.begin(), persist.end());
+        persist.erase(std::unique(persist.begin(), persist.end()), persist.end());
+        for (uint64_t p : persist) {
+          if (sizes[p - 1] != 0) spec.pieces.emplace_back(starts[p - 1], sizes[p - 1]);
+        }
+        spec.kept.push_back(seq);
+        spec.torn = seq;
+      }
+    } else {
+      t->run.push_back(seq);
+      if (++t->writes == 2) ++t->groups;
+      if (t->groups != t->occurrence || t->writes < 2) continue;
+      const uint64_t last =
+          std::max<uint64_t>(2, *std::max_element(t->persist.begin(), t->persist.end()));
+      if (t->writes != last) continue;
+      for (uint64_t p : t->persist) {
+        const Seq s = t->run[p - 1];
+        if (s != 0 && pending.count(s) != 0) spec.kept.push_back(s);
+      }
+      std::sort(spec.kept.begin(), spec.kept.end());
+      spec.kept.erase(std::unique(spec.kept.begin(), spec.kept.end()), spec.kept.end());
+    }
+    const uint64_t id = t->id;
+    torn_writes.erase(t);
+    TriggeredCut(id, FaultOp::kWrite, paths.empty() ? std::string() : paths.front(), &spec);
     return;
   }
-  auto pending_op = pending.find(seq);
-  StateSpec spec;
-  if (t.kind == TornWrite::Kind::kOp) {
-    if (++t.writes != t.occurrence) return;
-    if (pending_op != pending.end()) {
-      // LazyFS gives the remainder of equal parts to the last persisted
-      // part; here the last part of the write takes it, whichever persists.
-      const uint64_t size = pending_op->second.data.size();
-      std::vector<uint64_t> sizes = t.parts_bytes;
-      if (sizes.empty()) {
-        sizes.assign(t.parts, size / t.parts);
-        sizes.back() += size % t.parts;
-      }
-      uint64_t total = 0;
-      for (uint64_t b : sizes) total += b;
-      if (total != size) return;  // as LazyFS: no fault when the parts do not fit the write
-      std::vector<uint64_t> starts;
-      for (uint64_t b = 0, i = 0; i < sizes.size(); b += sizes[i], ++i) starts.push_back(b);
-      std::vector<uint64_t> persist = t.persist;
-      std::sort(persist.begin(), persist.end());
-      persist.erase(std::unique(persist.begin(), persist.end()), persist.end());
-      for (uint64_t p : persist) {
-        if (sizes[p - 1] != 0) spec.pieces.emplace_back(starts[p - 1], sizes[p - 1]);
-      }
-      spec.kept.push_back(seq);
-      spec.torn = seq;
-    }
-  } else {
-    t.run.push_back(seq);
-    if (++t.writes == 2) ++t.groups;
-    if (t.groups != t.occurrence || t.writes < 2) return;
-    const uint64_t last = std::max<uint64_t>(2, *std::max_element(t.persist.begin(), t.persist.end()));
-    if (t.writes != last) return;
-    for (uint64_t p : t.persist) {
-      const Seq s = t.run[p - 1];
-      if (s != 0 && pending.count(s) != 0) spec.kept.push_back(s);
-    }
-    std::sort(spec.kept.begin(), spec.kept.end());
-    spec.kept.erase(std::unique(spec.kept.begin(), spec.kept.end()), spec.kept.end());
-  }
-  torn_write.reset();
-  TriggeredCut(FaultOp::kWrite, paths.empty() ? std::string() : paths.front(), &spec);
 }
 
 void Filesystem::Impl::AfterFsync(Ino ino) {
-  if (!torn_write || torn_write->kind != TornWrite::Kind::kSeq) return;
+  if (torn_writes.empty()) return;
   const std::vector<std::string> paths = PathsOf(ino);
-  if (std::any_of(paths.begin(), paths.end(),
-                  [&](const std::string& p) { return GlobMatches(torn_write->path, p); })) {
-    torn_write->writes = 0;
-    torn_write->run.clear();
+  for (TornWrite& t : torn_writes) {
+    if (t.kind == TornWrite::Kind::kSeq &&
+        std::any_of(paths.begin(), paths.end(),
+                    [&](const std::string& p) { return GlobMatches(t.path, p); })) {
+      t.writes = 0;
+      t.run.clear();
+    }
   }
 }
 
-void Filesystem::Impl::TriggeredCut(FaultOp op, const std::string& path, const StateSpec* spec) {
+void Filesystem::Impl::TriggeredCut(uint64_t id, FaultOp op, const std::string& path,
+                                    const StateSpec* spec) {
+  fired_triggers.push_back(id);
   // As the control socket's power-cut does (control/server.cc): the kernel
   // may have cached any entry of the old volatile view, and negative lookups
   // of names the cut brings back.

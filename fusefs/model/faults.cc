@@ -116,12 +116,18 @@ int FaultTable::Error(FaultOp op, const std::vector<std::string>& paths) {
   return err;
 }
 
-bool FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before) {
-  if (!has_trigger_ || trigger_.before != before || trigger_.op != op) return false;
-  if (!AnyMatches(trigger_.path, paths)) return false;
-  if (++trigger_.seen < trigger_.nth) return false;
-  has_trigger_ = false;
-  return true;
+uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before) {
+  uint64_t fired = 0;
+  for (auto it = triggers_.begin(); it != triggers_.end();) {
+    if (it->before != before || it->op != op || !AnyMatches(it->path, paths) ||
+        ++it->seen < it->nth || fired != 0) {
+      ++it;
+      continue;
+    }
+    fired = it->id;
+    it = triggers_.erase(it);
+  }
+  return fired;
 }
 
 std::string TornWriteProblem(const TornWrite& t) {

@@ -70,6 +70,7 @@ struct CrashTrigger {
   uint64_t nth = 1;
   bool before = false;  // cut before the operation (it never happens, answers EIO)
   uint64_t seen = 0;
+  uint64_t id = 0;  // given by the filesystem when armed (TakeFiredTriggers)
 };
 
 // LazyFS's torn-op and torn-seq faults (fusefs/lazyfs, docs/lazyfs.md): at
@@ -98,40 +99,43 @@ struct TornWrite {
   uint64_t writes = 0;           // kOp: matching writes; kSeq: writes in the current run
   uint64_t groups = 0;           // kSeq: groups seen
   std::vector<uint64_t> run;     // kSeq: sequence numbers of the current run's writes
+  uint64_t id = 0;               // given by the filesystem when armed
 };
 
 // Why `t` cannot be armed, or "" (empty persist, a part out of range,
 // parts and parts_bytes both or neither given for kOp, occurrence 0).
 std::string TornWriteProblem(const TornWrite& t);
 
-// The rules and the trigger of one filesystem. Not thread-safe: the
-// filesystem calls it under its lock.
+// The rules and the armed crash triggers of one filesystem. Not
+// thread-safe: the filesystem calls it under its lock.
 class FaultTable {
  public:
-  bool empty() const { return rules_.empty() && !has_trigger_; }
+  bool empty() const { return rules_.empty() && triggers_.empty(); }
   void Add(FaultRule rule) { rules_.push_back(std::move(rule)); }
-  void SetTrigger(CrashTrigger t) {
-    trigger_ = std::move(t);
-    has_trigger_ = true;
-  }
+  void AddTrigger(CrashTrigger t) { triggers_.push_back(std::move(t)); }
+  void ClearTriggers() { triggers_.clear(); }
   void Clear() {
     rules_.clear();
-    has_trigger_ = false;
+    triggers_.clear();
   }
   // The errno the first firing rule gives for this operation, or 0. Every
   // matching rule counts the operation.
   int Error(FaultOp op, const std::vector<std::string>& paths);
-  // Counts the operation for the trigger when `before` is the trigger's
-  // side; true when the trigger fires (it is then disarmed).
-  bool Fires(FaultOp op, const std::vector<std::string>& paths, bool before);
+  // Counts the operation for every trigger on the `before` side that it
+  // matches; the id of the first that fires (it is then disarmed), or 0.
+  uint64_t Fires(FaultOp op, const std::vector<std::string>& paths, bool before);
   const std::vector<FaultRule>& rules() const { return rules_; }
-  bool has_trigger() const { return has_trigger_; }
-  const CrashTrigger& trigger() const { return trigger_; }
+  const std::vector<CrashTrigger>& triggers() const { return triggers_; }
+  bool has_after_trigger() const {
+    for (const CrashTrigger& t : triggers_) {
+      if (!t.before) return true;
+    }
+    return false;
+  }
 
  private:
   std::vector<FaultRule> rules_;
-  CrashTrigger trigger_;
-  bool has_trigger_ = false;
+  std::vector<CrashTrigger> triggers_;
 };
 
 }  // namespace blackout::model

@@ -222,7 +222,7 @@ TEST_CASE("a crash trigger cuts power right after the nth matching fsync") {
   CHECK(fs.Fsync(log, false, kWho).ok());  // completes, then the power goes
   CHECK(fs.TriggeredCuts() == 1);
   CHECK(drops == 1);
-  CHECK_FALSE(fs.ArmedTrigger().has_value());
+  CHECK(fs.ArmedTriggers().empty());
   CHECK(fs.Write(log, 6, "three", kWho).error() == EIO);  // a handle of the old world
   CHECK(ReadAll(fs, "a.log") == "onetwo");
 }
@@ -262,7 +262,7 @@ TEST_CASE("torn-op: only the persisted parts of the nth write reach the disk, th
   fs.SyncAll();
   TornWrite t = Torn(TornWrite::Kind::kOp, 2, {1, 3});
   t.parts = 3;
-  REQUIRE(fs.SetTornWrite(t).ok());
+  REQUIRE(fs.AddTornWrite(t).ok());
   REQUIRE(fs.Write(db, 0, "db", kWho).ok());      // another file: not counted
   REQUIRE(fs.Write(log, 0, "AAAA", kWho).ok());   // 1st write: whole, still un-synced
   CHECK(fs.TriggeredCuts() == 0);
@@ -279,7 +279,7 @@ TEST_CASE("torn-op: parts_bytes that do not add up to the write inject nothing, 
   fs.SyncAll();
   TornWrite t = Torn(TornWrite::Kind::kOp, 1, {2});
   t.parts_bytes = {2, 2};
-  REQUIRE(fs.SetTornWrite(t).ok());
+  REQUIRE(fs.AddTornWrite(t).ok());
   REQUIRE(fs.Write(log, 0, "abcde", kWho).ok());
   CHECK(fs.TriggeredCuts() == 0);
   REQUIRE(fs.Write(log, 5, "fghi", kWho).ok());  // the 2nd write is not the occurrence
@@ -291,7 +291,7 @@ TEST_CASE("torn-seq: in the nth group of writes only the persisted ones reach th
   Filesystem fs;
   Fh log = MustCreate(fs, "a.log");
   fs.SyncAll();
-  REQUIRE(fs.SetTornWrite(Torn(TornWrite::Kind::kSeq, 2, {1, 3})).ok());
+  REQUIRE(fs.AddTornWrite(Torn(TornWrite::Kind::kSeq, 2, {1, 3})).ok());
   // Group 1: two writes, ended by an fsync (durable).
   REQUIRE(fs.Write(log, 0, "g1a", kWho).ok());
   REQUIRE(fs.Write(log, 3, "g1b", kWho).ok());
@@ -309,7 +309,7 @@ TEST_CASE("torn-seq: persisting only the 1st write cuts power after the 2nd, whi
   Filesystem fs;
   Fh log = MustCreate(fs, "a.log");
   fs.SyncAll();
-  REQUIRE(fs.SetTornWrite(Torn(TornWrite::Kind::kSeq, 1, {1})).ok());
+  REQUIRE(fs.AddTornWrite(Torn(TornWrite::Kind::kSeq, 1, {1})).ok());
   REQUIRE(fs.Write(log, 0, "first", kWho).ok());
   CHECK(fs.TriggeredCuts() == 0);
   REQUIRE(fs.Write(log, 5, "second", kWho).ok());
@@ -321,7 +321,7 @@ TEST_CASE("torn writes with no part, a part out of range or both part forms are 
   Filesystem fs;
   TornWrite none = Torn(TornWrite::Kind::kOp, 1, {});
   none.parts = 2;
-  CHECK(fs.SetTornWrite(none).error() == EINVAL);
+  CHECK(fs.AddTornWrite(none).error() == EINVAL);
   TornWrite out_of_range = Torn(TornWrite::Kind::kOp, 1, {3});
   out_of_range.parts = 2;
   CHECK(TornWriteProblem(out_of_range).find("part 3 of 2") != std::string::npos);
@@ -331,4 +331,34 @@ TEST_CASE("torn writes with no part, a part out of range or both part forms are 
   CHECK_FALSE(TornWriteProblem(both).empty());
   CHECK_FALSE(TornWriteProblem(Torn(TornWrite::Kind::kSeq, 0, {1})).empty());
   CHECK(TornWriteProblem(Torn(TornWrite::Kind::kSeq, 1, {2, 4})).empty());
+}
+
+TEST_CASE("several armed triggers each fire once, in the order their operations come") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  Fh db = MustCreate(fs, "b.db");
+  fs.SyncAll();
+  CrashTrigger on_db;
+  on_db.op = FaultOp::kFsync;
+  on_db.path = "*.db";
+  CrashTrigger on_log = on_db;
+  on_log.path = "*.log";
+  on_log.nth = 2;
+  auto db_id = fs.AddCrashTrigger(on_db);
+  auto log_id = fs.AddCrashTrigger(on_log);
+  auto torn_id = fs.AddTornWrite(Torn(TornWrite::Kind::kSeq, 1, {1}));
+  REQUIRE((db_id.ok() && log_id.ok() && torn_id.ok()));
+  CHECK(fs.ArmedTriggers().size() == 2);
+  REQUIRE(fs.Fsync(log, false, kWho).ok());  // 1st fsync of a.log: counted only
+  REQUIRE(fs.Fsync(db, false, kWho).ok());   // fires on_db
+  CHECK(fs.TakeFiredTriggers() == std::vector<uint64_t>{*db_id});
+  CHECK(fs.TakeFiredTriggers().empty());
+  Fh log2 = *fs.Open(InoOf(fs, "a.log"), O_RDWR, kWho);
+  REQUIRE(fs.Write(log2, 0, "one", kWho).ok());
+  REQUIRE(fs.Write(log2, 3, "two", kWho).ok());  // fires the torn write: "one" kept
+  REQUIRE(fs.Fsync(*fs.Open(InoOf(fs, "a.log"), O_RDWR, kWho), false, kWho).ok());  // fires on_log
+  CHECK(fs.TakeFiredTriggers() == std::vector<uint64_t>{*torn_id, *log_id});
+  CHECK(fs.TriggeredCuts() == 3);
+  CHECK(fs.ArmedTriggers().empty());
+  CHECK(ReadAll(fs, "a.log") == "one");
 }

@@ -258,18 +258,24 @@ class Filesystem {
   // EINVAL: a glob GlobProblem refuses, an errno not of ParseFaultErrno,
   // first == 0.
   Result<void> AddFault(FaultRule rule);
-  // Arms the crash trigger, replacing an armed one. EINVAL: bad glob, nth 0.
+  // Arms a crash trigger, replacing every armed one (torn writes too).
+  // EINVAL: bad glob, nth 0.
   Result<void> SetCrashTrigger(CrashTrigger trigger);
-  // Arms a torn write (faults.h), replacing an armed one; it counts as a
-  // crash trigger for TriggeredCuts. EINVAL: TornWriteProblem refuses it.
-  Result<void> SetTornWrite(TornWrite torn);
-  // Disarms the crash trigger and the torn write; the rules stay.
+  // Arms one more crash trigger beside the armed ones; returns its id.
+  Result<uint64_t> AddCrashTrigger(CrashTrigger trigger);
+  // Arms one more torn write (faults.h); it counts as a crash trigger for
+  // TriggeredCuts and TakeFiredTriggers. EINVAL: TornWriteProblem refuses it.
+  Result<uint64_t> AddTornWrite(TornWrite torn);
+  // Disarms every crash trigger and torn write; the rules stay.
   void DisarmTriggers();
+  // The ids of the triggers and torn writes that cut power since the last
+  // call, in firing order.
+  std::vector<uint64_t> TakeFiredTriggers();
   // Removes every rule, the armed trigger and torn write; errors already
   // reported to open files stay reported.
   void ClearFaults();
   std::vector<FaultRule> Faults() const;
-  std::optional<CrashTrigger> ArmedTrigger() const;
+  std::vector<CrashTrigger> ArmedTriggers() const;
   // How many power cuts a crash trigger made so far.
   uint64_t TriggeredCuts() const;
   // Kernel caches to drop after a change no control request made (a crash

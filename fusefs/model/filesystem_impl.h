@@ -115,13 +115,16 @@ struct Filesystem::Impl {
   void AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths);
   struct StateSpec;  // below, with the crash states
   // The power cut of a fired trigger: to `spec` when given, else drop-all.
-  void TriggeredCut(FaultOp op, const std::string& path, const StateSpec* spec = nullptr);
+  void TriggeredCut(uint64_t id, FaultOp op, const std::string& path,
+                    const StateSpec* spec = nullptr);
   // A completed write of `ino` whose pending op is `seq` (0: none pending,
   // an O_SYNC write): counts it for the torn write, which may cut power.
   void AfterWrite(Ino ino, Seq seq);
   // An fsync of `ino` ends the torn write's current run of writes.
   void AfterFsync(Ino ino);
-  std::optional<TornWrite> torn_write;
+  std::vector<TornWrite> torn_writes;
+  uint64_t next_trigger_id = 1;
+  std::vector<uint64_t> fired_triggers;  // TakeFiredTriggers
   Seq last_write_seq = 0;  // WriteLocked: the pending op it committed, or 0
   // A failed fsync of file `ino` through `fh` with a writeback error `err`:
   // what the behaviour model does with the un-synced data (durability.cc).
