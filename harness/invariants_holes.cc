@@ -85,6 +85,17 @@ void CheckReads(const CheckInput& in, const std::map<std::string, std::vector<js
     const std::string op = ack.request.value("op", "");
     const std::string at = " (" + op + " at " + ack.where + ")";
     if (exact && oracle.kind() == StoreKind::kKeyValue && op == "get" &&
+        !ack.reply.value("found", false)) {
+      // The running engine acknowledged a value it no longer finds (H-M1:
+      // a failed flush dropped the memtable).
+      const std::string key = ack.request.value("key", "");
+      if (auto want = state.find(key); want != state.end())
+        out->violations.push_back({"exact-values", "get " + json(key).dump() +
+                                                       " found nothing, not the acknowledged " +
+                                                       Short(want->second) + at});
+      continue;
+    }
+    if (exact && oracle.kind() == StoreKind::kKeyValue && op == "get" &&
         ack.reply.value("found", false)) {
       const std::string key = ack.request.value("key", "");
       const json got = ack.reply.value("value", json());
@@ -111,6 +122,11 @@ void CheckReads(const CheckInput& in, const std::map<std::string, std::vector<js
         else if (want == state.end() && oracle.kind() == StoreKind::kKeyValue)
           out->violations.push_back({"exact-values", op + " returned " + json(key).dump() + " = " +
                                                          Short(got) + ", a key that is deleted" + at});
+        else if (want == state.end() && oracle.kind() == StoreKind::kEvents)
+          // H-E3: an append that failed left its event in memory.
+          out->violations.push_back({"exact-values", op + " returned event " + key + " = " +
+                                                         Short(got) +
+                                                         ", which no acknowledged append wrote" + at});
       }
     }
     if (replay && op == "replay") {

@@ -10,7 +10,9 @@
 //                    truncated or another key's value is named as such); in
 //                    the workload, a get/scan/replay/read returns exactly the
 //                    value the acknowledged writes left (reads see what the
-//                    running engine acknowledged, so nothing may differ)
+//                    running engine acknowledged, so nothing may differ:
+//                    a get that finds nothing for a key an ack of this run
+//                    segment wrote, an event read that no ack wrote)
 //   replay-complete  (wal) a workload `replay {after: S}` returns every
 //                    record still in the log that was acknowledged after the
 //                    op that handed out seq S (or, when no op did, every

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fusefs/control/client.h"
 #include "harness/child_process.h"
 #include "harness/damage.h"
 #include "harness/engine_catalog.h"
@@ -55,9 +56,27 @@ class EngineDriver {
   }
 
   // Sends a request; returns the reply object, which may say ok:false.
-  Expected<json> Request(const json& request) {
+  // `cut`, when given, is asked every few milliseconds while the reply is
+  // awaited: once it answers true (the mount cut the power under the call),
+  // waiting stops with an error.
+  Expected<json> Request(const json& request, const std::function<bool()>& cut = {}) {
     if (auto st = child_.WriteLine(request.dump()); !st.ok()) return Error{st.error() + Stderr()};
-    auto line = child_.ReadLine(timeout_s_);
+    Expected<std::string> line = Error{""};
+    if (!cut) {
+      line = child_.ReadLine(timeout_s_);
+    } else {
+      const double deadline = Now() + timeout_s_;
+      while (true) {
+        line = child_.ReadLine(0.005);
+        if (line.ok()) break;
+        if (cut()) return Error{"the power was cut during the call"};
+        if (line.error().rfind("no reply within", 0) != 0) break;  // it exited
+        if (Now() > deadline) {
+          line = Error{"no reply within " + std::to_string(static_cast<int>(timeout_s_)) + " s"};
+          break;
+        }
+      }
+    }
     if (!line.ok()) return Error{"engine driver: " + line.error() + Stderr()};
     try {
       json reply = json::parse(*line);
@@ -117,7 +136,39 @@ struct Recording {
   int earlier_lost = 0;
   bool halted = false;
   std::string halt_error;
+  // A crash trigger (crash.at.after) cut the power during the entry
+  // `cut_item` (-1: between entries); the run stopped there.
+  bool triggered = false;
+  int cut_item = -1;
+  // Ops of this segment that failed (expect_error) or were in flight at
+  // the cut, with their reply if one came: they may or may not have taken
+  // effect, so each crash is judged both ways (BothWays).
+  std::vector<Ack> uncertain;
 };
+
+// One request to the mount's control socket; an error reply is an error.
+Expected<json> MountCall(MountedFs& fs, const json& request) {
+  auto client = control::ControlClient::Connect(control::DefaultSocketPath(fs.mountpoint()));
+  if (!client.ok()) return Error{client.error()};
+  auto reply = client->Call(request, std::chrono::seconds(30));
+  if (!reply.ok()) return Error{reply.error()};
+  if (!reply->value("ok", false))
+    return Error{request.value("cmd", "") + ": " + reply->value("error", reply->dump())};
+  return *reply;
+}
+
+// Whether the scenario's crash trigger has cut the power on `fs`.
+bool TriggerFired(MountedFs& fs) {
+  auto reply = MountCall(fs, {{"cmd", "faults"}});
+  return reply.ok() && reply->value("triggered_cuts", 0) > 0;
+}
+
+// "after fsync *.log #3", as exec scenarios name their trigger's point.
+std::string TriggerPointName(const Scenario& s) {
+  const json& t = s.crash_trigger;
+  return std::string(t.value("before", false) ? "before " : "after ") + t.value("op", "") + " " +
+         t.value("path", "*") + " #" + std::to_string(t.value("nth", uint64_t{1}));
+}
 
 Status MarkSyncedOps(FsControl& control, Recording* rec, const Scenario& s);
 
@@ -127,6 +178,28 @@ Expected<Oracle> SegmentOracle(const Scenario& s, const Recording& rec) {
   std::vector<Ack> acks(rec.acks.begin() + rec.segment_start, rec.acks.end());
   return Oracle::Build(FindEngine(s.engine)->kind, std::move(acks),
                        rec.base ? &*rec.base : nullptr);
+}
+
+// Checks `in` (its oracle built from the segment's acks), and again with the
+// uncertain ops as if acknowledged, in workload order: a failed delete or a
+// truncate cut short that went through anyway is no loss. The judgement with
+// fewer violations stands. An op whose effect needs its reply (a wal seq, an
+// event id) and got none cannot be judged as applied and is left out.
+CheckOutcome BothWays(const Scenario& s, const Recording& rec, const CheckInput& in) {
+  CheckOutcome out = CheckInvariants(in);
+  if (rec.uncertain.empty() || out.violations.empty()) return out;
+  Recording applied = rec;
+  for (const Ack& u : rec.uncertain) {
+    auto at = std::find_if(applied.acks.begin() + applied.segment_start, applied.acks.end(),
+                           [&](const Ack& a) { return a.item > u.item; });
+    applied.acks.insert(at, u);
+  }
+  auto alt = SegmentOracle(s, applied);
+  if (!alt.ok()) return out;
+  CheckInput alt_in = in;
+  alt_in.oracle = &*alt;
+  CheckOutcome other = CheckInvariants(alt_in);
+  return other.violations.size() < out.violations.size() ? other : out;
 }
 
 // A workload `crash` step after the driver was killed (and power cut):
@@ -165,7 +238,7 @@ Status CrashStepRecovery(const Scenario& s, const RunOptions& o, MountedFs& fs, 
       in.structure_problems = *problems;
     }
   }
-  CheckOutcome out = CheckInvariants(in);
+  CheckOutcome out = BothWays(s, *rec, in);
   for (auto& v : out.violations)
     rec->earlier.push_back({v.invariant, "at the crash step " + w.where + ": " + v.message});
   rec->earlier_lost += out.lost_writes;
@@ -176,6 +249,7 @@ Status CrashStepRecovery(const Scenario& s, const RunOptions& o, MountedFs& fs, 
   }
   rec->base = in.observed;
   rec->segment_start = static_cast<int>(rec->acks.size());
+  rec->uncertain.clear();
   return Ok();
 }
 
@@ -197,6 +271,24 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
   if (mkdir(store.c_str(), 0755) != 0)
     return Error{"cannot create " + store + ": " + std::strerror(errno)};
   if (auto r = fs.control().Sync(); !r.ok()) return Error{r.error()};
+  // Faults and the crash trigger count the engine's operations from its
+  // first open on.
+  for (const json& f : s.faults)
+    if (auto r = MountCall(fs, f); !r.ok()) return Error{"$.faults: " + r.error()};
+  const bool armed = !s.crash_trigger.is_null();
+  if (armed)
+    if (auto r = MountCall(fs, s.crash_trigger); !r.ok()) return Error{"$.crash.at: " + r.error()};
+  auto cut = [&] { return rec->triggered || (rec->triggered = TriggerFired(fs)); };
+  // The power went out under entry i: stop the engine before it writes to
+  // the world after the cut (its old file handles answer EIO, but a file it
+  // opens anew would not), then cut again to drop what it wrote meanwhile.
+  auto stop_at_cut = [&](int i) -> Status {
+    rec->cut_item = i;
+    if (*driver) (*driver)->Kill();
+    driver->reset();
+    if (auto r = fs.control().PowerCut("drop-all"); !r.ok()) return Error{r.error()};
+    return Ok();
+  };
   if (auto st = start(); !st.ok()) return st;
   auto contract = (*driver)->Request({{"op", "contract"}});
   if (!contract.ok()) return Error{"asking the engine's contract: " + contract.error()};
@@ -224,6 +316,9 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
     if (crashed && w.kind != WorkItem::Kind::kDamage) {
       if (auto st = CrashStepRecovery(s, o, fs, *crashed, damaged, rec); !st.ok())
         return Error{crashed->where + ": " + st.error()};
+      if (armed && cut())
+        return Error{crashed->where + ": the crash trigger fired during the recovery after this "
+                                      "crash step (recoveries count toward its nth too)"};
       crashed = nullptr;
       damaged = false;
       if (rec->halted) return Ok();
@@ -265,11 +360,29 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
         a.where = w.where;
         a.request = w.request;
         a.seq_before = current;
-        auto reply = (*driver)->Request(w.request);
+        auto reply = (*driver)->Request(w.request, armed ? std::function<bool()>(cut) : nullptr);
+        // An op in flight when the power went is not acknowledged, whatever
+        // it answered.
+        if (armed && cut()) {
+          a.reply = reply.ok() && (*reply)["ok"] == true ? *reply : json{{"ok", true}};
+          a.seq_after = a.seq_before;
+          rec->uncertain.push_back(std::move(a));
+          return stop_at_cut(i);
+        }
         if (!reply.ok()) return Error{w.where + ": " + reply.error()};
-        if ((*reply)["ok"] != true)
+        if ((*reply)["ok"] != true) {
+          if (w.failure != WorkItem::Failure::kNever) {  // expected: no ack
+            a.reply = {{"ok", true}};
+            a.seq_after = a.seq_before;
+            rec->uncertain.push_back(std::move(a));
+            break;
+          }
           return Error{w.where + ": the engine answered an error to " + w.request.dump() + ": " +
                        reply->value("error", reply->dump())};
+        }
+        if (w.failure == WorkItem::Failure::kExpected)
+          return Error{w.where + ": expected to fail (expect_error), but the engine acknowledged " +
+                       w.request.dump()};
         auto after = fs.control().Seq();
         if (!after.ok()) return Error{after.error()};
         current = *after;
@@ -279,6 +392,7 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
         break;
       }
     }
+    if (armed && w.kind == WorkItem::Kind::kRestart && cut()) return stop_at_cut(i);
     // A step moves the trace too; the next op's range starts after it.
     if (w.kind != WorkItem::Kind::kOp) {
       auto after = fs.control().Seq();
@@ -295,7 +409,15 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
     if (auto st = CrashStepRecovery(s, o, fs, *crashed, damaged, rec); !st.ok())
       return Error{crashed->where + ": " + st.error()};
     if (rec->halted) return Ok();
+    if (armed && cut())
+      return Error{crashed->where + ": the crash trigger fired during the recovery after this "
+                                    "crash step (recoveries count toward its nth too)"};
     if (auto st = start(); !st.ok()) return Error{"restart after the crash: " + st.error()};
+  }
+  if (armed && items == static_cast<int>(s.workload.size())) {
+    if (cut()) return stop_at_cut(-1);
+    return Error{"$.crash.at.after: the crash trigger never fired (the workload ended before the "
+                 "matching operation)"};
   }
   return Ok();
 }
@@ -351,12 +473,15 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     r.seconds = Now() - t0;
     return r;
   };
-  auto fs = MountedFs::Mount(o.blackout_bin, s.model, o.tmp_root);
+  std::vector<std::string> extra;
+  if (s.capacity_bytes) extra = {"--capacity", std::to_string(s.capacity_bytes)};
+  auto fs = MountedFs::Mount(o.blackout_bin, s.model, o.tmp_root, extra);
   if (!fs.ok()) return finish(fs.error());
   std::optional<EngineDriver> driver;
   Recording rec;
   if (auto st = RunWorkload(s, o, **fs, items_done, &driver, &rec); !st.ok())
     return finish(st.error());
+  if (!s.crash_trigger.is_null()) r.point = TriggerPointName(s);
   *contract = rec.contract;
   if (rec.halted) {
     // A crash step left a store that does not open: that is the result.
@@ -373,7 +498,19 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
   FsControl& control = (*fs)->control();
   if (auto st = MarkSyncedOps(control, &rec, s); !st.ok()) return finish(st.error());
   std::vector<Gap> gaps;
-  if (s.crash_kind == CrashKind::kPower) {
+  if (rec.triggered) {
+    // The mount cut the power itself (drop-all) inside an engine call.
+    r.state = "drop-all";
+    r.gaps.push_back(rec.cut_item < 0
+                         ? "the crash trigger cut the power after the last entry of the workload"
+                         : "the crash trigger cut the power during " +
+                               s.workload[rec.cut_item].where +
+                               (s.workload[rec.cut_item].kind == WorkItem::Kind::kOp
+                                    ? " (" + s.workload[rec.cut_item].request.dump() +
+                                          "), which is not acknowledged"
+                                    : ""));
+    r.timeline = CrashTimeline(control, nullptr, rec.acks, "drop-all");
+  } else if (s.crash_kind == CrashKind::kPower) {
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());
     gaps = GapsInStore(*unsynced, std::string("/") + kStore);
@@ -385,6 +522,11 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     r.timeline = CrashTimeline(control, nullptr, rec.acks, "process");
   }
 
+  // The disk is healthy again for the recovery: a scenario's faults judge
+  // what the workload did with them, the recovery judges what is on disk.
+  if (!s.faults.empty())
+    if (auto rep = MountCall(**fs, {{"cmd", "clear-faults"}}); !rep.ok())
+      return finish(rep.error());
   // Recovery, with a time limit: a hang is a failed `recovers`.
   const std::string store = (*fs)->mountpoint() + "/" + kStore;
   const std::string log = (*fs)->dir() + "/recovery.log";
@@ -416,7 +558,7 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
       in.structure_problems = *problems;
     }
   }
-  r.check = CheckInvariants(in);
+  r.check = BothWays(s, rec, in);
   // Crash steps' violations come first, in workload order.
   r.check.violations.insert(r.check.violations.begin(), rec.earlier.begin(), rec.earlier.end());
   r.check.lost_writes += rec.earlier_lost;
@@ -602,7 +744,10 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     results[i].scenario = &scenarios[i];
     if (stop || Interrupted()) return;
     // Explored scenarios find their crash points in their one recording run.
-    if (!scenarios[i].exec && UsesExploration(scenarios[i])) {
+    const bool on_mount = !scenarios[i].faults.empty() || scenarios[i].capacity_bytes ||
+                          !scenarios[i].crash_trigger.is_null();
+    if (scenarios[i].exec ? UsesExecExploration(scenarios[i])
+                          : !on_mount && UsesExploration(scenarios[i])) {
       points[i] = {kExploreTask};
       return;
     }
@@ -651,7 +796,8 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     json contract;
     if (task.items_done == kExploreTask) {
       // One task explores every crash state of every crash point.
-      std::vector<CrashStateResult> explored = ExploreScenario(s, options, &contract);
+      std::vector<CrashStateResult> explored = s.exec ? ExploreExecScenario(s, options, &contract)
+                                                      : ExploreScenario(s, options, &contract);
       std::lock_guard<std::mutex> l(mu);
       r.states = std::move(explored);
       if (!contract.is_null()) r.contract = contract;
@@ -729,6 +875,7 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
   return {{"name", s.name},
           {"file", s.file},
           {"description", s.description},
+          {"hole", s.hole},
           {"engine", s.engine},
           {"config", s.config},
           {"profile", s.profile},

@@ -202,7 +202,12 @@ void CheckOp(Checker& c, const json& item, const std::string& path, const Engine
            "engine " + engine->name + " has no op '" + op + "'; its ops: " + engine->OpNames());
     return;
   }
-  std::vector<std::string> allowed = {"op", "repeat"};
+  std::vector<std::string> allowed = {"op", "repeat", "expect_error"};
+  if (auto e = item.find("expect_error");
+      e != item.end() && !e->is_boolean() && *e != "maybe")
+    c.Fail(path + ".expect_error",
+           "expected true (the op must fail), \"maybe\" (it may fail) or false, got " +
+               Describe(*e));
   for (const auto& f : spec->fields) {
     allowed.push_back(f.name);
     (void)c.Field(item, path, f.name, f.type, f.required);
@@ -304,6 +309,10 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
       if (!c.Field(item, path, "op", FieldType::kString, true)) continue;
       CheckOp(c, item, path, engine);
       w.kind = WorkItem::Kind::kOp;
+      if (auto e = item.find("expect_error"); e != item.end())
+        w.failure = *e == true      ? WorkItem::Failure::kExpected
+                    : *e == "maybe" ? WorkItem::Failure::kAllowed
+                                    : WorkItem::Failure::kNever;
     }
     if (s->workload.size() + repeat > kMaxWorkItems) {
       c.Fail(path, "the workload expands to more than " + std::to_string(kMaxWorkItems) +
@@ -316,6 +325,7 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
       if (w.kind == WorkItem::Kind::kOp) {
         json req = Substitute(item, i);
         req.erase("repeat");
+        req.erase("expect_error");  // the harness's, not the engine's
         e.request = std::move(req);
         e.op_number = ++s->op_count;
       }
@@ -424,11 +434,24 @@ void CheckInvariantName(Checker& c, const std::string& path, const json& v,
 }
 
 void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
-  if (const json* check = c.Field(doc, "$", "check", FieldType::kArray, true)) {
+  // An exec scenario's check may be {"exec": CMD, "invariants": [...]}
+  // (scenario_exec.h); without "invariants" it checks ExecInvariants().
+  std::string list_path = "$.check";
+  const json exec_defaults = ExecInvariants();
+  const json* check = nullptr;
+  if (auto it = doc.find("check"); it != doc.end() && it->is_object()) {
+    list_path = "$.check.invariants";
+    check = it->contains("invariants")
+                ? c.Field(*it, "$.check", "invariants", FieldType::kArray, false)
+                : &exec_defaults;
+  } else {
+    check = c.Field(doc, "$", "check", FieldType::kArray, true);
+  }
+  if (check) {
     if (check->empty())
-      c.Fail("$.check", "expected at least one invariant, e.g. \"acked-durable\"");
+      c.Fail(list_path, "expected at least one invariant, e.g. \"acked-durable\"");
     for (size_t n = 0; n < check->size(); ++n)
-      CheckInvariantName(c, "$.check[" + std::to_string(n) + "]", (*check)[n], &s->check);
+      CheckInvariantName(c, list_path + "[" + std::to_string(n) + "]", (*check)[n], &s->check);
   }
   const json* expect = c.Field(doc, "$", "expect", FieldType::kObject, true);
   if (!expect) return;
@@ -497,7 +520,7 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
   s.source = doc;
   c.OnlyFields(doc, "$",
                {"$schema", "name", "description", "engine", "fs", "workload", "crash", "check",
-                "expect", "faults", "exec"});
+                "expect", "faults", "exec", "hole", "recover"});
   if (const json* name = c.Field(doc, "$", "name", FieldType::kString, true)) {
     static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]*$");
     s.name = name->get<std::string>();
@@ -511,8 +534,15 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
     if (s.description.empty())
       c.Fail("$.description", "expected one sentence saying what is tested, got an empty string");
   }
+  if (const json* h = c.Field(doc, "$", "hole", FieldType::kString, false)) {
+    static const std::regex re("^[A-Za-z0-9][A-Za-z0-9-]*$");
+    s.hole = h->get<std::string>();
+    if (!std::regex_match(s.hole, re))
+      c.Fail("$.hole", "expected a hole id such as \"H-W2\" (letters, digits, '-'), got " +
+                           h->dump());
+  }
   // An exec scenario names a program instead of an engine and its workload.
-  const bool exec = doc.contains("exec");
+  const bool exec = IsExecScenario(doc);
   if (!exec) CheckEngine(c, doc, &s);
   CheckFs(c, doc, &s);
   if (!exec) CheckWorkload(c, doc, &s);

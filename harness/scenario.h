@@ -35,6 +35,11 @@ struct WorkItem {
   nlohmann::json request;  // kOp: the driver request, {i} already substituted
   std::string where;       // where it came from: "$.workload[2]" or "$.workload[2] (i=7)"
   int op_number = 0;       // kOp: 1-based position among the expanded ops
+  // kOp, `"expect_error": true` / `"maybe"`: the op must / may fail (an
+  // injected fault, a refused input). A failed op is no acknowledgement and
+  // no run error; an op expected to fail that succeeds is a run error.
+  enum class Failure { kNever, kExpected, kAllowed };
+  Failure failure = Failure::kNever;
 };
 
 // An exec workload: any program instead of an engine (scenario_exec.h).
@@ -43,12 +48,17 @@ struct ExecSpec {
   std::string contract = "acked";        // what every ack promises after the crash
   double timeout_s = 60;                 // the workload's time limit
   std::string dir;                       // where the commands run: the scenario's directory
+  bool older_spelling = false;           // given as "exec": {...} (errors name $.exec.*)
 };
 
 struct Scenario {
   std::string file;  // as given on the command line
   std::string name;
   std::string description;
+  // `"hole": "H-W2"`: the durability hole of a reference engine this
+  // scenario finds or, on a fixed profile, shows closed (ENGINES.md section
+  // 7; reports build their hole table from it). Empty: none.
+  std::string hole;
   std::string engine;
   nlohmann::json config = nlohmann::json::object();
   std::string profile = "default";  // config.profile, for reports
