@@ -27,12 +27,23 @@ def damage(path, truncate=None, flip=None):
 # id, slug, engine, config, workload, final crash, check, description,
 # expected violations {"default": [...], "default-ext4": [...], "fixed": [...]}
 HOLES = []
-def hole(hid, slug, engine, config, workload, final, check, desc, default, ext4=None, fixed=()):
+def hole(hid, slug, engine, config, workload, final, check, desc, default, ext4=None, fixed=(),
+         faults=None, trigger=None, fixed_note=None):
+    """faults / trigger: a list of fail rules / a crash-after trigger, or a
+    dict {"default": ..., "fixed": ...} when the profiles' operation counts
+    differ. fixed_note: how the fixed profile closes the hole, when its twin
+    still shows a violation (it refuses loudly instead of losing silently)."""
     HOLES.append(dict(id=hid, slug=slug, engine=engine, config=config, workload=workload,
                       final=final, check=check, desc=desc, default=sorted(default),
-                      ext4=sorted(default if ext4 is None else ext4), fixed=sorted(fixed)))
+                      ext4=sorted(default if ext4 is None else ext4), fixed=sorted(fixed),
+                      faults=faults, trigger=trigger, fixed_note=fixed_note))
+
+def per_profile(v, profile):
+    if isinstance(v, dict) and "default" in v: return v[profile]
+    return v
 
 POWER = {"kind": "power", "at": "end", "states": ["drop-all"]}
+TRIGGER = {"kind": "power"}  # crash.at.after is filled in from the hole's trigger
 PROCESS = {"kind": "process", "at": "end"}
 
 # ---- WAL -------------------------------------------------------------------
@@ -121,11 +132,6 @@ hole("H-T4", "fresh-file-not-durable", "btree", {},
      POWER, BASIC + ["structure"],
      "H-T4: creating and initialising btree.dat and btree.wal is never fsynced nor logged, so a power cut loses the files and every committed put in them.",
      ["acked-durable"])
-hole("H-T5", "oversized-page-truncated", "btree", {},
-     [op("put", key="k{i}", value="v" * 150 + "{i}", repeat=30), step("restart")],
-     PROCESS, BASIC + ["exact-values", "structure"],
-     "H-T5: a leaf whose serialization exceeds page_size is logged whole but written cut at page_size, so after a restart the leaf is corrupt and its keys are lost.",
-     ["acked-durable"])
 
 # ---- LSM -------------------------------------------------------------------
 hole("H-M2", "torn-wal-tail-swallows-puts", "lsm", {},
@@ -179,6 +185,70 @@ hole("H-E1", "torn-line-unopenable", "eventstore", {},
      "H-E1: a torn last line is never cut off, so the next append is glued onto it and the store no longer opens.",
      ["acked-durable", "recovers"])
 
+# ---- Crashes inside one engine call -----------------------------------------
+# A crash trigger cuts the power (drop-all) inside the call; an injected write
+# error stops the call where a crash would, and a crash step then keeps what
+# it wrote (process: the page cache survives). The nth counts come from the
+# engines' operation order (a put of the default B-tree logs every page image
+# with one write and one fsync of btree.wal; the fixed one commits an op with
+# one write and one fsync).
+BT = {"max_keys_per_page": 4}
+hole("H-T2", "torn-split-replayed-half", "btree", BT,
+     [step("sync")] + [op("put", key=k, value="v") for k in "abcdef"],
+     TRIGGER, BASIC + ["structure", "exact-values"],
+     "H-T2: the page log has no commit marker and replays every CRC-valid entry, so a power cut inside a splitting put replays half the split: the sibling chain holds leaves the index does not.",
+     ["structure"],
+     trigger={"default": {"op": "fsync", "path": "btree.wal", "nth": 14},
+              "fixed": {"op": "fsync", "path": "btree.wal", "nth": 9}})
+hole("H-T1", "free-page-bypasses-log", "btree", BT,
+     [op("put", key=k, value="v") for k in "abcde"] +
+     [op("delete", key="c"), op("delete", key="d"), op("delete", key="e", expect_error=True),
+      crash("process")] + [op("put", key=k, value="v") for k in "fghijk"],
+     PROCESS, BASIC + ["structure", "exact-values"],
+     "H-T1: free_page writes the freed leaf and the meta page straight to btree.dat, outside the page log, before the parent is logged, so a delete stopped there leaves the page both free and referenced, the next puts hand it out twice and keys are lost.",
+     ["acked-durable", "structure"],
+     faults={"default": [{"op": "write", "path": "btree.wal", "nth": 29}],
+             "fixed": [{"op": "write", "path": "btree.wal", "nth": 8}]})
+hole("H-T3", "bad-crc-entry-skipped", "btree", BT,
+     [step("sync")] + [op("put", key=k, value="v") for k in "abcd"] +
+     [op("put", key="e", value="v", expect_error=True), crash("power"),
+      damage("btree.wal", flip={"offset": 112, "bit": 0})],
+     PROCESS, BASIC + ["structure", "exact-values"],
+     "H-T3: recovery skips a page-log entry whose CRC fails but replays the later ones, so a split stopped after two logged images, whose first image then rots, is applied without it and the store no longer opens.",
+     ["recovers"],
+     faults={"default": [{"op": "write", "path": "btree.wal", "nth": 16}],
+             "fixed": [{"op": "write", "path": "btree.dat", "nth": 9}]})
+hole("H-M1", "memtable-cleared-before-flush", "lsm", {"memtable_threshold": 2},
+     [op("put", key="a", value="1"), op("put", key="b", value="2", expect_error=True),
+      op("get", key="a")],
+     PROCESS, BASIC + ["exact-values"],
+     "H-M1: the flush clears the memtable before the SSTable is written, so when that write fails the running store no longer finds acknowledged puts (the WAL still has them for the next start).",
+     ["exact-values"],
+     faults=[{"op": "create", "path": "sst_*", "nth": 1}])
+hole("H-E3", "memory-ahead-of-disk", "eventstore", {},
+     [op("append", stream="s", type="t", data={"n": 1}),
+      op("append", stream="s", type="t", data={"n": 2}, expect_error=True),
+      op("append", stream="s", type="t", data={"n": 3}, expect_error="maybe"),
+      op("read", stream="s")],
+     PROCESS, BASIC + ["exact-values"],
+     "H-E3: an event is appended in memory before it is written, so after a failed write the running store serves an event that is not on disk (the fixed profile refuses appends after a failed write rather than guess).",
+     ["exact-values"],
+     faults=[{"op": "write", "path": "events.ndjson", "nth": 2}])
+hole("H-B2", "stale-hint-active-after-compaction", "bitcask", {"max_file_size": 40},
+     [op("put", key="k0", value="old"), op("put", key="k1", value="old"),
+      op("put", key="k0", value="old2"), op("compact", expect_error=True), crash("process"),
+      op("put", key="k0", value="NEW"), op("delete", key="k1"), op("put", key="z", value="new"),
+      step("restart")],
+     PROCESS, BASIC + ["no-resurrection", "exact-values"],
+     "H-B2: a compaction stopped after its hints are written but before the rename leaves the newest merged file, with a .hint, as the active file, so writes appended to it after the restart are lost at the next one, since the index trusts the stale hint.",
+     ["acked-durable", "prefix"],
+     faults=[{"op": "rename", "path": "*", "nth": 1}])
+hole("H-T5", "oversized-page-truncated", "btree", {"page_size": 128},
+     [op("put", key="k{i}", value="v" * 32 + "{i}", repeat=5, expect_error="maybe"), step("restart")],
+     PROCESS, BASIC + ["structure", "exact-values"],
+     "H-T5: a leaf whose serialization exceeds page_size is logged whole but written cut at page_size, so after a restart the leaf is corrupt and the store does not open (the fixed profile refuses the put that would overflow, which the workload allows with expect_error maybe).",
+     ["recovers"])
+
 # What the runs showed, where it differs from the default entry above:
 # ext4-ordered's fsync also commits the directory entries of its journal
 # transaction, which hides the missing directory fsyncs (H-B1, H-B8, H-T4,
@@ -193,7 +263,13 @@ OVERRIDES = {
     "H-M3": dict(default=["recovers"], fixed=["recovers"]),
     "H-W5": dict(fixed=["recovers"]),
 }
-DROPPED = {"H-W7", "H-T5"}
+DROPPED = {"H-W7"}
+# The fixed profile refuses to open these damaged stores loudly (recovers
+# fails) instead of serving a silent loss: refusing is closing the hole.
+NOTES = {
+    "H-W5": "The fixed profile refuses to open a log whose middle segment is corrupt (recovers fails) instead of replaying past the hole silently; refusing loudly is how it closes the hole.",
+    "H-M3": "The fixed profile refuses to open a store with a damaged SSTable (recovers fails, nothing wrong is served); refusing loudly is how it closes the hole.",
+}
 HOLES[:] = [h for h in HOLES if h["id"] not in DROPPED]
 for h in HOLES:
     o = OVERRIDES.get(h["id"], {})
@@ -202,6 +278,7 @@ for h in HOLES:
         h["ext4"] = sorted(o["default"])
     if "ext4" in o: h["ext4"] = sorted(o["ext4"])
     if "fixed" in o: h["fixed"] = sorted(o["fixed"])
+    if h["id"] in NOTES: h["fixed_note"] = NOTES[h["id"]]
 
 
 def scenario(h, profile, model):
@@ -210,40 +287,32 @@ def scenario(h, profile, model):
     name = h["id"] + "-" + h["slug"] + ("-ext4" if model == "ext4-ordered" else "")
     if profile == "fixed": name = "fixed-" + name
     if profile == "fixed":
-        desc = "Fixed twin of " + h["id"] + ": " + h["desc"].split(": ", 1)[-1] + " The fixed profile closes it."
+        desc = ("Fixed twin of " + h["id"] + ": " + h["desc"].split(": ", 1)[-1] + " " +
+                (h["fixed_note"] or "The fixed profile closes it."))
         want = h["fixed"]
     else:
         desc = h["desc"]
         want = h["ext4"] if model == "ext4-ordered" else h["default"]
-    return name, {
+    doc = {
         "$schema": "../schema.json" if profile == "default" else "../../schema.json",
-        "name": name, "description": desc,
+        "name": name, "description": desc, "hole": h["id"],
         "engine": {"name": h["engine"], "config": cfg},
         "fs": {"model": model},
-        "workload": h["workload"], "crash": h["final"], "check": h["check"],
-        "expect": {"violations": want},
     }
+    if h["faults"]: doc["faults"] = per_profile(h["faults"], profile)
+    doc["workload"] = h["workload"]
+    doc["crash"] = dict(h["final"])
+    if h["trigger"]: doc["crash"]["at"] = {"after": per_profile(h["trigger"], profile)}
+    doc["check"] = h["check"]
+    doc["expect"] = {"violations": want}
+    return name, doc
 
-# Holes that no state of drop-all, a process crash, a restart or damage
-# exposes: they need a crash inside one engine call (the prefix/reorder/torn
-# generators of the exploration work, or a crash trigger), an injected
-# fault, or are not crash holes at all.
-ENGINE_CALL = ("every op of this engine ends with fsyncs that make all of its writes durable, so "
-               "no crash point between ops (the only ones an engine scenario has; crash.at.after "
-               "is exec-only) leaves the state inside the call, and a crash step goes on only from "
-               "drop-all or keep-all; needs a crash trigger inside an engine call")
+# Holes no scenario here exposes, and why.
 NOT_YET = [
-    ("H-W7", "wal", "records since the last forced sync in batch or unknown sync modes", "the engine's contract declares synced-prefix for these modes, so the loss is counted as a documented weakness, not a violation (seed scenario wal-batch-sync-force-override); the fixed profile refuses unknown modes"),
-    ("H-T5", "btree", "keys of a leaf cut at page_size", "the default profile shows it (page_size 128, five puts of 33-byte values, restart: recovers fails), but the fixed profile closes it by refusing any put that would overflow a leaf or an internal page (tried: 25-byte keys that fit a leaf but not an internal page), with an error a run counts as an error, so no fixed twin can pass; btree_test 'btree H-T5' covers both profiles"),
-    ("H-B2", "bitcask", "writes after a restart and deletes, when a crash inside compact() leaves a merged file with a stale .hint active", "compact() fsyncs nothing, so the window (hints written, rename not done) is only reachable as an explored state (prefix, reorder:K) and the workload must go on from it over two restarts; a crash step goes on only from drop-all or keep-all, which skip the window; bitcask_test's compaction crash tests cover it"),
-    ("H-T1", "btree", "keys inserted after a delete, when free_page's unlogged writes persist without the parent", ENGINE_CALL + "; btree_test 'btree H-T1' covers it"),
-    ("H-T2", "btree", "keys visible to the sibling chain but not the index after a torn split", ENGINE_CALL + "; btree_test 'btree H-T2' covers it"),
-    ("H-T3", "btree", "page images applied without an earlier one after a bad-CRC WAL entry", ENGINE_CALL + " (a commit leaves the WAL empty, so damage after a crash finds no entry to flip); btree_test's torn-tail/bad-CRC test covers it"),
-    ("wal-truncate-in-place", "wal", "un-checkpointed records when truncate's in-place rewrite is cut", ENGINE_CALL + " (truncate fsyncs each rewritten file before it returns); wal_test's truncate fidelity and fixed-truncate power-loss tests cover it"),
+    ("H-W7", "wal", "records since the last forced sync in batch or unknown sync modes", "the engine's contract declares synced-prefix for these modes, so the loss is counted as a documented weakness, not a violation (seed scenario wal-batch-sync-force-override); the fixed profile refuses unknown modes (wal_test)"),
+    ("wal-truncate-in-place", "wal", "un-checkpointed records when truncate's in-place rewrite is cut", "the loss needs a crash state that keeps the rewrite's O_TRUNC but drops the records written after it, inside the call. A crash trigger cuts drop-all, which drops both (every truncate, write and fsync position of a truncate was tried, under posix-strict and ext4-ordered: nothing is lost but what the truncate removes); the generators that keep a subset (prefix, reorder:K) explore crash points between workload entries only. wal_test's truncate fidelity and fixed-truncate power-loss tests cover it"),
     ("H-T6", "btree", "every read, when reopened with another page_size", "not a crash hole (a configuration change); btree_test's fixed-profile page-size check covers it"),
-    ("H-M1", "lsm", "the memtable in the running process when the SSTable write fails", "scenario faults apply to exec workloads only for now (an engine scenario refuses $.faults), and the failed put is an error answer a run counts as an error; lsm_test 'H-M1' covers both profiles"),
-    ("H-E2", "eventstore", "unique event ids after a gap or a duplicated line", "the fixed profile keeps ids as written too (FORMAT.md); no twin can pass"),
-    ("H-E3", "eventstore", "the event a failed write left only in memory", "scenario faults apply to exec workloads only for now (an engine scenario refuses $.faults), and no invariant reads the running process's memory after a failed append; eventstore_test 'eventstore H-E3' covers both profiles"),
+    ("H-E2", "eventstore", "unique event ids after a gap or a duplicated line", "the fixed profile refuses such a file (eventstore_test 'H-E2'); a scenario needs a damage step that duplicates a line, which damage (truncate, bit flip) cannot do"),
     ("H-B6, H-T9, H-M7, H-E4, H-W9, H-X3", "all", "clock skew, locking, macOS F_FULLFSYNC", "not crash holes: the fixed profiles' unit tests (directory locks, file/offset order in compaction) or none possible on Linux (H-X3)"),
 ]
 
@@ -258,6 +327,12 @@ def hole_table():
         kind = h["final"]["kind"]
         gens = [g for g in h["final"].get("states", []) if g != "drop-all"]
         if gens: kind += " (" + ", ".join(gens) + ")"
+        if h["trigger"]:
+            t = per_profile(h["trigger"], "default")
+            kind += " inside a call (trigger after %s %s #%d)" % (t["op"], t["path"], t["nth"])
+        if h["faults"]:
+            f = per_profile(h["faults"], "default")[0]
+            kind = "injected %s error on %s #%d + %s" % (f["op"], f["path"], f["nth"], kind)
         if any(isinstance(w, dict) and w.get("step") == "damage" for w in h["workload"]):
             kind += " + damage"
         v = lambda x: ", ".join(x) if x else "none"
