@@ -432,4 +432,36 @@ TEST_CASE("btree: default init writes exactly what REF writes, fixed makes it du
   REQUIRE(calls.back() == "fsync .");
 }
 
+TEST_CASE("btree: a corrupt tree 1000+ levels deep is reported as RecursionError, never a crash") {
+  // Page 1 becomes an internal node whose only child is itself, and the meta page claims a
+  // height of 5000: every descent goes 1000 levels deep (REF's recursion limit) before giving
+  // up. Under AddressSanitizer a stack frame per level used to overflow the 8 MiB stack
+  // (fuzz corpus recovery_btree/017eec5f...); the descent must stay off the stack.
+  MemEnv mem(kDir);
+  {
+    auto t = MustOpen(&mem, Opts(false));
+    REQUIRE(t->Put("a", "v").ok());
+    REQUIRE(t->Close().ok());
+  }
+  const std::string dat = std::string(kDir) + "/btree.dat";
+  std::string bytes = mem.ReadFileForTest(dat);
+  REQUIRE(bytes.size() >= 2 * 4096);
+  const std::string height_5000("\0\0\x13\x88", 4);
+  bytes.replace(4, 4, height_5000);
+  const std::string self_loop("\0\0\0\0\0\0\1", 7);  // type internal, 0 keys, child 1
+  bytes.replace(4096, self_loop.size(), self_loop);
+  mem.WriteFileForTest(dat, bytes);
+  auto t = MustOpen(&mem, Opts(false));
+  auto put = t->Put("b", "v");
+  INFO(put.ToString());
+  CHECK(put.IsCorruption());
+  CHECK(put.ToString().find("RecursionError") != std::string::npos);
+  auto del = t->Delete("a");
+  REQUIRE_FALSE(del.ok());
+  CHECK(del.status().ToString().find("RecursionError") != std::string::npos);
+  auto get = t->Get("a");
+  REQUIRE_FALSE(get.ok());
+  CHECK(get.status().ToString().find("RecursionError") != std::string::npos);
+}
+
 }  // namespace blackout::engines

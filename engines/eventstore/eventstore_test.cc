@@ -24,7 +24,15 @@ class FailingEnv final : public Env {
   }
   class FailingFile final : public File {
    public:
-    FailingFile(std::unique_ptr<File> f, bool fail_writes) : fail_(fail_writes), f_(std::move(f)) {}
+    // Registers itself in `live` and leaves it when destroyed, so that FailWrites only reaches
+    // files that are still open (the store closes and reopens its file, e.g. on a failed write).
+    FailingFile(std::unique_ptr<File> f, std::vector<FailingFile*>* live)
+        : live_(live), f_(std::move(f)) {
+      live_->push_back(this);
+    }
+    ~FailingFile() override { std::erase(*live_, this); }
+    FailingFile(const FailingFile&) = delete;
+    FailingFile& operator=(const FailingFile&) = delete;
     Status Write(std::string_view d) override {
       return fail_ ? Status::IOError("write " + f_->path(), EIO) : f_->Write(d);
     }
@@ -39,6 +47,7 @@ class FailingEnv final : public Env {
     bool fail_ = false;
 
    private:
+    std::vector<FailingFile*>* live_;
     std::unique_ptr<File> f_;
   };
   // Fixed keeps one file open: make its writes fail from now on.
@@ -51,9 +60,7 @@ class FailingEnv final : public Env {
       return Status::IOError("open " + p, EIO);
     }
     BLACKOUT_ASSIGN_OR_RETURN(auto f, mem_->Open(p, m));
-    auto wrapped = std::make_unique<FailingFile>(std::move(f), false);
-    files_.push_back(wrapped.get());
-    return std::unique_ptr<File>(std::move(wrapped));
+    return std::unique_ptr<File>(std::make_unique<FailingFile>(std::move(f), &files_));
   }
   Status Rename(const std::string& a, const std::string& b) override { return mem_->Rename(a, b); }
   Status Remove(const std::string& p) override { return mem_->Remove(p); }
@@ -72,7 +79,7 @@ class FailingEnv final : public Env {
   MemEnv* mem_;
   int fail_at_ = 0;
   int opens_ = 0;
-  std::vector<FailingFile*> files_;  // owned by the store; only used while it lives
+  std::vector<FailingFile*> files_;  // the open files (owned by the store); they keep it current
 };
 
 EventStoreOptions Opts(bool fixed) {
