@@ -1,16 +1,26 @@
 #include "harness/exec_workload.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "fusefs/control/client.h"
 #include "harness/child_process.h"
+#include "harness/diagnosis.h"
+#include "harness/explore.h"
 #include "harness/findings.h"
 #include "harness/mounted_fs.h"
+#include "harness/sync_guard.h"
 
 namespace blackout::harness {
 namespace {
@@ -100,61 +110,60 @@ Finished RunToEnd(const std::vector<std::string>& argv, const std::string& log, 
   return f;
 }
 
-}  // namespace
+// Where a stage's command is written in the scenario, in its own spelling.
+std::string StagePath(const ExecSpec& e, const std::string& stage) {
+  return e.older_spelling ? "$.exec." + stage : "$." + stage + ".exec";
+}
 
-CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const std::string& state,
-                                   json* contract) {
+// The workload's run on a mount, up to the crash.
+struct ExecRecording {
+  std::unique_ptr<MountedFs> fs;
+  std::vector<ExecAck> acks;
+  bool triggered = false;  // the mount's crash trigger cut the power
+  int exit_code = -1;
+};
+
+// Mounts, sends the faults and the trigger, runs the workload and reads its
+// acks. Returns a setup error, or "" with *rec filled.
+std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecording* rec) {
   const ExecSpec& e = *s.exec;
-  CrashStateResult r;
-  r.point = s.crash_trigger.is_null()
-                ? "end"
-                : std::string(s.crash_trigger.value("before", false) ? "before " : "after ") +
-                      s.crash_trigger.value("op", "") + " " + s.crash_trigger.value("path", "*") +
-                      " #" + std::to_string(s.crash_trigger.value("nth", uint64_t{1}));
-  r.state = s.crash_kind == CrashKind::kPower ? state : "process";
-  *contract = {{"process", e.contract}, {"power", e.contract}};
-  const double t0 = Now();
-  auto finish = [&](std::string error) {
-    r.error = std::move(error);
-    r.seconds = Now() - t0;
-    return r;
-  };
-
+  const std::string wpath = StagePath(e, "workload");
   std::vector<std::string> extra;
   if (s.capacity_bytes) extra = {"--capacity", std::to_string(s.capacity_bytes)};
   auto fs = MountedFs::Mount(o.blackout_bin, s.model, o.tmp_root, extra);
-  if (!fs.ok()) return finish(fs.error());
-  const std::string mnt = (*fs)->mountpoint();
+  if (!fs.ok()) return fs.error();
+  rec->fs = std::move(*fs);
+  const std::string mnt = rec->fs->mountpoint();
   const std::string ctl = control::DefaultSocketPath(mnt);
-  FsControl& control = (*fs)->control();
-  if (auto r0 = control.Sync(); !r0.ok()) return finish(r0.error());
+  FsControl& control = rec->fs->control();
+  if (auto r0 = control.Sync(); !r0.ok()) return r0.error();
   for (const json& f : s.faults)
-    if (auto rep = Call(ctl, f); !rep.ok()) return finish("$.faults: " + rep.error());
+    if (auto rep = Call(ctl, f); !rep.ok()) return "$.faults: " + rep.error();
   if (!s.crash_trigger.is_null())
-    if (auto rep = Call(ctl, s.crash_trigger); !rep.ok())
-      return finish("$.crash.at: " + rep.error());
+    if (auto rep = Call(ctl, s.crash_trigger); !rep.ok()) return "$.crash.at: " + rep.error();
 
-  // The workload, reading its acks as they come.
-  const std::string wlog = (*fs)->dir() + "/workload.log";
-  auto child = ChildProcess::Start(ShellArgv(e, mnt, ctl, e.workload), wlog);
-  if (!child.ok()) return finish("cannot start $.exec.workload: " + child.error());
+  // The workload, reading its acks as they come; under the sync guard, so
+  // that its sync(2)/syncfs(2) reach the mount (harness/sync_guard.h).
+  const std::string wlog = rec->fs->dir() + "/workload.log";
+  auto child = ChildProcess::Start(
+      SyncGuardArgv(o.blackout_bin, mnt, ShellArgv(e, mnt, ctl, e.workload)), wlog);
+  if (!child.ok()) return "cannot start " + wpath + ": " + child.error();
   child->CloseStdin();
-  std::vector<ExecAck> acks;
   std::vector<std::string> junk;  // stdout lines that are not acks (shown on error)
   const double deadline = Now() + e.timeout_s;
-  bool triggered = false, eof = false;
+  bool eof = false;
   auto trigger_fired = [&]() -> bool {
     if (s.crash_trigger.is_null()) return false;
     auto rep = Call(ctl, {{"cmd", "faults"}});
     return rep.ok() && rep->value("triggered_cuts", 0) > 0;
   };
   while (!eof) {
-    if (Interrupted()) return finish("interrupted");
+    if (Interrupted()) return "interrupted";
     if (Now() > deadline) {
       child->Kill();
-      return finish("$.exec.workload did not finish within " +
-                    std::to_string(static_cast<int>(e.timeout_s)) + " s (exec.timeout_s); " +
-                    std::to_string(acks.size()) + " acks so far; its stderr: " + Tail(wlog));
+      return wpath + " did not finish within " + std::to_string(static_cast<int>(e.timeout_s)) +
+             " s (" + (e.older_spelling ? "$.exec" : "$.workload") + ".timeout_s); " +
+             std::to_string(rec->acks.size()) + " acks so far; its stderr: " + Tail(wlog);
     }
     auto line = child->ReadLine(0.05);
     if (!line.ok()) {
@@ -162,7 +171,7 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
       if (trigger_fired()) {
         // The mount cut the power: what the program does from now on
         // happens after the crash; stop it here.
-        triggered = true;
+        rec->triggered = true;
         child->Kill();
         break;
       }
@@ -171,39 +180,188 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     const std::string text = Trim(*line);
     if (text.rfind("ack ", 0) == 0 && !Trim(text.substr(4)).empty()) {
       auto seq = control.Seq();
-      acks.push_back({Trim(text.substr(4)), seq.ok() ? *seq : 0});
+      rec->acks.push_back({Trim(text.substr(4)), seq.ok() ? *seq : 0});
     } else if (!text.empty() && junk.size() < 5) {
       junk.push_back(text);
     }
   }
-  int exit_code = -1;
-  if (!triggered) {
+  if (!rec->triggered) {
     auto code = child->Wait(std::max(1.0, deadline - Now()));
     if (!code.ok()) {
       child->Kill();
-      return finish("$.exec.workload closed its output but did not exit: " + code.error());
+      return wpath + " closed its output but did not exit: " + code.error();
     }
-    exit_code = *code;
-    triggered = trigger_fired();
+    rec->exit_code = *code;
+    rec->triggered = trigger_fired();
   }
-  if (exit_code == 126 || exit_code == 127)
-    return finish("$.exec.workload could not run (exit " + std::to_string(exit_code) +
-                  ": command not found or not executable): " + Tail(wlog));
-  if (acks.empty()) {
+  if (rec->exit_code == 126 || rec->exit_code == 127)
+    return wpath + " could not run (exit " + std::to_string(rec->exit_code) +
+           ": command not found or not executable): " + Tail(wlog);
+  if (rec->acks.empty()) {
     std::string seen = junk.empty() ? "nothing" : "'" + junk.front() + "'";
-    return finish("$.exec.workload printed no `ack ID` line (exit " + std::to_string(exit_code) +
-                  ", stdout began with " + seen +
-                  "); it must print one per durable operation; "
-                  "its stderr: " +
-                  Tail(wlog));
+    return wpath + " printed no `ack ID` line (exit " + std::to_string(rec->exit_code) +
+           ", stdout began with " + seen +
+           "); it must print one per durable operation; its stderr: " + Tail(wlog);
   }
-  if (!s.crash_trigger.is_null() && !triggered)
-    return finish("$.crash.at.after: the crash trigger never fired (the workload exited " +
-                  std::to_string(exit_code) + " before the matching operation)");
+  if (!s.crash_trigger.is_null() && !rec->triggered)
+    return "$.crash.at.after: the crash trigger never fired (the workload exited " +
+           std::to_string(rec->exit_code) + " before the matching operation)";
+  return "";
+}
+
+// Whether the trace shows an injected failure of an fsync.
+bool FsyncFailed(const json& trace) {
+  for (const auto& t : trace.value("entries", json::array()))
+    if (t.value("detail", "").rfind("injected", 0) == 0 &&
+        t.value("op", "").find("sync") != std::string::npos)
+      return true;
+  return false;
+}
+
+// Runs recover (optional) and check on the files under `mnt` after the
+// crash; `guard` wraps a command for the mount (identity off the mount).
+// Fills r->recovered, r->recovery_error and *found / *corrupt. Returns a
+// setup error: a command that cannot run, or a check that hangs (the
+// check is the author's instrument; a hang is no verdict on the program).
+struct Checked {
+  std::set<std::string> found;
+  bool corrupt = false;
+  std::string corrupt_why;
+};
+std::string RecoverAndCheck(
+    const Scenario& s, const std::string& mnt, const std::string& ctl, const std::string& log,
+    const std::function<std::vector<std::string>(const std::vector<std::string>&)>& guard,
+    CrashStateResult* r, Checked* out) {
+  const ExecSpec& e = *s.exec;
+  const std::string limit =
+      std::to_string(static_cast<int>(s.recovery_timeout_s)) + " s (crash.recovery_timeout_s)";
+  r->recovered = true;
+  if (!e.recover.empty()) {
+    Finished rec = RunToEnd(guard(ShellArgv(e, mnt, ctl, e.recover)), log, s.recovery_timeout_s);
+    if (!rec.started) return "cannot start " + StagePath(e, "recover") + ": " + rec.error;
+    if (rec.exit_code == 126 || rec.exit_code == 127)
+      return StagePath(e, "recover") + " could not run (exit " + std::to_string(rec.exit_code) +
+             "): " + Tail(log);
+    if (rec.timed_out || rec.exit_code != 0) {
+      r->recovered = false;
+      r->recovery_error =
+          rec.timed_out ? "exec.recover did not finish within " + limit
+                        : "exec.recover exited " + std::to_string(rec.exit_code) + ": " + Tail(log);
+    }
+  }
+  if (!r->recovered) return "";
+  const std::string cpath = StagePath(e, "check");
+  Finished chk = RunToEnd(guard(ShellArgv(e, mnt, ctl, e.check)), log, s.recovery_timeout_s);
+  if (!chk.started) return "cannot start " + cpath + ": " + chk.error;
+  if (chk.timed_out)
+    return cpath + " did not finish within " + limit + " and was killed: it must print the IDs " +
+           "it finds and exit";
+  if (chk.exit_code == 126 || chk.exit_code == 127)
+    return cpath + " could not run (exit " + std::to_string(chk.exit_code) + "): " + Tail(log);
+  out->corrupt = chk.exit_code != 0;
+  out->corrupt_why = "exec.check exited " + std::to_string(chk.exit_code) + ": " + Tail(log);
+  std::istringstream lines(chk.out);
+  for (std::string l; std::getline(lines, l);)
+    if (!Trim(l).empty()) out->found.insert(Trim(l));
+  return "";
+}
+
+// The invariants of one crash state: the acks against what check found.
+void JudgeExec(const Scenario& s, const std::vector<ExecAck>& acks, const Checked& c,
+               CrashStateResult* r) {
+  const ExecSpec& e = *s.exec;
+  auto listed = [&](const char* inv) { return std::count(s.check.begin(), s.check.end(), inv); };
+  CheckOutcome& out = r->check;
+  out.acked_writes = static_cast<int>(acks.size());
+  std::vector<std::string> missing;
+  int first_missing = -1, last_found = -1;
+  for (size_t i = 0; i < acks.size(); ++i) {
+    if (c.found.count(acks[i].id)) {
+      last_found = static_cast<int>(i);
+    } else {
+      missing.push_back(acks[i].id);
+      if (first_missing < 0) first_missing = static_cast<int>(i);
+    }
+  }
+  const bool judged = r->recovered && !c.corrupt;
+  if (judged) {
+    out.lost_writes = static_cast<int>(missing.size());
+    if (e.contract == "acked") out.promised_lost = out.lost_writes;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i)
+      out.lost_examples.push_back("ack " + missing[i]);
+  }
+  if (!r->recovered && listed("recovers"))
+    out.violations.push_back({"recovers", r->recovery_error});
+  if (r->recovered && c.corrupt && listed("no-corruption"))
+    out.violations.push_back({"no-corruption", c.corrupt_why});
+  if (judged && e.contract == "acked" && !missing.empty() && listed("acked-durable")) {
+    std::string ids;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i) ids += (i ? ", " : "") + missing[i];
+    out.violations.push_back({"acked-durable", std::to_string(missing.size()) + " of " +
+                                                   std::to_string(acks.size()) +
+                                                   " acked IDs not found after the crash (" + ids +
+                                                   (missing.size() > 5 ? ", ..." : "") + ")"});
+  }
+  if (judged && first_missing >= 0 && last_found > first_missing && listed("prefix"))
+    out.violations.push_back({"prefix", "ack " + acks[first_missing].id +
+                                            " is missing while the later ack " +
+                                            acks[last_found].id + " survived"});
+}
+
+// Findings: what the program left undone, in the words of its trace.
+void ExecFindings(const std::vector<Gap>& gaps, bool fsync_failed, CrashStateResult* r) {
+  if (r->check.lost_writes <= 0) return;
+  auto has = [&](Gap::Kind k) {
+    return std::any_of(gaps.begin(), gaps.end(), [&](const Gap& g) { return g.kind == k; });
+  };
+  if (has(Gap::Kind::kFileData)) r->findings.push_back("exec-file-not-fsynced");
+  if (has(Gap::Kind::kDirEntries)) r->findings.push_back("exec-directory-not-fsynced");
+  if (fsync_failed) r->findings.push_back("exec-data-lost-after-fsync-error");
+}
+
+std::string PointName(const Scenario& s) {
+  return s.crash_trigger.is_null()
+             ? "end"
+             : std::string(s.crash_trigger.value("before", false) ? "before " : "after ") +
+                   s.crash_trigger.value("op", "") + " " + s.crash_trigger.value("path", "*") +
+                   " #" + std::to_string(s.crash_trigger.value("nth", uint64_t{1}));
+}
+
+// States per generator; a reorder enumeration can be vast.
+constexpr size_t kStateLimit = 5000;
+
+}  // namespace
+
+bool UsesExecExploration(const Scenario& s) {
+  // A crash trigger cuts the power inside the mount (drop-all): nothing is
+  // left to explore.
+  return s.exec && s.crash_trigger.is_null() && UsesExploration(s);
+}
+
+CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const std::string& state,
+                                   json* contract) {
+  const ExecSpec& e = *s.exec;
+  CrashStateResult r;
+  r.point = PointName(s);
+  r.state = s.crash_kind == CrashKind::kPower ? state : "process";
+  *contract = {{"process", e.contract}, {"power", e.contract}};
+  const double t0 = Now();
+  // Setup errors name the scenario file: they are problems of its input.
+  auto finish = [&](std::string error) {
+    r.error = s.file + ": " + error;
+    r.seconds = Now() - t0;
+    return r;
+  };
+
+  ExecRecording rec;
+  if (std::string err = RecordExecWorkload(s, o, &rec); !err.empty()) return finish(err);
+  const std::string mnt = rec.fs->mountpoint();
+  const std::string ctl = control::DefaultSocketPath(mnt);
+  FsControl& control = rec.fs->control();
 
   // The crash.
   std::vector<Gap> gaps;
-  if (s.crash_kind == CrashKind::kPower && !triggered) {
+  if (s.crash_kind == CrashKind::kPower && !rec.triggered) {
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());
     gaps = GapsInStore(*unsynced, "");
@@ -212,99 +370,190 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     if (!cut.ok()) return finish(cut.error());
   }
   bool fsync_failed = false;
-  if (auto trace = control.Trace(); trace.ok())
-    for (const auto& t : trace->value("entries", json::array()))
-      if (t.value("detail", "").rfind("injected", 0) == 0 &&
-          t.value("op", "").find("sync") != std::string::npos)
-        fsync_failed = true;
+  if (auto trace = control.Trace(); trace.ok()) fsync_failed = FsyncFailed(*trace);
 
   // Recovery and check, each within the recovery time limit.
-  const std::string rlog = (*fs)->dir() + "/recovery.log";
-  r.recovered = true;
-  if (!e.recover.empty()) {
-    Finished rec = RunToEnd(ShellArgv(e, mnt, ctl, e.recover), rlog, s.recovery_timeout_s);
-    if (!rec.started) return finish("cannot start $.exec.recover: " + rec.error);
-    if (rec.timed_out || rec.exit_code != 0) {
-      r.recovered = false;
-      r.recovery_error =
-          rec.timed_out
-              ? "exec.recover did not finish within " +
-                    std::to_string(static_cast<int>(s.recovery_timeout_s)) +
-                    " s (crash.recovery_timeout_s)"
-              : "exec.recover exited " + std::to_string(rec.exit_code) + ": " + Tail(rlog);
-    }
-  }
-  std::set<std::string> found;
-  bool corrupt = false;
-  std::string corrupt_why;
-  if (r.recovered) {
-    Finished chk = RunToEnd(ShellArgv(e, mnt, ctl, e.check), rlog, s.recovery_timeout_s);
-    if (!chk.started) return finish("cannot start $.exec.check: " + chk.error);
-    if (chk.timed_out) {
-      r.recovered = false;
-      r.recovery_error = "exec.check did not finish within " +
-                         std::to_string(static_cast<int>(s.recovery_timeout_s)) +
-                         " s (crash.recovery_timeout_s)";
-    } else if (chk.exit_code == 126 || chk.exit_code == 127) {
-      return finish("$.exec.check could not run (exit " + std::to_string(chk.exit_code) +
-                    "): " + Tail(rlog));
-    } else {
-      corrupt = chk.exit_code != 0;
-      corrupt_why = "exec.check exited " + std::to_string(chk.exit_code) + ": " + Tail(rlog);
-      std::istringstream lines(chk.out);
-      for (std::string l; std::getline(lines, l);)
-        if (!Trim(l).empty()) found.insert(Trim(l));
-    }
-  }
-
-  // Judge.
-  auto listed = [&](const char* inv) { return std::count(s.check.begin(), s.check.end(), inv); };
-  CheckOutcome& out = r.check;
-  out.acked_writes = static_cast<int>(acks.size());
-  std::vector<std::string> missing;
-  int first_missing = -1, last_found = -1;
-  for (size_t i = 0; i < acks.size(); ++i) {
-    if (found.count(acks[i].id)) {
-      last_found = static_cast<int>(i);
-    } else {
-      missing.push_back(acks[i].id);
-      if (first_missing < 0) first_missing = static_cast<int>(i);
-    }
-  }
-  if (r.recovered && !corrupt) {
-    out.lost_writes = static_cast<int>(missing.size());
-    if (e.contract == "acked") out.promised_lost = out.lost_writes;
-    for (size_t i = 0; i < missing.size() && i < 5; ++i)
-      out.lost_examples.push_back("ack " + missing[i]);
-  }
-  if (!r.recovered && listed("recovers")) out.violations.push_back({"recovers", r.recovery_error});
-  if (corrupt && listed("no-corruption")) out.violations.push_back({"no-corruption", corrupt_why});
-  if (r.recovered && !corrupt && e.contract == "acked" && !missing.empty() &&
-      listed("acked-durable")) {
-    std::string ids;
-    for (size_t i = 0; i < missing.size() && i < 5; ++i) ids += (i ? ", " : "") + missing[i];
-    out.violations.push_back({"acked-durable", std::to_string(missing.size()) + " of " +
-                                                   std::to_string(acks.size()) +
-                                                   " acked IDs not found after the crash (" + ids +
-                                                   (missing.size() > 5 ? ", ..." : "") + ")"});
-  }
-  if (r.recovered && !corrupt && first_missing >= 0 && last_found > first_missing &&
-      listed("prefix"))
-    out.violations.push_back({"prefix", "ack " + acks[first_missing].id +
-                                            " is missing while the later ack " +
-                                            acks[last_found].id + " survived"});
-
-  // Findings: what the program left undone, in the words of its trace.
-  if (out.lost_writes > 0) {
-    auto has = [&](Gap::Kind k) {
-      return std::any_of(gaps.begin(), gaps.end(), [&](const Gap& g) { return g.kind == k; });
-    };
-    if (has(Gap::Kind::kFileData)) r.findings.push_back("exec-file-not-fsynced");
-    if (has(Gap::Kind::kDirEntries)) r.findings.push_back("exec-directory-not-fsynced");
-    if (fsync_failed) r.findings.push_back("exec-data-lost-after-fsync-error");
-  }
+  Checked c;
+  auto guard = [&](const std::vector<std::string>& argv) {
+    return SyncGuardArgv(o.blackout_bin, mnt, argv);
+  };
+  if (std::string err =
+          RecoverAndCheck(s, mnt, ctl, rec.fs->dir() + "/recovery.log", guard, &r, &c);
+      !err.empty())
+    return finish(err);
+  JudgeExec(s, rec.acks, c, &r);
+  ExecFindings(gaps, fsync_failed, &r);
   r.seconds = Now() - t0;
   return r;
+}
+
+std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOptions& o,
+                                                  json* contract) {
+  const ExecSpec& e = *s.exec;
+  const double t0 = Now();
+  *contract = {{"process", e.contract}, {"power", e.contract}};
+  auto failed = [&](const std::string& error) {
+    CrashStateResult r;
+    r.point = "record";
+    r.state = "explore";
+    r.error = s.file + ": " + error;
+    r.seconds = Now() - t0;
+    return std::vector<CrashStateResult>{r};
+  };
+  std::string tmpl = o.tmp_root + "/blackout-explore-XXXXXX";
+  if (!mkdtemp(tmpl.data())) return failed("cannot create a directory under " + o.tmp_root);
+  const std::string work = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{work};
+
+  // Record once on the mount and save the crash point at the end.
+  ExecRecording rec;
+  if (std::string err = RecordExecWorkload(s, o, &rec); !err.empty()) return failed(err);
+  FsControl& control = rec.fs->control();
+  auto trace = control.Trace();
+  if (!trace.ok()) return failed(trace.error());
+  auto unsynced = control.Unsynced();
+  if (!unsynced.ok()) return failed(unsynced.error());
+  const std::string point_file = work + "/end.point";
+  if (auto saved = control.SaveCrashPoint(point_file); !saved.ok()) return failed(saved.error());
+  rec.fs.reset();  // unmount: the rest is offline
+  const bool fsync_failed = FsyncFailed(*trace);
+  const std::vector<Gap> gaps = GapsInStore(*unsynced, "");
+  std::map<uint64_t, json> by_seq;
+  for (const auto& t : trace->value("entries", json::array()))
+    by_seq[t.value("seq", uint64_t{0})] = t;
+
+  auto point = LoadPoint(s, point_file);
+  if (!point.ok()) return failed(point.error());
+  const model::Filesystem& mfs = *point->fs;
+  struct Job {
+    model::CrashStateInfo info;
+    int same_as = -1;  // an earlier job with the same tree
+  };
+  std::vector<Job> jobs;
+  std::map<uint64_t, int> by_hash;
+  for (const auto& g : s.states) {
+    auto states = mfs.CrashStates(g, o.seed, kStateLimit);
+    if (!states.ok())
+      return failed("generator '" + g + "' failed: " + std::strerror(states.error()));
+    for (auto& info : *states) {
+      Job j{std::move(info), -1};
+      auto [it, fresh] = by_hash.emplace(j.info.tree_hash, static_cast<int>(jobs.size()));
+      if (!fresh) j.same_as = it->second;
+      jobs.push_back(std::move(j));
+    }
+  }
+
+  // One state: materialized into its own directory, which stands for the
+  // mount (BLACKOUT_MNT; BLACKOUT_CTL is empty: no mount, no control socket).
+  std::atomic<int> counter{0};
+  auto check_state = [&](const std::string& id, CrashStateResult* r) -> std::string {
+    const std::string dir = work + "/state-" + std::to_string(counter++);
+    struct Remove {
+      std::string dir;
+      ~Remove() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        std::filesystem::remove(dir + ".log", ec);
+      }
+    } remove{dir};
+    if (auto m = mfs.MaterializeCrashState(id, dir); !m.ok())
+      return "cannot materialize crash state " + id + " into " + dir + ": " +
+             std::strerror(m.error());
+    Checked c;
+    auto plain = [](const std::vector<std::string>& argv) { return argv; };
+    if (std::string err = RecoverAndCheck(s, dir, "", dir + ".log", plain, r, &c); !err.empty())
+      return err;
+    JudgeExec(s, rec.acks, c, r);
+    return "";
+  };
+
+  std::vector<CrashStateResult> results(jobs.size());
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < static_cast<int>(jobs.size()); i = next++) {
+      const Job& j = jobs[i];
+      if (j.same_as >= 0 || Interrupted()) continue;
+      CrashStateResult& r = results[i];
+      const double t = Now();
+      r.point = "end";
+      r.state = j.info.id;
+      for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+      r.error = check_state(j.info.id, &r);
+      json ex = {{"id", j.info.id},
+                 {"generator", j.info.generator},
+                 {"kept", DescribeOps(j.info.kept, by_seq)},
+                 {"dropped", DescribeOps(j.info.dropped, by_seq)}};
+      if (j.info.torn)
+        ex["torn"] = DescribeOps({j.info.torn}, by_seq)[0].get<std::string>() + ", first " +
+                     std::to_string(j.info.torn_bytes) + " bytes";
+      if (r.error.empty() && !r.check.violations.empty()) {
+        // Which sync would have saved it (diagnosis.h), re-checked the same way.
+        DiagnosisInput di;
+        di.trace = &*trace;
+        di.kept = j.info.kept;
+        di.dropped = j.info.dropped;
+        di.torn = j.info.torn;
+        for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
+        di.lost_writes = r.check.lost_writes;
+        di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+          CrashStateResult again;
+          if (!check_state(id, &again).empty()) return std::nullopt;
+          std::vector<std::string> v;
+          for (const auto& x : again.check.violations) v.push_back(x.invariant);
+          return v;
+        };
+        Diagnosis dg = Diagnose(di);
+        ex["diagnosis"] = dg.ToJson();
+        // The finding is named by the sync that would have saved the state
+        // (DESIGN.md), else by what was pending at the cut.
+        if (dg.found) {
+          for (const auto& f : dg.fixes) {
+            const char* name = f.directory ? "exec-directory-not-fsynced" : "exec-file-not-fsynced";
+            if (r.check.lost_writes > 0 && !std::count(r.findings.begin(), r.findings.end(), name))
+              r.findings.push_back(name);
+          }
+          if (fsync_failed && r.check.lost_writes > 0)
+            r.findings.push_back("exec-data-lost-after-fsync-error");
+        } else {
+          ExecFindings(gaps, fsync_failed, &r);
+        }
+      }
+      r.exploration = std::move(ex);
+      r.seconds = Now() - t;
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (int t = 1; t < std::min<int>(std::max(1, o.jobs), static_cast<int>(jobs.size())); ++t)
+      threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+  }
+  if (Interrupted()) return failed("interrupted");
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs[i].same_as < 0) continue;
+    // Same tree as an earlier state: same outcome.
+    CrashStateResult r = results[jobs[i].same_as];
+    r.state = jobs[i].info.id;
+    r.seconds = 0;
+    r.exploration["id"] = jobs[i].info.id;
+    r.exploration["generator"] = jobs[i].info.generator;
+    r.exploration["kept"] = DescribeOps(jobs[i].info.kept, by_seq);
+    r.exploration["dropped"] = DescribeOps(jobs[i].info.dropped, by_seq);
+    r.exploration["same_tree_as"] = jobs[jobs[i].same_as].info.id;
+    results[i] = std::move(r);
+  }
+  // A setup error of one state (a check that hangs, a command that cannot
+  // run) is the scenario's: report it once, as the mount path does.
+  for (const auto& r : results)
+    if (!r.error.empty()) return failed(r.error + " (crash state " + r.state + ")");
+  return results;
 }
 
 }  // namespace blackout::harness

@@ -9,13 +9,17 @@
 //   -> crash: when a crash trigger fired, the mount has cut the power
 //   itself and the workload is killed; otherwise the workload ran to its
 //   end and a power cut leaves the chosen state (drop-all, keep-all), or
-//   nothing is cut for a process crash -> exec.recover (optional, within
-//   crash.recovery_timeout_s) -> exec.check prints the IDs it finds (a
-//   non-zero exit: corruption) -> invariants: recovers (recover and check
-//   ran and exited 0 in time), acked-durable (contract "acked": every acked
+//   nothing is cut for a process crash -> recover.exec (optional, within
+//   crash.recovery_timeout_s) -> check.exec prints the IDs it finds (a
+//   non-zero exit: corruption; a check that outlives the time limit is a
+//   setup error) -> invariants: recovers (recover ran and exited 0 in
+//   time), acked-durable (contract "acked": every acked
 //   ID is found), prefix (no acked ID is missing while a later one is
 //   found), no-corruption (check exited 0) -> findings from what was still
 //   pending at the cut and from injected fsync errors -> unmount.
+// Generators beyond drop-all/keep-all and the models beyond the first two
+// are explored offline from the crash point saved at the end
+// (ExploreExecScenario).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -26,9 +30,32 @@
 
 namespace blackout::harness {
 
-// One crash state of an exec scenario (the runner calls it for s.exec).
-// *contract becomes {"process": C, "power": C} with C = exec.contract.
+// One crash state of an exec scenario cut on the mount (the runner calls it
+// for s.exec when !UsesExecExploration(s)). *contract becomes
+// {"process": C, "power": C} with C = exec.contract. A setup problem (the
+// program not found, no acks, a check that hangs) comes back in `error`.
 CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const std::string& state,
                                    nlohmann::json* contract);
+
+// Whether an exec scenario is explored offline: a power crash with a
+// generator beyond drop-all/keep-all or a behaviour model beyond the first
+// two (explore.h, UsesExploration), and no crash trigger (a trigger cuts the
+// power inside the mount, leaving drop-all).
+bool UsesExecExploration(const Scenario& s);
+
+// Explores an exec scenario: the workload runs once on the mount (faults,
+// capacity and all), the crash point at its end is saved
+// (Filesystem::SaveCrashPoint), the mount goes, and for each crash state of
+// each generator the state is materialized into a directory where recover
+// and check run with BLACKOUT_MNT set to it and BLACKOUT_CTL empty (no
+// mount: a program that talks to the control socket during recovery needs
+// the mount path). States with identical trees are checked once; a
+// violating state carries its diagnosis (diagnosis.h), and its findings
+// are named by the sync that would have saved it. The saved point does not
+// carry the mount's capacity or fault rules: recovery runs unlimited and
+// fault-free. A setup failure (also one state's) comes back as one result
+// with `error` set.
+std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOptions& o,
+                                                  nlohmann::json* contract);
 
 }  // namespace blackout::harness
