@@ -8,29 +8,26 @@ namespace blackout::lazyfs {
 namespace {
 
 // LazyFS's operation names that blackout's crash triggers can observe.
-// open, access, link and symlink are LazyFS names the model does not count.
 bool ToFaultOp(const std::string& name, model::FaultOp* op, std::string* error) {
-  static const char* kLazyfsOnly[] = {"open", "access", "link", "symlink"};
-  for (const char* n : kLazyfsOnly) {
+  if (name == "access") {
+    *error = "op=access never reaches blackoutfs: it mounts with default_permissions, so the "
+             "kernel answers access(2) itself; use op=open";
+    return false;
+  }
+  for (const char* n : {"write", "read", "fsync", "create", "rename", "unlink", "truncate", "open",
+                        "link", "symlink"}) {
     if (name == n) {
-      *error = "op=" + name +
-               " is not supported by blackout's crash triggers; supported: write, read, fsync, "
-               "create, rename, unlink, truncate";
-      return false;
+      *op = *model::ParseFaultOp(name);
+      return true;
     }
   }
-  if (name == "write" || name == "read" || name == "fsync" || name == "create" ||
-      name == "rename" || name == "unlink" || name == "truncate") {
-    *op = *model::ParseFaultOp(name);
-    return true;
-  }
   *error = "op=" + name +
-           " is not an operation LazyFS knows; use write, read, fsync, create, rename, unlink "
-           "or truncate";
+           " is not an operation LazyFS knows; use write, read, fsync, create, rename, unlink, "
+           "truncate, open, link or symlink";
   return false;
 }
 
-bool IsMultiPath(const std::string& op) { return op == "rename"; }
+bool IsMultiPath(const std::string& op) { return op == "rename" || op == "link"; }
 
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\t')) {

@@ -28,6 +28,17 @@ TEST_CASE("LazyFS control commands parse as LazyFS writes them, newline or not")
         Command::kTorn);
 }
 
+TEST_CASE("LazyFS crash commands on open, link and symlink arm; access is refused with why") {
+  CHECK(ParseCommand("lazyfs::crash::timing=after::op=open::from_rgx=wal").crash.trigger.op ==
+        model::FaultOp::kOpen);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=link::to_rgx=new").kind == Command::kCrash);
+  CHECK(ParseCommand("lazyfs::crash::timing=after::op=symlink::from_rgx=l").kind ==
+        Command::kCrash);
+  const Command access = ParseCommand("lazyfs::crash::timing=after::op=access::from_rgx=f");
+  CHECK(access.kind == Command::kInvalid);
+  CHECK(access.error.find("default_permissions") != std::string::npos);
+}
+
 TEST_CASE("LazyFS torn-op and torn-seq commands arm a torn write of the exact file") {
   const Command op = ParseCommand(
       "lazyfs::torn-op::file=/mnt/db/output1.txt::persist=1,3::parts=3::occurrence=5", "/mnt");
@@ -98,8 +109,8 @@ TEST_CASE("Crash commands LazyFS rejects are rejected with the reason") {
         Command::kInvalid);
   CHECK(ParseCommand("lazyfs::crash::timing=before::op=rename::to_rgx=b").kind ==
         Command::kCrash);
-  CHECK(ParseCommand("lazyfs::crash::timing=before::op=open::from_rgx=a").error.find(
-            "not supported") != std::string::npos);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=chmod::from_rgx=a").error.find(
+            "not an operation LazyFS knows") != std::string::npos);
   CHECK(ParseCommand("lazyfs::crash::timing=before::op=write::from_rgx=(a|b)").error.find(
             "cannot match") != std::string::npos);
 }

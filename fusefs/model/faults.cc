@@ -12,7 +12,7 @@ namespace blackout::model {
 
 namespace {
 
-constexpr std::array<std::pair<FaultOp, std::string_view>, 9> kOps{{
+constexpr std::array<std::pair<FaultOp, std::string_view>, 12> kOps{{
     {FaultOp::kRead, "read"},
     {FaultOp::kWrite, "write"},
     {FaultOp::kFsync, "fsync"},
@@ -22,6 +22,9 @@ constexpr std::array<std::pair<FaultOp, std::string_view>, 9> kOps{{
     {FaultOp::kUnlink, "unlink"},
     {FaultOp::kTruncate, "truncate"},
     {FaultOp::kFallocate, "fallocate"},
+    {FaultOp::kOpen, "open"},
+    {FaultOp::kLink, "link"},
+    {FaultOp::kSymlink, "symlink"},
 }};
 
 constexpr std::array<std::pair<int, std::string_view>, 4> kErrnos{{
@@ -55,7 +58,8 @@ std::string_view Name(FaultOp op) {
 }
 
 std::string_view FaultOpNames() {
-  return "read, write, fsync, fsyncdir, create, rename, unlink, truncate, fallocate";
+  return "read, write, fsync, fsyncdir, create, rename, unlink, truncate, fallocate, open, link, "
+         "symlink";
 }
 
 Result<int> ParseFaultErrno(std::string_view name) {

@@ -34,10 +34,13 @@ enum class FaultOp : uint8_t {
   kUnlink,
   kTruncate,  // truncate(2), ftruncate(2), O_TRUNC
   kFallocate,
+  kOpen,     // open of an existing file or directory (create has its own)
+  kLink,     // link(2): the file's path or the new name
+  kSymlink,  // symlink(2): the new name
 };
 
 // "read", "write", "fsync", "fsyncdir", "create", "rename", "unlink",
-// "truncate", "fallocate"; EINVAL otherwise.
+// "truncate", "fallocate", "open", "link", "symlink"; EINVAL otherwise.
 [[nodiscard]] Result<FaultOp> ParseFaultOp(std::string_view name);
 std::string_view Name(FaultOp op);
 // The names above, comma-separated, for error messages.

@@ -362,3 +362,25 @@ TEST_CASE("several armed triggers each fire once, in the order their operations 
   CHECK(fs.ArmedTriggers().empty());
   CHECK(ReadAll(fs, "a.log") == "one");
 }
+
+TEST_CASE("open, link and symlink can fail by injection and trigger a crash") {
+  Filesystem fs;
+  Fh f = MustCreate(fs, "a.log");
+  REQUIRE(fs.Release(f).ok());
+  fs.SyncAll();
+  const Ino ino = InoOf(fs, "a.log");
+  REQUIRE(fs.AddFault(Rule(FaultOp::kOpen, "*.log", EIO, 1, 1)).ok());
+  CHECK(fs.Open(ino, O_RDONLY, kWho).error() == EIO);
+  REQUIRE(fs.Open(ino, O_RDONLY, kWho).ok());  // the window was one open
+  REQUIRE(fs.AddFault(Rule(FaultOp::kSymlink, "/s*", EROFS)).ok());
+  CHECK(fs.Symlink(kRootIno, "s", "a.log", kWho).error() == EROFS);
+  CHECK(ReadAll(fs, "s") == "<missing>");
+  CrashTrigger t;
+  t.op = FaultOp::kLink;
+  t.path = "/b.log";  // the new name
+  REQUIRE(fs.AddCrashTrigger(t).ok());
+  REQUIRE(fs.Link(ino, kRootIno, "b.log", kWho).ok());  // completes, then the power goes
+  CHECK(fs.TriggeredCuts() == 1);
+  CHECK(ReadAll(fs, "b.log") == "<missing>");  // the new name was never synced
+  CHECK(ParseFaultOp("symlink").ok());
+}

@@ -443,7 +443,12 @@ Result<Attr> Filesystem::Symlink(Ino parent, std::string_view name, std::string_
   if (target.empty()) return Errno{ENOENT};
   if (target.size() >= PATH_MAX) return Errno{ENAMETOOLONG};
   std::lock_guard lock(impl_->mu);
-  return impl_->NewInode(parent, name, S_IFLNK | 0777, 0, target, who, OpKind::kSymlink);
+  Impl& m = *impl_;
+  auto paths = [&] { return std::vector<std::string>{m.EntryPath(parent, name)}; };
+  if (int e = m.BeforeOp(FaultOp::kSymlink, paths); e != 0) return Errno{e};
+  auto made = m.NewInode(parent, name, S_IFLNK | 0777, 0, target, who, OpKind::kSymlink);
+  if (made.ok()) m.AfterOp(FaultOp::kSymlink, paths);
+  return made;
 }
 
 Result<std::string> Filesystem::Readlink(Ino ino) {
@@ -469,6 +474,10 @@ Result<Attr> Filesystem::Link(Ino ino, Ino new_parent, std::string_view new_name
     return Errno{EEXIST};
   }
   if (n->attr.nlink >= 65000) return Errno{EMLINK};  // ext4's EXT4_LINK_MAX
+  auto paths = [&] {
+    return std::vector<std::string>{impl_->Path(ino), impl_->EntryPath(new_parent, new_name)};
+  };
+  if (int e = impl_->BeforeOp(FaultOp::kLink, paths); e != 0) return Errno{e};
   PendingOp op;
   op.kind = OpKind::kLink;
   op.ino = ino;
@@ -477,7 +486,9 @@ Result<Attr> Filesystem::Link(Ino ino, Ino new_parent, std::string_view new_name
   op.name = std::string(new_name);
   impl_->Commit(std::move(op), who.pid);
   ++impl_->lookups[ino];
-  return impl_->vol.Find(ino)->Report();
+  Attr attr = impl_->vol.Find(ino)->Report();
+  impl_->AfterOp(FaultOp::kLink, paths);
+  return attr;
 }
 
 Result<void> Filesystem::Unlink(Ino parent, std::string_view name, const Caller& who) {
@@ -632,12 +643,18 @@ Result<Fh> Filesystem::Open(Ino ino, int flags, const Caller& who) {
   if (n == nullptr) return Errno{ENOENT};
   if (n->IsDir() && Writable(flags)) return Errno{EISDIR};
   if (S_ISLNK(n->attr.mode)) return Errno{ELOOP};
+  auto paths = [&] { return m.PathsOf(ino); };
+  if (int e = m.BeforeOp(FaultOp::kOpen, paths); e != 0) return Errno{e};
+  const bool is_dir = n->IsDir();
   if ((flags & O_TRUNC) && Writable(flags) && n->IsReg()) {
     if (auto r = m.TruncateLocked(ino, 0, who); !r.ok()) return Errno{r.error()};
   }
   Fh fh = m.next_fh++;
-  m.handles[fh] = Handle{ino, flags, m.epoch, n->IsDir(), {}};
+  m.handles[fh] = Handle{ino, flags, m.epoch, is_dir, {}};
   ++m.open_count[ino];
+  // An "after" trigger cuts power with the file open: the handle then
+  // belongs to the old world and answers EIO, as every other one.
+  m.AfterOp(FaultOp::kOpen, paths);
   return fh;
 }
 
