@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "reports/holes.h"
 #include "reports/markup.h"
 
 namespace blackout::reports {
@@ -481,6 +482,8 @@ std::string RenderHtml(const json& report) {
   for (const char* k : {"clean", "weakness", "violation", "unexpected", "error"})
     o << "<span class=\"chip o-" << k << "\">" << OutcomeWords(k) << "</span>";
   o << "</span></div>\n";
+
+  o << HoleTableHtml(HoleTable(report));
 
   // The matrix: rows engine x configuration, columns model x crash kind.
   std::set<std::pair<std::string, std::string>> cols;

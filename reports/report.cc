@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "reports/holes.h"
 #include "reports/html.h"
 #include "reports/markup.h"
 
@@ -72,6 +73,35 @@ std::string HtmlAnchor(const std::string& name) {
   return out;
 }
 
+// An explored crash state that violates something, in Markdown list items
+// (the same facts report.html shows): its id and generator, the diagnosis
+// sentence, the pending ops it dropped, tore and kept (a few of each), and
+// the command that rebuilds it.
+void ExploredStateMarkdown(std::ostringstream& md, const json& st, const std::string& indent) {
+  const json ex = st.value("exploration", json());
+  if (!ex.is_object()) return;
+  md << indent << "- crash state `" << Str(ex, "id") << "` (generator " << Str(ex, "generator");
+  if (!Str(ex, "same_tree_as").empty()) md << ", same files as `" << Str(ex, "same_tree_as") << "`";
+  md << ")\n";
+  const json dg = ex.value("diagnosis", json());
+  if (dg.is_object() && !Str(dg, "text").empty())
+    md << indent << "  - diagnosis: " << Str(dg, "text") << "\n";
+  constexpr size_t kOps = 6;  // a PR comment shows a few; report.html has them all
+  auto ops = [&](const char* what, const json& list) {
+    if (!list.is_array() || list.empty()) return;
+    md << indent << "  - " << what << " (" << list.size() << "): ";
+    for (size_t i = 0; i < list.size() && i < kOps; ++i)
+      md << (i ? ", " : "") << "`" << list[i].get<std::string>() << "`";
+    if (list.size() > kOps) md << ", ... " << list.size() - kOps << " more";
+    md << "\n";
+  };
+  ops("dropped", ex.value("dropped", json::array()));
+  if (!Str(ex, "torn").empty()) md << indent << "  - torn: `" << Str(ex, "torn") << "`\n";
+  ops("kept", ex.value("kept", json::array()));
+  if (!Str(ex, "reproduce").empty())
+    md << indent << "  - reproduce: `" << Str(ex, "reproduce") << "`\n";
+}
+
 }  // namespace
 
 std::string RenderMarkdown(const json& report) { return RenderMarkdown(report, "report.html"); }
@@ -114,6 +144,7 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
          << ").\n";
     md << "\n";
   }
+  md << HoleTableMarkdown(HoleTable(report));
   md << "<details><summary>Durability gaps: all " << scenarios.size() << " scenarios</summary>\n\n";
   md << "## Durability gaps\n\n";
   md << "Lost: acknowledged writes missing after recovery in the worst crash state (contract: what "
@@ -147,12 +178,45 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
     md << "### " << Str(s, "name") << "\n\n" << Str(s, "description") << "\n\n";
     if (!Str(s, "mismatch").empty()) md << "- " << Str(s, "mismatch") << "\n";
     if (!Str(s, "error").empty()) md << "- error: " << Str(s, "error") << "\n";
-    for (const auto& st : s.value("crash_states", json::array()))
+    for (const auto& st : s.value("crash_states", json::array())) {
       for (const auto& v : st.value("violations", json::array()))
         md << "- " << Str(st, "point") << " / " << Str(st, "state") << ": `" << Str(v, "invariant")
            << "`: " << Str(v, "message") << "\n";
+      if (!st.value("violations", json::array()).empty()) ExploredStateMarkdown(md, st, "  ");
+    }
     md << "- reproduce: `" << Str(s, "reproduce") << "`\n\n";
   }
+  // Every explored state that violates something, with its diagnosis, also
+  // for scenarios whose violations are expected (a finding is named by its
+  // diagnosis). Folded; a few states per scenario.
+  std::ostringstream explored;
+  int explored_states = 0;
+  for (const auto& s : report.value("scenarios", json::array())) {
+    constexpr int kPerScenario = 4;
+    int shown = 0, violating = 0;
+    std::ostringstream one;
+    for (const auto& st : s.value("crash_states", json::array())) {
+      if (st.value("violations", json::array()).empty() || !st.value("exploration", json()).is_object())
+        continue;
+      ++violating;
+      if (shown++ >= kPerScenario) continue;
+      std::string inv;
+      for (const auto& v : st.value("violations", json::array()))
+        inv += (inv.empty() ? "" : ", ") + Str(v, "invariant");
+      one << "- " << Str(st, "point") << ": " << inv << "\n";
+      ExploredStateMarkdown(one, st, "  ");
+    }
+    if (violating == 0) continue;
+    explored_states += violating;
+    explored << "### " << Str(s, "name") << "\n\n" << one.str();
+    if (violating > kPerScenario)
+      explored << "- ... " << violating - kPerScenario << " more violating states in report.html\n";
+    explored << "\n";
+  }
+  if (explored_states > 0)
+    md << "\n<details><summary>Explored crash states that violate an invariant: " << explored_states
+       << ", with diagnoses</summary>\n\n## Diagnoses of explored crash states\n\n"
+       << explored.str() << "</details>\n";
   // GitHub refuses comments over 65536 characters.
   std::string out = md.str();
   constexpr size_t kCommentLimit = 60000;
@@ -261,7 +325,10 @@ bool CheckWritableDir(const std::string& dir, std::string* error) {
 
 bool WriteReports(const std::string& dir, const json& report, std::string* error) {
   if (!CheckWritableDir(dir, error)) return false;
-  return WriteFileAtomically(dir + "/report.json", report.dump(2) + "\n", error) &&
+  // report.json carries the hole table too, for tools that read it alone.
+  json saved = report;
+  if (json holes = HoleTable(report); !holes.empty()) saved["holes"] = std::move(holes);
+  return WriteFileAtomically(dir + "/report.json", saved.dump(2) + "\n", error) &&
          WriteFileAtomically(dir + "/report.md", RenderMarkdown(report), error) &&
          WriteFileAtomically(dir + "/junit.xml", RenderJunit(report), error) &&
          WriteFileAtomically(dir + "/report.html", RenderHtml(report), error);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "reports/holes.h"
 #include "reports/html.h"
 
 using namespace blackout::reports;
@@ -141,4 +142,40 @@ TEST_CASE("report.md fits a pull-request comment: a short what-changed table, un
   CHECK(md.find("... and 380 more") != std::string::npos);
   CHECK(md.size() < 65536);
   CHECK(md.find("Cut to fit a pull-request comment") != std::string::npos);
+}
+
+TEST_CASE("the hole table names each hole, what found it and whether the fixed profile closed it") {
+  const json report = json::parse(R"({
+    "schema_version": 1, "summary": {"scenarios": 4},
+    "scenarios": [
+      {"name": "H-T2-split", "hole": "H-T2", "engine": "btree", "profile": "default",
+       "model": "posix-strict", "outcome": "as-expected", "violations": ["structure"],
+       "description": "H-T2: the log replays half a split.",
+       "crash_states": [{"point": "after fsync btree.wal #14", "state": "drop-all",
+                         "violations": [{"invariant": "structure", "message": "m"}]}]},
+      {"name": "fixed-H-T2-split", "hole": "H-T2", "engine": "btree", "profile": "fixed",
+       "model": "posix-strict", "outcome": "as-expected", "violations": [], "crash_states": []},
+      {"name": "H-M3", "hole": "H-M3", "engine": "lsm", "profile": "default",
+       "model": "ext4-ordered", "outcome": "as-expected", "violations": ["recovers"],
+       "description": "H-M3: a torn table is unopenable.",
+       "crash_states": [{"point": "end", "state": "process",
+                         "violations": [{"invariant": "recovers", "message": "m"}]}]},
+      {"name": "fixed-H-M3", "hole": "H-M3", "engine": "lsm", "profile": "fixed",
+       "model": "ext4-ordered", "outcome": "unexpected", "violations": ["acked-durable"],
+       "mismatch": "expected violations [], got [acked-durable]", "crash_states": []},
+      {"name": "plain", "engine": "wal", "profile": "default", "model": "posix-strict",
+       "outcome": "as-expected", "violations": [], "crash_states": []}
+    ]})");
+  const json rows = HoleTable(report);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["hole"] == "H-T2");
+  CHECK(rows[0]["lost"] == "the log replays half a split.");
+  CHECK(rows[0]["found_by"] == json::array({"posix-strict: drop-all after fsync btree.wal #14"}));
+  CHECK(rows[0]["fixed"] == "closed");
+  CHECK(rows[1]["found_by"] == json::array({"ext4-ordered: process"}));
+  CHECK(rows[1]["fixed"] == "NOT closed: acked-durable (ext4-ordered)");
+  const std::string md = RenderMarkdown(report);
+  CHECK(md.find("| H-T2 | btree | the log replays half a split. |") != std::string::npos);
+  CHECK(RenderHtml(report).find("id=\"hole-table\"") != std::string::npos);
+  CHECK(RenderMarkdown(Sample()).find("Holes of the reference engines") == std::string::npos);
 }
