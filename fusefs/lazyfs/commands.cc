@@ -95,11 +95,16 @@ Command ParseCrash(const std::string& line) {
   } else if (from.empty() || !to.empty()) {
     return Invalid("crash: op=" + op + " needs from_rgx (and no to_rgx)");
   }
-  // The model's triggers match one glob against the source or the target of
-  // a rename; with both regexes given, the source one is used.
-  const std::string glob = RegexToGlob(from.empty() ? to : from, &error);
-  if (glob.empty()) return Invalid("crash: " + error);
-  c.crash.trigger.path = glob;
+  // LazyFS matches ".*R.*": R searched anywhere in the path, with C++'s
+  // ECMAScript regexes, as here. The model's triggers match one pattern
+  // against the source or the target of a rename or link; with both
+  // regexes given, the source one is used.
+  const std::string regex = from.empty() ? to : from;
+  c.crash.trigger.regex = model::CompilePathRegex(regex, &error);
+  if (!c.crash.trigger.regex) {
+    return Invalid("crash: regex '" + regex + "' does not compile: " + error);
+  }
+  c.crash.trigger.path = regex;
   return c;
 }
 
@@ -198,36 +203,6 @@ Command ParseTorn(const std::string& line, const std::string& mountpoint) {
 }
 
 }  // namespace
-
-std::string RegexToGlob(std::string_view regex, std::string* error) {
-  std::string glob = "*";
-  for (size_t i = 0; i < regex.size(); ++i) {
-    const char ch = regex[i];
-    if (ch == '.' && i + 1 < regex.size() && regex[i + 1] == '*') {
-      glob += '*';
-      ++i;
-    } else if (ch == '.') {
-      glob += '?';
-    } else if (ch == '\\' && i + 1 < regex.size() &&
-               std::ispunct(static_cast<unsigned char>(regex[i + 1]))) {
-      const char lit = regex[++i];
-      if (lit == '*' || lit == '?' || lit == '[' || lit == '\\') glob += '\\';
-      glob += lit;
-    } else if (std::string_view("^$*+?()[]{}|\\").find(ch) != std::string_view::npos) {
-      *error = "regex '" + std::string(regex) + "' uses '" + std::string(1, ch) +
-               "', which blackout cannot match; use literal text, '.', '.*' and backslash "
-               "escapes (LazyFS matches the regex anywhere in the path, blackout does too)";
-      return "";
-    } else {
-      glob += ch;
-    }
-  }
-  if (glob == "*") {
-    *error = "the regex is empty";
-    return "";
-  }
-  return glob + "*";
-}
 
 std::string ToMountPath(const std::string& path, const std::string& mountpoint) {
   if (path.rfind(mountpoint + "/", 0) == 0) return path.substr(mountpoint.size());

@@ -58,13 +58,6 @@ struct Command {
 // `mountpoint` maps torn-op/torn-seq `file=` paths (ToMountPath).
 Command ParseCommand(std::string_view line, const std::string& mountpoint = "");
 
-// A LazyFS crash regex as blackout matches it: LazyFS matches `.*R.*`
-// against the path, i.e. R anywhere in it. R may use literal text, '.', ".*"
-// and backslash escapes of punctuation; other regex syntax cannot be turned
-// into a glob and is refused. Returns the glob ("*R*" with '.' as '?'), or
-// "" and sets *error.
-std::string RegexToGlob(std::string_view regex, std::string* error);
-
 // A path from a LazyFS config (`from`, `file`) as a mount-relative model path:
 // MNT/a/b -> /a/b; a/b -> /a/b; /a/b (not under MNT) -> /a/b.
 std::string ToMountPath(const std::string& path, const std::string& mountpoint);

@@ -87,9 +87,9 @@ TEST_CASE("A LazyFS crash command arms a crash at the first operation whose path
   CHECK(c.crash.trigger.before);
   CHECK(c.crash.trigger.op == model::FaultOp::kWrite);
   CHECK(c.crash.trigger.nth == 1);
-  CHECK(c.crash.trigger.path == "*file1*");
-  CHECK(model::GlobMatches(c.crash.trigger.path, "/db/file1.log"));
-  CHECK_FALSE(model::GlobMatches(c.crash.trigger.path, "/db/file2.log"));
+  REQUIRE(c.crash.trigger.regex != nullptr);
+  CHECK(model::RegexMatches(*c.crash.trigger.regex, "/db/file1.log"));
+  CHECK_FALSE(model::RegexMatches(*c.crash.trigger.regex, "/db/file2.log"));
 }
 
 TEST_CASE("Crash commands longer than LazyFS's 100-byte read are parsed whole") {
@@ -97,7 +97,9 @@ TEST_CASE("Crash commands longer than LazyFS's 100-byte read are parsed whole") 
   const Command c =
       ParseCommand("lazyfs::crash::timing=after::op=fsync::from_rgx=" + regex);
   REQUIRE(c.kind == Command::kCrash);
-  CHECK(c.crash.trigger.path == "*" + regex + "*");
+  REQUIRE(c.crash.trigger.regex != nullptr);
+  CHECK(model::RegexMatches(*c.crash.trigger.regex, "/x" + regex + "y"));
+  CHECK_FALSE(model::RegexMatches(*c.crash.trigger.regex, "/x" + regex.substr(1)));
   CHECK_FALSE(c.crash.trigger.before);
 }
 
@@ -111,16 +113,25 @@ TEST_CASE("Crash commands LazyFS rejects are rejected with the reason") {
         Command::kCrash);
   CHECK(ParseCommand("lazyfs::crash::timing=before::op=chmod::from_rgx=a").error.find(
             "not an operation LazyFS knows") != std::string::npos);
-  CHECK(ParseCommand("lazyfs::crash::timing=before::op=write::from_rgx=(a|b)").error.find(
-            "cannot match") != std::string::npos);
+  CHECK(ParseCommand("lazyfs::crash::timing=before::op=write::from_rgx=(a|b").error.find(
+            "does not compile") != std::string::npos);
 }
 
-TEST_CASE("Crash regexes of literal text, '.' and '.*' become globs with the same matches") {
-  std::string error;
-  CHECK(RegexToGlob("wal.*log", &error) == "*wal*log*");
-  CHECK(RegexToGlob("a.b", &error) == "*a?b*");
-  CHECK(RegexToGlob("a\\.b", &error) == "*a.b*");
-  CHECK(RegexToGlob("", &error).empty());
+TEST_CASE("Crash regexes match as LazyFS's .*R.* does, any ECMAScript regex") {
+  auto matches = [](const std::string& regex, const std::string& path) {
+    const Command c = ParseCommand("lazyfs::crash::timing=after::op=fsync::from_rgx=" + regex);
+    REQUIRE(c.kind == Command::kCrash);
+    return model::RegexMatches(*c.crash.trigger.regex, path);
+  };
+  CHECK(matches("wal.*log", "/db/wal-000001.log"));
+  CHECK(matches("a.b", "/aXb"));
+  CHECK_FALSE(matches("a\\.b", "/aXb"));
+  CHECK(matches("(wal|sst)$", "/db/000001.sst"));
+  CHECK_FALSE(matches("(wal|sst)$", "/db/000001.sst.tmp"));
+  CHECK(matches("^/db/[0-9]+\\.log", "/db/42.log"));
+  const Command bad = ParseCommand("lazyfs::crash::timing=after::op=fsync::from_rgx=(a");
+  CHECK(bad.kind == Command::kInvalid);
+  CHECK(bad.error.find("does not compile") != std::string::npos);
 }
 
 TEST_CASE("Config paths under the mount point or relative are read inside the mount") {

@@ -59,10 +59,14 @@ std::unique_ptr<FaultFifo> FaultFifo::Start(model::Filesystem& fs, const std::st
     f->completed_fd_ = OpenFifo(config.fifo_path_completed, error);
     if (f->completed_fd_ < 0) return nullptr;
   }
-  if (pipe2(f->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (pipe2(f->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0 ||
+      pipe2(f->fire_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     *error = std::string("lazyfs: pipe: ") + std::strerror(errno);
     return nullptr;
   }
+  // A fired trigger wakes the reader at once: the crash point is saved and
+  // the daemon stops right after the cut, not at the next poll.
+  fs.SetFireListener([fd = f->fire_pipe_[1]](uint64_t) { (void)!write(fd, "f", 1); });
   for (const Injection& inj : config.injections) f->Arm(inj);
   f->thread_ = std::thread([p = f.get()] { p->Serve(); });
   Log()->info("LazyFS interface ready (FIFO {}, {} injection(s) armed)",
@@ -85,12 +89,14 @@ std::unique_ptr<FaultFifo> FaultFifo::StartFromOptions(model::Filesystem& fs,
 
 FaultFifo::~FaultFifo() {
   Stop();
-  for (int fd : {fifo_fd_, completed_fd_, wake_pipe_[0], wake_pipe_[1]}) {
+  for (int fd : {fifo_fd_, completed_fd_, wake_pipe_[0], wake_pipe_[1], fire_pipe_[0],
+                 fire_pipe_[1]}) {
     if (fd >= 0) close(fd);
   }
 }
 
 void FaultFifo::Stop() {
+  if (fire_pipe_[1] >= 0) fs_.SetFireListener(nullptr);
   if (!thread_.joinable()) return;
   (void)!write(wake_pipe_[1], "x", 1);
   thread_.join();
@@ -216,19 +222,19 @@ void FaultFifo::Serve() {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
   while (true) {
-    pollfd fds[2] = {{wake_pipe_[0], POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
-    bool armed;
-    {
-      std::lock_guard lock(mu_);
-      armed = !armed_.empty();
-    }
-    // An armed trigger fires inside a FUSE request; a short poll notices it.
-    const int n = poll(fds, fifo_fd_ >= 0 ? 2 : 1, armed ? 5 : -1);
+    pollfd fds[3] = {{wake_pipe_[0], POLLIN, 0}, {fire_pipe_[0], POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
+    // An armed trigger fires inside a FUSE request; the fire listener wakes us.
+    const int n = poll(fds, fifo_fd_ >= 0 ? 3 : 2, -1);
     if (n < 0 && errno != EINTR) break;
-    CheckFired();
     if (n <= 0) continue;
     if (fds[0].revents != 0) break;
-    if (fifo_fd_ >= 0 && (fds[1].revents & POLLIN) != 0) {
+    if ((fds[1].revents & POLLIN) != 0) {
+      char drain[64];
+      while (read(fire_pipe_[0], drain, sizeof drain) > 0) {
+      }
+      CheckFired();
+    }
+    if (fifo_fd_ >= 0 && (fds[2].revents & POLLIN) != 0) {
       char buf[4096];
       const ssize_t got = read(fifo_fd_, buf, sizeof buf);
       if (got > 0) buffer_.append(buf, static_cast<size_t>(got));

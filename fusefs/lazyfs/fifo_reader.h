@@ -87,7 +87,8 @@ class FaultFifo {
   std::string mountpoint_;
   int fifo_fd_ = -1;
   int completed_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
+  int wake_pipe_[2] = {-1, -1};  // Stop()
+  int fire_pipe_[2] = {-1, -1};  // the model's fire listener: a trigger cut power
   std::mutex mu_;                         // guards armed_
   std::map<uint64_t, Injection> armed_;   // by the model's trigger id
   std::thread thread_;

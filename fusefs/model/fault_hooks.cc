@@ -23,13 +23,17 @@ Result<void> Filesystem::AddFault(FaultRule rule) {
 }
 
 Result<void> Filesystem::SetCrashTrigger(CrashTrigger trigger) {
-  if (!GlobProblem(trigger.path).empty() || trigger.nth == 0) return Errno{EINVAL};
+  if ((!trigger.regex && !GlobProblem(trigger.path).empty()) || trigger.nth == 0) {
+    return Errno{EINVAL};
+  }
   DisarmTriggers();
   return AddCrashTrigger(std::move(trigger)).ok() ? Result<void>(Ok()) : Errno{EINVAL};
 }
 
 Result<uint64_t> Filesystem::AddCrashTrigger(CrashTrigger trigger) {
-  if (!GlobProblem(trigger.path).empty() || trigger.nth == 0) return Errno{EINVAL};
+  if ((!trigger.regex && !GlobProblem(trigger.path).empty()) || trigger.nth == 0) {
+    return Errno{EINVAL};
+  }
   trigger.seen = 0;
   std::lock_guard lock(impl_->mu);
   trigger.id = impl_->next_trigger_id++;
@@ -54,6 +58,11 @@ void Filesystem::DisarmTriggers() {
   std::lock_guard lock(impl_->mu);
   impl_->faults.ClearTriggers();
   impl_->torn_writes.clear();
+}
+
+void Filesystem::SetFireListener(FireListener listener) {
+  std::lock_guard lock(impl_->mu);
+  impl_->fire_listener = std::move(listener);
 }
 
 std::vector<uint64_t> Filesystem::TakeFiredTriggers() {
@@ -211,6 +220,7 @@ void Filesystem::Impl::TriggeredCut(uint64_t id, FaultOp op, const std::string& 
   std::vector<Ino> inodes = result.changed;
   inodes.insert(inodes.end(), result.forgotten.begin(), result.forgotten.end());
   if (drop_listener) drop_listener(std::move(entries), std::move(inodes));
+  if (fire_listener) fire_listener(id);
 }
 
 // ---------------------------------------------------------------- failed fsync

@@ -4,7 +4,9 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <array>
+#include <regex>
 #include <cerrno>
 #include <utility>
 
@@ -120,10 +122,31 @@ int FaultTable::Error(FaultOp op, const std::vector<std::string>& paths) {
   return err;
 }
 
+struct PathRegex {
+  std::regex re;
+};
+
+std::shared_ptr<const PathRegex> CompilePathRegex(const std::string& text, std::string* error) {
+  try {
+    return std::make_shared<const PathRegex>(PathRegex{std::regex(text, std::regex::ECMAScript)});
+  } catch (const std::regex_error& e) {
+    *error = e.what();
+    return nullptr;
+  }
+}
+
+bool RegexMatches(const PathRegex& regex, const std::string& path) {
+  return std::regex_search(path, regex.re);
+}
+
 uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before) {
   uint64_t fired = 0;
   for (auto it = triggers_.begin(); it != triggers_.end();) {
-    if (it->before != before || it->op != op || !AnyMatches(it->path, paths) ||
+    const bool matches =
+        it->regex ? std::any_of(paths.begin(), paths.end(),
+                                [&](const std::string& p) { return RegexMatches(*it->regex, p); })
+                  : AnyMatches(it->path, paths);
+    if (it->before != before || it->op != op || !matches ||
         ++it->seen < it->nth || fired != 0) {
       ++it;
       continue;

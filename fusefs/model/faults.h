@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,13 @@ struct FaultRule {
   uint64_t fired = 0;
 };
 
+// An ECMAScript regular expression searched anywhere in a path, as LazyFS
+// matches its crash regexes (".*R.*" against the path). Compiled once.
+struct PathRegex;
+// nullptr and *error (the regex library's message) when `text` is no regex.
+std::shared_ptr<const PathRegex> CompilePathRegex(const std::string& text, std::string* error);
+bool RegexMatches(const PathRegex& regex, const std::string& path);
+
 struct CrashTrigger {
   FaultOp op = FaultOp::kFsync;
   std::string path = "*";
@@ -74,6 +82,9 @@ struct CrashTrigger {
   bool before = false;  // cut before the operation (it never happens, answers EIO)
   uint64_t seen = 0;
   uint64_t id = 0;  // given by the filesystem when armed (TakeFiredTriggers)
+  // When set, matched against the paths instead of the glob `path` (which
+  // then only names the trigger in listings).
+  std::shared_ptr<const PathRegex> regex;
 };
 
 // LazyFS's torn-op and torn-seq faults (fusefs/lazyfs, docs/lazyfs.md): at

@@ -278,6 +278,11 @@ class Filesystem {
   std::vector<CrashTrigger> ArmedTriggers() const;
   // How many power cuts a crash trigger made so far.
   uint64_t TriggeredCuts() const;
+  // Called with the id of each trigger or torn write that cuts power, on the
+  // thread of the operation, with the model's lock held: it must only hand
+  // the id on (a pipe write). Empty: none.
+  using FireListener = std::function<void(uint64_t)>;
+  void SetFireListener(FireListener listener);
   // Kernel caches to drop after a change no control request made (a crash
   // trigger's power cut, a btrfs revert after a failed fsync): directory
   // entries and inodes. Called with the model's lock held, on the FUSE

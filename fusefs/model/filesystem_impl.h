@@ -125,6 +125,7 @@ struct Filesystem::Impl {
   std::vector<TornWrite> torn_writes;
   uint64_t next_trigger_id = 1;
   std::vector<uint64_t> fired_triggers;  // TakeFiredTriggers
+  FireListener fire_listener;
   Seq last_write_seq = 0;  // WriteLocked: the pending op it committed, or 0
   // A failed fsync of file `ino` through `fh` with a writeback error `err`:
   // what the behaviour model does with the un-synced data (durability.cc).
