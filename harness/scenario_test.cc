@@ -167,3 +167,54 @@ TEST_CASE("a directory expands to its scenario files in sorted order, without sc
   CHECK(problems[0].message == "no such file or directory");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("an engine scenario takes faults, capacity, a crash trigger, expect_error and hole") {
+  json doc = Valid();
+  doc["hole"] = "H-M1";
+  doc["fs"]["capacity"] = "1M";
+  doc["faults"] = json::parse(R"([{"op": "create", "path": "sst_*", "errno": "EIO", "nth": 1}])");
+  doc["crash"] = json::parse(R"({"kind": "power", "at": {"after": {"op": "fsync", "nth": 3}}})");
+  doc["workload"][1]["expect_error"] = true;
+  doc["workload"][3]["expect_error"] = "maybe";
+  std::vector<Problem> problems;
+  auto s = ParseScenario(doc, "x.json", &problems);
+  INFO(Messages(problems).size());
+  REQUIRE(problems.empty());
+  REQUIRE(s);
+  CHECK(s->hole == "H-M1");
+  CHECK(s->capacity_bytes == 1 << 20);
+  REQUIRE(s->faults.size() == 1);
+  CHECK(s->faults[0]["cmd"] == "fail");
+  CHECK(s->crash_trigger["cmd"] == "crash-after");
+  CHECK(s->crash_trigger["nth"] == 3);
+  CHECK(s->workload[1].failure == WorkItem::Failure::kExpected);
+  // The engine never sees the harness's field.
+  CHECK(!s->workload[1].request.contains("expect_error"));
+  CHECK(s->workload[5].failure == WorkItem::Failure::kAllowed);
+  CHECK(s->workload[0].failure == WorkItem::Failure::kNever);
+}
+
+TEST_CASE("a crash trigger needs a power crash leaving drop-all; bad expect_error and hole fail") {
+  json doc = Valid();
+  doc["hole"] = "H W1";
+  doc["workload"][1]["expect_error"] = "yes";
+  doc["crash"] = json::parse(
+      R"({"kind": "process", "at": {"after": {"op": "fsync", "nth": 1}}, "states": ["keep-all"]})");
+  std::vector<Problem> problems;
+  CHECK(!ParseScenario(doc, "x.json", &problems));
+  CHECK(AnyContains(problems, "$.hole", "hole id"));
+  CHECK(AnyContains(problems, "$.workload[1].expect_error", "\"maybe\""));
+  CHECK(AnyContains(problems, "$.crash.kind", "cuts the power"));
+  doc = Valid();
+  doc["crash"] = json::parse(
+      R"({"kind": "power", "at": {"after": {"op": "fsync", "nth": 1}}, "states": ["keep-all"]})");
+  problems.clear();
+  CHECK(!ParseScenario(doc, "x.json", &problems));
+  CHECK(AnyContains(problems, "$.crash.states", "a trigger leaves drop-all"));
+  doc = Valid();
+  doc["faults"] = json::parse(R"([{"op": "write"}])");
+  doc["crash"]["states"] = {"reorder:2"};
+  problems.clear();
+  CHECK(!ParseScenario(doc, "x.json", &problems));
+  CHECK(AnyContains(problems, "$.crash.states", "run on the mount"));
+}
