@@ -372,8 +372,11 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
         if (!reply.ok()) return Error{w.where + ": " + reply.error()};
         if ((*reply)["ok"] != true) {
           if (w.failure != WorkItem::Failure::kNever) {  // expected: no ack
+            auto after = fs.control().Seq();
+            if (!after.ok()) return Error{after.error()};
+            current = *after;  // what it did is not the next op's
             a.reply = {{"ok", true}};
-            a.seq_after = a.seq_before;
+            a.seq_after = current;
             rec->uncertain.push_back(std::move(a));
             break;
           }
