@@ -9,7 +9,9 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "fusefs/model/filesystem.h"
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
+#include "reports/report.h"
 
 namespace blackout::harness {
 namespace {
@@ -86,23 +89,30 @@ std::string ReadAllFile(const std::string& path, size_t limit = SIZE_MAX) {
   return s;
 }
 
-Status WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) return Error{"cannot write " + tmp};
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Error{"cannot rename " + tmp + " to " + path + ": " + ec.message()};
-  return Ok();
-}
-
 std::string Join(const std::vector<std::string>& v, const char* sep) {
   std::string s;
   for (const std::string& x : v) s += (s.empty() ? "" : sep) + x;
   return s;
+}
+
+// `text` as one shell word: single-quoted, a quote inside written '\''.
+std::string ShellQuote(const std::string& text) {
+  std::string q = "'";
+  for (char c : text) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Where the temporary mount goes: $TMPDIR, as for every temporary file.
+std::string TmpRoot() {
+  const char* t = std::getenv("TMPDIR");
+  return t != nullptr && *t != '\0' ? t : "/tmp";
+}
+
+std::string IsoNow() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
 }
 
 std::string Dropped(const std::vector<uint64_t>& seqs) {
@@ -123,7 +133,7 @@ Expected<RecordResult> Record(const RecordOptions& options) {
                  std::filesystem::path(out).parent_path().string() + " does not exist"};
   }
   Expected<std::unique_ptr<MountedFs>> mounted =
-      MountedFs::Mount(options.blackout_bin, options.model, "/tmp");
+      MountedFs::Mount(options.blackout_bin, options.model, TmpRoot());
   if (!mounted.ok()) return Error{"record: " + mounted.error()};
   MountedFs& fs = **mounted;
   RecordResult result;
@@ -150,6 +160,7 @@ Expected<RecordResult> Record(const RecordOptions& options) {
 }
 
 Expected<ExploreResult> Explore(const ExploreOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
   if (options.check.empty()) return Error{"explore: --check is empty; give a shell command"};
   model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(options.model);
   if (!m.ok()) {
@@ -215,6 +226,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
   }
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }
 
@@ -229,9 +241,9 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
       << (o.timed_out ? std::string("timed out") : "exited " + std::to_string(o.exit_code));
     std::string first = o.output.substr(0, o.output.find('\n'));
     if (!first.empty()) s << ": " << first;
-    s << "\n    reproduce: blackout explore " << options.trace << " --check '" << options.check
-      << "' --states " << o.generator << " --model " << result.model << " --seed "
-      << result.seed << "\n";
+    s << "\n    reproduce: blackout explore " << ShellQuote(options.trace) << " --check "
+      << ShellQuote(options.check) << " --states " << o.generator << " --model " << result.model
+      << " --seed " << result.seed << "\n";
   }
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
   return s.str();
@@ -239,10 +251,15 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
 
 Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& result,
                           const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Error{"cannot create " + dir + ": " + ec.message()};
+  // The shared report schema (reports/report.h), one "scenario" for the
+  // explored trace, so report.md, junit.xml and report.html render it as
+  // they render `blackout run`; the explore-only keys stay beside it.
+  const std::string reproduce = "blackout explore " + ShellQuote(options.trace) + " --check " +
+                                ShellQuote(options.check) + " --states " + Join(options.states, ",") +
+                                " --model " + result.model + " --seed " +
+                                std::to_string(result.seed);
   json states = json::array();
+  json crash_states = json::array();
   for (const StateOutcome& o : result.states) {
     states.push_back({{"id", o.id},
                       {"generator", o.generator},
@@ -251,35 +268,79 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                       {"timed_out", o.timed_out},
                       {"violation", o.violation()},
                       {"output", o.output}});
-  }
-  const json report{{"schema_version", 1},
-                    {"kind", "explore"},
-                    {"trace", options.trace},
-                    {"check", options.check},
-                    {"generators", options.states},
-                    {"model", result.model},
-                    {"seed", result.seed},
-                    {"states", states},
-                    {"violations", result.violations},
-                    {"ok", result.violations == 0}};
-  Status st = WriteAtomically(dir + "/report.json", report.dump(2) + "\n");
-  if (!st.ok()) return st;
-  std::ostringstream md;
-  md << "# blackout explore\n\n"
-     << "- trace: `" << options.trace << "`\n- check: `" << options.check << "`\n- model: `"
-     << result.model << "`, generators: `" << Join(options.states, ", ") << "`, seed "
-     << result.seed << "\n- " << result.states.size() << " crash states, **"
-     << result.violations << " violation(s)**\n\n";
-  if (result.violations > 0) {
-    md << "| crash state | lost pending ops | check |\n|---|---|---|\n";
-    for (const StateOutcome& o : result.states) {
-      if (!o.violation()) continue;
-      md << "| `" << o.id << "` | " << Dropped(o.dropped) << " | "
-         << (o.timed_out ? std::string("timed out") : "exit " + std::to_string(o.exit_code))
-         << " |\n";
+    json violations = json::array();
+    if (o.violation()) {
+      violations.push_back(
+          {{"invariant", "check"},
+           {"message", (o.timed_out ? std::string("the check timed out")
+                                    : "the check exited " + std::to_string(o.exit_code)) +
+                           (o.output.empty() ? "" : ": " + o.output)}});
     }
+    json pending = json::array();
+    for (uint64_t seq : o.dropped) pending.push_back("dropped #" + std::to_string(seq));
+    crash_states.push_back({{"point", "end"},
+                            {"state", o.id},
+                            {"generator", o.generator},
+                            {"recovered", true},
+                            {"lost_writes", 0},
+                            {"violations", std::move(violations)},
+                            {"pending_at_crash", std::move(pending)},
+                            {"findings", json::array()},
+                            {"error", ""},
+                            {"reproduce", "blackout ctl MNT power-cut --state " + o.id}});
   }
-  return WriteAtomically(dir + "/report.md", md.str());
+  const bool ok = result.violations == 0;
+  const std::string name = std::filesystem::path(options.trace).filename().string();
+  json scenario{{"name", name},
+                {"file", options.trace},
+                {"description", "blackout explore: the check `" + options.check +
+                                    "` in every crash state of the recorded trace"},
+                {"engine", "exec"},
+                {"config", json::object()},
+                {"profile", "-"},
+                {"model", result.model},
+                {"crash_kind", "power"},
+                {"crash_at", "end"},
+                {"states_requested", options.states},
+                {"check", json::array({"check-command"})},
+                {"expect", {{"violations", json::array()}}},
+                {"outcome", ok ? "as-expected" : "unexpected"},
+                {"error", ""},
+                {"mismatch", ok ? "" : "the check failed in " +
+                                           std::to_string(result.violations) + " crash state(s)"},
+                {"contract", json::object()},
+                {"violations", ok ? json::array() : json::array({"check"})},
+                {"findings", json::array()},
+                {"acked_writes", 0},
+                {"lost_writes", 0},
+                {"seconds", result.seconds},
+                {"reproduce", reproduce},
+                {"crash_states", std::move(crash_states)}};
+  json report{{"schema_version", reports::kSchemaVersion},
+              {"tool", "blackout"},
+              {"generated_at", IsoNow()},
+              {"seed", result.seed},
+              {"shard", "1/1"},
+              {"jobs", 1},
+              {"duration_s", result.seconds},
+              {"summary",
+               {{"scenarios", 1},
+                {"as_expected", ok ? 1 : 0},
+                {"unexpected", ok ? 0 : 1},
+                {"errors", 0},
+                {"lost_writes", 0}}},
+              {"scenarios", json::array({std::move(scenario)})},
+              {"kind", "explore"},
+              {"trace", options.trace},
+              {"check", options.check},
+              {"generators", options.states},
+              {"model", result.model},
+              {"states", std::move(states)},
+              {"violations", result.violations},
+              {"ok", ok}};
+  std::string error;
+  if (!reports::WriteReports(dir, report, &error)) return Error{error};
+  return Ok();
 }
 
 }  // namespace blackout::harness

@@ -61,14 +61,17 @@ struct ExploreResult {
   uint64_t seed = 0;
   std::vector<StateOutcome> states;
   size_t violations = 0;
+  double seconds = 0;  // the whole exploration
 };
 
 // Bad input (unreadable trace, not a crash point, unknown model or generator,
 // empty check) is an error; a failing check is a violation in the result.
 [[nodiscard]] Expected<ExploreResult> Explore(const ExploreOptions& options);
 
-// report.json ("kind":"explore", schema_version 1) and report.md in `dir`
-// (created), each written to a temporary name and renamed into place.
+// report.json, report.md, junit.xml and report.html in `dir` (created),
+// each written atomically (reports::WriteReports): the shared report schema
+// with the explored trace as its one scenario and each crash state as a
+// crash_states entry, plus "kind":"explore" and the explore-only keys.
 [[nodiscard]] Status WriteExploreReport(const ExploreOptions& options,
                                         const ExploreResult& result, const std::string& dir);
 

@@ -47,7 +47,8 @@ int RunExplore(const ExploreOptions& options, const std::string& out_dir) {
       std::cerr << "blackout: explore: --out " << out_dir << ": " << st.error() << "\n";
       return 2;
     }
-    std::cout << "report: " << out_dir << "/report.json, " << out_dir << "/report.md\n";
+    std::cout << "reports: " << out_dir << "/report.html, " << out_dir << "/report.md, "
+              << out_dir << "/report.json, " << out_dir << "/junit.xml\n";
   }
   return r->violations == 0 ? 0 : 1;
 }
@@ -87,7 +88,8 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
   explore->add_option("--seed", ex->seed, "seed for random:N (default 1)");
   explore->add_option("--limit", ex->limit, "crash states per generator (default 1000)");
   explore->add_option("--timeout", ex->timeout_s, "seconds per check (default 60)");
-  explore->add_option("--out", *out_dir, "directory for report.json and report.md");
+  explore->add_option("--out", *out_dir,
+                      "directory for report.html, report.md, report.json and junit.xml");
   explore->callback([ex, out_dir, &exit_code] { exit_code = RunExplore(*ex, *out_dir); });
 
   AddSyncGuardCommand(app, exit_code);

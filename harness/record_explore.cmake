@@ -9,7 +9,7 @@ target_link_libraries(blackout_harness PUBLIC blackout_sync_guard)
 
 add_library(blackout_record STATIC
   ${CMAKE_CURRENT_LIST_DIR}/record.cc ${CMAKE_CURRENT_LIST_DIR}/record_commands.cc)
-target_link_libraries(blackout_record PUBLIC blackout_harness blackout_model)
+target_link_libraries(blackout_record PUBLIC blackout_harness blackout_model blackout_reports)
 target_link_libraries(blackout_cli_commands INTERFACE blackout_record)
 
 blackout_add_test(harness_record_explore_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/e2e/record_explore_test.cc

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -60,26 +61,31 @@ struct TempDir {
   }
 };
 
-bool NoMountLeft() {
+// No mount left under `dir` (record mounts under $TMPDIR, set to the test's
+// own directory, so other runs on the machine do not count).
+bool NoMountLeft(const std::string& dir) {
   std::ifstream in("/proc/mounts");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.find("blackout-run-") != std::string::npos) return false;
+    if (line.find(" " + dir + "/") != std::string::npos) return false;
   }
   return true;
 }
 
-const char* kCheck = "test \"$(cat data.txt)\" = hello";
+const char* kCheck = "test \"$(cat data.txt)\" = 'hello'";
 
 TEST_CASE("explore finds the crash state that loses a file written without fsync") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
   const std::string trace = t.path + "/nosync.trace";
-  const Ran rec = Run({Bin(), "record", "--out", trace, "--", "sh", "-c",
-                       "test \"$BLACKOUT_MNT\" = \"$PWD\" && echo hello > data.txt"});
+  const Ran rec = Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh",
+                       "-c",
+                       "test \"$BLACKOUT_MNT\" = \"$PWD\" && echo hello > data.txt && "
+                       "echo \"mnt=$BLACKOUT_MNT\""});
   INFO(rec.out);
   REQUIRE(rec.exit_code == 0);
-  CHECK(NoMountLeft());
+  CHECK(rec.out.find("mnt=" + t.path + "/blackout-run-") != std::string::npos);  // $TMPDIR
+  CHECK(NoMountLeft(t.path));
   const Ran ex = Run({Bin(), "explore", trace, "--check", kCheck, "--out", t.path + "/report"});
   INFO("reproduce: blackout explore " << trace << " --check '" << kCheck << "'\n" << ex.out);
   CHECK(ex.exit_code == 1);
@@ -88,7 +94,23 @@ TEST_CASE("explore finds the crash state that loses a file written without fsync
   const nlohmann::json report = nlohmann::json::parse(in);
   CHECK(report["kind"] == "explore");
   CHECK(report["violations"].get<int>() >= 1);
-  CHECK(std::filesystem::exists(t.path + "/report/report.md"));
+  // The shared report schema: the trace is one scenario, each state a crash state.
+  CHECK(report["summary"]["unexpected"] == 1);
+  REQUIRE(report["scenarios"].size() == 1);
+  CHECK(report["scenarios"][0]["outcome"] == "unexpected");
+  CHECK(report["scenarios"][0]["crash_states"][0]["violations"][0]["invariant"] == "check");
+  for (const char* f : {"report.md", "report.html", "junit.xml"}) {
+    CHECK(std::filesystem::exists(t.path + "/report/" + f));
+  }
+  std::ifstream junit(t.path + "/report/junit.xml");
+  const std::string xml((std::istreambuf_iterator<char>(junit)), std::istreambuf_iterator<char>());
+  CHECK(xml.find("<failure") != std::string::npos);
+  // The printed reproduce line, quotes in the check and all, runs as printed.
+  const size_t at = ex.out.find("reproduce: blackout explore ");
+  REQUIRE(at != std::string::npos);
+  const size_t cmd = at + std::string("reproduce: blackout").size();
+  const std::string line = ex.out.substr(cmd, ex.out.find('\n', cmd) - cmd);
+  CHECK(Run({"sh", "-c", "'" + Bin() + "'" + line}).exit_code == 1);
 }
 
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
