@@ -19,6 +19,13 @@ bool IsEntryOp(const std::string& op) {
          op == "rmdir" || op == "rename";
 }
 
+// Operations an ext4 or xfs journal commit carries (crash_model.md,
+// "ext4-ordered": entry operations, attributes, xattrs and truncates).
+bool IsJournaled(const std::string& op) {
+  return IsEntryOp(op) || op == "truncate" || op == "setattr" || op == "setxattr" ||
+         op == "removexattr" || op == "fallocate";
+}
+
 std::string DirName(const std::string& p) {
   const size_t slash = p.rfind('/');
   if (slash == std::string::npos || slash == 0) return "/";
@@ -111,15 +118,31 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
     }
     return out;
   };
-  // What a sync of `x` right after `upto` makes durable.
+  const bool journal = in.model == "ext4-ordered" || in.model == "ext4-writeback" ||
+                       in.model == "xfs";
+  const bool btrfs = in.model == "btrfs";
+  // What a sync of `x` right after `upto` makes durable, under the model
+  // (crash_model.md, "Behaviour models").
   auto synced_by = [&](const Object& x, uint64_t upto) {
     std::set<uint64_t> out;
+    std::string file_path;  // btrfs: the fsynced file's path, for its new parents
     for (const auto& [seq, o] : ops) {
       if (seq > upto) break;
       if (x.directory ? (o.entry && std::count(o.dirs.begin(), o.dirs.end(), x.path))
-                      : (!o.entry && o.ino == x.ino))
+                      : (!o.entry && o.ino == x.ino)) {
         out.insert(seq);
+        if (!x.directory) file_path = o.path;
+      }
+      // ext4/xfs: the fsync of a changed inode commits the one journal, with
+      // every metadata op made so far (entries, attributes, truncates).
+      if (journal && IsJournaled(o.op)) out.insert(seq);
+      // btrfs: a file's fsync logs the entry ops that name it (tree-log.c).
+      if (btrfs && !x.directory && o.entry && o.ino == x.ino) out.insert(seq);
     }
+    if (btrfs && !x.directory && !file_path.empty())
+      for (const auto& [seq, o] : ops)  // ... and the names of its new parent directories
+        if (seq <= upto && o.op == "mkdir" && file_path.rfind(o.path + "/", 0) == 0)
+          out.insert(seq);
     if (x.directory) {
       // Earlier link changes of the same inodes come along.
       std::set<uint64_t> inodes;

@@ -10,8 +10,16 @@
 // state with those ops kept as well is rebuilt by the model from the same
 // crash point (a crash-state id naming the ops still dropped) and re-checked:
 // a fix counts only if the re-checked state violates no invariant at all (a
-// store that no longer opens has no lost writes to count, and is no fix). posix-strict semantics are the weakest sync any model
-// gives, so a fix found here is a fix under every model.
+// store that no longer opens has no lost writes to count, and is no fix).
+//
+// What a sync makes durable follows the scenario's behaviour model
+// (DiagnosisInput::model; crash_model.md, "Behaviour models"): posix-strict
+// as above; ext4-ordered, ext4-writeback and xfs: any fsync of a changed
+// inode also commits the one journal, i.e. every entry, attribute, xattr and
+// truncate op up to S (so an fsync of a file brings the directory entries
+// along, and a missing directory fsync may be named as a file fsync);
+// btrfs: a file's fsync also makes durable the entry ops naming the file and
+// the mkdirs of its parent directories (the log tree).
 //
 // Search order, smallest first: every single sync (for each object with a
 // dropped op, the earliest S that works), then pairs of objects, then all of
@@ -38,6 +46,7 @@ struct SyncFix {
 
 struct DiagnosisInput {
   const nlohmann::json* trace = nullptr;  // {"entries":[...]} of the recording run
+  std::string model = "posix-strict";     // the scenario's behaviour model
   std::vector<uint64_t> kept, dropped;    // the state's pending ops
   uint64_t torn = 0;                      // the torn write, or 0
   std::vector<std::string> violated;      // invariants the state violates

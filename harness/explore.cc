@@ -125,13 +125,19 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
                       const std::string& id, const Oracle& oracle, const std::string& contract,
                       const std::string& dir) {
   StateCheck c;
-  if (auto r = fs.MaterializeCrashState(id, dir); !r.ok()) {
+  double t = Now();
+  auto r = fs.MaterializeCrashState(id, dir);
+  c.materialize_s = Now() - t;
+  if (!r.ok()) {
     c.error = "cannot materialize crash state " + id + " into " + dir + ": " +
               std::strerror(r.error());
     return c;
   }
   const std::string store = dir + "/" + kStoreRel;
+  t = Now();
   Recovery rv = RecoverStore(o.blackout_bin, s, store, dir + ".log");
+  c.recover_s = Now() - t;
+  t = Now();
   if (rv.interrupted) {
     c.error = "interrupted";
     return c;
@@ -157,6 +163,7 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
     in.observed = std::move(*observed);
   }
   c.check = CheckInvariants(in);
+  c.check_s = Now() - t;
   return c;
 }
 
@@ -243,12 +250,16 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     r.recovered = c.recovered;
     r.recovery_error = c.recovery_error;
     r.check = c.check;
+    const json timing = {{"materialize_s", c.materialize_s},
+                         {"recover_s", c.recover_s},
+                         {"check_s", c.check_s}};
     auto gaps = GapsInStore(unsynced[j.point], std::string("/") + kStoreRel);
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     json ex = {{"id", j.info.id},
                {"generator", j.info.generator},
                {"kept", DescribeOps(j.info.kept, trace)},
                {"dropped", DescribeOps(j.info.dropped, trace)}};
+    ex["timing"] = timing;
     if (j.info.torn)
       ex["torn"] = DescribeOps({j.info.torn}, trace)[0].get<std::string>() + ", first " +
                    std::to_string(j.info.torn_bytes) + " bytes";
@@ -261,6 +272,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       r.findings = DiagnoseFindings(fc);
       DiagnosisInput di;
       di.trace = &run->trace;
+      di.model = s.model;
       di.kept = j.info.kept;
       di.dropped = j.info.dropped;
       di.torn = j.info.torn;
@@ -306,6 +318,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     r.exploration["kept"] = DescribeOps(j.info.kept, trace);
     r.exploration["dropped"] = DescribeOps(j.info.dropped, trace);
     r.exploration["same_tree_as"] = jobs[j.same_as].info.id;
+    r.exploration.erase("timing");  // recovered once, timed once
     if (!r.timeline.is_null())  // same files, but this state's own kept/dropped ops
       r.timeline = ExploredTimeline(run->trace, run->points[j.point].seq, run->points[j.point].acks,
                                     j.info.id, j.info.kept, j.info.dropped, j.info.torn);

@@ -83,6 +83,10 @@ struct StateCheck {
   bool recovered = false;
   std::string recovery_error;
   CheckOutcome check;
+  // Where the time went (BENCHMARKS.md, exploration): writing the state's
+  // files, the engine's recovery (a `blackout engine --dump` child), and
+  // building the observed state and checking the invariants.
+  double materialize_s = 0, recover_s = 0, check_s = 0;
 };
 StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
                       const std::string& id, const Oracle& oracle, const std::string& contract,

@@ -275,9 +275,20 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
   m.JoinReaper();
   // Through FinishCut with an empty pending list: the old world is dropped
   // (handles EIO, kernel caches reported) and the saved durable view is up.
+  // FinishCut repairs the durable view as fsck would, dropping inodes no
+  // durable entry names. But a pending entry op may name one: a file fsynced
+  // while its create is still pending (a data file of a store whose
+  // directory is never fsynced) has its data only in such an inode. Keep the
+  // view as saved, and give the volatile view those inodes before the
+  // pending ops link them, as the saving filesystem had them.
+  Tree saved_dur = dur;
   m.dur = std::move(dur);
   PowerCutResult ignored = m.FinishCut({}, "load");
   (void)ignored;
+  for (const auto& [ino, node] : saved_dur.nodes) {
+    if (m.vol.nodes.emplace(ino, node).second) m.vol.page_count += node->pages.size();
+  }
+  m.dur = std::move(saved_dur);
   // FinishCut keeps the born records of live inodes only; the pending ops
   // need those of the inodes they create, saved with them.
   m.born = std::move(born);
