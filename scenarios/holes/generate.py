@@ -327,6 +327,9 @@ def hole_table():
         kind = h["final"]["kind"]
         gens = [g for g in h["final"].get("states", []) if g != "drop-all"]
         if gens: kind += " (" + ", ".join(gens) + ")"
+        steps = sorted({w["kind"] for w in h["workload"]
+                        if isinstance(w, dict) and w.get("step") == "crash"} - {h["final"]["kind"]})
+        if steps: kind = "/".join(steps) + " crash step, then " + kind
         if h["trigger"]:
             t = per_profile(h["trigger"], "default")
             kind += " inside a call (trigger after %s %s #%d)" % (t["op"], t["path"], t["nth"])
