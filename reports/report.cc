@@ -199,7 +199,8 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
       if (st.value("violations", json::array()).empty() || !st.value("exploration", json()).is_object())
         continue;
       ++violating;
-      if (shown++ >= kPerScenario) continue;
+      // A state with the same files as one shown adds nothing but its id.
+      if (!Str(st["exploration"], "same_tree_as").empty() || shown++ >= kPerScenario) continue;
       std::string inv;
       for (const auto& v : st.value("violations", json::array()))
         inv += (inv.empty() ? "" : ", ") + Str(v, "invariant");
@@ -209,8 +210,9 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
     if (violating == 0) continue;
     explored_states += violating;
     explored << "### " << Str(s, "name") << "\n\n" << one.str();
-    if (violating > kPerScenario)
-      explored << "- ... " << violating - kPerScenario << " more violating states in report.html\n";
+    if (violating > shown)
+      explored << "- ... " << violating - shown
+               << " more violating states (or the same files under another id) in report.html\n";
     explored << "\n";
   }
   if (explored_states > 0)
