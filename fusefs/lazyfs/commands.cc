@@ -49,6 +49,22 @@ std::vector<std::string> SplitFields(const std::string& s) {
   return out;
 }
 
+// One KEY=VALUE field of a command, after "lazyfs::NAME".
+struct Field {
+  std::string text, key, value;
+};
+
+std::vector<Field> CommandFields(const std::string& line) {
+  std::vector<Field> out;
+  const std::vector<std::string> fields = SplitFields(line);
+  for (size_t i = 2; i < fields.size(); ++i) {
+    const size_t eq = fields[i].find('=');
+    out.push_back({fields[i], fields[i].substr(0, eq),
+                   eq == std::string::npos ? "" : fields[i].substr(eq + 1)});
+  }
+  return out;
+}
+
 Command Invalid(std::string message) {
   Command c;
   c.kind = Command::kInvalid;
@@ -58,12 +74,10 @@ Command Invalid(std::string message) {
 
 Command ParseCrash(const std::string& line) {
   std::string timing, op, from, to;
-  std::vector<std::string> fields = SplitFields(line);
-  for (size_t i = 2; i < fields.size(); ++i) {
-    const std::string& f = fields[i];
-    const size_t eq = f.find('=');
-    const std::string key = f.substr(0, eq);
-    const std::string value = eq == std::string::npos ? "" : f.substr(eq + 1);
+  for (const Field& field : CommandFields(line)) {
+    const std::string& f = field.text;
+    const std::string& key = field.key;
+    const std::string& value = field.value;
     if (key == "timing") {
       timing = value;
     } else if (key == "op") {
@@ -163,12 +177,10 @@ Command ParseTorn(const std::string& line, const std::string& mountpoint) {
   torn.kind = seq ? model::TornWrite::Kind::kSeq : model::TornWrite::Kind::kOp;
   std::string file;
   bool has_occurrence = false;
-  std::vector<std::string> fields = SplitFields(line);
-  for (size_t i = 2; i < fields.size(); ++i) {
-    const std::string& f = fields[i];
-    const size_t eq = f.find('=');
-    const std::string key = f.substr(0, eq);
-    const std::string value = eq == std::string::npos ? "" : f.substr(eq + 1);
+  for (const Field& field : CommandFields(line)) {
+    const std::string& f = field.text;
+    const std::string& key = field.key;
+    const std::string& value = field.value;
     bool ok = true;
     if (key == "file") {
       file = value;
