@@ -67,6 +67,15 @@ TEST_CASE("bad faults name the entry and list the accepted ops and errnos") {
   CHECK(AnyContains(problems, "$.faults[2]", "invalid path glob"));
   CHECK(AnyContains(problems, "$.faults[3]", "not both"));
   CHECK(AnyContains(problems, "$.faults[4].when", "unknown field"));
+
+  // The same names in a crash trigger.
+  doc = ValidExec();
+  doc["crash"]["at"]["after"] = {{"op", "sync"}, {"path", "a[b"}};
+  problems.clear();
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  CHECK(AnyContains(problems, "$.crash.at.after", "unknown op 'sync'"));
+  REQUIRE_FALSE(problems.empty());
+  CHECK(problems[0].ToString().rfind("f.json: $.crash.at.after: ", 0) == 0);
 }
 
 TEST_CASE(

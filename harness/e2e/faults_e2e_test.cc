@@ -140,6 +140,12 @@ TEST_CASE("an exec workload that is not found or prints no acks is a setup error
   CHECK(o.code == 2);
   CHECK(o.text.find(silent + ": $.workload.exec printed no `ack ID` line (exit 0, stdout began "
                              "with 'hello')") != std::string::npos);
+  json s = ExecScenario("echo ack 1", "echo 1");
+  s["recover"] = {{"exec", "no-such-recover-xyz"}};
+  const std::string norecover = w.Write("no-recover.json", s.dump());
+  o = w.Run("run " + norecover + " --out " + w.path + "/out3 --no-color");
+  CHECK(o.code == 2);
+  CHECK(o.text.find(norecover + ": $.recover.exec could not run (exit 127") != std::string::npos);
   CHECK(w.Clean());
 }
 
