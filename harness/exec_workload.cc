@@ -499,6 +499,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
         di.kept = j.info.kept;
         di.dropped = j.info.dropped;
         di.torn = j.info.torn;
+        di.model = s.model;
         for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
         di.lost_writes = r.check.lost_writes;
         di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
