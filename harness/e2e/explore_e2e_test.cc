@@ -13,73 +13,14 @@
 #include <sstream>
 #include <string>
 
+#include "harness/e2e/work_dir.h"
+
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Output {
-  int code;
-  std::string text;
-};
-
-std::string Bin() {
-  return std::getenv("BLACKOUT_BIN") ? std::getenv("BLACKOUT_BIN") : "build/blackout";
-}
-std::string Source() {
-  return std::getenv("BLACKOUT_SOURCE_DIR") ? std::getenv("BLACKOUT_SOURCE_DIR") : ".";
-}
-
-// A private work dir; the runs' temp dirs go under it (TMPDIR).
-struct WorkDir {
-  std::string path;
-  WorkDir() {
-    path = (fs::temp_directory_path() / ("explore_e2e_test." + std::to_string(getpid()))).string();
-    fs::create_directories(path + "/tmp");
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  Output Run(const std::string& args) const {
-    const std::string cmd = "TMPDIR=" + path + "/tmp " + Bin() + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    const int status = pclose(p);
-    UNSCOPED_INFO("$ " << cmd << "\n" << text);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-  }
-  std::string Write(const std::string& name, const json& j) const {
-    const std::string file = path + "/" + name;
-    fs::create_directories(fs::path(file).parent_path());
-    std::ofstream(file) << j.dump(2);
-    return file;
-  }
-  // Nothing of ours is mounted, and every run removed its temp dir.
-  bool Clean() const {
-    std::ifstream mounts("/proc/mounts");
-    std::string line;
-    while (std::getline(mounts, line))
-      if (line.find(path) != std::string::npos) return false;
-    return fs::is_empty(path + "/tmp");
-  }
-};
-
-json Read(const std::string& file) {
-  std::ifstream in(file);
-  return json::parse(in);
-}
-
-
-void SkipWithoutFuse() {
-  if (access("/dev/fuse", R_OK | W_OK) != 0) {
-    std::fprintf(stderr, "skipped: /dev/fuse is missing\n");
-    std::exit(77);
-  }
-}
+using namespace blackout::e2e;
 
 std::string Seed(const std::string& rel) { return Source() + "/scenarios/" + rel; }
 
@@ -87,7 +28,7 @@ std::string Seed(const std::string& rel) { return Source() + "/scenarios/" + rel
 
 TEST_CASE("replay writes the reported crash state, and with --recover shows its lost puts") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("explore_e2e_test");
   const std::string scenario = Seed("explore/lsm-flush-missing-dir-fsync-reorder.json");
   REQUIRE(w.Run("run " + scenario + " --quiet --out " + w.path + "/out").code == 0);
   // The state the report says loses all 8 puts (the WAL truncation reached
@@ -133,7 +74,7 @@ TEST_CASE("replay writes the reported crash state, and with --recover shows its 
 
 TEST_CASE("minimize shrinks a failing seed scenario to fewer ops with the same violation") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("explore_e2e_test");
   json doc = Read(Seed("seed/no-directory-fsync-anywhere-wal-power.json"));
   doc.erase("$schema");
   const std::string in = w.Write("in/dirsync.json", doc);

@@ -18,73 +18,14 @@
 #include <sstream>
 #include <string>
 
+#include "harness/e2e/work_dir.h"
+
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Output {
-  int code;
-  std::string text;
-};
-
-std::string Bin() {
-  return std::getenv("BLACKOUT_BIN") ? std::getenv("BLACKOUT_BIN") : "build/blackout";
-}
-std::string Source() {
-  return std::getenv("BLACKOUT_SOURCE_DIR") ? std::getenv("BLACKOUT_SOURCE_DIR") : ".";
-}
-
-struct WorkDir {
-  std::string path;
-  WorkDir() {
-    path = (fs::temp_directory_path() / ("faults_e2e_test." + std::to_string(getpid()))).string();
-    fs::create_directories(path + "/tmp");
-  }
-  ~WorkDir() {
-    // A failed test may leave a mount: take it down before removing files.
-    std::ifstream mounts("/proc/mounts");
-    std::string line;
-    while (std::getline(mounts, line)) {
-      std::istringstream f(line);
-      std::string dev, mnt;
-      f >> dev >> mnt;
-      if (mnt.find(path) == 0) (void)!std::system(("fusermount3 -u -z '" + mnt + "'").c_str());
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  Output Run(const std::string& args) const {
-    const std::string cmd = "TMPDIR=" + path + "/tmp " + Bin() + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    const int status = pclose(p);
-    UNSCOPED_INFO("$ " << cmd << "\n" << text);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-  }
-  std::string Write(const std::string& name, const std::string& text) const {
-    const std::string file = path + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
-  bool Clean() const {
-    std::ifstream mounts("/proc/mounts");
-    std::string line;
-    while (std::getline(mounts, line))
-      if (line.find(path) != std::string::npos) return false;
-    return fs::is_empty(path + "/tmp");
-  }
-};
-
-void SkipWithoutFuse() {
-  if (access("/dev/fuse", R_OK | W_OK) != 0) {
-    std::fprintf(stderr, "skipped: /dev/fuse is missing\n");
-    std::exit(77);
-  }
-}
+using namespace blackout::e2e;
 
 // In the issue's spelling: workload.exec, check.exec.
 json ExecScenario(const std::string& workload, const std::string& check) {
@@ -102,7 +43,7 @@ json ExecScenario(const std::string& workload, const std::string& check) {
 
 TEST_CASE("the exec, fault and program scenarios of the suite run as they expect") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("faults_e2e_test");
   const std::string src = Source();
   Output o = w.Run("run " + src + "/scenarios/exec " + src + "/scenarios/faults " + src +
                    "/scenarios/programs --out " + w.path + "/out --no-color");
@@ -129,20 +70,20 @@ TEST_CASE("the exec, fault and program scenarios of the suite run as they expect
 
 TEST_CASE("an exec workload that is not found or prints no acks is a setup error, exit 2") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("faults_e2e_test");
   const std::string missing =
-      w.Write("missing.json", ExecScenario("no-such-program-xyz", "true").dump());
+      w.Write("missing.json", ExecScenario("no-such-program-xyz", "true"));
   Output o = w.Run("run " + missing + " --out " + w.path + "/out1 --no-color");
   CHECK(o.code == 2);
   CHECK(o.text.find(missing + ": $.workload.exec could not run (exit 127") != std::string::npos);
-  const std::string silent = w.Write("silent.json", ExecScenario("echo hello", "true").dump());
+  const std::string silent = w.Write("silent.json", ExecScenario("echo hello", "true"));
   o = w.Run("run " + silent + " --out " + w.path + "/out2 --no-color");
   CHECK(o.code == 2);
   CHECK(o.text.find(silent + ": $.workload.exec printed no `ack ID` line (exit 0, stdout began "
                              "with 'hello')") != std::string::npos);
   json s = ExecScenario("echo ack 1", "echo 1");
   s["recover"] = {{"exec", "no-such-recover-xyz"}};
-  const std::string norecover = w.Write("no-recover.json", s.dump());
+  const std::string norecover = w.Write("no-recover.json", s);
   o = w.Run("run " + norecover + " --out " + w.path + "/out3 --no-color");
   CHECK(o.code == 2);
   CHECK(o.text.find(norecover + ": $.recover.exec could not run (exit 127") != std::string::npos);
@@ -153,14 +94,14 @@ TEST_CASE(
     "a check that hangs is killed at the time limit: exit 2 naming the file and "
     "$.check.exec, on the mount and in explored states") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("faults_e2e_test");
   json s = ExecScenario("echo ack 1", "sleep 30");
-  const std::string file = w.Write("hang.json", s.dump());
+  const std::string file = w.Write("hang.json", s);
   Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
   CHECK(o.code == 2);
   CHECK(o.text.find(file + ": $.check.exec did not finish within 2 s") != std::string::npos);
   s["crash"]["states"] = {"prefix"};
-  const std::string explored = w.Write("hang-explored.json", s.dump());
+  const std::string explored = w.Write("hang-explored.json", s);
   o = w.Run("run " + explored + " --out " + w.path + "/out2 --no-color");
   CHECK(o.code == 2);
   CHECK(o.text.find(explored + ": $.check.exec did not finish within 2 s") != std::string::npos);
@@ -171,11 +112,11 @@ TEST_CASE(
     "bad faults in an exec scenario are refused before anything runs: exit 2 naming the "
     "file, the entry and the accepted values") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("faults_e2e_test");
   json s = ExecScenario("echo ack 1", "echo 1");
   s["faults"] = json::parse(R"([{"op": "frob"}, {"op": "write", "errno": "EPERM"},
                                 {"op": "write", "path": "[x"}])");
-  const std::string file = w.Write("bad-faults.json", s.dump());
+  const std::string file = w.Write("bad-faults.json", s);
   Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
   CHECK(o.code == 2);
   CHECK(o.text.find(file + ": $.faults[0]: fail: unknown op 'frob'; ops: read,") !=
@@ -189,7 +130,7 @@ TEST_CASE(
 
 TEST_CASE("ctl fail, crash-after and mount --capacity act on a live mount") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("faults_e2e_test");
   const std::string mnt = w.path + "/mnt";
   fs::create_directories(mnt);
   REQUIRE(w.Run("mount " + mnt + " --model ext4-ordered --capacity 64K").code == 0);

@@ -13,65 +13,14 @@
 #include <sstream>
 #include <string>
 
+#include "harness/e2e/work_dir.h"
+
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Output {
-  int code;
-  std::string text;
-};
-
-std::string Bin() {
-  return std::getenv("BLACKOUT_BIN") ? std::getenv("BLACKOUT_BIN") : "build/blackout";
-}
-std::string Source() {
-  return std::getenv("BLACKOUT_SOURCE_DIR") ? std::getenv("BLACKOUT_SOURCE_DIR") : ".";
-}
-
-// A private work dir; the runs' temp dirs go under it (TMPDIR).
-struct WorkDir {
-  std::string path;
-  WorkDir() {
-    path = (fs::temp_directory_path() / ("harness_run_test." + std::to_string(getpid()))).string();
-    fs::create_directories(path + "/tmp");
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  Output Run(const std::string& args) const {
-    const std::string cmd = "TMPDIR=" + path + "/tmp " + Bin() + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    const int status = pclose(p);
-    UNSCOPED_INFO("$ " << cmd << "\n" << text);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-  }
-  std::string Write(const std::string& name, const json& j) const {
-    const std::string file = path + "/" + name;
-    fs::create_directories(fs::path(file).parent_path());
-    std::ofstream(file) << j.dump(2);
-    return file;
-  }
-  // Nothing of ours is mounted, and every run removed its temp dir.
-  bool Clean() const {
-    std::ifstream mounts("/proc/mounts");
-    std::string line;
-    while (std::getline(mounts, line))
-      if (line.find(path) != std::string::npos) return false;
-    return fs::is_empty(path + "/tmp");
-  }
-};
-
-json Read(const std::string& file) {
-  std::ifstream in(file);
-  return json::parse(in);
-}
+using namespace blackout::e2e;
 
 std::string Slurp(const std::string& file) {
   std::ifstream in(file);
@@ -92,18 +41,11 @@ json LsmScenario() {
   })");
 }
 
-void SkipWithoutFuse() {
-  if (access("/dev/fuse", R_OK | W_OK) != 0) {
-    std::fprintf(stderr, "skipped: /dev/fuse is missing\n");
-    std::exit(77);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("run finds the LSM WAL's missing fsync and writes all three reports") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("harness_run_test");
   const std::string file = w.Write("s/lsm.json", LsmScenario());
   Output o = w.Run("run " + file + " --out " + w.path + "/out");
   CHECK(o.code == 0);
@@ -127,7 +69,7 @@ TEST_CASE("run finds the LSM WAL's missing fsync and writes all three reports") 
 
 TEST_CASE("an outcome that differs from expect exits 1 and is a JUnit failure with a reproducer") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("harness_run_test");
   json doc = LsmScenario();
   doc["crash"]["kind"] = "process";  // a process crash loses nothing: the expectation is wrong
   doc["crash"].erase("states");
@@ -143,7 +85,7 @@ TEST_CASE("an outcome that differs from expect exits 1 and is a JUnit failure wi
 
 TEST_CASE("every_op crashes after each op, and the seed suite's fixed twins stay clean") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("harness_run_test");
   json doc = LsmScenario();
   doc["name"] = "lsm-every-op";
   doc["crash"]["at"] = "every_op";
@@ -162,7 +104,7 @@ TEST_CASE("every_op crashes after each op, and the seed suite's fixed twins stay
 
 TEST_CASE("shards split a suite into disjoint parts that together cover it") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("harness_run_test");
   for (int i = 0; i < 3; ++i) {
     json doc = LsmScenario();
     doc["name"] = "lsm-" + std::to_string(i);
@@ -180,7 +122,7 @@ TEST_CASE("shards split a suite into disjoint parts that together cover it") {
 }
 
 TEST_CASE("bad input is one clear error and exit 2, before anything is mounted") {
-  WorkDir w;
+  WorkDir w("harness_run_test");
   json bad = LsmScenario();
   bad["engine"]["name"] = "lsmm";
   bad["check"].push_back("nope");
@@ -212,14 +154,14 @@ TEST_CASE("bad input is one clear error and exit 2, before anything is mounted")
 }
 
 TEST_CASE("the shipped suite validates") {
-  WorkDir w;
+  WorkDir w("harness_run_test");
   Output o = w.Run("validate " + Source() + "/scenarios");
   CHECK(o.code == 0);
 }
 
 TEST_CASE("a crash trigger cuts the power inside an engine call; that op is not acknowledged") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("harness_run_test");
   // The default B-tree logs each page image of a put with its own fsync:
   // the 14th fsync of btree.wal falls inside the splitting put of "e", and
   // replaying half the split breaks the tree (H-T2).
@@ -254,7 +196,7 @@ TEST_CASE("a crash trigger cuts the power inside an engine call; that op is not 
 
 TEST_CASE("an injected write error fails the op it was expected to fail, and nothing else") {
   SkipWithoutFuse();
-  WorkDir w;
+  WorkDir w("harness_run_test");
   json doc = json::parse(R"({
     "name": "fault-e2e", "description": "H-M1 through an injected create error.",
     "engine": {"name": "lsm", "config": {"memtable_threshold": 2}},
