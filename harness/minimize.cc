@@ -18,26 +18,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-json Substitute(const json& v, int i) {
-  if (v.is_string()) {
-    std::string s = v.get<std::string>();
-    const std::string needle = "{i}", with = std::to_string(i);
-    for (size_t at = s.find(needle); at != std::string::npos; at = s.find(needle, at + with.size()))
-      s.replace(at, needle.size(), with);
-    return s;
-  }
-  if (v.is_array()) {
-    json out = json::array();
-    for (const auto& e : v) out.push_back(Substitute(e, i));
-    return out;
-  }
-  if (v.is_object()) {
-    json out = json::object();
-    for (const auto& [k, e] : v.items()) out[k] = Substitute(e, i);
-    return out;
-  }
-  return v;
-}
 
 std::string AtName(const json& at) {
   if (at.is_object()) return at.dump();
@@ -62,7 +42,7 @@ std::vector<json> ExpandWorkload(const json& workload) {
                       : 1;
     json base = e;
     if (base.is_object()) base.erase("repeat");
-    for (int i = 0; i < n; ++i) out.push_back(n > 1 || e.contains("repeat") ? Substitute(base, i) : base);
+    for (int i = 0; i < n; ++i) out.push_back(n > 1 || e.contains("repeat") ? SubstituteIndex(base, i) : base);
   }
   return out;
 }

@@ -109,29 +109,6 @@ class Checker {
   int count_ = 0;
 };
 
-// Substitutes {i} in every string of v, recursively.
-json Substitute(const json& v, int i) {
-  if (v.is_string()) {
-    std::string s = v.get<std::string>();
-    const std::string needle = "{i}";
-    const std::string repl = std::to_string(i);
-    for (size_t pos = s.find(needle); pos != std::string::npos;
-         pos = s.find(needle, pos + repl.size()))
-      s.replace(pos, needle.size(), repl);
-    return s;
-  }
-  if (v.is_array()) {
-    json out = json::array();
-    for (const auto& e : v) out.push_back(Substitute(e, i));
-    return out;
-  }
-  if (v.is_object()) {
-    json out = json::object();
-    for (const auto& [k, e] : v.items()) out[k] = Substitute(e, i);
-    return out;
-  }
-  return v;
-}
 
 const std::vector<std::string> kSupportedModels = {"posix-strict", "ext4-ordered", "ext4-writeback",
                                                    "btrfs", "xfs"};
@@ -323,7 +300,7 @@ void CheckWorkload(Checker& c, const json& doc, Scenario* s) {
       WorkItem e = w;
       e.where = repeat > 1 ? path + " (i=" + std::to_string(i) + ")" : path;
       if (w.kind == WorkItem::Kind::kOp) {
-        json req = Substitute(item, i);
+        json req = SubstituteIndex(item, i);
         req.erase("repeat");
         req.erase("expect_error");  // the harness's, not the engine's
         e.request = std::move(req);
@@ -477,6 +454,29 @@ void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
 }
 
 }  // namespace
+
+json SubstituteIndex(const json& v, int i) {
+  if (v.is_string()) {
+    std::string s = v.get<std::string>();
+    const std::string needle = "{i}";
+    const std::string repl = std::to_string(i);
+    for (size_t pos = s.find(needle); pos != std::string::npos;
+         pos = s.find(needle, pos + repl.size()))
+      s.replace(pos, needle.size(), repl);
+    return s;
+  }
+  if (v.is_array()) {
+    json out = json::array();
+    for (const auto& e : v) out.push_back(SubstituteIndex(e, i));
+    return out;
+  }
+  if (v.is_object()) {
+    json out = json::object();
+    for (const auto& [k, e] : v.items()) out[k] = SubstituteIndex(e, i);
+    return out;
+  }
+  return v;
+}
 
 std::string Problem::ToString() const { return file + ": " + path + ": " + message; }
 

@@ -108,6 +108,10 @@ std::optional<Scenario> LoadScenarioFile(const std::string& file, std::vector<Pr
 std::vector<std::string> FindScenarioFiles(const std::vector<std::string>& paths,
                                            std::vector<Problem>* problems);
 
+// `v` with "{i}" replaced by `i` in every string, nested ones included: what
+// `repeat` does to each copy of an entry.
+nlohmann::json SubstituteIndex(const nlohmann::json& v, int i);
+
 // Invariants the checker implements now, and those the format reserves for
 // later work (rejected with "not supported yet").
 const std::vector<std::string>& SupportedInvariants();
