@@ -21,6 +21,7 @@
 #include "harness/findings.h"
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
+#include "harness/temp_dir.h"
 
 namespace blackout::harness {
 namespace {
@@ -400,16 +401,9 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     r.seconds = Now() - t0;
     return std::vector<CrashStateResult>{r};
   };
-  std::string tmpl = o.tmp_root + "/blackout-explore-XXXXXX";
-  if (!mkdtemp(tmpl.data())) return failed("cannot create a directory under " + o.tmp_root);
-  const std::string work = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{work};
+  auto temp = TempDir::Make(o.tmp_root, "blackout-explore");
+  if (!temp.ok()) return failed(temp.error());
+  const std::string work = temp->path();
 
   // Record once on the mount and save the crash point at the end.
   ExecRecording rec;

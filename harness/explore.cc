@@ -18,6 +18,7 @@
 #include "harness/engine_catalog.h"
 #include "harness/findings.h"
 #include "harness/recovery.h"
+#include "harness/temp_dir.h"
 #include "harness/timeline.h"
 
 namespace blackout::harness {
@@ -178,16 +179,9 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     r.seconds = Now() - t0;
     return std::vector<CrashStateResult>{r};
   };
-  std::string tmpl = o.tmp_root + "/blackout-explore-XXXXXX";
-  if (!mkdtemp(tmpl.data())) return failed("cannot create a directory under " + o.tmp_root);
-  const std::string work = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{work};
+  auto temp = TempDir::Make(o.tmp_root, "blackout-explore");
+  if (!temp.ok()) return failed(temp.error());
+  const std::string work = temp->path();
 
   auto run = RecordWorkload(s, o, work);
   if (!run.ok()) return failed(run.error());

@@ -88,13 +88,8 @@ std::vector<int> DeltaDebug(int n, const std::vector<int>& pinned,
 
 int Minimize(const MinimizeArgs& a) {
   InstallInterruptHandler();
-  std::vector<Problem> problems;
-  auto orig = LoadScenarioFile(a.scenario, &problems);
-  if (!orig) {
-    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
-    std::fprintf(stderr, "blackout minimize: %s is not a valid scenario\n", a.scenario.c_str());
-    return 2;
-  }
+  auto orig = LoadScenarioForCommand(a.scenario, "minimize");
+  if (!orig) return 2;
   if (orig->exec) {
     std::fprintf(stderr,
                  "blackout minimize: %s: an exec scenario has no workload entries to shrink\n",

@@ -16,6 +16,7 @@
 #include "harness/explore.h"
 #include "harness/minimize.h"
 #include "harness/oracle.h"
+#include "harness/temp_dir.h"
 
 namespace blackout::harness {
 namespace {
@@ -130,13 +131,8 @@ std::optional<model::CrashStateInfo> DescribeCrashState(const model::Filesystem&
 
 int Replay(const ReplayArgs& a) {
   InstallInterruptHandler();
-  std::vector<Problem> problems;
-  auto s = LoadScenarioFile(a.scenario, &problems);
-  if (!s) {
-    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
-    std::fprintf(stderr, "blackout replay: %s is not a valid scenario\n", a.scenario.c_str());
-    return 2;
-  }
+  auto s = LoadScenarioForCommand(a.scenario, "replay");
+  if (!s) return 2;
   std::string why;
   if (s->exec || s->crash_kind != CrashKind::kPower || !s->crash_trigger.is_null())
     why = "replay needs an engine scenario with crash.kind power and crash points between ops";
@@ -158,19 +154,12 @@ int Replay(const ReplayArgs& a) {
   const char* tmp = std::getenv("TMPDIR");
   o.tmp_root = tmp && *tmp ? tmp : "/tmp";
   o.seed = a.seed;
-  std::string work = o.tmp_root + "/blackout-replay-XXXXXX";
-  if (!mkdtemp(work.data())) {
-    std::fprintf(stderr, "blackout replay: cannot create a directory under %s\n",
-                 o.tmp_root.c_str());
+  auto temp = TempDir::Make(o.tmp_root, "blackout-replay");
+  if (!temp.ok()) {
+    std::fprintf(stderr, "blackout replay: %s\n", temp.error().c_str());
     return 1;
   }
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{work};
+  const std::string work = temp->path();
 
   std::fprintf(stderr, "blackout replay: recording %s (%zu workload entries) once\n",
                s->name.c_str(), s->workload.size());

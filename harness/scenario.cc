@@ -1,6 +1,7 @@
 #include "harness/scenario.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -454,6 +455,18 @@ void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
 }
 
 }  // namespace
+
+std::optional<Scenario> LoadScenarioForCommand(const std::string& file,
+                                               const std::string& command) {
+  std::vector<Problem> problems;
+  std::optional<Scenario> s = LoadScenarioFile(file, &problems);
+  if (!s) {
+    for (const Problem& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+    std::fprintf(stderr, "blackout %s: %s is not a valid scenario\n", command.c_str(),
+                 file.c_str());
+  }
+  return s;
+}
 
 json SubstituteIndex(const json& v, int i) {
   if (v.is_string()) {

@@ -100,6 +100,12 @@ std::optional<Scenario> ParseScenario(const nlohmann::json& doc, const std::stri
 // column), then ParseScenario.
 std::optional<Scenario> LoadScenarioFile(const std::string& file, std::vector<Problem>* problems);
 
+// LoadScenarioFile for a command that takes one scenario: on failure prints
+// every problem, then "blackout COMMAND: FILE is not a valid scenario", to
+// stderr.
+std::optional<Scenario> LoadScenarioForCommand(const std::string& file,
+                                               const std::string& command);
+
 // Expands command-line PATHs into scenario files: a file is taken as given; a
 // directory is searched recursively for *.json, skipping files named
 // schema.json (the suite keeps its schema beside the scenarios). Sorted, so a
