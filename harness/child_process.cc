@@ -12,16 +12,14 @@
 #include <climits>
 #include <cstring>
 
+#include "harness/util.h"
+
 namespace blackout::harness {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
 
 void OnSignal(int) { g_interrupted.store(true); }
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 

@@ -22,24 +22,15 @@
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
 #include "harness/temp_dir.h"
+#include "harness/util.h"
 
 namespace blackout::harness {
 namespace {
 
 using nlohmann::json;
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string Tail(const std::string& file, size_t max = 400) {
-  std::ifstream in(file);
-  std::stringstream b;
-  b << in.rdbuf();
-  std::string s = b.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
-}
+// How much of a command's stderr an error message quotes.
+constexpr size_t kStderrTail = 400;
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
@@ -164,7 +155,7 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
       child->Kill();
       return wpath + " did not finish within " + std::to_string(static_cast<int>(e.timeout_s)) +
              " s (" + (e.older_spelling ? "$.exec" : "$.workload") + ".timeout_s); " +
-             std::to_string(rec->acks.size()) + " acks so far; its stderr: " + Tail(wlog);
+             std::to_string(rec->acks.size()) + " acks so far; its stderr: " + Tail(wlog, kStderrTail);
     }
     auto line = child->ReadLine(0.05);
     if (!line.ok()) {
@@ -197,12 +188,12 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
   }
   if (rec->exit_code == 126 || rec->exit_code == 127)
     return wpath + " could not run (exit " + std::to_string(rec->exit_code) +
-           ": command not found or not executable): " + Tail(wlog);
+           ": command not found or not executable): " + Tail(wlog, kStderrTail);
   if (rec->acks.empty()) {
     std::string seen = junk.empty() ? "nothing" : "'" + junk.front() + "'";
     return wpath + " printed no `ack ID` line (exit " + std::to_string(rec->exit_code) +
            ", stdout began with " + seen +
-           "); it must print one per durable operation; its stderr: " + Tail(wlog);
+           "); it must print one per durable operation; its stderr: " + Tail(wlog, kStderrTail);
   }
   if (!s.crash_trigger.is_null() && !rec->triggered)
     return "$.crash.at.after: the crash trigger never fired (the workload exited " +
@@ -242,12 +233,12 @@ std::string RecoverAndCheck(
     if (!rec.started) return "cannot start " + StagePath(e, "recover") + ": " + rec.error;
     if (rec.exit_code == 126 || rec.exit_code == 127)
       return StagePath(e, "recover") + " could not run (exit " + std::to_string(rec.exit_code) +
-             "): " + Tail(log);
+             "): " + Tail(log, kStderrTail);
     if (rec.timed_out || rec.exit_code != 0) {
       r->recovered = false;
       r->recovery_error =
           rec.timed_out ? "exec.recover did not finish within " + limit
-                        : "exec.recover exited " + std::to_string(rec.exit_code) + ": " + Tail(log);
+                        : "exec.recover exited " + std::to_string(rec.exit_code) + ": " + Tail(log, kStderrTail);
     }
   }
   if (!r->recovered) return "";
@@ -258,9 +249,9 @@ std::string RecoverAndCheck(
     return cpath + " did not finish within " + limit + " and was killed: it must print the IDs " +
            "it finds and exit";
   if (chk.exit_code == 126 || chk.exit_code == 127)
-    return cpath + " could not run (exit " + std::to_string(chk.exit_code) + "): " + Tail(log);
+    return cpath + " could not run (exit " + std::to_string(chk.exit_code) + "): " + Tail(log, kStderrTail);
   out->corrupt = chk.exit_code != 0;
-  out->corrupt_why = "exec.check exited " + std::to_string(chk.exit_code) + ": " + Tail(log);
+  out->corrupt_why = "exec.check exited " + std::to_string(chk.exit_code) + ": " + Tail(log, kStderrTail);
   std::istringstream lines(chk.out);
   for (std::string l; std::getline(lines, l);)
     if (!Trim(l).empty()) out->found.insert(Trim(l));

@@ -20,6 +20,7 @@
 #include "harness/recovery.h"
 #include "harness/temp_dir.h"
 #include "harness/timeline.h"
+#include "harness/util.h"
 
 namespace blackout::harness {
 namespace {
@@ -30,21 +31,6 @@ namespace fs = std::filesystem;
 constexpr const char* kStoreRel = "store";  // the engine's directory inside the mount
 // States per generator and crash point; a reorder enumeration can be vast.
 constexpr size_t kStateLimit = 5000;
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
-  std::atomic<int> next{0};
-  auto worker = [&] {
-    for (int i = next++; i < n; i = next++) fn(i);
-  };
-  std::vector<std::thread> threads;
-  for (int t = 1; t < std::min(jobs, n); ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

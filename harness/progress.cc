@@ -7,12 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "harness/util.h"
+
 namespace blackout::harness {
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 std::string Fixed(double v) {
   char buf[32];

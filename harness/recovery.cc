@@ -4,20 +4,12 @@
 #include <sstream>
 
 #include "harness/child_process.h"
+#include "harness/util.h"
 
 namespace blackout::harness {
 namespace {
 
 using nlohmann::json;
-
-std::string Tail(const std::string& file, size_t max = 600) {
-  std::ifstream in(file);
-  std::stringstream b;
-  b << in.rdbuf();
-  std::string s = b.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
-}
 
 }  // namespace
 

@@ -23,6 +23,7 @@
 #include "harness/oracle.h"
 #include "harness/recovery.h"
 #include "harness/timeline.h"
+#include "harness/util.h"
 
 namespace blackout::harness {
 namespace {
@@ -30,19 +31,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kStore = "store";  // the engine's directory, inside the mount
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string Tail(const std::string& file, size_t max = 600) {
-  std::ifstream in(file);
-  std::stringstream b;
-  b << in.rdbuf();
-  std::string s = b.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
-}
 
 // One engine driver process on the mount.
 class EngineDriver {
@@ -611,20 +599,8 @@ Expected<std::vector<int>> CrashPoints(const Scenario& s, const RunOptions& o) {
   return points;
 }
 
-// Runs fn(i) for i in [0, n) on up to `jobs` threads.
 // The task that stands for a whole explored scenario (explore.h).
 constexpr int kExploreTask = -1;
-
-void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
-  std::atomic<int> next{0};
-  auto worker = [&] {
-    for (int i = next++; i < n; i = next++) fn(i);
-  };
-  std::vector<std::thread> threads;
-  for (int t = 1; t < std::min(jobs, n); ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-}
 
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());

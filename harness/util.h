@@ -1,0 +1,46 @@
+// Small helpers the harness's runners share: a clock, the end of a log file
+// for an error message, and a parallel loop for --jobs.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace blackout::harness {
+
+// Seconds on the steady clock, for durations.
+inline double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The last `max` bytes of `file` (a child's log), trailing blanks dropped,
+// "..." in front when cut.
+inline std::string Tail(const std::string& file, size_t max = 600) {
+  std::ifstream in(file);
+  std::stringstream b;
+  b << in.rdbuf();
+  std::string s = b.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
+}
+
+// Runs fn(i) for i in [0, n) on up to `jobs` threads, this one included.
+inline void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min(jobs, n); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace blackout::harness
