@@ -169,7 +169,7 @@ void Filesystem::Impl::AfterWrite(Ino ino, Seq seq) {
       if (t->writes != last) continue;
       for (uint64_t p : t->persist) {
         const Seq s = t->run[p - 1];
-        if (s != 0 && pending.count(s) != 0) spec.kept.push_back(s);
+        if (pending.count(s) != 0) spec.kept.push_back(s);
       }
       std::sort(spec.kept.begin(), spec.kept.end());
       spec.kept.erase(std::unique(spec.kept.begin(), spec.kept.end()), spec.kept.end());

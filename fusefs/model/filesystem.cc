@@ -688,8 +688,7 @@ Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, 
     return Errno{r.error()};
   }
   impl_->AfterOp(FaultOp::kWrite, paths);
-  // An O_SYNC write left nothing pending: the torn write keeps it whole.
-  impl_->AfterWrite(ino, impl_->pending.count(impl_->last_write_seq) ? impl_->last_write_seq : 0);
+  impl_->AfterWrite(ino, impl_->last_write_seq);
   return written;
 }
 

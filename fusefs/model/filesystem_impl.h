@@ -117,8 +117,9 @@ struct Filesystem::Impl {
   // The power cut of a fired trigger: to `spec` when given, else drop-all.
   void TriggeredCut(uint64_t id, FaultOp op, const std::string& path,
                     const StateSpec* spec = nullptr);
-  // A completed write of `ino` whose pending op is `seq` (0: none pending,
-  // an O_SYNC write): counts it for the torn write, which may cut power.
+  // A completed write of `ino` that committed op `seq`: counts it for the
+  // torn writes, which may cut power. An O_SYNC write left nothing pending:
+  // a torn write keeps it whole.
   void AfterWrite(Ino ino, Seq seq);
   // An fsync of `ino` ends the torn write's current run of writes.
   void AfterFsync(Ino ino);
