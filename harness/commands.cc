@@ -61,6 +61,7 @@ struct RunArgs {
   bool quiet = false;
   bool verbose = false;
   bool no_color = false;
+  std::string recovery = "auto";
 };
 
 int Run(const RunArgs& a) {
@@ -85,6 +86,12 @@ int Run(const RunArgs& a) {
   const size_t shard_i = std::stoul(m[1]) - 1, shard_n = std::stoul(m[2]);
   if (a.jobs < 1) {
     std::fprintf(stderr, "blackout run: --jobs: expected a number >= 1, got %d\n", a.jobs);
+    return 2;
+  }
+  RecoveryMode recovery;
+  if (!ParseRecoveryMode(a.recovery, &recovery)) {
+    std::fprintf(stderr, "blackout run: --recovery: expected auto, in-memory or child, got '%s'\n",
+                 a.recovery.c_str());
     return 2;
   }
   std::string error;
@@ -112,6 +119,7 @@ int Run(const RunArgs& a) {
   options.tmp_root = tmp && *tmp ? tmp : "/tmp";
   options.seed = a.seed;
   options.jobs = a.jobs;
+  options.recovery = recovery;
   const auto level = a.quiet     ? Progress::Level::kQuiet
                      : a.verbose ? Progress::Level::kVerbose
                                  : Progress::Level::kNormal;
@@ -193,6 +201,11 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
   run->add_option("--out", args->out,
                   "directory for report.json, report.md, report.html, junit.xml (default out/)");
   run->add_option("--jobs", args->jobs, "crash states run in parallel (default 1)");
+  run->add_option("--recovery", args->recovery,
+                  "how explored crash states of built-in engines are recovered: in-memory (in "
+                  "this process, on a MemEnv), child (a `blackout engine` process on the state "
+                  "written to disk, which can stop an engine that hangs or crashes) or auto "
+                  "(in-memory; the default)");
   run->add_option("--shard", args->shard,
                   "run only shard I of N (1-based, e.g. 2/4) of the sorted suite");
   run->add_option("--seed", args->seed,

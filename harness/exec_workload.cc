@@ -472,8 +472,10 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
       r.error = check_state(j.info.id, &r);
       json ex = {{"id", j.info.id},
                  {"generator", j.info.generator},
-                 {"kept", DescribeOps(j.info.kept, by_seq)},
-                 {"dropped", DescribeOps(j.info.dropped, by_seq)}};
+                 {"kept", DescribeOps(j.info.kept, by_seq, kDescribedOps)},
+                 {"kept_ops", j.info.kept.size()},
+                 {"dropped", DescribeOps(j.info.dropped, by_seq, kDescribedOps)},
+                 {"dropped_ops", j.info.dropped.size()}};
       if (j.info.torn)
         ex["torn"] = DescribeOps({j.info.torn}, by_seq)[0].get<std::string>() + ", first " +
                      std::to_string(j.info.torn_bytes) + " bytes";
@@ -530,8 +532,10 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     r.seconds = 0;
     r.exploration["id"] = jobs[i].info.id;
     r.exploration["generator"] = jobs[i].info.generator;
-    r.exploration["kept"] = DescribeOps(jobs[i].info.kept, by_seq);
-    r.exploration["dropped"] = DescribeOps(jobs[i].info.dropped, by_seq);
+    r.exploration["kept"] = DescribeOps(jobs[i].info.kept, by_seq, kDescribedOps);
+    r.exploration["kept_ops"] = jobs[i].info.kept.size();
+    r.exploration["dropped"] = DescribeOps(jobs[i].info.dropped, by_seq, kDescribedOps);
+    r.exploration["dropped_ops"] = jobs[i].info.dropped.size();
     r.exploration["same_tree_as"] = jobs[jobs[i].same_as].info.id;
     results[i] = std::move(r);
   }

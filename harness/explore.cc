@@ -17,6 +17,7 @@
 #include "harness/diagnosis.h"
 #include "harness/engine_catalog.h"
 #include "harness/findings.h"
+#include "harness/in_memory_recovery.h"
 #include "harness/recovery.h"
 #include "harness/temp_dir.h"
 #include "harness/timeline.h"
@@ -31,6 +32,8 @@ namespace fs = std::filesystem;
 constexpr const char* kStoreRel = "store";  // the engine's directory inside the mount
 // States per generator and crash point; a reorder enumeration can be vast.
 constexpr size_t kStateLimit = 5000;
+// Explored states per scenario that get a timeline in report.html.
+constexpr size_t kTimelines = 20;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -61,9 +64,18 @@ void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<st
 
 }  // namespace
 
-json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, json>& trace) {
+json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, json>& trace,
+                 size_t limit) {
   json out = json::array();
-  for (uint64_t s : seqs) {
+  const size_t half = limit / 2;
+  const bool cut = limit > 0 && seqs.size() > limit;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (cut && i == half) {
+      out.push_back("... " + std::to_string(seqs.size() - 2 * half) + " more ...");
+      i = seqs.size() - half - 1;
+      continue;
+    }
+    const uint64_t s = seqs[i];
     auto it = trace.find(s);
     if (it == trace.end()) {
       out.push_back("#" + std::to_string(s));
@@ -108,31 +120,61 @@ Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file) {
   return p;
 }
 
+bool RecoversInMemory(const Scenario& s, const RunOptions& o) {
+  // Every scenario explored here runs a built-in engine (exec scenarios are
+  // explored by exec_workload.cc), so only the option decides.
+  (void)s;
+  return o.recovery != RecoveryMode::kChild;
+}
+
 StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
                       const std::string& id, const Oracle& oracle, const std::string& contract,
                       const std::string& dir) {
   StateCheck c;
+  const bool verify = std::count(s.check.begin(), s.check.end(), "structure") > 0;
+  std::vector<std::string> problems;
+  Recovery rv;
   double t = Now();
-  auto r = fs.MaterializeCrashState(id, dir);
-  c.materialize_s = Now() - t;
-  if (!r.ok()) {
-    c.error = "cannot materialize crash state " + id + " into " + dir + ": " +
-              std::strerror(r.error());
-    return c;
+  if (RecoversInMemory(s, o)) {
+    auto files = fs.CrashStateFiles(id);
+    c.materialize_s = Now() - t;
+    if (!files.ok()) {
+      c.error = "cannot build crash state " + id + ": " + std::strerror(files.error());
+      return c;
+    }
+    t = Now();
+    rv = RecoverInMemory(s, std::move(*files), kStoreRel, verify, &problems);
+    c.recover_s = Now() - t;
+  } else {
+    auto r = fs.MaterializeCrashState(id, dir);
+    c.materialize_s = Now() - t;
+    if (!r.ok()) {
+      c.error = "cannot materialize crash state " + id + " into " + dir + ": " +
+                std::strerror(r.error());
+      return c;
+    }
+    const std::string store = dir + "/" + kStoreRel;
+    t = Now();
+    rv = RecoverStore(o.blackout_bin, s, store, dir + ".log");
+    if (rv.recovered && verify) {
+      auto answered = VerifyStore(o.blackout_bin, s, store, dir + ".log");
+      if (!answered.ok()) {
+        c.error = answered.error();
+        return c;
+      }
+      problems = std::move(*answered);
+    }
+    c.recover_s = Now() - t;
+    if (rv.interrupted) {
+      c.error = "interrupted";
+      return c;
+    }
+    if (rv.error.rfind("cannot start the recovery", 0) == 0) {
+      c.error = rv.error;
+      return c;
+    }
   }
-  const std::string store = dir + "/" + kStoreRel;
   t = Now();
-  Recovery rv = RecoverStore(o.blackout_bin, s, store, dir + ".log");
-  c.recover_s = Now() - t;
-  t = Now();
-  if (rv.interrupted) {
-    c.error = "interrupted";
-    return c;
-  }
-  if (rv.error.rfind("cannot start the recovery", 0) == 0) {
-    c.error = rv.error;
-    return c;
-  }
   c.recovered = rv.recovered;
   c.recovery_error = rv.error;
   CheckInput in;
@@ -148,6 +190,8 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
       return c;
     }
     in.observed = std::move(*observed);
+    in.structure_checked = verify;
+    in.structure_problems = std::move(problems);
   }
   c.check = CheckInvariants(in);
   c.check_s = Now() - t;
@@ -155,7 +199,7 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
 }
 
 std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOptions& o,
-                                              json* contract) {
+                                              json* contract, json* summary) {
   const double t0 = Now();
   auto failed = [&](const std::string& error) {
     CrashStateResult r;
@@ -171,6 +215,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
 
   auto run = RecordWorkload(s, o, work);
   if (!run.ok()) return failed(run.error());
+  const double recorded = Now();
   *contract = run->contract;
   const std::string kind = (*contract)["power"];
   std::map<uint64_t, json> trace;
@@ -210,6 +255,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     loaded.push_back(std::move(*lp));
   }
 
+  const double generated = Now();
   std::vector<CrashStateResult> results(jobs.size());
   std::atomic<int> dir_counter{0};
   auto fresh_dir = [&] { return work + "/state-" + std::to_string(dir_counter++); };
@@ -237,8 +283,10 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     json ex = {{"id", j.info.id},
                {"generator", j.info.generator},
-               {"kept", DescribeOps(j.info.kept, trace)},
-               {"dropped", DescribeOps(j.info.dropped, trace)}};
+               {"kept", DescribeOps(j.info.kept, trace, kDescribedOps)},
+               {"kept_ops", j.info.kept.size()},
+               {"dropped", DescribeOps(j.info.dropped, trace, kDescribedOps)},
+               {"dropped_ops", j.info.dropped.size()}};
     ex["timing"] = timing;
     if (j.info.torn)
       ex["torn"] = DescribeOps({j.info.torn}, trace)[0].get<std::string>() + ", first " +
@@ -274,10 +322,6 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       ex["reproduce"] = ReplayCommand(s, sp.name, j.info.id);
     }
     r.exploration = std::move(ex);
-    // report.html's timeline (harness/timeline.h), only where something was lost.
-    if (r.check.lost_writes > 0 || !r.check.violations.empty())
-      r.timeline = ExploredTimeline(run->trace, sp.seq, sp.acks, j.info.id, j.info.kept,
-                                    j.info.dropped, j.info.torn);
     r.seconds = Now() - t;
   };
   std::vector<int> firsts;
@@ -286,6 +330,14 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   ParallelFor(static_cast<int>(firsts.size()), std::max(1, o.jobs), [&](int k) {
     if (!Interrupted()) evaluate(firsts[k]);
   });
+  if (summary != nullptr)
+    *summary = {{"recovery", RecoversInMemory(s, o) ? "in-memory" : "child"},
+                {"crash_points", run->points.size()},
+                {"states", jobs.size()},
+                {"distinct_states", firsts.size()},
+                {"record_s", recorded - t0},
+                {"generate_s", generated - recorded},
+                {"check_s", Now() - generated}};
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].same_as < 0) continue;
     // Same tree as an earlier state of this point: same outcome.
@@ -295,16 +347,31 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     r.seconds = 0;
     r.exploration["id"] = j.info.id;
     r.exploration["generator"] = j.info.generator;
-    r.exploration["kept"] = DescribeOps(j.info.kept, trace);
-    r.exploration["dropped"] = DescribeOps(j.info.dropped, trace);
+    r.exploration["kept"] = DescribeOps(j.info.kept, trace, kDescribedOps);
+    r.exploration["kept_ops"] = j.info.kept.size();
+    r.exploration["dropped"] = DescribeOps(j.info.dropped, trace, kDescribedOps);
+    r.exploration["dropped_ops"] = j.info.dropped.size();
     r.exploration["same_tree_as"] = jobs[j.same_as].info.id;
     r.exploration.erase("timing");  // recovered once, timed once
-    if (!r.timeline.is_null())  // same files, but this state's own kept/dropped ops
-      r.timeline = ExploredTimeline(run->trace, run->points[j.point].seq, run->points[j.point].acks,
-                                    j.info.id, j.info.kept, j.info.dropped, j.info.torn);
     if (r.exploration.contains("reproduce"))
       r.exploration["reproduce"] = ReplayCommand(s, r.point, j.info.id);
     results[i] = std::move(r);
+  }
+  // report.html's timeline (harness/timeline.h), only where something was
+  // lost, violating states first, at most kTimelines of them: a timeline
+  // grows with the trace, and a thousand of them help nobody.
+  size_t drawn = 0;
+  for (bool violating : {true, false}) {
+    for (size_t i = 0; i < jobs.size() && drawn < kTimelines; ++i) {
+      CrashStateResult& r = results[i];
+      if (!r.timeline.is_null() || r.check.violations.empty() != !violating) continue;
+      if (r.check.lost_writes == 0 && r.check.violations.empty()) continue;
+      const Job& j = jobs[i];
+      const SavedPoint& sp = run->points[j.point];
+      r.timeline = ExploredTimeline(run->trace, sp.seq, sp.acks, j.info.id, j.info.kept,
+                                    j.info.dropped, j.info.torn);
+      ++drawn;
+    }
   }
   if (Interrupted()) return failed("interrupted");
   return results;

@@ -67,8 +67,12 @@ bool UsesExploration(const Scenario& s);
 
 // Records `s` once and checks every crash state of every crash point. A
 // setup failure comes back as one result with `error` set.
+// *summary (when not null) says where the time went: {"recovery": "in-memory"
+// | "child", "crash_points", "states", "distinct_states", "record_s",
+// "generate_s", "check_s"} (reports/report-schema.md).
 std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOptions& o,
-                                              nlohmann::json* contract);
+                                              nlohmann::json* contract,
+                                              nlohmann::json* summary = nullptr);
 
 // A crash point loaded for offline work (replay, diagnosis).
 struct LoadedPoint {
@@ -76,16 +80,19 @@ struct LoadedPoint {
 };
 Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file);
 
-// Materializes crash state `id` of a loaded point into `dir` (must not
-// exist or be empty) and recovers + checks it against `oracle`.
+// Recovers crash state `id` of a loaded point and checks it against
+// `oracle`: in memory (harness/in_memory_recovery.h) unless o.recovery asks
+// for the child, which materializes the state into `dir` (must not exist or
+// be empty) and runs `blackout engine --dump` there.
 struct StateCheck {
   std::string error;  // setup failure (nothing checked)
   bool recovered = false;
   std::string recovery_error;
   CheckOutcome check;
-  // Where the time went (BENCHMARKS.md, exploration): writing the state's
-  // files, the engine's recovery (a `blackout engine --dump` child), and
-  // building the observed state and checking the invariants.
+  // Where the time went (BENCHMARKS.md, exploration): building the state's
+  // files (in memory, or written into `dir`), the engine's recovery (with
+  // `verify` for the structure invariant), and building the observed state
+  // and checking the invariants.
   double materialize_s = 0, recover_s = 0, check_s = 0;
 };
 StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
@@ -94,8 +101,14 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
 
 // Words for pending ops ("#12 write /store/wal [0, +42)"), from a trace
 // indexed by seq.
+// indexed by seq. With `limit` > 0 and more ops than that, the first and
+// the last limit/2 and one "... N more ..." line between them: a report
+// lists thousands of states, and whole lists would make it grow with the
+// square of the pending ops.
 nlohmann::json DescribeOps(const std::vector<uint64_t>& seqs,
-                           const std::map<uint64_t, nlohmann::json>& trace);
+                           const std::map<uint64_t, nlohmann::json>& trace, size_t limit = 0);
+// The limit explored states use in reports (their counts are given whole).
+inline constexpr size_t kDescribedOps = 24;
 
 // The reproducer line of one explored state.
 std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id);

@@ -13,6 +13,14 @@ using nlohmann::json;
 
 }  // namespace
 
+bool ParseRecoveryMode(const std::string& text, RecoveryMode* mode) {
+  if (text == "auto") *mode = RecoveryMode::kAuto;
+  else if (text == "in-memory") *mode = RecoveryMode::kInMemory;
+  else if (text == "child") *mode = RecoveryMode::kChild;
+  else return false;
+  return true;
+}
+
 Recovery RecoverStore(const std::string& blackout_bin, const Scenario& s, const std::string& store,
                       const std::string& log) {
   Recovery r;

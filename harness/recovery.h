@@ -13,6 +13,15 @@
 
 namespace blackout::harness {
 
+// How an explored crash state of a built-in engine is recovered (`--recovery`):
+// in the explorer's process on a MemEnv (harness/in_memory_recovery.h; what
+// `auto` means), or by a `blackout engine --dump` child on the state written
+// to disk, which can stop an engine that hangs or crashes.
+enum class RecoveryMode { kAuto, kInMemory, kChild };
+
+// Parses "auto", "in-memory", "child"; false for anything else.
+bool ParseRecoveryMode(const std::string& text, RecoveryMode* mode);
+
 struct Recovery {
   bool recovered = false;
   std::string error;  // when !recovered: why, for the `recovers` violation

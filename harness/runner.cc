@@ -775,10 +775,13 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     json contract;
     if (task.items_done == kExploreTask) {
       // One task explores every crash state of every crash point.
-      std::vector<CrashStateResult> explored = s.exec ? ExploreExecScenario(s, options, &contract)
-                                                      : ExploreScenario(s, options, &contract);
+      json summary;
+      std::vector<CrashStateResult> explored =
+          s.exec ? ExploreExecScenario(s, options, &contract)
+                 : ExploreScenario(s, options, &contract, &summary);
       std::lock_guard<std::mutex> l(mu);
       r.states = std::move(explored);
+      r.exploration = std::move(summary);
       if (!contract.is_null()) r.contract = contract;
       for (const auto& st : r.states) {
         if (observer.on_state_done) observer.on_state_done(s, st);
@@ -851,7 +854,7 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
   }
   json expect = {{"violations", s.expect_violations}};
   if (s.expect_finding) expect["finding"] = *s.expect_finding;
-  return {{"name", s.name},
+  json out = {{"name", s.name},
           {"file", s.file},
           {"description", s.description},
           {"hole", s.hole},
@@ -875,6 +878,8 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
           {"crash_states", states},
           {"seconds", r.seconds},
           {"reproduce", "blackout run " + s.file + " --seed " + std::to_string(options.seed)}};
+  if (!r.exploration.is_null()) out["exploration"] = r.exploration;
+  return out;
 }
 
 }  // namespace blackout::harness

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "harness/invariants.h"
+#include "harness/recovery.h"
 #include "harness/scenario.h"
 
 namespace blackout::harness {
@@ -40,6 +41,9 @@ struct RunOptions {
   uint64_t seed = 0;         // printed with failures; seeds the generators to come
   int jobs = 1;              // crash states run in parallel
   double op_timeout_s = 30;  // one engine reply
+  // How explored crash states of built-in engines are recovered
+  // (harness/in_memory_recovery.h); `--recovery`.
+  RecoveryMode recovery = RecoveryMode::kAuto;
 };
 
 struct CrashStateResult {
@@ -68,6 +72,7 @@ struct ScenarioResult {
   std::vector<std::string> violations;  // union over crash states, sorted
   std::vector<std::string> findings;    // union over crash states, sorted
   std::vector<CrashStateResult> states;
+  nlohmann::json exploration;  // an explored scenario's summary (ExploreScenario); else null
   double seconds = 0;
 };
 

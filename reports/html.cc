@@ -370,11 +370,14 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
     if (ex.contains("diagnosis")) Diagnosis(o, ex["diagnosis"]);
     for (const char* k : {"dropped", "kept"})
       if (!Arr(ex, k).empty())
-        o << "<details><summary>" << k << " at the crash: " << Arr(ex, k).size()
+        o << "<details><summary>" << k << " at the crash: "
+          << (ex.contains(std::string(k) + "_ops") ? ex[std::string(k) + "_ops"].dump()
+                                                   : std::to_string(Arr(ex, k).size()))
           << " pending operations</summary>" << Generic(Arr(ex, k)) << "</details>";
     for (const auto& [k, v] : ex.items())
       if (k != "id" && k != "generator" && k != "same_tree_as" && k != "torn" && k != "diagnosis" &&
-          k != "dropped" && k != "kept" && k != "reproduce" && !v.is_null())
+          k != "dropped" && k != "kept" && k != "dropped_ops" && k != "kept_ops" &&
+          k != "reproduce" && !v.is_null())
         o << "<div class=\"meta\"><b>" << EscapeMarkup(k) << ":</b> " << Generic(v) << "</div>";
   }
   for (const auto& [k, v] : st.items())
@@ -383,8 +386,9 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
   if (st.contains("timeline") && st["timeline"].is_object())
     o << TimelineSvg(st["timeline"], Str(s, "crash_kind"));
   else
-    o << "<div class=\"meta\">no timeline recorded for this crash state (report.json from an "
-         "older run, or the trace could not be read)</div>";
+    o << "<div class=\"meta\">no timeline recorded for this crash state (an explored scenario "
+         "draws one for its first 20 states that lost writes, violating ones first; or "
+         "report.json from an older run, or the trace could not be read)</div>";
   const std::string repro = !Str(st, "reproduce").empty()   ? Str(st, "reproduce")
                             : !Str(ex, "reproduce").empty() ? Str(ex, "reproduce")
                                                             : Str(s, "reproduce");

@@ -89,10 +89,12 @@ void ExploredStateMarkdown(std::ostringstream& md, const json& st, const std::st
   constexpr size_t kOps = 6;  // a PR comment shows a few; report.html has them all
   auto ops = [&](const char* what, const json& list) {
     if (!list.is_array() || list.empty()) return;
-    md << indent << "  - " << what << " (" << list.size() << "): ";
+    // The list may itself be cut (explore.h, DescribeOps); the count is whole.
+    const size_t count = ex.value(std::string(what) + "_ops", list.size());
+    md << indent << "  - " << what << " (" << count << "): ";
     for (size_t i = 0; i < list.size() && i < kOps; ++i)
       md << (i ? ", " : "") << "`" << list[i].get<std::string>() << "`";
-    if (list.size() > kOps) md << ", ... " << list.size() - kOps << " more";
+    if (count > kOps) md << ", ... " << count - kOps << " more";
     md << "\n";
   };
   ops("dropped", ex.value("dropped", json::array()));

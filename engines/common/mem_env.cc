@@ -399,14 +399,27 @@ std::string MemEnv::ReadFileForTest(const std::string& raw) {
   return it == files_.end() ? std::string() : it->second->data;
 }
 
-void MemEnv::WriteFileForTest(const std::string& raw, std::string_view bytes) {
-  const std::string path = Normalize(raw);
-  std::lock_guard<std::mutex> l(mu_);
-  for (std::string d = Parent(path); !dirs_.count(d); d = Parent(d)) {
+void MemEnv::WriteFileForTest(const std::string& path, std::string_view bytes) {
+  PutFile(path, bytes);
+}
+
+void MemEnv::PutDirsLocked(const std::string& path) {
+  for (std::string d = path; !dirs_.count(d); d = Parent(d)) {
     dirs_.insert(d);
     durable_dirs_.insert(d);
     if (d == "/" || d == ".") break;
   }
+}
+
+void MemEnv::PutDir(const std::string& raw) {
+  std::lock_guard<std::mutex> l(mu_);
+  PutDirsLocked(Normalize(raw));
+}
+
+void MemEnv::PutFile(const std::string& raw, std::string_view bytes) {
+  const std::string path = Normalize(raw);
+  std::lock_guard<std::mutex> l(mu_);
+  PutDirsLocked(Parent(path));
   auto& node = files_[path];
   if (!node) node = std::make_shared<Node>();
   node->data.assign(bytes);

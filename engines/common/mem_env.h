@@ -73,6 +73,13 @@ class MemEnv final : public Env {
   // Makes everything durable, as if every file and directory were synced.
   void SyncAll();
 
+  // Starting from an existing tree (a crash state recovered inside the
+  // explorer's process, harness/in_memory_recovery.h): `path` exists with
+  // `bytes` (PutFile) or as a directory (PutDir), in both the volatile and the
+  // durable view, with every missing parent directory. Not logged.
+  void PutFile(const std::string& path, std::string_view bytes);
+  void PutDir(const std::string& path);
+
   // Test helpers; they bypass the call log. ReadFileForTest returns the
   // volatile content ("" if the file does not exist). WriteFileForTest sets
   // the content of `path` (creating it, with its entry, if needed) in both
@@ -92,6 +99,7 @@ class MemEnv final : public Env {
   void LogLocked(std::string line);
   void LogWriteLocked(const std::string& path, size_t n);
   bool DirExistsLocked(const std::string& path) const;
+  void PutDirsLocked(const std::string& path);
 
   const std::string root_;
   mutable std::mutex mu_;

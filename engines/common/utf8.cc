@@ -1,12 +1,22 @@
 #include "engines/common/utf8.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace blackout::engines {
 
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    // ASCII runs, eight bytes at a time: most keys and values are ASCII.
+    uint64_t word;
+    if (i + sizeof word <= s.size()) {
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += sizeof word;
+        continue;
+      }
+    }
     const auto c = static_cast<uint8_t>(s[i]);
     if (c < 0x80) {
       ++i;

@@ -145,6 +145,15 @@ struct CrashStateInfo {
   uint64_t tree_hash = 0;    // of the resulting tree; identical trees are listed once
 };
 
+// One entry of a crash state read into memory (Filesystem::CrashStateFiles),
+// for recovering it inside the explorer's process instead of on disk.
+struct StateFile {
+  enum class Type { kDir, kFile, kSymlink, kOther };
+  std::string path;  // relative to the root, e.g. "store/wal/000001.log"
+  Type type = Type::kFile;
+  std::string data;  // a file's bytes (holes as zeros); a symlink's target
+};
+
 struct PowerCutResult {
   uint64_t dropped_ops = 0;    // pending operations lost
   uint64_t epoch = 0;          // new epoch; older handles answer EIO
@@ -252,6 +261,10 @@ class Filesystem {
   Result<PowerCutResult> PowerCutTo(std::string_view id);
   // Materialize crash state `id` into `dir` (rules as Materialize).
   Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
+  // Crash state `id` as a list, without touching the disk: every directory,
+  // file and symlink, each directory before what it holds, names in sorted
+  // order. A file with several hard links is listed once per name.
+  Result<std::vector<StateFile>> CrashStateFiles(std::string_view id) const;
 
   // ---- Faults beyond power loss (faults.h; crash_model.md, "Faults").
   // Adds an error-injection rule: matching operations fail with rule.err.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <unordered_set>
 
@@ -101,6 +102,45 @@ struct Writer {
   }
 };
 
+// The bytes of a regular file: its pages, zeros for holes, cut at its size.
+std::string FileBytes(const Node& n) {
+  std::string out(n.attr.size, '\0');
+  for (const auto& [idx, page] : n.pages) {
+    const uint64_t off = idx * kPageSize;
+    if (off >= n.attr.size) break;
+    const size_t len = std::min<uint64_t>(kPageSize, n.attr.size - off);
+    std::memcpy(out.data() + off, page->bytes, len);
+  }
+  return out;
+}
+
+void ListTree(const Tree& tree, Ino dir, const std::string& prefix, std::unordered_set<Ino>& seen,
+              std::vector<StateFile>& out) {
+  const Node* d = tree.Find(dir);
+  for (const auto& [name, child] : d->entries) {
+    const Node* c = tree.Find(child);
+    if (c == nullptr) continue;
+    StateFile f;
+    f.path = prefix.empty() ? name : prefix + "/" + name;
+    if (c->IsDir()) {
+      if (!seen.insert(child).second) continue;
+      f.type = StateFile::Type::kDir;
+      out.push_back(f);
+      ListTree(tree, child, f.path, seen, out);
+      continue;
+    }
+    if (S_ISLNK(c->attr.mode)) {
+      f.type = StateFile::Type::kSymlink;
+      f.data = c->target;
+    } else if (S_ISREG(c->attr.mode)) {
+      f.data = FileBytes(*c);
+    } else {
+      f.type = StateFile::Type::kOther;
+    }
+    out.push_back(std::move(f));
+  }
+}
+
 }  // namespace
 
 Result<void> MaterializeTree(const Tree& tree, const std::string& dir) {
@@ -131,6 +171,20 @@ Result<void> Filesystem::Materialize(View view, const std::string& dir) const {
   // What a reboot would show: the same repair a power cut applies.
   if (view == View::kDurable) RepairTree(snapshot);
   return MaterializeTree(snapshot, dir);
+}
+
+Result<std::vector<StateFile>> Filesystem::CrashStateFiles(std::string_view id) const {
+  Tree state;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto spec = impl_->ParseStateId(id);
+    if (!spec.ok()) return Errno{spec.error()};
+    state = impl_->BuildState(*spec);
+  }
+  std::vector<StateFile> out;
+  std::unordered_set<Ino> seen{kRootIno};
+  ListTree(state, kRootIno, "", seen, out);
+  return out;
 }
 
 }  // namespace blackout::model
