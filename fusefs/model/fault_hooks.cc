@@ -86,6 +86,11 @@ std::vector<CrashTrigger> Filesystem::ArmedTriggers() const {
   return impl_->faults.triggers();
 }
 
+std::vector<SavedCrashPoint> Filesystem::TakeSavedCrashPoints() {
+  std::lock_guard lock(impl_->mu);
+  return std::exchange(impl_->saved_points, {});
+}
+
 uint64_t Filesystem::TriggeredCuts() const {
   std::lock_guard lock(impl_->mu);
   return impl_->triggered_cuts;
@@ -108,7 +113,10 @@ std::string Filesystem::Impl::EntryPath(Ino parent, std::string_view name) const
 int Filesystem::Impl::BeforeOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (faults.empty()) return 0;
   std::vector<std::string> p = paths();
-  if (uint64_t id = faults.Fires(op, p, /*before=*/true); id != 0) {
+  std::vector<uint64_t> saves;
+  const uint64_t id = faults.Fires(op, p, /*before=*/true, &saves);
+  SavePoints(saves, op, /*before=*/true, p);
+  if (id != 0) {
     // The power went out before the operation reached the disk: it never
     // happens, and the caller's handle belongs to a world that is gone.
     TriggeredCut(id, op, p.empty() ? std::string() : p.front());
@@ -120,8 +128,28 @@ int Filesystem::Impl::BeforeOp(FaultOp op, const std::function<std::vector<std::
 void Filesystem::Impl::AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (!faults.has_after_trigger()) return;
   std::vector<std::string> p = paths();
-  if (uint64_t id = faults.Fires(op, p, /*before=*/false); id != 0) {
-    TriggeredCut(id, op, p.empty() ? std::string() : p.front());
+  std::vector<uint64_t> saves;
+  const uint64_t id = faults.Fires(op, p, /*before=*/false, &saves);
+  SavePoints(saves, op, /*before=*/false, p);
+  if (id != 0) TriggeredCut(id, op, p.empty() ? std::string() : p.front());
+}
+
+void Filesystem::Impl::SavePoints(const std::vector<uint64_t>& ids, FaultOp op, bool before,
+                                  const std::vector<std::string>& paths) {
+  if (ids.empty()) return;
+  // Captured here, under the lock and at this trace position, rather than
+  // by a control request afterwards: by then the program's call has gone
+  // on and what was pending at the operation is no longer what is pending.
+  const std::string bytes = SaveLocked();
+  for (uint64_t id : ids) {
+    SavedCrashPoint sp;
+    sp.trigger = id;
+    sp.op = op;
+    sp.before = before;
+    sp.path = paths.empty() ? std::string() : paths.front();
+    sp.seq = seq;
+    sp.bytes = bytes;
+    saved_points.push_back(std::move(sp));
   }
 }
 

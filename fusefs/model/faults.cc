@@ -139,19 +139,24 @@ bool RegexMatches(const PathRegex& regex, const std::string& path) {
   return std::regex_search(path, regex.re);
 }
 
-uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before) {
+uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before,
+                           std::vector<uint64_t>* saves) {
   uint64_t fired = 0;
   for (auto it = triggers_.begin(); it != triggers_.end();) {
     const bool matches =
         it->regex ? std::any_of(paths.begin(), paths.end(),
                                 [&](const std::string& p) { return RegexMatches(*it->regex, p); })
                   : AnyMatches(it->path, paths);
-    if (it->before != before || it->op != op || !matches ||
-        ++it->seen < it->nth || fired != 0) {
+    if (it->before != before || it->op != op || !matches || ++it->seen < it->nth ||
+        (!it->save && fired != 0)) {
       ++it;
       continue;
     }
-    fired = it->id;
+    if (it->save) {
+      saves->push_back(it->id);
+    } else {
+      fired = it->id;
+    }
     it = triggers_.erase(it);
   }
   return fired;

@@ -6,7 +6,11 @@
 // model (crash_model.md, "Failed fsync"; durability.cc, FailFsync).
 // A CrashTrigger cuts power (drop-all) right before or right after the Nth
 // matching operation; the kernel caches are dropped through the listener
-// given to Filesystem::SetCacheDropListener.
+// given to Filesystem::SetCacheDropListener. A saving trigger (`save`) cuts
+// nothing: it captures the crash point there (Filesystem::SaveCrashPoint's
+// bytes) and the operation and the workload go on undisturbed, so the crash
+// states of a point inside a program's call can be explored offline with
+// every generator (Filesystem::TakeSavedCrashPoints).
 //
 // Matching: an operation matches when its kind is the rule's and the glob
 // matches the path of the file it acts on ("/dir/a.log"; for create the new
@@ -80,6 +84,9 @@ struct CrashTrigger {
   std::string path = "*";
   uint64_t nth = 1;
   bool before = false;  // cut before the operation (it never happens, answers EIO)
+  // Save the crash point instead of cutting: before or after the operation,
+  // which then happens as if no trigger were armed.
+  bool save = false;
   uint64_t seen = 0;
   uint64_t id = 0;  // given by the filesystem when armed (TakeFiredTriggers)
   // When set, matched against the paths instead of the glob `path` (which
@@ -136,8 +143,11 @@ class FaultTable {
   // matching rule counts the operation.
   int Error(FaultOp op, const std::vector<std::string>& paths);
   // Counts the operation for every trigger on the `before` side that it
-  // matches; the id of the first that fires (it is then disarmed), or 0.
-  uint64_t Fires(FaultOp op, const std::vector<std::string>& paths, bool before);
+  // matches; the id of the first cutting trigger that fires (it is then
+  // disarmed), or 0. Saving triggers that fire are disarmed too and their
+  // ids appended to *saves: every one of them fires, a cut or not.
+  uint64_t Fires(FaultOp op, const std::vector<std::string>& paths, bool before,
+                 std::vector<uint64_t>* saves);
   const std::vector<FaultRule>& rules() const { return rules_; }
   const std::vector<CrashTrigger>& triggers() const { return triggers_; }
   bool has_after_trigger() const {

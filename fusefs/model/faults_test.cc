@@ -384,3 +384,98 @@ TEST_CASE("open, link and symlink can fail by injection and trigger a crash") {
   CHECK(ReadAll(fs, "b.log") == "<missing>");  // the new name was never synced
   CHECK(ParseFaultOp("symlink").ok());
 }
+
+namespace {
+
+// The file's bytes in crash state `id` of `fs`, "<missing>" when absent.
+std::string StateFileData(const Filesystem& fs, const std::string& id, const std::string& path) {
+  auto files = fs.CrashStateFiles(id);
+  REQUIRE(files.ok());
+  for (const StateFile& f : *files)
+    if (f.path == path) return f.data;
+  return "<missing>";
+}
+
+}  // namespace
+
+TEST_CASE("a saving trigger captures the crash point inside a rewrite and cuts nothing") {
+  // The WAL truncate of the reference engine: open "wb" (O_TRUNC), rewrite
+  // the records it keeps, fsync. A crash point right before that fsync has
+  // the truncate and the rewrite pending; a saving trigger captures exactly
+  // that, and the program goes on as if nothing were armed.
+  Filesystem fs(Options{BehaviourModel::kPosixStrict, 0, true});
+  Fh log = MustCreate(fs, "a.log");
+  REQUIRE(fs.Write(log, 0, "old-records", kWho).ok());
+  REQUIRE(fs.Fsync(log, false, kWho).ok());
+  fs.SyncAll();  // the directory entry too: only the rewrite is pending below
+  CrashTrigger before_fsync;
+  before_fsync.op = FaultOp::kFsync;
+  before_fsync.path = "*.log";
+  before_fsync.before = true;
+  before_fsync.save = true;
+  CrashTrigger after_write = before_fsync;
+  after_write.op = FaultOp::kWrite;
+  after_write.before = false;
+  auto fsync_id = fs.AddCrashTrigger(before_fsync);
+  auto write_id = fs.AddCrashTrigger(after_write);
+  REQUIRE((fsync_id.ok() && write_id.ok()));
+  auto rewrite = fs.Open(InoOf(fs, "a.log"), O_WRONLY | O_TRUNC, kWho);
+  REQUIRE(rewrite.ok());
+  REQUIRE(fs.Write(*rewrite, 0, "kept", kWho).ok());
+  const Seq at_write = fs.CurrentSeq();
+  CHECK(fs.Fsync(*rewrite, false, kWho).ok());  // happens: nothing was cut
+  CHECK(fs.TriggeredCuts() == 0);
+  CHECK(fs.TakeFiredTriggers().empty());
+  CHECK(fs.ArmedTriggers().empty());  // each fired once
+  CHECK(fs.Write(log, 4, "+", kWho).ok());  // old handles still work
+  std::vector<SavedCrashPoint> saved = fs.TakeSavedCrashPoints();
+  REQUIRE(saved.size() == 2);
+  CHECK(fs.TakeSavedCrashPoints().empty());
+  // Both captured with the same pending ops (truncate, write): after the
+  // write and before the fsync are one trace position.
+  CHECK(saved[0].trigger == *write_id);
+  CHECK(saved[1].trigger == *fsync_id);
+  for (const SavedCrashPoint& sp : saved) {
+    CHECK(sp.seq == at_write);
+    CHECK(sp.path == "/a.log");
+    Filesystem offline(Options{BehaviourModel::kPosixStrict, 0, false});
+    REQUIRE(offline.LoadCrashPoint(sp.bytes).ok());
+    // drop-all keeps the old records, keep-all the rewrite; a prefix keeps
+    // the O_TRUNC without the rewrite: the file is empty, the loss the WAL
+    // scenario shows.
+    CHECK(StateFileData(offline, "drop-all", "a.log") == "old-records");
+    CHECK(StateFileData(offline, "keep-all", "a.log") == "kept");
+    auto prefixes = offline.CrashStates("prefix");
+    REQUIRE(prefixes.ok());
+    bool emptied = false;
+    for (const CrashStateInfo& st : *prefixes)
+      emptied |= st.kept.size() == 1 && StateFileData(offline, st.id, "a.log").empty();
+    CHECK(emptied);
+  }
+  CHECK(saved[0].op == FaultOp::kWrite);
+  CHECK_FALSE(saved[0].before);
+  CHECK(saved[1].op == FaultOp::kFsync);
+  CHECK(saved[1].before);
+}
+
+TEST_CASE("a saving trigger and a cutting one on the same operation both fire, the save first") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  fs.SyncAll();
+  REQUIRE(fs.Write(log, 0, "one", kWho).ok());
+  CrashTrigger cut;
+  cut.op = FaultOp::kFsync;
+  cut.path = "*.log";
+  CrashTrigger save = cut;
+  save.save = true;
+  REQUIRE(fs.AddCrashTrigger(save).ok());
+  REQUIRE(fs.AddCrashTrigger(cut).ok());
+  CHECK(fs.Fsync(log, false, kWho).ok());
+  CHECK(fs.TriggeredCuts() == 1);
+  std::vector<SavedCrashPoint> saved = fs.TakeSavedCrashPoints();
+  REQUIRE(saved.size() == 1);
+  Filesystem offline;
+  REQUIRE(offline.LoadCrashPoint(saved[0].bytes).ok());
+  // Saved after the fsync, before the cut: the data is durable in it.
+  CHECK(StateFileData(offline, "drop-all", "a.log") == "one");
+}

@@ -165,6 +165,16 @@ struct PowerCutResult {
   std::vector<std::pair<Ino, std::string>> stale_entries;
 };
 
+// A crash point a saving crash trigger captured (faults.h, CrashTrigger::save).
+struct SavedCrashPoint {
+  uint64_t trigger = 0;  // the id AddCrashTrigger gave
+  FaultOp op = FaultOp::kFsync;
+  bool before = false;  // captured before the operation happened (else after)
+  std::string path;     // of the operation, as faults.h matches it
+  Seq seq = 0;          // the trace position: CurrentSeq when it was captured
+  std::string bytes;    // SaveCrashPoint's bytes, for LoadCrashPoint
+};
+
 struct Options {
   BehaviourModel model = BehaviourModel::kPosixStrict;
   uint64_t capacity_bytes = 0;  // 0: unlimited
@@ -289,8 +299,11 @@ class Filesystem {
   void ClearFaults();
   std::vector<FaultRule> Faults() const;
   std::vector<CrashTrigger> ArmedTriggers() const;
-  // How many power cuts a crash trigger made so far.
+  // How many power cuts a crash trigger made so far (saving triggers cut none).
   uint64_t TriggeredCuts() const;
+  // The crash points saving triggers captured since the last call, in
+  // firing order; a trigger that fires once saves once.
+  std::vector<SavedCrashPoint> TakeSavedCrashPoints();
   // Called with the id of each trigger or torn write that cuts power, on the
   // thread of the operation, with the model's lock held: it must only hand
   // the id on (a pipe write). Empty: none.

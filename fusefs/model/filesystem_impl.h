@@ -126,6 +126,12 @@ struct Filesystem::Impl {
   std::vector<TornWrite> torn_writes;
   uint64_t next_trigger_id = 1;
   std::vector<uint64_t> fired_triggers;  // TakeFiredTriggers
+  // Crash points the saving triggers captured (TakeSavedCrashPoints).
+  std::vector<SavedCrashPoint> saved_points;
+  void SavePoints(const std::vector<uint64_t>& ids, FaultOp op, bool before,
+                  const std::vector<std::string>& paths);
+  // SaveCrashPoint's bytes, with the lock held (serialize.cc).
+  std::string SaveLocked() const;
   FireListener fire_listener;
   Seq last_write_seq = 0;  // WriteLocked: the pending op it committed, or 0
   // A failed fsync of file `ino` through `fh` with a writeback error `err`:

@@ -120,7 +120,11 @@ void PutOptTs(Out& o, const std::optional<timespec>& v) {
 
 std::string Filesystem::SaveCrashPoint() const {
   std::lock_guard lock(impl_->mu);
-  const Impl& m = *impl_;
+  return impl_->SaveLocked();
+}
+
+std::string Filesystem::Impl::SaveLocked() const {
+  const Impl& m = *this;
   Out o;
   o.b.append(kMagic, sizeof kMagic);
   o.Pod<uint64_t>(m.seq);
