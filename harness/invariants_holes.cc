@@ -4,6 +4,8 @@
 #include <map>
 #include <optional>
 
+#include "harness/util.h"
+
 namespace blackout::harness {
 namespace {
 
@@ -15,7 +17,7 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 
 std::string Short(const json& v) {
   std::string t = v.dump();
-  return t.size() > 80 ? t.substr(0, 77) + "..." : t;
+  return Clip(t, 80);
 }
 
 // How a value read back differs from what was written to `key`: "" when it

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "harness/util.h"
+
 namespace blackout::harness {
 namespace {
 
@@ -147,7 +149,7 @@ std::string Oracle::Describe(int unit) const {
   const Ack& a = acks_[units_[unit].ack];
   json req = a.request;
   std::string text = req.dump();
-  if (text.size() > 120) text = text.substr(0, 117) + "...";
+  text = Clip(text, 120);
   return text + " at " + a.where;
 }
 
@@ -155,7 +157,7 @@ Expected<LogicalState> ObservedState(StoreKind kind, const json& dump) {
   LogicalState state;
   auto bad = [&](const std::string& what) {
     std::string text = dump.dump();
-    if (text.size() > 200) text = text.substr(0, 197) + "...";
+    text = Clip(text, 200);
     return Error{"the recovered dump " + what + ": " + text};
   };
   if (!dump.is_object() || dump.value("ok", false) != true) return bad("is not {\"ok\":true,...}");

@@ -20,15 +20,30 @@ inline double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Whether byte `c` continues a UTF-8 sequence (10xxxxxx).
+inline bool Utf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// `text` cut to at most `max` bytes with "..." after it, never inside a
+// UTF-8 character (a report must stay valid UTF-8 when values are clipped).
+inline std::string Clip(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t end = max >= 3 ? max - 3 : 0;
+  while (end > 0 && Utf8Continuation(text[end])) --end;
+  return text.substr(0, end) + "...";
+}
+
 // The last `max` bytes of `file` (a child's log), trailing blanks dropped,
-// "..." in front when cut.
+// "..." in front when cut (never inside a UTF-8 character).
 inline std::string Tail(const std::string& file, size_t max = 600) {
   std::ifstream in(file);
   std::stringstream b;
   b << in.rdbuf();
   std::string s = b.str();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
+  if (s.size() <= max) return s;
+  size_t start = s.size() - max;
+  while (start < s.size() && Utf8Continuation(s[start])) ++start;
+  return "..." + s.substr(start);
 }
 
 // Runs fn(i) for i in [0, n) on up to `jobs` threads, this one included.

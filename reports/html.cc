@@ -36,7 +36,7 @@ const json& Arr(const json& j, const char* k) {
   return it != j.end() && it->is_array() ? *it : empty;
 }
 
-std::string Text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string Text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 std::string Configuration(const json& s) {
   std::string out = Str(s, "profile").empty() ? "default" : Str(s, "profile");
@@ -308,7 +308,7 @@ std::string Generic(const json& v) {
     o << "</ul>";
     return o.str();
   }
-  return "<code>" + EscapeMarkup(v.dump()) + "</code>";
+  return "<code>" + EscapeMarkup(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</code>";
 }
 
 void Diagnosis(std::ostringstream& o, const json& d) {

@@ -332,7 +332,7 @@ bool WriteReports(const std::string& dir, const json& report, std::string* error
   // report.json carries the hole table too, for tools that read it alone.
   json saved = report;
   if (json holes = HoleTable(report); !holes.empty()) saved["holes"] = std::move(holes);
-  return WriteFileAtomically(dir + "/report.json", saved.dump(2) + "\n", error) &&
+  return WriteFileAtomically(dir + "/report.json", saved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", error) &&
          WriteFileAtomically(dir + "/report.md", RenderMarkdown(report), error) &&
          WriteFileAtomically(dir + "/junit.xml", RenderJunit(report), error) &&
          WriteFileAtomically(dir + "/report.html", RenderHtml(report), error);

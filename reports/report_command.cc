@@ -69,7 +69,7 @@ int Render(const ReportArgs& a) {
   else if (a.format == "junit")
     content = RenderJunit(report);
   else
-    content = report.dump(2) + "\n";
+    content = report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (a.out.empty() || a.out == "-") {
     std::fwrite(content.data(), 1, content.size(), stdout);
     return std::fflush(stdout) == 0 ? 0 : 1;
