@@ -291,7 +291,7 @@ struct CtlArgs {
 
 constexpr const char* kCtlCommands =
     "status, seq, sync, power-cut, unsynced, snapshot, trace, fail, crash-after, clear-faults, "
-    "faults";
+    "faults, saved-points";
 
 int Ctl(const CtlArgs& a) {
   json request{{"cmd", a.command}};
@@ -305,7 +305,8 @@ int Ctl(const CtlArgs& a) {
   } else {
     const bool simple = a.command == "status" || a.command == "seq" || a.command == "sync" ||
                         a.command == "unsynced" || a.command == "trace";
-    if (!simple && a.command != "power-cut" && a.command != "snapshot") {
+    const bool dir_arg = a.command == "snapshot" || a.command == "saved-points";
+    if (!simple && a.command != "power-cut" && !dir_arg) {
       return Usage("ctl: unknown command '" + a.command + "'; commands: " + kCtlCommands);
     }
     if (!a.state.empty() && a.command != "power-cut") {
@@ -314,14 +315,16 @@ int Ctl(const CtlArgs& a) {
     if (!a.view.empty() && a.command != "snapshot") {
       return Usage("ctl: --view applies to snapshot only");
     }
-    if (a.command == "snapshot") {
+    if (dir_arg) {
       if (a.rest.empty()) {
-        return Usage(
-            "ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR [--view "
-            "durable|volatile]");
+        return Usage(a.command == "snapshot"
+                         ? "ctl: snapshot needs a directory: blackout ctl MNT snapshot DIR "
+                           "[--view durable|volatile]"
+                         : "ctl: saved-points needs a directory to write the saved crash points "
+                           "into: blackout ctl MNT saved-points DIR");
       }
       if (a.rest.size() > 1)
-        return Usage("ctl: snapshot takes one directory, got " + a.rest[1] + " too");
+        return Usage("ctl: " + a.command + " takes one directory, got " + a.rest[1] + " too");
       request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
       if (!a.view.empty()) {
         if (a.view != "durable" && a.view != "volatile") {
@@ -399,7 +402,9 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                  kCtlCommands);
   ctl->add_option("MNT", ctl_args->mnt, "mount point")->required();
   ctl->add_option("COMMAND", ctl_args->command, kCtlCommands)->required();
-  ctl->add_option("ARGS", ctl_args->rest, "arguments of the command (snapshot: DIR)");
+  ctl->add_option("ARGS", ctl_args->rest,
+                  "arguments of the command (snapshot: DIR; saved-points: DIR, where the crash "
+                  "points of crash-after --save triggers are written)");
   ctl->add_option("--ctl", ctl_args->ctl, "control socket path (default MNT.ctl)");
   ctl->add_option("--state", ctl_args->state, "power-cut: drop-all (default) or keep-all");
   ctl->add_option("--view", ctl_args->view, "snapshot: durable (default) or volatile");

@@ -113,6 +113,12 @@ Result<model::CrashTrigger> ParseCrashAfterRequest(const json& r) {
     }
     t.before = r["before"].get<bool>();
   }
+  if (r.contains("save")) {
+    if (!r["save"].is_boolean()) {
+      return Result<model::CrashTrigger>::Error("crash-after: \"save\" must be true or false");
+    }
+    t.save = r["save"].get<bool>();
+  }
   return t;
 }
 
@@ -127,6 +133,12 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
   if (cmd == "crash-after") {
     Result<model::CrashTrigger> t = ParseCrashAfterRequest(request);
     if (!t.ok()) return Error(t.error());
+    if (t->save) {
+      // Beside the armed triggers: a recording run saves several points.
+      model::Result<uint64_t> id = fs.AddCrashTrigger(*t);
+      if (!id.ok()) return Error("crash-after: the model refused the trigger");
+      return json{{"ok", true}, {"id", *id}};
+    }
     if (!fs.SetCrashTrigger(*t).ok()) return Error("crash-after: the model refused the trigger");
     return json{{"ok", true}};
   }
@@ -142,6 +154,7 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
                             {"path", t.path},
                             {"nth", t.nth},
                             {"before", t.before},
+                            {"save", t.save},
                             {"seen", t.seen}});
   }
   // "trigger": the first armed one (null: none), as before several could be.
@@ -163,6 +176,9 @@ void AddFaultOptions(CLI::App& ctl, FaultArgs& args) {
   ctl.add_option("--from", args.from, "fail: the Nth matching operation and later");
   ctl.add_option("--count", args.count, "fail: how many matching operations fail");
   ctl.add_flag("--before", args.before, "crash-after: cut before the operation");
+  ctl.add_flag("--save", args.save,
+               "crash-after: save the crash point there instead of cutting (fetch it with "
+               "saved-points DIR)");
 }
 
 Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
@@ -173,7 +189,7 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
   }
   if (command != "fail" && command != "crash-after") {
     return Result<json>::Error(
-        "--op, --path, --errno, --nth, --from, --count and --before apply "
+        "--op, --path, --errno, --nth, --from, --count, --before and --save apply "
         "to fail and crash-after only");
   }
   if (a.op.empty()) {
@@ -184,7 +200,8 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
   if (!a.path.empty()) r["path"] = a.path;
   if (a.nth) r["nth"] = a.nth;
   if (command == "fail") {
-    if (a.before) return Result<json>::Error("--before applies to crash-after only");
+    if (a.before || a.save)
+      return Result<json>::Error("--before and --save apply to crash-after only");
     if (!a.err.empty()) r["errno"] = a.err;
     if (a.from) r["from"] = a.from;
     if (a.count) r["count"] = a.count;
@@ -195,6 +212,7 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
       return Result<json>::Error("--errno, --from and --count apply to fail only");
     }
     r["before"] = a.before;
+    if (a.save) r["save"] = true;
     Result<model::CrashTrigger> t = ParseCrashAfterRequest(r);
     if (!t.ok()) return Result<json>::Error(t.error());
   }

@@ -9,9 +9,15 @@
 //   {"cmd":"crash-after","op":OP,"path":GLOB,"nth":N,"before":false}
 //        -> {"ok":true}   cuts power (drop-all) right after (before) the Nth
 //           matching operation; replaces an armed trigger.
+//   {"cmd":"crash-after",...,"save":true}
+//        -> {"ok":true,"id":I}   a saving trigger: at that operation the
+//           model saves the crash point (SaveCrashPoint) and cuts nothing;
+//           armed beside the others, so one run can save several points.
+//           `saved-points` (server.h) writes the saved points to files.
 //   {"cmd":"clear-faults"} -> {"ok":true}   rules and trigger removed
 //   {"cmd":"faults"} -> {"ok":true,"rules":[{op,path,errno,first,count,seen,
-//           fired}],"trigger":{op,path,nth,before,seen}|null,"triggered_cuts":N}
+//           fired}],"trigger":{op,path,nth,before,save,seen}|null,
+//           "triggers":[...every armed one...],"triggered_cuts":N}
 //
 // OP: read, write, fsync, fsyncdir, create, rename, unlink, truncate,
 // fallocate. What matches and what a failure does: fusefs/model/faults.h.
@@ -49,11 +55,13 @@ struct FaultArgs {
   std::string op, path, err;
   uint64_t nth = 0, from = 0, count = 0;
   bool before = false;
+  bool save = false;
   bool Given() const {
-    return !op.empty() || !path.empty() || !err.empty() || nth || from || count || before;
+    return !op.empty() || !path.empty() || !err.empty() || nth || from || count || before ||
+           save;
   }
 };
-// Adds --op, --path, --errno, --nth, --from, --count, --before to `ctl`.
+// Adds --op, --path, --errno, --nth, --from, --count, --before, --save to `ctl`.
 void AddFaultOptions(CLI::App& ctl, FaultArgs& args);
 // The request for `blackout ctl MNT COMMAND` with these options, checked:
 // an error (bad usage) names the option and the accepted values.

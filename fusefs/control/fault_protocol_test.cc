@@ -77,6 +77,8 @@ TEST_CASE("bad fault requests are refused with the field and the accepted values
   CHECK_THAT(error({{"cmd", "fail"}}), Catch::Contains("missing \"op\""));
   CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"nth", 0}}),
              Catch::Contains("positive integer"));
+  CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"save", "yes"}}),
+             Catch::Contains("\"save\" must be true or false"));
   CHECK(fs.Faults().empty());
 }
 
@@ -92,6 +94,12 @@ TEST_CASE("ctl fault options build the request or name the misused option") {
   a.err = "EIO";
   CHECK_THAT(control::FaultCtlRequest("crash-after", a).error(), Catch::Contains("fail only"));
   a.err.clear();
+  a.save = true;
+  auto saving = control::FaultCtlRequest("crash-after", a);
+  REQUIRE(saving.ok());
+  CHECK((*saving)["save"] == true);
+  CHECK_THAT(control::FaultCtlRequest("fail", a).error(), Catch::Contains("crash-after only"));
+  a.save = false;
   CHECK_THAT(control::FaultCtlRequest("status", a).error(),
              Catch::Contains("fail and crash-after only"));
   control::FaultArgs none;

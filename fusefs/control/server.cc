@@ -22,8 +22,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kCommands =
-    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, trace, fail, crash-after, "
-    "clear-faults, faults, shutdown";
+    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, saved-points, trace, fail, "
+    "crash-after, clear-faults, faults, shutdown";
 constexpr const char* kStates =
     "drop-all, keep-all, or a crash-state id from the model's generators (prefix:S, "
     "reorder:K:S1,S2, torn:S:B, random:N:SEED:I)";
@@ -40,6 +40,21 @@ json Error(const std::string& message) { return json{{"ok", false}, {"error", me
 std::string RootRelative(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   return "/" + path;
+}
+
+// Writes `bytes` to a new file at `path`; 0 or the errno.
+int WriteWhole(const std::string& path, const std::string& bytes) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < bytes.size();) {
+    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  const int saved_errno = ok ? 0 : errno;
+  if (fd >= 0) close(fd);
+  return saved_errno;
 }
 
 bool SendAll(int fd, const std::string& bytes) {
@@ -108,6 +123,7 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
   }
   if (cmd == "snapshot") return Snapshot(request);
   if (cmd == "crash-point") return CrashPoint(request);
+  if (cmd == "saved-points") return SavedPoints(request);
   if (cmd == "trace") {
     json entries = json::array();
     for (const model::TraceEntry& e : fs_.Trace()) {
@@ -208,21 +224,37 @@ json ControlServer::CrashPoint(const json& request) {
   // Written outside the lock of the model: SaveCrashPoint copies what it
   // needs under the lock, the file write does not hold up FUSE requests.
   const std::string bytes = fs_.SaveCrashPoint();
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok = fd >= 0;
-  for (size_t done = 0; ok && done < bytes.size();) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  const int saved_errno = errno;
-  if (fd >= 0) close(fd);
-  if (!ok) {
+  if (const int saved_errno = WriteWhole(path, bytes); saved_errno != 0) {
     return Error("crash-point: cannot write " + path + ": " + std::strerror(saved_errno) +
                  " (give a path outside the mount, in a directory that exists)");
   }
   return json{{"ok", true}, {"path", path}, {"seq", fs_.CurrentSeq()}, {"bytes", bytes.size()}};
+}
+
+json ControlServer::SavedPoints(const json& request) {
+  if (!request.contains("dir") || !request["dir"].is_string() ||
+      request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
+    return Error(
+        "saved-points: missing \"dir\": give the absolute path of an existing directory outside "
+        "the mount");
+  }
+  const std::string dir = request["dir"];
+  json points = json::array();
+  for (const model::SavedCrashPoint& sp : fs_.TakeSavedCrashPoints()) {
+    const std::string file = dir + "/saved-" + std::to_string(sp.trigger) + ".bin";
+    if (const int e = WriteWhole(file, sp.bytes); e != 0) {
+      return Error("saved-points: cannot write " + file + ": " + std::strerror(e) +
+                   " (give a directory that exists, outside the mount)");
+    }
+    points.push_back({{"trigger", sp.trigger},
+                      {"op", std::string(model::Name(sp.op))},
+                      {"path", RootRelative(sp.path)},
+                      {"before", sp.before},
+                      {"seq", sp.seq},
+                      {"file", file},
+                      {"bytes", sp.bytes.size()}});
+  }
+  return json{{"ok", true}, {"points", std::move(points)}};
 }
 
 bool ControlServer::Listen(const std::string& path, std::string* error) {

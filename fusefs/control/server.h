@@ -21,6 +21,13 @@
 //                      -> {"ok":true,"path":"...","seq":N,"bytes":B}: writes
 //                         Filesystem::SaveCrashPoint() (durable view and pending
 //                         ops) to the file, to explore this crash point offline
+//   {"cmd":"saved-points","dir":"/abs/dir"}
+//                      -> {"ok":true,"points":[{"trigger","op","path","before",
+//                          "seq","file","bytes"}...]}: writes each crash point a
+//                         saving trigger (`crash-after` with "save") captured
+//                         since the last request to DIR/saved-TRIGGER.bin, in
+//                         firing order; they are handed over once, even when a
+//                         write fails
 //   {"cmd":"trace"}    -> {"ok":true,"entries":[{seq,pid,op,ino,path,offset,
 //                          length,digest,flags,detail}...]}
 //   {"cmd":"shutdown"} -> {"ok":true}, then the daemon unmounts and exits
@@ -88,6 +95,7 @@ class ControlServer {
   nlohmann::json PowerCut(const nlohmann::json& request);
   nlohmann::json Snapshot(const nlohmann::json& request);
   nlohmann::json CrashPoint(const nlohmann::json& request);
+  nlohmann::json SavedPoints(const nlohmann::json& request);
 
   model::Filesystem& fs_;
   ServerHooks hooks_;

@@ -2,6 +2,7 @@
 // requests go to a ControlServer over a real Unix socket.
 #include "fusefs/control/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -138,6 +139,49 @@ TEST_CASE("crash-point saves the durable view and pending ops for offline explor
   const json missing = Call(s.socket, {{"cmd", "crash-point"}, {"path", dir + "/no/such/f"}});
   CHECK(missing["ok"] == false);
   CHECK(std::string(missing["error"]).find(dir + "/no/such/f") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("crash-after with save captures the point at the operation and saved-points writes it") {
+  ServedFilesystem s;
+  const json armed = Call(s.socket, {{"cmd", "crash-after"},
+                                     {"op", "fsync"},
+                                     {"path", "*.log"},
+                                     {"before", true},
+                                     {"save", true}});
+  REQUIRE(armed["ok"] == true);
+  CHECK(armed.contains("id"));
+  CHECK(Call(s.socket, {{"cmd", "faults"}})["trigger"]["save"] == true);
+  const model::Caller who{1000, 1000, 1, 022};
+  auto c = s.fs.Create(model::kRootIno, "a.log", 0644, O_WRONLY | O_CREAT, who);
+  REQUIRE(c.ok());
+  REQUIRE(s.fs.Write(c->fh, 0, "data", who).ok());
+  const uint64_t at = s.fs.CurrentSeq();
+  CHECK(s.fs.Fsync(c->fh, false, who).ok());  // not cut
+  CHECK(s.fs.Write(c->fh, 4, "more", who).ok());
+  CHECK(Call(s.socket, {{"cmd", "faults"}})["triggered_cuts"] == 0);
+
+  CHECK(Call(s.socket, {{"cmd", "saved-points"}})["ok"] == false);
+  const std::string dir = TempDir();
+  const json r = Call(s.socket, {{"cmd", "saved-points"}, {"dir", dir}});
+  REQUIRE(r["ok"] == true);
+  REQUIRE(r["points"].size() == 1);
+  const json& p = r["points"][0];
+  CHECK(p["op"] == "fsync");
+  CHECK(p["path"] == "/a.log");
+  CHECK(p["before"] == true);
+  CHECK(p["seq"] == at);
+  std::ifstream in(p["file"].get<std::string>(), std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  CHECK(bytes.str().size() == p["bytes"].get<size_t>());
+  // The point is the one before the fsync: the data is still pending there.
+  model::Filesystem offline;
+  REQUIRE(offline.LoadCrashPoint(bytes.str()).ok());
+  CHECK(offline.CurrentSeq() == at);
+  CHECK(offline.ListUnsynced().files.size() == 1);
+  // Handed over once.
+  CHECK(Call(s.socket, {{"cmd", "saved-points"}, {"dir", dir}})["points"].empty());
   std::filesystem::remove_all(dir);
 }
 
