@@ -63,3 +63,18 @@ TEST_CASE("scenarios/schema.json names exactly the fields and invariants the loa
   known.insert(ReservedInvariants().begin(), ReservedInvariants().end());
   CHECK(invariants == known);
 }
+
+TEST_CASE("scenarios/schema.json offers exactly the damage kinds the loader applies") {
+  const char* src = std::getenv("BLACKOUT_SOURCE_DIR");
+  REQUIRE(src);
+  std::ifstream in(std::string(src) + "/scenarios/schema.json");
+  const auto step = nlohmann::json::parse(in)["$defs"]["step"];
+  std::set<std::string> in_schema;
+  for (const auto& rule : step["allOf"])
+    if (rule.value(nlohmann::json::json_pointer("/if/properties/step/const"), "") == "damage")
+      for (const auto& one : rule["then"]["oneOf"])
+        for (const auto& name : one["required"]) in_schema.insert(name.get<std::string>());
+  const std::set<std::string> loader(DamageKinds().begin(), DamageKinds().end());
+  CHECK(in_schema == loader);
+  for (const auto& kind : loader) CHECK(step["properties"].contains(kind));
+}

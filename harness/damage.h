@@ -8,6 +8,12 @@
 //   {"step":"damage","path":"wal.log","flip":{"offset":N,"bit":B}}
 //       flips bit B (0 = least significant) of the byte at N; N < 0 counts
 //       from the end (-1 is the last byte).
+//   {"step":"damage","path":"events.ndjson","duplicate_line":N}
+//       copies line N right after itself, as a bad copy or a program that
+//       appends twice does; lines count from 1 and N < 0 counts from the end
+//       (-1 is the last line). A line ends after its '\n'; a last line with
+//       none is a line too, and its copy goes after a '\n' put between them,
+//       so the file keeps its ending.
 //
 // `path` is relative to the store directory. Absolute paths, "..", and
 // anything that resolves outside the store (a symlink) are refused: a
@@ -24,12 +30,17 @@
 namespace blackout::harness {
 
 struct Damage {
-  enum class Kind { kTruncate, kFlip };
+  enum class Kind { kTruncate, kFlip, kDuplicateLine };
   Kind kind = Kind::kTruncate;
-  std::string path;     // relative to the store
-  int64_t amount = 0;   // kTruncate: N; kFlip: offset
-  int bit = 0;          // kFlip
+  std::string path;    // relative to the store
+  int64_t amount = 0;  // kTruncate: N; kFlip: offset; kDuplicateLine: line N
+  int bit = 0;         // kFlip
 };
+
+// The fields that name what a damage step does ("truncate", "flip",
+// "duplicate_line"); a step has exactly one. scenarios/schema.json lists the
+// same (harness/child_process_test.cc checks that they agree).
+const std::vector<std::string>& DamageKinds();
 
 // Validates a damage step object; appends "PATH: message" problems (PATH is
 // `where` plus the field) and returns false on any.
@@ -37,7 +48,8 @@ bool ParseDamage(const nlohmann::json& step, const std::string& where, Damage* o
                  std::vector<std::pair<std::string, std::string>>* problems);
 
 // Applies `d` inside `store_dir` and fsyncs the file. Fails (with the path)
-// when the file is missing, the offset lies outside it, or the path escapes.
+// when the file is missing, the offset or line lies outside it, or the path
+// escapes.
 [[nodiscard]] Status ApplyDamage(const std::string& store_dir, const Damage& d);
 
 // "truncate wal.log by 3 bytes", for reports.

@@ -25,11 +25,14 @@ TEST_CASE("a scenario with crash and damage steps loads, in workload order") {
   auto s = ParseScenario(Doc({{{"op", "put"}, {"key", "a"}, {"value", "1"}},
                               {{"step", "crash"}, {"kind", "power"}, {"states", {"keep-all"}}},
                               {{"step", "damage"}, {"path", "wal.log"}, {"truncate", -2}},
-                              {{"step", "crash"}, {"kind", "process"}}}),
+                              {{"step", "crash"}, {"kind", "process"}},
+                              {{"step", "damage"}, {"path", "wal.log"}, {"duplicate_line", -1}}}),
                          "t.json", &problems);
   REQUIRE(problems.empty());
   REQUIRE(s);
-  REQUIRE(s->workload.size() == 4);
+  REQUIRE(s->workload.size() == 5);
+  CHECK(s->workload[4].damage.kind == Damage::Kind::kDuplicateLine);
+  CHECK(s->workload[4].damage.amount == -1);
   CHECK(s->workload[1].kind == WorkItem::Kind::kCrash);
   CHECK(s->workload[1].crash_kind == CrashKind::kPower);
   CHECK(s->workload[1].crash_state == "keep-all");
@@ -43,11 +46,13 @@ TEST_CASE("bad crash and damage steps are reported with their JSON paths") {
   auto s = ParseScenario(Doc({{{"step", "crash"}, {"kind", "reboot"}},
                               {{"step", "crash"}, {"kind", "process"}, {"states", {"drop-all"}}},
                               {{"step", "crash"}, {"kind", "power"}, {"states", {"a", "b"}}},
-                              {{"step", "damage"}, {"path", "../etc"}, {"truncate", 1}}}),
+                              {{"step", "damage"}, {"path", "../etc"}, {"truncate", 1}},
+                              {{"step", "damage"}, {"path", "f"}, {"duplicate_line", 0}}}),
                          "t.json", &problems);
   CHECK_FALSE(s);
   std::vector<std::string> paths;
   for (const auto& p : problems) paths.push_back(p.path);
   CHECK(paths == std::vector<std::string>{"$.workload[0].kind", "$.workload[1].states",
-                                          "$.workload[2].states", "$.workload[3].path"});
+                                          "$.workload[2].states", "$.workload[3].path",
+                                          "$.workload[4].duplicate_line"});
 }
