@@ -18,9 +18,10 @@ def crash(kind="process", state=None):
     d = {"step": "crash", "kind": kind}
     if state: d["states"] = [state]
     return d
-def damage(path, truncate=None, flip=None):
+def damage(path, truncate=None, flip=None, duplicate_line=None):
     d = {"step": "damage", "path": path}
     if truncate is not None: d["truncate"] = truncate
+    elif duplicate_line is not None: d["duplicate_line"] = duplicate_line
     else: d["flip"] = flip
     return d
 
@@ -184,6 +185,16 @@ hole("H-E1", "torn-line-unopenable", "eventstore", {},
      PROCESS, BASIC,
      "H-E1: a torn last line is never cut off, so the next append is glued onto it and the store no longer opens.",
      ["acked-durable", "recovers"])
+# A duplicated last line (a bad copy, a double append) is read back as it
+# stands: two events with id 2, and the next append gets id 4. Only the
+# engine's own verify (structure) sees the ids; the values are all there.
+hole("H-E2", "duplicated-line-duplicate-ids", "eventstore", {},
+     [op("append", stream="s", type="t", data={"n": 1}), op("append", stream="s", type="t", data={"n": 2}),
+      crash("process"), damage("events.ndjson", duplicate_line=-1),
+      op("append", stream="s", type="t", data={"n": 3})],
+     PROCESS, BASIC + ["structure"],
+     "H-E2: event ids are read from the file unchecked while a new id is the event count + 1, so a duplicated line leaves two events with one id and the next append skips an id, which breaks a projection's position arithmetic.",
+     ["structure"])
 
 # ---- Crashes inside one engine call -----------------------------------------
 # A crash trigger cuts the power (drop-all) inside the call; an injected write
@@ -262,6 +273,7 @@ OVERRIDES = {
     # segment rather than serve a silent loss: recovers fails, nothing else.
     "H-M3": dict(default=["recovers"], fixed=["recovers"]),
     "H-W5": dict(fixed=["recovers"]),
+    "H-E2": dict(fixed=["recovers"]),
 }
 DROPPED = {"H-W7"}
 # The fixed profile refuses to open these damaged stores loudly (recovers
@@ -269,6 +281,7 @@ DROPPED = {"H-W7"}
 NOTES = {
     "H-W5": "The fixed profile refuses to open a log whose middle segment is corrupt (recovers fails) instead of replaying past the hole silently; refusing loudly is how it closes the hole.",
     "H-M3": "The fixed profile refuses to open a store with a damaged SSTable (recovers fails, nothing wrong is served); refusing loudly is how it closes the hole.",
+    "H-E2": "The fixed profile refuses to open a file whose event ids do not count up from 1 (recovers fails, no id is served twice); refusing loudly is how it closes the hole.",
 }
 HOLES[:] = [h for h in HOLES if h["id"] not in DROPPED]
 for h in HOLES:
@@ -312,7 +325,6 @@ NOT_YET = [
     ("H-W7", "wal", "records since the last forced sync in batch or unknown sync modes", "the engine's contract declares synced-prefix for these modes, so the loss is counted as a documented weakness, not a violation (seed scenario wal-batch-sync-force-override); the fixed profile refuses unknown modes (wal_test)"),
     ("wal-truncate-in-place", "wal", "un-checkpointed records when truncate's in-place rewrite is cut", "the loss needs a crash state that keeps the rewrite's O_TRUNC but drops the records written after it, inside the call. A crash trigger cuts drop-all, which drops both (every truncate, write and fsync position of a truncate was tried, under posix-strict and ext4-ordered: nothing is lost but what the truncate removes); the generators that keep a subset (prefix, reorder:K) explore crash points between workload entries only. wal_test's truncate fidelity and fixed-truncate power-loss tests cover it"),
     ("H-T6", "btree", "every read, when reopened with another page_size", "not a crash hole (a configuration change); btree_test's fixed-profile page-size check covers it"),
-    ("H-E2", "eventstore", "unique event ids after a gap or a duplicated line", "the fixed profile refuses such a file (eventstore_test 'H-E2'); a scenario needs a damage step that duplicates a line, which damage (truncate, bit flip) cannot do"),
     ("H-B6, H-T9, H-M7, H-E4, H-W9, H-X3", "all", "clock skew, locking, macOS F_FULLFSYNC", "not crash holes: the fixed profiles' unit tests (directory locks, file/offset order in compaction) or none possible on Linux (H-X3)"),
 ]
 
