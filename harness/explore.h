@@ -25,11 +25,18 @@
 // two, and that have no workload crash/damage steps (those cut power on the
 // mount, mid-run). Others keep the runner's mount path: one mount, one power
 // cut per crash state (runner.h), which is also the path for programs that
-// need FUSE to recover.
+// need FUSE to recover. Engine scenarios with faults or a capacity stay on
+// the mount too (runner.cc). A crash trigger (crash.at.after) is a crash
+// point inside an engine call: explored, the recording run arms it to save
+// the point instead of cutting (`crash-after` with "save"), and its one
+// SavedPoint, named as the trigger ("before fsync *.wal #6"), has the acks
+// of the entries finished before the call and the call as `in_flight`;
+// with drop-all only it stays on the mount, where the trigger cuts.
 #pragma once
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +55,10 @@ struct SavedPoint {
   std::string file;    // SaveCrashPoint bytes
   uint64_t seq = 0;    // trace position
   std::vector<Ack> acks;  // acknowledged so far, `synced` as of this point
+  // A point inside an engine call (a crash trigger, saving): the op in
+  // flight, with the reply it got once the call finished. Not acknowledged
+  // at the point, yet it may have taken effect: judged both ways.
+  std::optional<Ack> in_flight;
 };
 
 struct RecordedRun {
@@ -95,9 +106,12 @@ struct StateCheck {
   // and checking the invariants.
   double materialize_s = 0, recover_s = 0, check_s = 0;
 };
+// `in_flight_applied`, when given: the oracle with the op in flight at the
+// point acknowledged (SavedPoint::in_flight); the judgement with fewer
+// violations stands.
 StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
                       const std::string& id, const Oracle& oracle, const std::string& contract,
-                      const std::string& dir);
+                      const std::string& dir, const Oracle* in_flight_applied = nullptr);
 
 // Words for pending ops ("#12 write /store/wal [0, +42)"), from a trace
 // indexed by seq.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -134,8 +135,8 @@ int Replay(const ReplayArgs& a) {
   auto s = LoadScenarioForCommand(a.scenario, "replay");
   if (!s) return 2;
   std::string why;
-  if (s->exec || s->crash_kind != CrashKind::kPower || !s->crash_trigger.is_null())
-    why = "replay needs an engine scenario with crash.kind power and crash points between ops";
+  if (s->exec || s->crash_kind != CrashKind::kPower)
+    why = "replay needs an engine scenario with crash.kind power";
   for (const auto& w : s->workload)
     if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage)
       why = "replay cannot rebuild a state after a crash or damage step in the workload (" +
@@ -251,8 +252,15 @@ int Replay(const ReplayArgs& a) {
     std::fprintf(stderr, "blackout replay: %s\n", oracle.error().c_str());
     return 1;
   }
+  std::optional<Oracle> applied;  // a point inside a call: judged both ways
+  if (sp->in_flight) {
+    std::vector<Ack> with = sp->acks;
+    with.push_back(*sp->in_flight);
+    auto alt = Oracle::Build(FindEngine(s->engine)->kind, std::move(with));
+    if (alt.ok()) applied = std::move(*alt);
+  }
   StateCheck c = CheckState(*s, o, *lp->fs, info->id, *oracle, run->contract.value("power", "acked"),
-                            dir);
+                            dir, applied ? &*applied : nullptr);
   if (!c.error.empty()) {
     std::fprintf(stderr, "blackout replay: %s\n", c.error.c_str());
     return 1;

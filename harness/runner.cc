@@ -263,8 +263,10 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
   // first open on.
   for (const json& f : s.faults)
     if (auto r = MountCall(fs, f); !r.ok()) return Error{"$.faults: " + r.error()};
-  const bool armed = !s.crash_trigger.is_null();
-  if (armed)
+  // A saving trigger (RecordWorkload) cuts nothing: the run goes on as if
+  // none were armed, and its crash point is fetched after the entry.
+  const bool armed = !s.crash_trigger.is_null() && !s.crash_trigger.value("save", false);
+  if (!s.crash_trigger.is_null())
     if (auto r = MountCall(fs, s.crash_trigger); !r.ok()) return Error{"$.crash.at: " + r.error()};
   auto cut = [&] { return rec->triggered || (rec->triggered = TriggerFired(fs)); };
   // The power went out under entry i: stop the engine before it writes to
@@ -648,9 +650,41 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
   std::optional<EngineDriver> driver;
   Recording rec;
   RecordedRun run;
+  // A crash trigger (crash.at.after) names a point inside an engine call:
+  // armed to save instead of cutting, it captures that point (the mount's
+  // `saved-points`), the workload goes on, and no point between entries is
+  // saved. The acks of the point are those of the entries finished before
+  // the one in flight; that one is `in_flight` (it may or may not have
+  // taken effect, so explore judges the point both ways).
+  const bool trigger = !s.crash_trigger.is_null();
+  Scenario saving;
+  if (trigger) {
+    saving = s;
+    saving.crash_trigger["save"] = true;
+  }
+  std::vector<Ack> acks_before;  // the acks when the entry in flight began
+  auto fetch = [&](int done) -> Status {
+    auto r = MountCall(**fs, {{"cmd", "saved-points"}, {"dir", save_dir}});
+    if (!r.ok()) return Error{r.error()};
+    for (const json& sp : r->value("points", json::array())) {
+      SavedPoint p;
+      p.items_done = done - 1;
+      p.name = TriggerPointName(s);
+      p.file = sp.value("file", "");
+      p.seq = sp.value("seq", uint64_t{0});
+      p.acks = acks_before;
+      for (const auto* list : {&rec.acks, &rec.uncertain})
+        for (const Ack& a : *list)
+          if (a.item == done - 1) p.in_flight = a;
+      run.points.push_back(std::move(p));
+    }
+    acks_before = rec.acks;
+    return Ok();
+  };
   // Which entries end at a crash point; every_sync saves after every entry
   // and keeps the synced ones once the trace is known.
   auto wanted = [&](int done) {
+    if (trigger) return false;
     const WorkItem& w = s.workload[done - 1];
     switch (s.crash_at) {
       case CrashAt::kEnd:
@@ -665,6 +699,7 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
     return false;
   };
   auto save = [&](int done) -> Status {
+    if (trigger) return fetch(done);
     if (!wanted(done)) return Ok();
     SavedPoint p;
     p.items_done = done;
@@ -677,7 +712,11 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
     run.points.push_back(std::move(p));
     return Ok();
   };
-  if (auto st = RunWorkload(s, o, **fs, n, &driver, &rec, save); !st.ok()) return Error{st.error()};
+  if (auto st = RunWorkload(trigger ? saving : s, o, **fs, n, &driver, &rec, save); !st.ok())
+    return Error{st.error()};
+  if (trigger && run.points.empty())
+    return Error{"$.crash.at.after: the crash trigger never fired (the workload ended before the "
+                 "matching operation)"};
   run.contract = rec.contract;
   if (driver) driver->Kill();
   driver.reset();
@@ -723,8 +762,8 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     results[i].scenario = &scenarios[i];
     if (stop || Interrupted()) return;
     // Explored scenarios find their crash points in their one recording run.
-    const bool on_mount = !scenarios[i].faults.empty() || scenarios[i].capacity_bytes ||
-                          !scenarios[i].crash_trigger.is_null();
+    // (A crash trigger alone is explored when UsesExploration says so.)
+    const bool on_mount = !scenarios[i].faults.empty() || scenarios[i].capacity_bytes;
     if (scenarios[i].exec ? UsesExecExploration(scenarios[i])
                           : !on_mount && UsesExploration(scenarios[i])) {
       points[i] = {kExploreTask};

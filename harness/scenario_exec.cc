@@ -137,10 +137,11 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
   }
 
   if (!IsExecScenario(doc)) {
-    // Engine scenarios run faults, capacity and crash triggers on the mount
-    // (harness/runner.cc): a trigger is the power cut, so it needs a power
-    // crash whose state is the mount's drop-all.
-    const bool faulty = doc.contains("faults") || s->capacity_bytes || !s->crash_trigger.is_null();
+    // Engine scenarios run faults and capacity on the mount (harness/
+    // runner.cc), where a crash trigger is the power cut: drop-all. A
+    // trigger alone is a crash point inside a call that exploration saves
+    // (explore.h, UsesExploration): every generator applies.
+    const bool faulty = doc.contains("faults") || s->capacity_bytes;
     if (!s->crash_trigger.is_null() && crash->value("kind", "") != "power")
       fail("$.crash.kind", "a crash trigger cuts the power: expected \"power\"");
     if (faulty && crash != doc.end() && crash->is_object())
@@ -148,7 +149,7 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
         for (const auto& g : *st)
           if (g != "drop-all" && (g != "keep-all" || !s->crash_trigger.is_null()))
             fail("$.crash.states",
-                 std::string("faults, capacity and crash triggers run on the mount: ") +
+                 std::string("faults and capacity run on the mount: ") +
                      (s->crash_trigger.is_null() ? "drop-all or keep-all"
                                                  : "a trigger leaves drop-all") +
                      ", got " + g.dump());

@@ -6,12 +6,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "harness/explore.h"
+
 using blackout::harness::CrashAt;
 using blackout::harness::CrashKind;
 using blackout::harness::FindScenarioFiles;
 using blackout::harness::LoadScenarioFile;
 using blackout::harness::ParseScenario;
 using blackout::harness::Problem;
+using blackout::harness::UsesExploration;
 using blackout::harness::WorkItem;
 using nlohmann::json;
 
@@ -194,7 +197,7 @@ TEST_CASE("an engine scenario takes faults, capacity, a crash trigger, expect_er
   CHECK(s->workload[0].failure == WorkItem::Failure::kNever);
 }
 
-TEST_CASE("a crash trigger needs a power crash leaving drop-all; bad expect_error and hole fail") {
+TEST_CASE("a crash trigger needs a power crash, drop-all beside faults; bad expect_error and hole fail") {
   json doc = Valid();
   doc["hole"] = "H W1";
   doc["workload"][1]["expect_error"] = "yes";
@@ -205,9 +208,16 @@ TEST_CASE("a crash trigger needs a power crash leaving drop-all; bad expect_erro
   CHECK(AnyContains(problems, "$.hole", "hole id"));
   CHECK(AnyContains(problems, "$.workload[1].expect_error", "\"maybe\""));
   CHECK(AnyContains(problems, "$.crash.kind", "cuts the power"));
+  // Alone, a trigger's point is explored with any generator (explore.h);
+  // beside faults it cuts on the mount, to drop-all.
   doc = Valid();
   doc["crash"] = json::parse(
-      R"({"kind": "power", "at": {"after": {"op": "fsync", "nth": 1}}, "states": ["keep-all"]})");
+      R"({"kind": "power", "at": {"after": {"op": "fsync", "nth": 1}}, "states": ["keep-all", "prefix"]})");
+  problems.clear();
+  auto explored = ParseScenario(doc, "x.json", &problems);
+  REQUIRE(explored);
+  CHECK(UsesExploration(*explored));
+  doc["faults"] = json::parse(R"([{"op": "write", "path": "x"}])");
   problems.clear();
   CHECK(!ParseScenario(doc, "x.json", &problems));
   CHECK(AnyContains(problems, "$.crash.states", "a trigger leaves drop-all"));
