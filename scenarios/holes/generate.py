@@ -211,6 +211,23 @@ hole("H-T2", "torn-split-replayed-half", "btree", BT,
      ["structure"],
      trigger={"default": {"op": "fsync", "path": "btree.wal", "nth": 14},
               "fixed": {"op": "fsync", "path": "btree.wal", "nth": 9}})
+# A saving trigger: the point inside truncate, right before the fsync of the
+# rewritten 000001.wal (the 6th fsync of *.wal: the sync step makes the
+# engine's open durable, then a, b, checkpoint, c and truncate's own fsync of
+# the open segment), is explored with every generator. drop-all keeps the old
+# file and keep-all the rewrite; a state that keeps the O_TRUNC and drops the
+# rewrite loses c. The fixed profile writes 000001.wal.tmp, fsyncs it and
+# renames it over the segment: its point is right after that rename, before
+# the directory fsync.
+hole("wal-truncate-in-place", "rewrite-before-fsync", "wal", {},
+     [step("sync"), op("append", key="a", value="1"), op("append", key="b", value="2"),
+      op("checkpoint"), op("append", key="c", value="3"), op("truncate", up_to=2)],
+     {"kind": "power", "states": ["drop-all", "keep-all", "prefix", "reorder:2", "torn", "random:8"]},
+     BASIC + ["replay-complete"],
+     "wal-truncate-in-place (section 7.1): truncate reopens a segment with O_TRUNC and rewrites the records it keeps before its fsync, so a power cut inside the call that keeps the truncation but not the rewrite loses the un-checkpointed records (drop-all and keep-all both keep them: only a state inside the call shows it).",
+     ["acked-durable"],
+     trigger={"default": {"op": "fsync", "path": "*.wal", "nth": 6, "before": True},
+              "fixed": {"op": "rename", "path": "*.wal", "nth": 1}})
 hole("H-T1", "free-page-bypasses-log", "btree", BT,
      [op("put", key=k, value="v") for k in "abcde"] +
      [op("delete", key="c"), op("delete", key="d"), op("delete", key="e", expect_error=True),
@@ -323,7 +340,6 @@ def scenario(h, profile, model):
 # Holes no scenario here exposes, and why.
 NOT_YET = [
     ("H-W7", "wal", "records since the last forced sync in batch or unknown sync modes", "the engine's contract declares synced-prefix for these modes, so the loss is counted as a documented weakness, not a violation (seed scenario wal-batch-sync-force-override); the fixed profile refuses unknown modes (wal_test)"),
-    ("wal-truncate-in-place", "wal", "un-checkpointed records when truncate's in-place rewrite is cut", "the loss needs a crash state that keeps the rewrite's O_TRUNC but drops the records written after it, inside the call. A crash trigger cuts drop-all, which drops both (every truncate, write and fsync position of a truncate was tried, under posix-strict and ext4-ordered: nothing is lost but what the truncate removes); the generators that keep a subset (prefix, reorder:K) explore crash points between workload entries only. wal_test's truncate fidelity and fixed-truncate power-loss tests cover it"),
     ("H-T6", "btree", "every read, when reopened with another page_size", "not a crash hole (a configuration change); btree_test's fixed-profile page-size check covers it"),
     ("H-B6, H-T9, H-M7, H-E4, H-W9, H-X3", "all", "clock skew, locking, macOS F_FULLFSYNC", "not crash holes: the fixed profiles' unit tests (directory locks, file/offset order in compaction) or none possible on Linux (H-X3)"),
 ]
@@ -344,7 +360,8 @@ def hole_table():
         if steps: kind = "/".join(steps) + " crash step, then " + kind
         if h["trigger"]:
             t = per_profile(h["trigger"], "default")
-            kind += " inside a call (trigger after %s %s #%d)" % (t["op"], t["path"], t["nth"])
+            kind += " inside a call (trigger %s %s %s #%d)" % (
+                "before" if t.get("before") else "after", t["op"], t["path"], t["nth"])
         if h["faults"]:
             f = per_profile(h["faults"], "default")[0]
             kind = "injected %s error on %s #%d + %s" % (f["op"], f["path"], f["nth"], kind)
