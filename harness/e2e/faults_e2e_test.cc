@@ -185,3 +185,80 @@ TEST_CASE("ctl fail, crash-after and mount --capacity act on a live mount") {
   std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(got == "durable");
 }
+
+TEST_CASE("ctl crash-after --save saves the point inside a rewrite on a live mount, cutting nothing") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  const std::string mnt = w.path + "/mnt";
+  const std::string saved = w.path + "/saved";
+  fs::create_directories(mnt);
+  fs::create_directories(saved);
+  REQUIRE(w.Run("mount " + mnt).code == 0);
+  struct Unmount {
+    WorkDir& w;
+    std::string mnt;
+    ~Unmount() { w.Run("umount " + mnt); }
+  } unmount{w, mnt};
+
+  CHECK(w.Run("ctl " + mnt + " fail --op write --save").code == 2);
+  CHECK(w.Run("ctl " + mnt + " saved-points").code == 2);
+  // Right before the 2nd fsync of *.log: the rewrite of an fsynced file
+  // (O_TRUNC, then the new bytes) is pending there.
+  REQUIRE(w.Run("ctl " + mnt + " crash-after --op fsync --path '*.log' --nth 2 --before --save")
+              .code == 0);
+  int fd = open((mnt + "/a.log").c_str(), O_WRONLY | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  CHECK(write(fd, "old-records", 11) == 11);
+  CHECK(fsync(fd) == 0);
+  close(fd);
+  fd = open((mnt + "/a.log").c_str(), O_WRONLY | O_TRUNC);
+  REQUIRE(fd >= 0);
+  CHECK(write(fd, "kept", 4) == 4);
+  CHECK(fsync(fd) == 0);  // the point is saved; the fsync happens
+  CHECK(write(fd, "+", 1) == 1);  // nothing was cut: the handle still works
+  close(fd);
+  CHECK(w.Run("ctl " + mnt + " faults").text.find("\"triggered_cuts\": 0") != std::string::npos);
+
+  Output o = w.Run("ctl " + mnt + " saved-points " + saved);
+  REQUIRE(o.code == 0);
+  json reply = json::parse(o.text);
+  REQUIRE(reply["points"].size() == 1);
+  const json& p = reply["points"][0];
+  CHECK(p["op"] == "fsync");
+  CHECK(p["before"] == true);
+  CHECK(p["path"] == "/a.log");
+  CHECK(fs::file_size(p["file"].get<std::string>()) == p["bytes"].get<uint64_t>());
+  CHECK(json::parse(w.Run("ctl " + mnt + " saved-points " + saved).text)["points"].empty());
+}
+
+TEST_CASE("a crash trigger with generators beyond drop-all is explored at its point inside the "
+          "call, and its reproduce line replays the violating state") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  const std::string file =
+      Source() + "/scenarios/holes/wal-truncate-in-place-rewrite-before-fsync.json";
+  Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
+  CHECK(o.code == 0);
+  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  REQUIRE(report["scenarios"].size() == 1);
+  const json& s = report["scenarios"][0];
+  CHECK(s["violations"] == json::array({"acked-durable"}));
+  // Only a state that keeps the O_TRUNC and drops the rewrite loses data:
+  // drop-all and keep-all at the same point do not.
+  std::string reproduce;
+  for (const auto& st : s["crash_states"]) {
+    CHECK(st["point"] == "before fsync *.wal #6");
+    const std::string id = st["state"];
+    if (id == "drop-all" || id == "keep-all") CHECK(st["violations"].empty());
+    if (!st["violations"].empty() && reproduce.empty())
+      reproduce = st["exploration"].value("reproduce", "");
+  }
+  REQUIRE(reproduce.rfind("blackout replay ", 0) == 0);
+  // As printed, with the point quoted for the shell; into a directory of ours.
+  const std::string args = reproduce.substr(std::string("blackout ").size());
+  const std::string to = w.path + "/replayed";
+  o = w.Run(args.substr(0, args.find(" --to ")) + " --to " + to + " --recover");
+  CHECK(o.code == 0);
+  CHECK(o.text.find("violation acked-durable") != std::string::npos);
+  CHECK(w.Clean());
+}
