@@ -188,16 +188,26 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
     return v && v->empty();
   };
   auto max_of = [&](const Object& x) { return candidates[x].back(); };
-  // Moves each sync of a working choice to the earliest position that still works.
+  // Moves each sync of a working choice to the earliest position that still
+  // works, by bisection over the object's candidate positions: a sync later
+  // in the trace makes a superset durable, so "works" holds from some
+  // position on, and a few re-checks find it among hundreds of positions
+  // (each re-check is a recovery, for a program a run of its check command).
   auto earliest = [&](Choice choice) {
     for (auto& [x, upto] : choice) {
-      for (uint64_t s : candidates[x]) {
-        if (s >= upto) break;
-        const uint64_t was = upto;
-        upto = s;
-        if (fixes(choice)) break;
-        upto = was;
+      const std::vector<uint64_t>& at = candidates[x];
+      size_t lo = 0, hi = std::lower_bound(at.begin(), at.end(), upto) - at.begin();
+      const uint64_t works = upto;  // known to work; at[hi] == upto when listed
+      while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        upto = at[mid];
+        if (fixes(choice)) {
+          hi = mid;
+        } else {
+          lo = mid + 1;
+        }
       }
+      upto = hi < at.size() ? at[hi] : works;
     }
     return choice;
   };

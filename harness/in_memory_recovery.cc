@@ -68,14 +68,14 @@ void Run(Work& w) {
   std::vector<std::string> problems;
   try {
     engines::MemEnv env(kMemRoot);
-    for (const auto& f : w.files) {
+    for (auto& f : w.files) {
       const std::string path = kMemRoot + "/" + f.path;
       if (f.type == model::StateFile::Type::kDir) {
         env.PutDir(path);
       } else {
         // A symlink or a special file keeps its name visible as an empty
         // file, as Materialize does where it cannot make the real thing.
-        env.PutFile(path, f.type == model::StateFile::Type::kFile ? f.data : std::string());
+        env.PutFile(path, f.type == model::StateFile::Type::kFile ? std::move(f.data) : "");
       }
     }
     w.files.clear();

@@ -400,7 +400,7 @@ std::string MemEnv::ReadFileForTest(const std::string& raw) {
 }
 
 void MemEnv::WriteFileForTest(const std::string& path, std::string_view bytes) {
-  PutFile(path, bytes);
+  PutFile(path, std::string(bytes));
 }
 
 void MemEnv::PutDirsLocked(const std::string& path) {
@@ -416,14 +416,14 @@ void MemEnv::PutDir(const std::string& raw) {
   PutDirsLocked(Normalize(raw));
 }
 
-void MemEnv::PutFile(const std::string& raw, std::string_view bytes) {
+void MemEnv::PutFile(const std::string& raw, std::string bytes) {
   const std::string path = Normalize(raw);
   std::lock_guard<std::mutex> l(mu_);
   PutDirsLocked(Parent(path));
   auto& node = files_[path];
   if (!node) node = std::make_shared<Node>();
-  node->data.assign(bytes);
-  node->durable.assign(bytes);
+  node->durable = bytes;
+  node->data = std::move(bytes);
   durable_files_[path] = node;
 }
 

@@ -77,7 +77,7 @@ class MemEnv final : public Env {
   // explorer's process, harness/in_memory_recovery.h): `path` exists with
   // `bytes` (PutFile) or as a directory (PutDir), in both the volatile and the
   // durable view, with every missing parent directory. Not logged.
-  void PutFile(const std::string& path, std::string_view bytes);
+  void PutFile(const std::string& path, std::string bytes);
   void PutDir(const std::string& path);
 
   // Test helpers; they bypass the call log. ReadFileForTest returns the
