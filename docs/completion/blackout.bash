@@ -66,6 +66,9 @@ _blackout() {
     --view)
       mapfile -t COMPREPLY < <(compgen -W "durable volatile" -- "$cur")
       return ;;
+    --recovery)
+      mapfile -t COMPREPLY < <(compgen -W "auto in-memory child" -- "$cur")
+      return ;;
     --out | --dir | --ctl | --lazyfs-fifo | --lazyfs-config)
       _blackout_files
       return ;;
