@@ -119,6 +119,17 @@ Result<model::CrashTrigger> ParseCrashAfterRequest(const json& r) {
     }
     t.save = r["save"].get<bool>();
   }
+  if (r.contains("every")) {
+    if (!r["every"].is_boolean()) {
+      return Result<model::CrashTrigger>::Error("crash-after: \"every\" must be true or false");
+    }
+    t.every = r["every"].get<bool>();
+    if (t.every && !t.save) {
+      return Result<model::CrashTrigger>::Error(
+          "crash-after: \"every\" needs \"save\": a trigger cuts the power once, it saves "
+          "as often as asked");
+    }
+  }
   return t;
 }
 
@@ -155,6 +166,7 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
                             {"nth", t.nth},
                             {"before", t.before},
                             {"save", t.save},
+                            {"every", t.every},
                             {"seen", t.seen}});
   }
   // "trigger": the first armed one (null: none), as before several could be.
@@ -179,6 +191,8 @@ void AddFaultOptions(CLI::App& ctl, FaultArgs& args) {
   ctl.add_flag("--save", args.save,
                "crash-after: save the crash point there instead of cutting (fetch it with "
                "saved-points DIR)");
+  ctl.add_flag("--every", args.every,
+               "crash-after --save: save at the Nth matching operation and every one after it");
 }
 
 Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
@@ -189,7 +203,7 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
   }
   if (command != "fail" && command != "crash-after") {
     return Result<json>::Error(
-        "--op, --path, --errno, --nth, --from, --count, --before and --save apply "
+        "--op, --path, --errno, --nth, --from, --count, --before, --save and --every apply "
         "to fail and crash-after only");
   }
   if (a.op.empty()) {
@@ -200,8 +214,8 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
   if (!a.path.empty()) r["path"] = a.path;
   if (a.nth) r["nth"] = a.nth;
   if (command == "fail") {
-    if (a.before || a.save)
-      return Result<json>::Error("--before and --save apply to crash-after only");
+    if (a.before || a.save || a.every)
+      return Result<json>::Error("--before, --save and --every apply to crash-after only");
     if (!a.err.empty()) r["errno"] = a.err;
     if (a.from) r["from"] = a.from;
     if (a.count) r["count"] = a.count;
@@ -213,6 +227,7 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
     }
     r["before"] = a.before;
     if (a.save) r["save"] = true;
+    if (a.every) r["every"] = true;
     Result<model::CrashTrigger> t = ParseCrashAfterRequest(r);
     if (!t.ok()) return Result<json>::Error(t.error());
   }

@@ -13,10 +13,12 @@
 //        -> {"ok":true,"id":I}   a saving trigger: at that operation the
 //           model saves the crash point (SaveCrashPoint) and cuts nothing;
 //           armed beside the others, so one run can save several points.
-//           `saved-points` (server.h) writes the saved points to files.
+//           "every":true (with save) saves at the Nth matching operation
+//           and at each one after it. `saved-points` (server.h) writes the
+//           saved points to files.
 //   {"cmd":"clear-faults"} -> {"ok":true}   rules and trigger removed
 //   {"cmd":"faults"} -> {"ok":true,"rules":[{op,path,errno,first,count,seen,
-//           fired}],"trigger":{op,path,nth,before,save,seen}|null,
+//           fired}],"trigger":{op,path,nth,before,save,every,seen}|null,
 //           "triggers":[...every armed one...],"triggered_cuts":N}
 //
 // OP: read, write, fsync, fsyncdir, create, rename, unlink, truncate,
@@ -56,12 +58,13 @@ struct FaultArgs {
   uint64_t nth = 0, from = 0, count = 0;
   bool before = false;
   bool save = false;
+  bool every = false;
   bool Given() const {
     return !op.empty() || !path.empty() || !err.empty() || nth || from || count || before ||
-           save;
+           save || every;
   }
 };
-// Adds --op, --path, --errno, --nth, --from, --count, --before, --save to `ctl`.
+// Adds --op, --path, --errno, --nth, --from, --count, --before, --save, --every to `ctl`.
 void AddFaultOptions(CLI::App& ctl, FaultArgs& args);
 // The request for `blackout ctl MNT COMMAND` with these options, checked:
 // an error (bad usage) names the option and the accepted values.

@@ -79,6 +79,8 @@ TEST_CASE("bad fault requests are refused with the field and the accepted values
              Catch::Contains("positive integer"));
   CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"save", "yes"}}),
              Catch::Contains("\"save\" must be true or false"));
+  CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"every", true}}),
+             Catch::Contains("\"every\" needs \"save\""));
   CHECK(fs.Faults().empty());
 }
 
@@ -98,6 +100,11 @@ TEST_CASE("ctl fault options build the request or name the misused option") {
   auto saving = control::FaultCtlRequest("crash-after", a);
   REQUIRE(saving.ok());
   CHECK((*saving)["save"] == true);
+  a.every = true;
+  auto every = control::FaultCtlRequest("crash-after", a);
+  REQUIRE(every.ok());
+  CHECK((*every)["every"] == true);
+  a.every = false;
   CHECK_THAT(control::FaultCtlRequest("fail", a).error(), Catch::Contains("crash-after only"));
   a.save = false;
   CHECK_THAT(control::FaultCtlRequest("status", a).error(),

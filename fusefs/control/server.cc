@@ -241,12 +241,14 @@ json ControlServer::SavedPoints(const json& request) {
   const std::string dir = request["dir"];
   json points = json::array();
   for (const model::SavedCrashPoint& sp : fs_.TakeSavedCrashPoints()) {
-    const std::string file = dir + "/saved-" + std::to_string(sp.trigger) + ".bin";
+    const std::string file =
+        dir + "/saved-" + std::to_string(sp.trigger) + "-" + std::to_string(sp.nth) + ".bin";
     if (const int e = WriteWhole(file, sp.bytes); e != 0) {
       return Error("saved-points: cannot write " + file + ": " + std::strerror(e) +
                    " (give a directory that exists, outside the mount)");
     }
     points.push_back({{"trigger", sp.trigger},
+                      {"nth", sp.nth},
                       {"op", std::string(model::Name(sp.op))},
                       {"path", RootRelative(sp.path)},
                       {"before", sp.before},

@@ -22,10 +22,11 @@
 //                         Filesystem::SaveCrashPoint() (durable view and pending
 //                         ops) to the file, to explore this crash point offline
 //   {"cmd":"saved-points","dir":"/abs/dir"}
-//                      -> {"ok":true,"points":[{"trigger","op","path","before",
-//                          "seq","file","bytes"}...]}: writes each crash point a
-//                         saving trigger (`crash-after` with "save") captured
-//                         since the last request to DIR/saved-TRIGGER.bin, in
+//                      -> {"ok":true,"points":[{"trigger","nth","op","path",
+//                          "before","seq","file","bytes"}...]}: writes each crash
+//                         point a saving trigger (`crash-after` with "save")
+//                         captured since the last request, at its nth matching
+//                         operation, to DIR/saved-TRIGGER-NTH.bin, in
 //                         firing order; they are handed over once, even when a
 //                         write fails
 //   {"cmd":"trace"}    -> {"ok":true,"entries":[{seq,pid,op,ino,path,offset,

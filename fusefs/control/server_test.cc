@@ -171,6 +171,7 @@ TEST_CASE("crash-after with save captures the point at the operation and saved-p
   CHECK(p["path"] == "/a.log");
   CHECK(p["before"] == true);
   CHECK(p["seq"] == at);
+  CHECK(p["nth"] == 1);
   std::ifstream in(p["file"].get<std::string>(), std::ios::binary);
   std::stringstream bytes;
   bytes << in.rdbuf();

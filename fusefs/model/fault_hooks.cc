@@ -31,7 +31,8 @@ Result<void> Filesystem::SetCrashTrigger(CrashTrigger trigger) {
 }
 
 Result<uint64_t> Filesystem::AddCrashTrigger(CrashTrigger trigger) {
-  if ((!trigger.regex && !GlobProblem(trigger.path).empty()) || trigger.nth == 0) {
+  if ((!trigger.regex && !GlobProblem(trigger.path).empty()) || trigger.nth == 0 ||
+      (trigger.every && !trigger.save)) {
     return Errno{EINVAL};
   }
   trigger.seen = 0;
@@ -113,7 +114,7 @@ std::string Filesystem::Impl::EntryPath(Ino parent, std::string_view name) const
 int Filesystem::Impl::BeforeOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (faults.empty()) return 0;
   std::vector<std::string> p = paths();
-  std::vector<uint64_t> saves;
+  std::vector<std::pair<uint64_t, uint64_t>> saves;
   const uint64_t id = faults.Fires(op, p, /*before=*/true, &saves);
   SavePoints(saves, op, /*before=*/true, p);
   if (id != 0) {
@@ -128,22 +129,23 @@ int Filesystem::Impl::BeforeOp(FaultOp op, const std::function<std::vector<std::
 void Filesystem::Impl::AfterOp(FaultOp op, const std::function<std::vector<std::string>()>& paths) {
   if (!faults.has_after_trigger()) return;
   std::vector<std::string> p = paths();
-  std::vector<uint64_t> saves;
+  std::vector<std::pair<uint64_t, uint64_t>> saves;
   const uint64_t id = faults.Fires(op, p, /*before=*/false, &saves);
   SavePoints(saves, op, /*before=*/false, p);
   if (id != 0) TriggeredCut(id, op, p.empty() ? std::string() : p.front());
 }
 
-void Filesystem::Impl::SavePoints(const std::vector<uint64_t>& ids, FaultOp op, bool before,
-                                  const std::vector<std::string>& paths) {
-  if (ids.empty()) return;
+void Filesystem::Impl::SavePoints(const std::vector<std::pair<uint64_t, uint64_t>>& fired,
+                                  FaultOp op, bool before, const std::vector<std::string>& paths) {
+  if (fired.empty()) return;
   // Captured here, under the lock and at this trace position, rather than
   // by a control request afterwards: by then the program's call has gone
   // on and what was pending at the operation is no longer what is pending.
   const std::string bytes = SaveLocked();
-  for (uint64_t id : ids) {
+  for (const auto& [id, nth] : fired) {
     SavedCrashPoint sp;
     sp.trigger = id;
+    sp.nth = nth;
     sp.op = op;
     sp.before = before;
     sp.path = paths.empty() ? std::string() : paths.front();

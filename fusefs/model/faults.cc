@@ -140,7 +140,7 @@ bool RegexMatches(const PathRegex& regex, const std::string& path) {
 }
 
 uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before,
-                           std::vector<uint64_t>* saves) {
+                           std::vector<std::pair<uint64_t, uint64_t>>* saves) {
   uint64_t fired = 0;
   for (auto it = triggers_.begin(); it != triggers_.end();) {
     const bool matches =
@@ -153,7 +153,11 @@ uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bo
       continue;
     }
     if (it->save) {
-      saves->push_back(it->id);
+      saves->emplace_back(it->id, it->seen);
+      if (it->every) {
+        ++it;
+        continue;
+      }
     } else {
       fired = it->id;
     }

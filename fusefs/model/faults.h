@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fusefs/model/result.h"
@@ -87,6 +88,11 @@ struct CrashTrigger {
   // Save the crash point instead of cutting: before or after the operation,
   // which then happens as if no trigger were armed.
   bool save = false;
+  // A saving trigger only: it saves at the nth matching operation and at
+  // every one after it, and stays armed. A point before each fsync, with
+  // the prefix states of what is pending there, covers every position
+  // between two syncs, without counting the program's operations by hand.
+  bool every = false;
   uint64_t seen = 0;
   uint64_t id = 0;  // given by the filesystem when armed (TakeFiredTriggers)
   // When set, matched against the paths instead of the glob `path` (which
@@ -144,10 +150,11 @@ class FaultTable {
   int Error(FaultOp op, const std::vector<std::string>& paths);
   // Counts the operation for every trigger on the `before` side that it
   // matches; the id of the first cutting trigger that fires (it is then
-  // disarmed), or 0. Saving triggers that fire are disarmed too and their
-  // ids appended to *saves: every one of them fires, a cut or not.
+  // disarmed), or 0. Saving triggers that fire are disarmed too (unless
+  // `every`) and appended to *saves as (id, which matching operation):
+  // every one of them fires, a cut or not.
   uint64_t Fires(FaultOp op, const std::vector<std::string>& paths, bool before,
-                 std::vector<uint64_t>* saves);
+                 std::vector<std::pair<uint64_t, uint64_t>>* saves);
   const std::vector<FaultRule>& rules() const { return rules_; }
   const std::vector<CrashTrigger>& triggers() const { return triggers_; }
   bool has_after_trigger() const {

@@ -479,3 +479,35 @@ TEST_CASE("a saving trigger and a cutting one on the same operation both fire, t
   // Saved after the fsync, before the cut: the data is durable in it.
   CHECK(StateFileData(offline, "drop-all", "a.log") == "one");
 }
+
+TEST_CASE("a saving trigger with every saves before each matching fsync from the nth on") {
+  Filesystem fs;
+  Fh log = MustCreate(fs, "a.log");
+  fs.SyncAll();
+  CrashTrigger t;
+  t.op = FaultOp::kFsync;
+  t.path = "*.log";
+  t.nth = 2;
+  t.before = true;
+  t.every = true;
+  CHECK(fs.AddCrashTrigger(t).error() == EINVAL);  // every saves, never cuts
+  t.save = true;
+  REQUIRE(fs.AddCrashTrigger(t).ok());
+  std::vector<Seq> before_fsync;
+  for (const char* data : {"one", "two", "three"}) {
+    REQUIRE(fs.Write(log, 0, data, kWho).ok());
+    before_fsync.push_back(fs.CurrentSeq());
+    REQUIRE(fs.Fsync(log, false, kWho).ok());
+  }
+  CHECK(fs.ArmedTriggers().size() == 1);  // still armed
+  std::vector<SavedCrashPoint> saved = fs.TakeSavedCrashPoints();
+  REQUIRE(saved.size() == 2);
+  CHECK(saved[0].nth == 2);
+  CHECK(saved[1].nth == 3);
+  CHECK(saved[0].seq == before_fsync[1]);
+  CHECK(saved[1].seq == before_fsync[2]);
+  Filesystem offline;
+  REQUIRE(offline.LoadCrashPoint(saved[1].bytes).ok());
+  CHECK(StateFileData(offline, "drop-all", "a.log") == "two");
+  CHECK(StateFileData(offline, "keep-all", "a.log") == "three");
+}

@@ -168,6 +168,7 @@ struct PowerCutResult {
 // A crash point a saving crash trigger captured (faults.h, CrashTrigger::save).
 struct SavedCrashPoint {
   uint64_t trigger = 0;  // the id AddCrashTrigger gave
+  uint64_t nth = 0;      // which matching operation it fired at (1-based)
   FaultOp op = FaultOp::kFsync;
   bool before = false;  // captured before the operation happened (else after)
   std::string path;     // of the operation, as faults.h matches it
@@ -285,6 +286,7 @@ class Filesystem {
   // EINVAL: bad glob, nth 0.
   Result<void> SetCrashTrigger(CrashTrigger trigger);
   // Arms one more crash trigger beside the armed ones; returns its id.
+  // EINVAL: bad glob, nth 0, `every` without `save`.
   Result<uint64_t> AddCrashTrigger(CrashTrigger trigger);
   // Arms one more torn write (faults.h); it counts as a crash trigger for
   // TriggeredCuts and TakeFiredTriggers. EINVAL: TornWriteProblem refuses it.
@@ -302,7 +304,8 @@ class Filesystem {
   // How many power cuts a crash trigger made so far (saving triggers cut none).
   uint64_t TriggeredCuts() const;
   // The crash points saving triggers captured since the last call, in
-  // firing order; a trigger that fires once saves once.
+  // firing order; a trigger saves once, or at every matching operation from
+  // its nth on (`every`).
   std::vector<SavedCrashPoint> TakeSavedCrashPoints();
   // Called with the id of each trigger or torn write that cuts power, on the
   // thread of the operation, with the model's lock held: it must only hand
