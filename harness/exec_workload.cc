@@ -460,6 +460,9 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
 
   std::vector<CrashStateResult> results(jobs.size());
   std::atomic<int> next{0};
+  std::atomic<int> checked{0};
+  const int total = static_cast<int>(
+      std::count_if(jobs.begin(), jobs.end(), [](const auto& j) { return j.same_as < 0; }));
   auto worker = [&] {
     for (int i = next++; i < static_cast<int>(jobs.size()); i = next++) {
       const Job& j = jobs[i];
@@ -514,6 +517,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
       }
       r.exploration = std::move(ex);
       r.seconds = Now() - t;
+      if (o.explore_progress) o.explore_progress("end", j.info.id, ++checked, total);
     }
   };
   {

@@ -359,8 +359,14 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   std::vector<int> firsts;
   for (size_t i = 0; i < jobs.size(); ++i)
     if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
+  std::atomic<int> checked{0};
   ParallelFor(static_cast<int>(firsts.size()), std::max(1, o.jobs), [&](int k) {
-    if (!Interrupted()) evaluate(firsts[k]);
+    if (Interrupted()) return;
+    evaluate(firsts[k]);
+    const int done = ++checked;
+    if (o.explore_progress)
+      o.explore_progress(results[firsts[k]].point, jobs[firsts[k]].info.id, done,
+                         static_cast<int>(firsts.size()));
   });
   if (summary != nullptr)
     *summary = {{"recovery", RecoversInMemory(s, o) ? "in-memory" : "child"},

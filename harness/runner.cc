@@ -815,9 +815,16 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
     if (task.items_done == kExploreTask) {
       // One task explores every crash state of every crash point.
       json summary;
+      RunOptions explore_options = options;
+      if (observer.on_state_start)
+        explore_options.explore_progress = [&](const std::string& point, const std::string& state,
+                                               int done, int total) {
+          std::lock_guard<std::mutex> l(mu);
+          observer.on_state_start(s, point, state, done, total);
+        };
       std::vector<CrashStateResult> explored =
-          s.exec ? ExploreExecScenario(s, options, &contract)
-                 : ExploreScenario(s, options, &contract, &summary);
+          s.exec ? ExploreExecScenario(s, explore_options, &contract)
+                 : ExploreScenario(s, explore_options, &contract, &summary);
       std::lock_guard<std::mutex> l(mu);
       r.states = std::move(explored);
       r.exploration = std::move(summary);

@@ -44,6 +44,9 @@ struct RunOptions {
   // How explored crash states of built-in engines are recovered
   // (harness/in_memory_recovery.h); `--recovery`.
   RecoveryMode recovery = RecoveryMode::kAuto;
+  // Called by exploration as it checks states (point, state id, done, total),
+  // from its worker threads, so that a long exploration shows progress; empty: none.
+  std::function<void(const std::string&, const std::string&, int, int)> explore_progress;
 };
 
 struct CrashStateResult {
