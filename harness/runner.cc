@@ -151,11 +151,12 @@ bool TriggerFired(MountedFs& fs) {
   return reply.ok() && reply->value("triggered_cuts", 0) > 0;
 }
 
-// "after fsync *.log #3", as exec scenarios name their trigger's point.
-std::string TriggerPointName(const Scenario& s) {
+// "after fsync *.log #3", as exec scenarios name their trigger's point; `nth`
+// (when not 0) names the matching operation an `every` trigger saved at.
+std::string TriggerPointName(const Scenario& s, uint64_t nth = 0) {
   const json& t = s.crash_trigger;
   return std::string(t.value("before", false) ? "before " : "after ") + t.value("op", "") + " " +
-         t.value("path", "*") + " #" + std::to_string(t.value("nth", uint64_t{1}));
+         t.value("path", "*") + " #" + std::to_string(nth ? nth : t.value("nth", uint64_t{1}));
 }
 
 Status MarkSyncedOps(FsControl& control, Recording* rec, const Scenario& s);
@@ -296,6 +297,9 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
   auto seq = fs.control().Seq();
   if (!seq.ok()) return Error{seq.error()};
   uint64_t current = *seq;
+  // after_item(0): what the engine's start did, before any entry.
+  if (after_item)
+    if (auto st = after_item(0); !st.ok()) return st;
   const WorkItem* crashed = nullptr;  // the crash step awaiting recovery
   bool damaged = false;               // ... and damage applied since
   for (int i = 0; i < items; ++i) {
@@ -663,13 +667,14 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
     saving.crash_trigger["save"] = true;
   }
   std::vector<Ack> acks_before;  // the acks when the entry in flight began
+  // The points saved during entry done-1 (done 0: during the engine's start).
   auto fetch = [&](int done) -> Status {
     auto r = MountCall(**fs, {{"cmd", "saved-points"}, {"dir", save_dir}});
     if (!r.ok()) return Error{r.error()};
     for (const json& sp : r->value("points", json::array())) {
       SavedPoint p;
-      p.items_done = done - 1;
-      p.name = TriggerPointName(s);
+      p.items_done = std::max(done - 1, 0);
+      p.name = TriggerPointName(s, sp.value("nth", uint64_t{0}));
       p.file = sp.value("file", "");
       p.seq = sp.value("seq", uint64_t{0});
       p.acks = acks_before;
@@ -700,7 +705,7 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
   };
   auto save = [&](int done) -> Status {
     if (trigger) return fetch(done);
-    if (!wanted(done)) return Ok();
+    if (done == 0 || !wanted(done)) return Ok();
     SavedPoint p;
     p.items_done = done;
     p.name = PointName(s, done);

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "fusefs/control/fault_protocol.h"
+#include "harness/explore.h"
 #include "harness/scenario.h"
 
 namespace blackout::harness {
@@ -127,7 +128,11 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
         fail("$.crash.at.after", "expected {\"op\":OP,\"path\":GLOB,\"nth\":N}");
       } else {
         request["cmd"] = "crash-after";
-        auto t = control::ParseCrashAfterRequest(request);
+        // `every` saves at each matching operation, so only a saving
+        // trigger has it; exploration arms it to save (explore.h).
+        json checked = request;
+        if (request.value("every", false) == true) checked["save"] = true;
+        auto t = control::ParseCrashAfterRequest(checked);
         if (!t.ok())
           fail("$.crash.at.after", t.error());
         else
@@ -136,6 +141,7 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
     }
   }
 
+  const bool every = s->crash_trigger.is_object() && s->crash_trigger.value("every", false) == true;
   if (!IsExecScenario(doc)) {
     // Engine scenarios run faults and capacity on the mount (harness/
     // runner.cc), where a crash trigger is the power cut: drop-all. A
@@ -153,8 +159,14 @@ int ParseExecAndFaults(const json& doc, const std::string& file, Scenario* s,
                      (s->crash_trigger.is_null() ? "drop-all or keep-all"
                                                  : "a trigger leaves drop-all") +
                      ", got " + g.dump());
+    if (every && !UsesExploration(*s))
+      fail("$.crash.at.after.every",
+           "a trigger at every matching operation saves crash points to explore: give "
+           "crash.states beyond drop-all, and no faults, capacity or workload crash or damage "
+           "steps");
     return static_cast<int>(problems->size() - before);
   }
+  if (every) fail("$.crash.at.after.every", "applies to engine scenarios only");
   if (doc.contains("engine"))
     fail("$.engine", "a scenario runs an engine or an exec workload, not both");
   ExecSpec spec;

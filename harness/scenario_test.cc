@@ -217,6 +217,16 @@ TEST_CASE("a crash trigger needs a power crash, drop-all beside faults; bad expe
   auto explored = ParseScenario(doc, "x.json", &problems);
   REQUIRE(explored);
   CHECK(UsesExploration(*explored));
+  // A point at every matching operation is for exploration only.
+  doc["crash"]["at"]["after"]["every"] = true;
+  problems.clear();
+  CHECK(ParseScenario(doc, "x.json", &problems));
+  doc["crash"]["states"] = {"drop-all"};
+  problems.clear();
+  CHECK(!ParseScenario(doc, "x.json", &problems));
+  CHECK(AnyContains(problems, "$.crash.at.after.every", "crash.states beyond drop-all"));
+  doc["crash"]["states"] = {"keep-all", "prefix"};
+  doc["crash"]["at"]["after"].erase("every");
   doc["faults"] = json::parse(R"([{"op": "write", "path": "x"}])");
   problems.clear();
   CHECK(!ParseScenario(doc, "x.json", &problems));

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -260,5 +261,23 @@ TEST_CASE("a crash trigger with generators beyond drop-all is explored at its po
   o = w.Run(args.substr(0, args.find(" --to ")) + " --to " + to + " --recover");
   CHECK(o.code == 0);
   CHECK(o.text.find("violation acked-durable") != std::string::npos);
+
+  // With `every`, a point before each fsync, none counted by hand: only the
+  // one inside truncate, before the rewrite's fsync (the 6th), loses data.
+  json every = json::parse(std::ifstream(file));
+  every["name"] = "wal-truncate-every-fsync";
+  every["crash"]["at"]["after"] = {{"op", "fsync"}, {"path", "*.wal"}, {"before", true},
+                                   {"every", true}};
+  o = w.Run("run " + w.Write("every.json", every) + " --out " + w.path + "/out2 --no-color");
+  CHECK(o.code == 0);
+  report = json::parse(std::ifstream(w.path + "/out2/report.json"));
+  std::set<std::string> points, violating;
+  for (const auto& st : report["scenarios"][0]["crash_states"]) {
+    points.insert(st["point"].get<std::string>());
+    if (!st["violations"].empty()) violating.insert(st["point"].get<std::string>());
+  }
+  CHECK(points.size() == 6);
+  CHECK(points.count("before fsync *.wal #1") == 1);
+  CHECK(violating == std::set<std::string>{"before fsync *.wal #6"});
   CHECK(w.Clean());
 }
