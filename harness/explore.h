@@ -28,9 +28,10 @@
 // need FUSE to recover. Engine scenarios with faults or a capacity stay on
 // the mount too (runner.cc). A crash trigger (crash.at.after) is a crash
 // point inside an engine call: explored, the recording run arms it to save
-// the point instead of cutting (`crash-after` with "save"), and its one
+// the point instead of cutting (`crash-after` with "save"), and its
 // SavedPoint, named as the trigger ("before fsync *.wal #6"), has the acks
-// of the entries finished before the call and the call as `in_flight`;
+// of the entries finished before the call and the call as `in_flight`
+// (with `every`, one such point per matching operation from the nth on);
 // with drop-all only it stays on the mount, where the trigger cuts.
 #pragma once
 
