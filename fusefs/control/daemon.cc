@@ -62,6 +62,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   model::Options options;
   options.model = config.model;
   options.capacity_bytes = config.capacity_bytes;
+  options.stale_all_entries = config.writeback_cache;
   model::Filesystem fs(options);
 
   fusefs::MountOptions mount_options;

@@ -155,13 +155,6 @@ json ControlServer::PowerCut(const json& request) {
     }
     state = request["state"];
   }
-  // The kernel may have cached any entry of the volatile view before the cut
-  // (to drop) and negative lookups of names the cut brings back (to redo).
-  std::vector<std::pair<model::Ino, std::string>> entries;
-  auto collect = [&](model::Ino parent, const std::string& name) {
-    entries.emplace_back(parent, name);
-  };
-  fs_.ForEachVolatileEntry(collect);
   model::PowerCutResult cut;
   if (state == "drop-all" || state == "keep-all") {
     cut = fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
@@ -174,8 +167,10 @@ json ControlServer::PowerCut(const json& request) {
     }
     cut = std::move(*r);
   }
-  fs_.ForEachVolatileEntry(collect);
-  entries.insert(entries.end(), cut.stale_entries.begin(), cut.stale_entries.end());
+  // The entries the kernel may hold wrong (gone, renamed over, or back
+  // again); an entry that names the same inode stays, with its inode's page
+  // cache, which the inode's own invalidation handles.
+  std::vector<std::pair<model::Ino, std::string>> entries = std::move(cut.stale_entries);
   std::sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
   std::vector<model::Ino> inodes = cut.changed;

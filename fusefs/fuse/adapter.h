@@ -115,6 +115,10 @@ class FuseAdapter {
   // Whether the kernel may keep its page cache of `ino` on this open: true
   // when the inode was opened before since the last InvalidateKernelCaches.
   bool KeepCacheOnOpen(model::Ino ino);
+  // Files the kernel has open per inode (opens and creates answered, minus
+  // releases): a power cut drops those inodes' cached pages at once.
+  void NoteOpen(model::Ino ino);
+  void NoteRelease(model::Ino ino);
 
   model::Filesystem& fs_;
   MountOptions options_;
@@ -127,6 +131,7 @@ class FuseAdapter {
   // generation of its last open (under lookups_mu_).
   uint64_t cache_generation_ = 1;
   std::unordered_map<model::Ino, uint64_t> opened_in_generation_;
+  std::unordered_map<model::Ino, uint64_t> open_files_;
 };
 
 }  // namespace blackout::fusefs

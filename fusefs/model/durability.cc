@@ -284,6 +284,25 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
         result.stale_entries.emplace_back(ino, name);
     }
   }
+  // Names the cut brings back (an unlink or rename dropped): the kernel may
+  // hold a negative entry for them.
+  for (const auto& [ino, node] : vol.nodes) {
+    if (!node->IsDir()) continue;
+    auto was = old.nodes.find(ino);
+    const Node* before =
+        was == old.nodes.end() || !was->second->IsDir() ? nullptr : was->second.get();
+    for (const auto& [name, child] : node->entries)
+      if (before == nullptr || before->entries.find(name) == before->entries.end() ||
+          options.stale_all_entries)
+        result.stale_entries.emplace_back(ino, name);
+  }
+  if (options.stale_all_entries)
+    for (const auto& [ino, node] : old.nodes)
+      for (const auto& [name, child] : node->entries) result.stale_entries.emplace_back(ino, name);
+  std::sort(result.stale_entries.begin(), result.stale_entries.end());
+  result.stale_entries.erase(
+      std::unique(result.stale_entries.begin(), result.stale_entries.end()),
+      result.stale_entries.end());
   std::sort(result.forgotten.begin(), result.forgotten.end());
   std::sort(result.changed.begin(), result.changed.end());
 

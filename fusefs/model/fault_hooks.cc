@@ -227,13 +227,9 @@ void Filesystem::Impl::AfterFsync(Ino ino) {
 void Filesystem::Impl::TriggeredCut(uint64_t id, FaultOp op, const std::string& path,
                                     const StateSpec* spec) {
   fired_triggers.push_back(id);
-  // As the control socket's power-cut does (control/server.cc): the kernel
-  // may have cached any entry of the old volatile view, and negative lookups
-  // of names the cut brings back.
+  // As the control socket's power-cut does (control/server.cc): the entries
+  // the kernel may hold wrong are the cut's stale entries.
   std::vector<std::pair<Ino, std::string>> entries;
-  for (const auto& [ino, node] : vol.nodes) {
-    for (const auto& [name, child] : node->entries) entries.emplace_back(ino, name);
-  }
   JoinReaper();
   PowerCutResult result;
   result.dropped_ops = pending.size() - (spec != nullptr ? spec->kept.size() : 0);
@@ -241,9 +237,6 @@ void Filesystem::Impl::TriggeredCut(uint64_t id, FaultOp op, const std::string& 
   unreported_wb_err.clear();
   result = FinishCut(std::move(result), "crash trigger: " + std::string(Name(op)) + " " + path);
   ++triggered_cuts;
-  for (const auto& [ino, node] : vol.nodes) {
-    for (const auto& [name, child] : node->entries) entries.emplace_back(ino, name);
-  }
   entries.insert(entries.end(), result.stale_entries.begin(), result.stale_entries.end());
   std::sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());

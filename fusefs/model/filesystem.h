@@ -159,8 +159,11 @@ struct PowerCutResult {
   uint64_t epoch = 0;          // new epoch; older handles answer EIO
   std::vector<Ino> forgotten;  // inodes that no longer exist
   // For the kernel caches: inodes that still exist but may differ from what
-  // the kernel last saw (a superset), and (parent, name) entries of the old
-  // volatile view that are gone or now name another inode.
+  // the kernel last saw (a superset), and the (parent, name) entries the
+  // kernel may hold wrong: entries of the old volatile view that are gone or
+  // now name another inode, and names that exist again (a negative entry).
+  // Entries that name the same inode before and after are not listed:
+  // invalidating one makes the kernel evict the inode with its page cache.
   std::vector<Ino> changed;
   std::vector<std::pair<Ino, std::string>> stale_entries;
 };
@@ -180,6 +183,11 @@ struct Options {
   BehaviourModel model = BehaviourModel::kPosixStrict;
   uint64_t capacity_bytes = 0;  // 0: unlimited
   bool trace = true;            // keep TraceEntry records (the seq counter always runs)
+  // PowerCutResult::stale_entries lists every entry of the volatile view
+  // before and after the cut, so that the kernel evicts every inode it holds:
+  // with the kernel's writeback cache an inode may hold dirty pages of the
+  // old epoch, which only an eviction drops cleanly.
+  bool stale_all_entries = false;
 };
 
 class Filesystem {
