@@ -110,8 +110,8 @@ bool UsesExploration(const Scenario& s) {
 
 std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id) {
   // A trigger's point has spaces, '*' and '#' ("before fsync *.wal #6").
-  const bool plain = point.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_:-") ==
-                     std::string::npos;
+  const bool plain =
+      point.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_:-") == std::string::npos;
   return "blackout replay " + s.file + " --point " + (plain ? point : "'" + point + "'") +
          " --state " + id + " --to /tmp/blackout-replay";
 }
@@ -340,7 +340,8 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       di.lost_writes = r.check.lost_writes;
       di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
         const std::string d = fresh_dir();
-        StateCheck rc = CheckState(s, o, mfs, id, *oracles[j.point], kind, d, applied[j.point].get());
+        StateCheck rc =
+            CheckState(s, o, mfs, id, *oracles[j.point], kind, d, applied[j.point].get());
         std::error_code e2;
         fs::remove_all(d, e2);
         if (!rc.error.empty()) return std::nullopt;

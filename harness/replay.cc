@@ -259,8 +259,9 @@ int Replay(const ReplayArgs& a) {
     auto alt = Oracle::Build(FindEngine(s->engine)->kind, std::move(with));
     if (alt.ok()) applied = std::move(*alt);
   }
-  StateCheck c = CheckState(*s, o, *lp->fs, info->id, *oracle, run->contract.value("power", "acked"),
-                            dir, applied ? &*applied : nullptr);
+  StateCheck c =
+      CheckState(*s, o, *lp->fs, info->id, *oracle, run->contract.value("power", "acked"), dir,
+                 applied ? &*applied : nullptr);
   if (!c.error.empty()) {
     std::fprintf(stderr, "blackout replay: %s\n", c.error.c_str());
     return 1;

@@ -720,8 +720,9 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
   if (auto st = RunWorkload(trigger ? saving : s, o, **fs, n, &driver, &rec, save); !st.ok())
     return Error{st.error()};
   if (trigger && run.points.empty())
-    return Error{"$.crash.at.after: the crash trigger never fired (the workload ended before the "
-                 "matching operation)"};
+    return Error{
+        "$.crash.at.after: the crash trigger never fired (the workload ended before the "
+        "matching operation)"};
   run.contract = rec.contract;
   if (driver) driver->Kill();
   driver.reset();

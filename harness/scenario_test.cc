@@ -197,7 +197,8 @@ TEST_CASE("an engine scenario takes faults, capacity, a crash trigger, expect_er
   CHECK(s->workload[0].failure == WorkItem::Failure::kNever);
 }
 
-TEST_CASE("a crash trigger needs a power crash, drop-all beside faults; bad expect_error and hole fail") {
+TEST_CASE(
+    "a crash trigger needs a power crash, drop-all beside faults; bad expect_error and hole fail") {
   json doc = Valid();
   doc["hole"] = "H W1";
   doc["workload"][1]["expect_error"] = "yes";

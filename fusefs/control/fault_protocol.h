@@ -60,8 +60,8 @@ struct FaultArgs {
   bool save = false;
   bool every = false;
   bool Given() const {
-    return !op.empty() || !path.empty() || !err.empty() || nth || from || count || before ||
-           save || every;
+    return !op.empty() || !path.empty() || !err.empty() || nth || from || count || before || save ||
+           every;
   }
 };
 // Adds --op, --path, --errno, --nth, --from, --count, --before, --save, --every to `ctl`.

@@ -426,7 +426,7 @@ TEST_CASE("a saving trigger captures the crash point inside a rewrite and cuts n
   CHECK(fs.Fsync(*rewrite, false, kWho).ok());  // happens: nothing was cut
   CHECK(fs.TriggeredCuts() == 0);
   CHECK(fs.TakeFiredTriggers().empty());
-  CHECK(fs.ArmedTriggers().empty());  // each fired once
+  CHECK(fs.ArmedTriggers().empty());        // each fired once
   CHECK(fs.Write(log, 4, "+", kWho).ok());  // old handles still work
   std::vector<SavedCrashPoint> saved = fs.TakeSavedCrashPoints();
   REQUIRE(saved.size() == 2);

@@ -128,8 +128,8 @@ struct Filesystem::Impl {
   std::vector<uint64_t> fired_triggers;  // TakeFiredTriggers
   // Crash points the saving triggers captured (TakeSavedCrashPoints).
   std::vector<SavedCrashPoint> saved_points;
-  void SavePoints(const std::vector<std::pair<uint64_t, uint64_t>>& fired, FaultOp op,
-                  bool before, const std::vector<std::string>& paths);
+  void SavePoints(const std::vector<std::pair<uint64_t, uint64_t>>& fired, FaultOp op, bool before,
+                  const std::vector<std::string>& paths);
   // SaveCrashPoint's bytes, with the lock held (serialize.cc).
   std::string SaveLocked() const;
   FireListener fire_listener;

@@ -187,7 +187,8 @@ TEST_CASE("ctl fail, crash-after and mount --capacity act on a live mount") {
   CHECK(got == "durable");
 }
 
-TEST_CASE("ctl crash-after --save saves the point inside a rewrite on a live mount, cutting nothing") {
+TEST_CASE(
+    "ctl crash-after --save saves the point inside a rewrite on a live mount, cutting nothing") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
   const std::string mnt = w.path + "/mnt";
@@ -205,8 +206,9 @@ TEST_CASE("ctl crash-after --save saves the point inside a rewrite on a live mou
   CHECK(w.Run("ctl " + mnt + " saved-points").code == 2);
   // Right before the 2nd fsync of *.log: the rewrite of an fsynced file
   // (O_TRUNC, then the new bytes) is pending there.
-  REQUIRE(w.Run("ctl " + mnt + " crash-after --op fsync --path '*.log' --nth 2 --before --save")
-              .code == 0);
+  REQUIRE(
+      w.Run("ctl " + mnt + " crash-after --op fsync --path '*.log' --nth 2 --before --save").code ==
+      0);
   int fd = open((mnt + "/a.log").c_str(), O_WRONLY | O_CREAT, 0644);
   REQUIRE(fd >= 0);
   CHECK(write(fd, "old-records", 11) == 11);
@@ -215,7 +217,7 @@ TEST_CASE("ctl crash-after --save saves the point inside a rewrite on a live mou
   fd = open((mnt + "/a.log").c_str(), O_WRONLY | O_TRUNC);
   REQUIRE(fd >= 0);
   CHECK(write(fd, "kept", 4) == 4);
-  CHECK(fsync(fd) == 0);  // the point is saved; the fsync happens
+  CHECK(fsync(fd) == 0);          // the point is saved; the fsync happens
   CHECK(write(fd, "+", 1) == 1);  // nothing was cut: the handle still works
   close(fd);
   CHECK(w.Run("ctl " + mnt + " faults").text.find("\"triggered_cuts\": 0") != std::string::npos);
@@ -232,8 +234,9 @@ TEST_CASE("ctl crash-after --save saves the point inside a rewrite on a live mou
   CHECK(json::parse(w.Run("ctl " + mnt + " saved-points " + saved).text)["points"].empty());
 }
 
-TEST_CASE("a crash trigger with generators beyond drop-all is explored at its point inside the "
-          "call, and its reproduce line replays the violating state") {
+TEST_CASE(
+    "a crash trigger with generators beyond drop-all is explored at its point inside the "
+    "call, and its reproduce line replays the violating state") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
   const std::string file =
@@ -266,8 +269,8 @@ TEST_CASE("a crash trigger with generators beyond drop-all is explored at its po
   // one inside truncate, before the rewrite's fsync (the 6th), loses data.
   json every = json::parse(std::ifstream(file));
   every["name"] = "wal-truncate-every-fsync";
-  every["crash"]["at"]["after"] = {{"op", "fsync"}, {"path", "*.wal"}, {"before", true},
-                                   {"every", true}};
+  every["crash"]["at"]["after"] = {
+      {"op", "fsync"}, {"path", "*.wal"}, {"before", true}, {"every", true}};
   o = w.Run("run " + w.Write("every.json", every) + " --out " + w.path + "/out2 --no-color");
   CHECK(o.code == 0);
   report = json::parse(std::ifstream(w.path + "/out2/report.json"));
