@@ -56,7 +56,7 @@ TEST_CASE("scenarios/schema.json names exactly the fields and invariants the loa
   for (const auto& [k, v] : schema["properties"].items()) fields.insert(k);
   CHECK(fields == std::set<std::string>{"$schema", "name", "description", "engine", "fs",
                                         "workload", "crash", "check", "expect", "faults", "exec",
-                                        "hole", "recover"});
+                                        "hole", "recover", "promise"});
   std::set<std::string> invariants(schema["$defs"]["invariant"]["enum"].begin(),
                                    schema["$defs"]["invariant"]["enum"].end());
   std::set<std::string> known(SupportedInvariants().begin(), SupportedInvariants().end());

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "harness/engine_catalog.h"
+#include "harness/invariants.h"
 #include "harness/scenario_exec.h"
 
 namespace blackout::harness {
@@ -533,7 +534,7 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
   s.source = doc;
   c.OnlyFields(doc, "$",
                {"$schema", "name", "description", "engine", "fs", "workload", "crash", "check",
-                "expect", "faults", "exec", "hole", "recover"});
+                "expect", "faults", "exec", "hole", "recover", "promise"});
   if (const json* name = c.Field(doc, "$", "name", FieldType::kString, true)) {
     static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]*$");
     s.name = name->get<std::string>();
@@ -556,6 +557,22 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
   }
   // An exec scenario names a program instead of an engine and its workload.
   const bool exec = IsExecScenario(doc);
+  if (const json* p = c.Field(doc, "$", "promise", FieldType::kObject, false)) {
+    c.OnlyFields(*p, "$.promise", {"process", "power"});
+    if (exec)
+      c.Fail("$.promise",
+             "applies to engine scenarios; an exec scenario states its promise in "
+             "workload.exec's \"contract\"");
+    for (const char* kind : {"process", "power"}) {
+      const json* v = c.Field(*p, "$.promise", kind, FieldType::kString, false);
+      if (v == nullptr) continue;
+      if (!IsContractName(v->get<std::string>()))
+        c.Fail(std::string("$.promise.") + kind,
+               "expected acked, synced-prefix, batch-atomic or none, got " + v->dump());
+      else
+        s.promise[kind] = *v;
+    }
+  }
   if (!exec) CheckEngine(c, doc, &s);
   CheckFs(c, doc, &s);
   if (!exec) CheckWorkload(c, doc, &s);

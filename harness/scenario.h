@@ -59,6 +59,13 @@ struct Scenario {
   // scenario finds or, on a fixed profile, shows closed (ENGINES.md section
   // 7; reports build their hole table from it). Empty: none.
   std::string hole;
+  // `"promise": {"process": C, "power": C}`: what the application needs from
+  // the engine after each kind of crash (C: acked, synced-prefix,
+  // batch-atomic, none), judged instead of the contract the engine declares
+  // for its configuration, e.g. a batch-mode WAL whose caller needs every
+  // acknowledged record to survive a process crash. A kind left out keeps
+  // the declared contract. Empty object: none given. Engine scenarios only.
+  nlohmann::json promise = nlohmann::json::object();
   std::string engine;
   nlohmann::json config = nlohmann::json::object();
   std::string profile = "default";  // config.profile, for reports

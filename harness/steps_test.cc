@@ -1,4 +1,6 @@
-// Loader tests for the workload steps `crash` and `damage`.
+// Loader tests for the workload steps `crash` and `damage`, and for the
+// scenario's `promise` that the crashes are judged by.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "harness/scenario.h"
@@ -55,4 +57,23 @@ TEST_CASE("bad crash and damage steps are reported with their JSON paths") {
   CHECK(paths == std::vector<std::string>{"$.workload[0].kind", "$.workload[1].states",
                                           "$.workload[2].states", "$.workload[3].path",
                                           "$.workload[4].duplicate_line"});
+}
+
+TEST_CASE("a promise replaces the declared contract per crash kind, and bad ones are named") {
+  std::vector<Problem> problems;
+  json doc = Doc({{{"op", "put"}, {"key", "a"}, {"value", "1"}}});
+  doc["promise"] = {{"process", "acked"}};
+  auto s = ParseScenario(doc, "t.json", &problems);
+  REQUIRE(problems.empty());
+  REQUIRE(s);
+  CHECK(s->promise == json{{"process", "acked"}});
+  CHECK_FALSE(s->promise.contains("power"));  // the engine's declared contract
+
+  doc["promise"] = {{"process", "always"}, {"reboot", "acked"}};
+  problems.clear();
+  CHECK_FALSE(ParseScenario(doc, "t.json", &problems));
+  std::vector<std::string> paths;
+  for (const auto& p : problems) paths.push_back(p.path);
+  CHECK(std::count(paths.begin(), paths.end(), "$.promise.process") == 1);
+  CHECK(std::count(paths.begin(), paths.end(), "$.promise.reboot") == 1);
 }
