@@ -293,6 +293,9 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
       return Error{"the engine declared an unknown " + std::string(k) + " contract " +
                    rec->contract[k].dump() +
                    " (expected acked, synced-prefix, batch-atomic or none)"};
+  // The scenario's promise, where given, is what the crashes are judged by
+  // (and what the report shows as the contract).
+  for (const auto& [k, v] : s.promise.items()) rec->contract[k] = v;
 
   auto seq = fs.control().Seq();
   if (!seq.ok()) return Error{seq.error()};
@@ -931,6 +934,7 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
           {"seconds", r.seconds},
           {"reproduce", "blackout run " + s.file + " --seed " + std::to_string(options.seed)}};
   if (!r.exploration.is_null()) out["exploration"] = r.exploration;
+  if (!s.promise.empty()) out["promise"] = s.promise;
   return out;
 }
 

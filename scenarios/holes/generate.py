@@ -29,15 +29,17 @@ def damage(path, truncate=None, flip=None, duplicate_line=None):
 # expected violations {"default": [...], "default-ext4": [...], "fixed": [...]}
 HOLES = []
 def hole(hid, slug, engine, config, workload, final, check, desc, default, ext4=None, fixed=(),
-         faults=None, trigger=None, fixed_note=None):
+         faults=None, trigger=None, fixed_note=None, promise=None):
     """faults / trigger: a list of fail rules / a crash-after trigger, or a
     dict {"default": ..., "fixed": ...} when the profiles' operation counts
     differ. fixed_note: how the fixed profile closes the hole, when its twin
-    still shows a violation (it refuses loudly instead of losing silently)."""
+    still shows a violation (it refuses loudly instead of losing silently).
+    promise: the scenario's promise, where the hole breaks what an application
+    needs rather than what the configuration declares."""
     HOLES.append(dict(id=hid, slug=slug, engine=engine, config=config, workload=workload,
                       final=final, check=check, desc=desc, default=sorted(default),
                       ext4=sorted(default if ext4 is None else ext4), fixed=sorted(fixed),
-                      faults=faults, trigger=trigger, fixed_note=fixed_note))
+                      faults=faults, trigger=trigger, fixed_note=fixed_note, promise=promise))
 
 def per_profile(v, profile):
     if isinstance(v, dict) and "default" in v: return v[profile]
@@ -83,12 +85,12 @@ hole("H-W5", "seq-high-water-past-replay", "wal", {"max_file_size": 10},
      PROCESS, ["recovers", "replay-complete"],
      "H-W5: after a corrupt middle segment the seq high-water mark comes from later files that replay never reaches, so a record appended after the restart is never replayed.",
      ["replay-complete"])
-hole("H-W7", "batch-mode-loses-acked", "wal", {"sync_mode": "fsync-always"},
-     [op("append", key="k{i}", value="v{i}", repeat=5), op("checkpoint"),
-      op("append", key="late{i}", value="v{i}", repeat=3)],
+hole("H-W7", "batch-mode-loses-acked", "wal", {"sync_mode": "batch", "batch_sync_count": 10},
+     [op("append", key="k{i}", value="v{i}", repeat=5)],
      PROCESS, BASIC,
-     "H-W7: an unknown sync_mode string silently means no flush and no fsync, so a process crash loses every record since the last forced sync even though the caller asked for syncing.",
-     ["acked-durable"])
+     "H-W7: batch mode defers the flush with the fsync, so every record since the last batch sync (up to batch_sync_count - 1) is still in the userspace buffer, and a process crash loses acknowledged records that an application needing them to survive a process crash (promise process: acked) counts on.",
+     ["acked-durable"], promise={"process": "acked"},
+     fixed_note="The fixed profile flushes every record, so a process crash loses none (power loss still keeps only the synced prefix, as batch mode declares); it also refuses an unknown sync_mode, which REF treats as no flush and no fsync at all (wal_test).")
 
 # ---- Bitcask ---------------------------------------------------------------
 hole("H-B1", "compaction-unfsynced-merge", "bitcask", {},
@@ -292,7 +294,7 @@ OVERRIDES = {
     "H-W5": dict(fixed=["recovers"]),
     "H-E2": dict(fixed=["recovers"]),
 }
-DROPPED = {"H-W7"}
+DROPPED = set()
 # The fixed profile refuses to open these damaged stores loudly (recovers
 # fails) instead of serving a silent loss: refusing is closing the hole.
 NOTES = {
@@ -329,6 +331,7 @@ def scenario(h, profile, model):
         "engine": {"name": h["engine"], "config": cfg},
         "fs": {"model": model},
     }
+    if h["promise"]: doc["promise"] = h["promise"]
     if h["faults"]: doc["faults"] = per_profile(h["faults"], profile)
     doc["workload"] = h["workload"]
     doc["crash"] = dict(h["final"])
@@ -339,7 +342,6 @@ def scenario(h, profile, model):
 
 # Holes no scenario here exposes, and why.
 NOT_YET = [
-    ("H-W7", "wal", "records since the last forced sync in batch or unknown sync modes", "the engine's contract declares synced-prefix for these modes, so the loss is counted as a documented weakness, not a violation (seed scenario wal-batch-sync-force-override); the fixed profile refuses unknown modes (wal_test)"),
     ("H-T6", "btree", "every read, when reopened with another page_size", "not a crash hole (a configuration change); btree_test's fixed-profile page-size check covers it"),
     ("H-B6, H-T9, H-M7, H-E4, H-W9, H-X3", "all", "clock skew, locking, macOS F_FULLFSYNC", "not crash holes: the fixed profiles' unit tests (directory locks, file/offset order in compaction) or none possible on Linux (H-X3)"),
 ]
