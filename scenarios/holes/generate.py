@@ -108,8 +108,9 @@ hole("H-B3", "torn-header-truncated-value", "bitcask", {},
 hole("H-B4", "close-never-fsyncs", "bitcask", {"sync_writes": False},
      [op("put", key="k{i}", value="v{i}", repeat=5), step("restart")],
      POWER, BASIC,
-     "H-B4: close() never fsyncs, so with sync_writes=false a clean shutdown followed by a power cut loses every write (the contract declares power: none, so this is a counted loss, not a violation).",
-     [])
+     "H-B4: close() never fsyncs, so with sync_writes=false a clean shutdown followed by a power cut loses every write, which an application that shuts down cleanly before the power goes (promise power: acked: everything acknowledged before the clean close) counts on; the declared contract, power: none, allows the loss.",
+     ["acked-durable"], promise={"power": "acked"},
+     fixed_note="The fixed profile fsyncs the active file and the directory on close, so nothing acknowledged before the clean shutdown is lost.")
 # 20-byte records, two per file: 0..3.data, compaction merges k0, k1 into
 # 4.data + 4.hint and renames the active 3.data to 5.data.
 hole("H-B5", "truncated-hint-unopenable", "bitcask", {"max_file_size": 40},
