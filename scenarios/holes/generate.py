@@ -380,6 +380,15 @@ def hole_table():
         rows.append("| %s | %s | %s | %s |" % r)
     with open(os.path.join(HERE, "HOLES.md"), "w") as f:
         f.write("\n".join(rows) + "\n")
+    # The same tables in the README, between its markers.
+    readme = os.path.join(HERE, "..", "..", "README.md")
+    text = open(readme).read()
+    begin, end = "<!-- holes-begin -->\n", "<!-- holes-end -->"
+    a, b = text.index(begin) + len(begin), text.index(end)
+    table = [r.replace("## Holes no scenario here exposes yet", "Holes no scenario exposes:")
+             for r in rows[4:]]
+    with open(readme, "w") as f:
+        f.write(text[:a] + "\n".join(table) + "\n" + text[b:])
 
 def main():
     hole_table()
