@@ -19,6 +19,7 @@
 #include "harness/diagnosis.h"
 #include "harness/explore.h"
 #include "harness/findings.h"
+#include "harness/fs_control.h"
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
 #include "harness/temp_dir.h"
@@ -51,16 +52,6 @@ std::vector<std::string> ShellArgv(const ExecSpec& e, const std::string& mnt,
           command};
 }
 
-// A request to the mount's control socket; an error reply is an error.
-Expected<json> Call(const std::string& socket, const json& request) {
-  auto client = control::ControlClient::Connect(socket);
-  if (!client.ok()) return Error{client.error()};
-  auto reply = client->Call(request, std::chrono::seconds(30));
-  if (!reply.ok()) return Error{reply.error()};
-  if (!reply->value("ok", false))
-    return Error{request.value("cmd", "") + ": " + reply->value("error", reply->dump())};
-  return *reply;
-}
 
 struct ExecAck {
   std::string id;
@@ -130,9 +121,10 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
   FsControl& control = rec->fs->control();
   if (auto r0 = control.Sync(); !r0.ok()) return r0.error();
   for (const json& f : s.faults)
-    if (auto rep = Call(ctl, f); !rep.ok()) return "$.faults: " + rep.error();
+    if (auto rep = ControlCall(ctl, f); !rep.ok()) return "$.faults: " + rep.error();
   if (!s.crash_trigger.is_null())
-    if (auto rep = Call(ctl, s.crash_trigger); !rep.ok()) return "$.crash.at: " + rep.error();
+    if (auto rep = ControlCall(ctl, s.crash_trigger); !rep.ok())
+      return "$.crash.at: " + rep.error();
 
   // The workload, reading its acks as they come; under the sync guard, so
   // that its sync(2)/syncfs(2) reach the mount (harness/sync_guard.h).
@@ -146,7 +138,7 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
   bool eof = false;
   auto trigger_fired = [&]() -> bool {
     if (s.crash_trigger.is_null()) return false;
-    auto rep = Call(ctl, {{"cmd", "faults"}});
+    auto rep = ControlCall(ctl, {{"cmd", "faults"}});
     return rep.ok() && rep->value("triggered_cuts", 0) > 0;
   };
   while (!eof) {

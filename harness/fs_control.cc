@@ -1,5 +1,7 @@
 #include "harness/fs_control.h"
 
+#include <chrono>
+
 #include "fusefs/control/client.h"
 
 namespace blackout::harness {
@@ -47,6 +49,17 @@ Expected<std::unique_ptr<FsControl>> FsControl::Connect(const std::string& socke
   auto client = control::ControlClient::Connect(socket_path);
   if (!client.ok()) return Error{client.error()};
   return std::unique_ptr<FsControl>(new SocketFsControl(std::move(*client)));
+}
+
+Expected<nlohmann::json> ControlCall(const std::string& socket_path,
+                                     const nlohmann::json& request) {
+  auto client = control::ControlClient::Connect(socket_path);
+  if (!client.ok()) return Error{client.error()};
+  auto reply = client->Call(request, std::chrono::seconds(30));
+  if (!reply.ok()) return Error{reply.error()};
+  if (!reply->value("ok", false))
+    return Error{request.value("cmd", "") + ": " + reply->value("error", reply->dump())};
+  return *reply;
 }
 
 }  // namespace blackout::harness

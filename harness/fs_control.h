@@ -35,4 +35,9 @@ class FsControl {
   virtual Expected<nlohmann::json> SaveCrashPoint(const std::string& file) = 0;
 };
 
+// One request on its own connection to the control socket `socket_path`
+// (30 s limit); a reply with "ok": false is an error naming the command.
+Expected<nlohmann::json> ControlCall(const std::string& socket_path,
+                                     const nlohmann::json& request);
+
 }  // namespace blackout::harness

@@ -136,13 +136,7 @@ struct Recording {
 
 // One request to the mount's control socket; an error reply is an error.
 Expected<json> MountCall(MountedFs& fs, const json& request) {
-  auto client = control::ControlClient::Connect(control::DefaultSocketPath(fs.mountpoint()));
-  if (!client.ok()) return Error{client.error()};
-  auto reply = client->Call(request, std::chrono::seconds(30));
-  if (!reply.ok()) return Error{reply.error()};
-  if (!reply->value("ok", false))
-    return Error{request.value("cmd", "") + ": " + reply->value("error", reply->dump())};
-  return *reply;
+  return ControlCall(control::DefaultSocketPath(fs.mountpoint()), request);
 }
 
 // Whether the scenario's crash trigger has cut the power on `fs`.
