@@ -129,12 +129,9 @@ Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file) {
   return p;
 }
 
-bool RecoversInMemory(const Scenario& s, const RunOptions& o) {
-  // Every scenario explored here runs a built-in engine (exec scenarios are
-  // explored by exec_workload.cc), so only the option decides.
-  (void)s;
-  return o.recovery != RecoveryMode::kChild;
-}
+// Every scenario explored here runs a built-in engine (exec scenarios are
+// explored by exec_workload.cc), so only the option decides.
+bool RecoversInMemory(const RunOptions& o) { return o.recovery != RecoveryMode::kChild; }
 
 StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Filesystem& fs,
                       const std::string& id, const Oracle& oracle, const std::string& contract,
@@ -144,7 +141,7 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
   std::vector<std::string> problems;
   Recovery rv;
   double t = Now();
-  if (RecoversInMemory(s, o)) {
+  if (RecoversInMemory(o)) {
     auto files = fs.CrashStateFiles(id);
     c.materialize_s = Now() - t;
     if (!files.ok()) {
@@ -370,7 +367,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
                          static_cast<int>(firsts.size()));
   });
   if (summary != nullptr)
-    *summary = {{"recovery", RecoversInMemory(s, o) ? "in-memory" : "child"},
+    *summary = {{"recovery", RecoversInMemory(o) ? "in-memory" : "child"},
                 {"crash_points", run->points.size()},
                 {"states", jobs.size()},
                 {"distinct_states", firsts.size()},

@@ -370,19 +370,6 @@ Unsynced Filesystem::ListUnsynced() const {
   return out;
 }
 
-void Filesystem::ForEachVolatileEntry(
-    const std::function<void(Ino, const std::string&)>& fn) const {
-  std::vector<std::pair<Ino, std::string>> entries;
-  {
-    std::lock_guard lock(impl_->mu);
-    for (const auto& [ino, node] : impl_->vol.nodes) {
-      for (const auto& [name, child] : node->entries) entries.emplace_back(ino, name);
-    }
-  }
-  // Called without the lock, so `fn` may call back into the model.
-  for (const auto& [parent, name] : entries) fn(parent, name);
-}
-
 std::vector<TraceEntry> Filesystem::Trace() const {
   std::lock_guard lock(impl_->mu);
   return impl_->trace;

@@ -260,9 +260,6 @@ class Filesystem {
   // Writes the view into `dir` (created if missing; must be empty) as plain
   // files, directories and symlinks, with modes and xattrs where possible.
   Result<void> Materialize(View view, const std::string& dir) const;
-  // Calls `fn(parent, name)` for every directory entry of the volatile view:
-  // the dentries the kernel may have cached, to invalidate after a power cut.
-  void ForEachVolatileEntry(const std::function<void(Ino, const std::string&)>& fn) const;
   std::vector<TraceEntry> Trace() const;
   BehaviourModel Model() const;
 
