@@ -1,5 +1,6 @@
 #include "fusefs/control/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -46,6 +47,13 @@ void Report(int& ready_fd, const std::string& line) {
 }  // namespace
 
 int RunDaemon(const DaemonConfig& config, int ready_fd) {
+  // Pending data grows by about a page per 4 KiB write. In a per-thread
+  // arena (the session loop's workers) every such growth was an mprotect(2)
+  // of the arena's heap, one system call per write; the main arena grows by
+  // brk(2) with a 64 MiB pad instead, and the model's mutex serializes the
+  // writers anyway. Before any thread starts.
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_TOP_PAD, 64 << 20);
   std::shared_ptr<spdlog::logger> log;
   try {
     log = InstallLoggers(config.log_path);

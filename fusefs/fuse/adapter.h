@@ -27,6 +27,7 @@
 // from inside a request handler (the kernel would wait for the handler).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -120,8 +121,18 @@ class FuseAdapter {
   void NoteOpen(model::Ino ino);
   void NoteRelease(model::Ino ino);
 
+  // The INIT request as the session I/O saw it (adapter.cc, SessionRead):
+  // its id until the reply went out, and whether the kernel offered
+  // FUSE_HANDLE_KILLPRIV_V2; `killpriv_v2` once the reply asked for it.
+  struct InitSeen {
+    std::atomic<uint64_t> unique{0};
+    std::atomic<bool> kernel_offers_killpriv_v2{false};
+    std::atomic<bool> killpriv_v2{false};
+  };
+
   model::Filesystem& fs_;
   MountOptions options_;
+  InitSeen init_seen_;
   fuse_session* session_ = nullptr;
   bool mounted_ = false;
   bool signals_installed_ = false;

@@ -284,10 +284,26 @@ Result<Attr> Filesystem::Impl::NewInode(Ino parent, std::string_view name, uint3
   return vol.Find(ino)->Report();
 }
 
+void Filesystem::Impl::DropSetIdBits(Ino ino, const Caller& who) {
+  const Node* n = vol.Find(ino);
+  if (n == nullptr || !n->IsReg()) return;
+  uint32_t mode = n->attr.mode & 07777;
+  mode &= ~S_ISUID;
+  if ((mode & S_IXGRP) || (who.uid != 0 && who.gid != n->attr.gid)) mode &= ~S_ISGID;
+  if (mode == (n->attr.mode & 07777)) return;
+  PendingOp op;
+  op.kind = OpKind::kSetAttr;
+  op.ino = ino;
+  op.time = Now();
+  op.mode = mode;
+  Commit(std::move(op), who.pid);
+}
+
 Result<void> Filesystem::Impl::TruncateLocked(Ino ino, uint64_t size, const Caller& who) {
   if (size > kMaxFileSize) return Errno{EFBIG};
   auto paths = [&] { return PathsOf(ino); };
   if (int e = BeforeOp(FaultOp::kTruncate, paths); e != 0) return Errno{e};
+  if (who.uid != 0) DropSetIdBits(ino, who);
   PendingOp op;
   op.kind = OpKind::kTruncate;
   op.ino = ino;
@@ -323,6 +339,7 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
           options.capacity_bytes) {
     return Errno{ENOSPC};
   }
+  if (who.uid != 0 && (n->attr.mode & (S_ISUID | S_ISGID)) != 0) DropSetIdBits(h.ino, who);
   // The one copy the write path makes: the bytes the pending op keeps until
   // a sync event or a power cut decides their fate; the views share its
   // whole pages (WriteData).
@@ -404,6 +421,10 @@ Result<Attr> Filesystem::SetAttr(Ino ino, const AttrChange& change, std::optiona
     if (!n->IsReg()) return Errno{EINVAL};
     if (auto r = impl_->TruncateLocked(ino, *change.size, who); !r.ok()) return Errno{r.error()};
   }
+  // chown clears the set-id bits unless the same call sets the mode (the
+  // kernel sends the cleared mode itself when the mount does not ask it to
+  // leave that to the file system).
+  if ((change.uid || change.gid) && !change.mode) impl_->DropSetIdBits(ino, who);
   if (change.mode || change.uid || change.gid || change.atime || change.mtime) {
     PendingOp op;
     op.kind = OpKind::kSetAttr;

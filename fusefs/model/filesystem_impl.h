@@ -102,6 +102,11 @@ struct Filesystem::Impl {
   Result<void> WriteLocked(Handle& h, uint64_t offset, std::string_view data, const Caller& who,
                            size_t& written);
   Result<void> TruncateLocked(Ino ino, uint64_t size, const Caller& who);
+  // Clears the setuid bit of the regular file `ino` and its setgid bit when
+  // it is group-executable or `who` (not root) is not in its group, as a
+  // pending setattr: what Linux does when a caller without CAP_FSETID (here:
+  // uid != 0) writes or truncates a file, and on every chown.
+  void DropSetIdBits(Ino ino, const Caller& who);
 
   // ---- fault hooks (filesystem.cc calls them; faults.h says what matches).
   // The paths an operation on `ino` matches by; the entry `name` in `parent`.

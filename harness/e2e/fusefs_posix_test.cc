@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include <catch2/catch.hpp>
@@ -261,6 +262,53 @@ TEST_CASE("new files are owned by the caller and the trace records the writer's 
     }
   }
   CHECK(found);
+}
+
+// The mount asks the kernel to leave clearing set-id bits to the file system
+// (FUSE_HANDLE_KILLPRIV_V2, which spares a getxattr round trip per write),
+// so the model must clear them as Linux does.
+TEST_CASE("set-id bits: cleared by an unprivileged write or truncate and by chown, kept by root's write") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root to write as another user");
+    return;
+  }
+  MountFixture m;
+  INFO(m.Reproduce());
+  const std::map<std::string, mode_t> modes = {
+      {"w", 06777}, {"t", 06777}, {"g", 02767}, {"r", 06777}, {"c", 06777}};
+  for (const auto& [name, mode] : modes) {
+    WriteFile(m.Path(name), "x", false);
+    REQUIRE(chmod(m.Path(name).c_str(), mode) == 0);
+  }
+  // Opened as root (the scratch directory is private), used as nobody.
+  Fd w(m.Path("w"), O_RDWR);
+  Fd t(m.Path("t"), O_RDWR);
+  Fd g(m.Path("g"), O_RDWR);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const bool ok = setgid(65534) == 0 && setuid(65534) == 0 && write(w.get(), "y", 1) == 1 &&
+                    ftruncate(t.get(), 0) == 0 && write(g.get(), "y", 1) == 1;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  WriteFile(m.Path("r"), "z", false);
+  REQUIRE(chown(m.Path("c").c_str(), 1234, 5678) == 0);
+  // The kernel drops its cached attributes after a write and takes the
+  // model's from the chown reply: these are the model's modes.
+  auto mode_of = [&](const std::string& name) {
+    struct stat st {};
+    REQUIRE(stat(m.Path(name).c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  CHECK(mode_of("w") == 0777);   // written by nobody
+  CHECK(mode_of("t") == 0777);   // truncated by nobody
+  CHECK(mode_of("g") == 0767);   // setgid, no group exec, writer not in the group
+  CHECK(mode_of("r") == 06777);  // written by root (CAP_FSETID)
+  CHECK(mode_of("c") == 0777);   // chown
 }
 
 }  // namespace
