@@ -307,6 +307,7 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
   std::sort(result.changed.begin(), result.changed.end());
 
   links.clear();
+  ++links_gen;
   links[kRootIno] = {};
   for (const auto& [ino, node] : vol.nodes) {
     for (const auto& [name, child] : node->entries) links[child].emplace_back(ino, name);
@@ -372,7 +373,23 @@ Unsynced Filesystem::ListUnsynced() const {
 
 std::vector<TraceEntry> Filesystem::Trace() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->trace;
+  const Impl& m = *impl_;
+  std::vector<TraceEntry> out;
+  out.reserve(m.trace.size());
+  for (const Impl::TraceRecord& r : m.trace) {
+    TraceEntry& e = out.emplace_back();
+    e.seq = r.seq;
+    e.pid = r.pid;
+    e.op = m.trace_strings[r.op];
+    e.ino = r.ino;
+    e.path = m.trace_strings[r.path];
+    e.offset = r.offset;
+    e.length = r.length;
+    e.digest = r.digest;
+    e.flags = r.flags;
+    e.detail = m.trace_strings[r.detail];
+  }
+  return out;
 }
 
 }  // namespace blackout::model

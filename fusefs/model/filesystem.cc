@@ -119,8 +119,25 @@ std::string Filesystem::Impl::Path(Ino ino) const {
   return path;
 }
 
+uint32_t Filesystem::Impl::Intern(std::string_view s) {
+  auto [it, added] = trace_string_ids.try_emplace(std::string(s), trace_strings.size());
+  if (added) trace_strings.emplace_back(s);
+  return it->second;
+}
+
+uint32_t Filesystem::Impl::PathId(Ino ino) {
+  if (path_ids_gen != links_gen) {
+    path_ids.clear();
+    path_ids_gen = links_gen;
+  }
+  auto [it, added] = path_ids.try_emplace(ino, 0);
+  if (added) it->second = Intern(Path(ino));
+  return it->second;
+}
+
 void Filesystem::Impl::Link(Ino ino, Ino parent, const std::string& name) {
   links[ino].emplace_back(parent, name);
+  ++links_gen;
 }
 
 void Filesystem::Impl::Unlink(Ino ino, Ino parent, const std::string& name) {
@@ -129,6 +146,7 @@ void Filesystem::Impl::Unlink(Ino ino, Ino parent, const std::string& name) {
   auto& v = it->second;
   auto pos = std::find(v.begin(), v.end(), std::pair<Ino, std::string>(parent, name));
   if (pos != v.end()) v.erase(pos);
+  ++links_gen;
 }
 
 void Filesystem::Impl::MaybeReap(Ino ino) {
@@ -139,6 +157,7 @@ void Filesystem::Impl::MaybeReap(Ino ino) {
   vol.page_count -= n->pages.size();
   vol.nodes.erase(ino);
   links.erase(ino);
+  ++links_gen;
 }
 
 void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_t offset,
@@ -146,18 +165,18 @@ void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_
                               std::string detail) {
   ++seq;
   if (!options.trace) return;
-  TraceEntry e;
+  TraceRecord e;
   e.seq = seq;
   e.pid = pid;
-  e.op = op;
+  e.op = Intern(op);
   e.ino = ino;
-  e.path = Path(ino);
+  e.path = PathId(ino);
   e.offset = offset;
   e.length = length;
   e.digest = digest;
   e.flags = flags;
-  e.detail = std::move(detail);
-  trace.push_back(std::move(e));
+  e.detail = Intern(detail);
+  trace.push_back(e);
 }
 
 void Filesystem::Impl::Index(const PendingOp& op) {
@@ -214,35 +233,38 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
   Relink(op);
 
   if (options.trace) {
-    TraceEntry e;
+    TraceRecord e;
     e.seq = s;
     e.pid = pid;
-    e.op = std::string(OpName(op.kind));
+    e.op = Intern(OpName(op.kind));
     e.ino = op.ino;
+    auto entry_path = [&](Ino parent, const std::string& name) {
+      std::string dir = Path(parent);
+      return Intern(dir == "/" ? "/" + name : dir + "/" + name);
+    };
     switch (op.kind) {
       case OpKind::kRename:
-        e.path = Path(op.parent) == "/" ? "/" + op.name : Path(op.parent) + "/" + op.name;
-        e.detail = Path(op.ino);
+        e.path = entry_path(op.parent, op.name);
+        e.detail = PathId(op.ino);
         break;
       case OpKind::kSetXattr:
       case OpKind::kRemoveXattr:
-        e.path = Path(op.ino);
-        e.detail = op.name;
+        e.path = PathId(op.ino);
+        e.detail = Intern(op.name);
         break;
       default:
         if (IsEntryOp(op.kind)) {
-          std::string dir = Path(op.parent);
-          e.path = dir == "/" ? "/" + op.name : dir + "/" + op.name;
-          if (op.kind == OpKind::kSymlink) e.detail = op.value;
+          e.path = entry_path(op.parent, op.name);
+          if (op.kind == OpKind::kSymlink) e.detail = Intern(op.value);
         } else {
-          e.path = Path(op.ino);
+          e.path = PathId(op.ino);
         }
     }
     e.offset = op.offset;
     e.length = op.length;
     e.digest = digest;
     e.flags = op.flags;
-    trace.push_back(std::move(e));
+    trace.push_back(e);
   }
   pending.emplace(s, std::move(op));
   return s;

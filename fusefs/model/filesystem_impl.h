@@ -16,6 +16,7 @@
 //     pending op or a kernel reference never names a different file.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -72,7 +73,30 @@ struct Filesystem::Impl {
   Ino next_ino = kRootIno + 1;
   Seq seq = 0;
   uint64_t epoch = 1;
-  std::vector<TraceEntry> trace;
+  // The trace, compact: 56 bytes per entry, its strings (op names, paths,
+  // details) interned in `trace_strings` (id 0 is ""). Trace() expands it.
+  struct TraceRecord {
+    Seq seq = 0;
+    Ino ino = 0;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    pid_t pid = 0;
+    uint32_t digest = 0;
+    uint32_t flags = 0;
+    uint32_t op = 0;
+    uint32_t path = 0;
+    uint32_t detail = 0;
+  };
+  std::deque<TraceRecord> trace;  // a deque: growing never copies it
+  std::vector<std::string> trace_strings{""};
+  std::unordered_map<std::string, uint32_t> trace_string_ids{{"", 0}};
+  uint32_t Intern(std::string_view s);
+  // Path(ino) as a string id, cached per inode until `links` changes
+  // (links_gen counts those changes): a write's trace entry costs no path walk.
+  uint32_t PathId(Ino ino);
+  uint64_t links_gen = 0;
+  uint64_t path_ids_gen = 0;
+  std::unordered_map<Ino, uint32_t> path_ids;
   std::thread reaper;
   // ---- faults (faults.cc, durability.cc "Failed fsync")
   FaultTable faults;

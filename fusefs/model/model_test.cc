@@ -718,6 +718,66 @@ TEST_CASE("every mutating operation and sync event gets the next trace sequence 
   CHECK(d.fs.CurrentSeq() == s0 + 6);
 }
 
+TEST_CASE("trace paths follow renames and power cuts: each entry names the path at its time") {
+  Disk d;
+  Fh fh = d.Create("a");
+  d.Write(fh, 0, "1");
+  d.Write(fh, 1, "2");
+  REQUIRE(d.fs.Rename(kRootIno, "a", kRootIno, "b", 0, kWho).ok());
+  d.Write(fh, 2, "3");
+  d.Fsync(fh);
+  d.FsyncDir("");
+  REQUIRE(d.fs.Rename(kRootIno, "b", kRootIno, "c", 0, kWho).ok());
+  d.Cut();  // the rename to "c" is lost: the file is "b" again
+  auto again = d.fs.Open(d.Resolve("b"), O_WRONLY, kWho);
+  REQUIRE(again.ok());
+  d.Write(*again, 0, "4");
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const TraceEntry& e : d.fs.Trace()) {
+    if (e.op == "write" || e.op == "rename") seen.emplace_back(e.op, e.path + ">" + e.detail);
+  }
+  CHECK(seen == std::vector<std::pair<std::string, std::string>>{{"write", "/a>"},
+                                                                 {"write", "/a>"},
+                                                                 {"rename", "/a>/b"},
+                                                                 {"write", "/b>"},
+                                                                 {"rename", "/b>/c"},
+                                                                 {"write", "/b>"}});
+}
+
+TEST_CASE("set-id bits: an unprivileged write or truncate clears them, root's write keeps them") {
+  Disk d;
+  const Caller root{0, 0, 41, 022};
+  const Caller user{2000, 2000, 42, 022};    // not in the files' group (1000)
+  const Caller member{2000, 1000, 43, 022};  // in it
+  auto mode = [&](const std::string& path) { return d.fs.GetAttr(d.Resolve(path))->mode & 07777; };
+  auto change = [&](const std::string& path, const Caller& who, auto set) {
+    AttrChange c;
+    set(c);
+    REQUIRE(d.fs.SetAttr(d.Resolve(path), c, std::nullopt, who).ok());
+  };
+  auto make = [&](const std::string& path, uint32_t m) {
+    Fh fh = d.Create(path, O_RDWR | O_CREAT);
+    change(path, kWho, [&](AttrChange& c) { c.mode = m; });
+    return fh;
+  };
+  Fh w = make("w", 06755);
+  REQUIRE(d.fs.Write(w, 0, "x", user).ok());
+  CHECK(mode("w") == 0755);
+  Fh g = make("g", 02744);  // setgid without group exec: kept for a member of the group
+  REQUIRE(d.fs.Write(g, 0, "x", member).ok());
+  CHECK(mode("g") == 02744);
+  REQUIRE(d.fs.Write(g, 0, "x", user).ok());  // not in the group: cleared
+  CHECK(mode("g") == 0744);
+  (void)make("t", 04755);
+  change("t", user, [](AttrChange& c) { c.size = 0; });
+  CHECK(mode("t") == 0755);
+  Fh r = make("r", 06755);
+  REQUIRE(d.fs.Write(r, 0, "x", root).ok());
+  CHECK(mode("r") == 06755);
+  change("r", root, [](AttrChange& c) { c.uid = 7; });
+  CHECK(mode("r") == 0755);  // chown clears them for anyone
+}
+
 TEST_CASE("behaviour model names parse and print") {
   CHECK(*ParseBehaviourModel("posix-strict") == BehaviourModel::kPosixStrict);
   CHECK(*ParseBehaviourModel("ext4-ordered") == BehaviourModel::kExt4Ordered);
