@@ -25,9 +25,59 @@ uint32_t Software(uint32_t crc, const unsigned char* p, size_t n) {
 }
 
 #if defined(__x86_64__)
+// The crc32 instruction takes a cycle per 8 bytes but three cycles before
+// its result is there, so one chain of it runs at a third of its speed.
+// Long inputs go three blocks of kBlock bytes at a time, one chain each,
+// combined after: the CRC register after a block is linear in the register
+// before it, so the first chain's value is carried over a block by
+// ShiftOverBlock (the register after kBlock zero bytes, by table) and XORed
+// with the next chain's, which started from zero.
+constexpr size_t kBlock = 1360;  // 3 * kBlock fits a 4 KiB page
+
+__attribute__((target("sse4.2"))) uint32_t OverZeros(uint32_t crc) {
+  uint64_t c = crc;
+  for (size_t i = 0; i < kBlock; i += 8) c = __builtin_ia32_crc32di(c, 0);
+  return static_cast<uint32_t>(c);
+}
+
+// kShift[k][b]: OverZeros of byte value b at byte k of the register.
+struct ShiftTable {
+  uint32_t t[4][256];
+};
+const ShiftTable& Shift() {
+  static const ShiftTable table = [] {
+    ShiftTable s{};
+    for (uint32_t k = 0; k < 4; ++k) {
+      for (uint32_t b = 0; b < 256; ++b) s.t[k][b] = OverZeros(b << (8 * k));
+    }
+    return s;
+  }();
+  return table;
+}
+
+uint32_t ShiftOverBlock(uint32_t crc) {
+  const auto& t = Shift().t;
+  return t[0][crc & 0xFF] ^ t[1][(crc >> 8) & 0xFF] ^ t[2][(crc >> 16) & 0xFF] ^ t[3][crc >> 24];
+}
+
 __attribute__((target("sse4.2"))) uint32_t Hardware(uint32_t crc, const unsigned char* p,
                                                     size_t n) {
   uint64_t c = crc;
+  for (; n >= 3 * kBlock; n -= 3 * kBlock, p += 3 * kBlock) {
+    uint64_t c1 = 0;
+    uint64_t c2 = 0;
+    for (size_t i = 0; i < kBlock; i += 8) {
+      uint64_t a, b, d;
+      std::memcpy(&a, p + i, 8);
+      std::memcpy(&b, p + kBlock + i, 8);
+      std::memcpy(&d, p + 2 * kBlock + i, 8);
+      c = __builtin_ia32_crc32di(c, a);
+      c1 = __builtin_ia32_crc32di(c1, b);
+      c2 = __builtin_ia32_crc32di(c2, d);
+    }
+    c = ShiftOverBlock(ShiftOverBlock(static_cast<uint32_t>(c)) ^ static_cast<uint32_t>(c1)) ^
+        static_cast<uint32_t>(c2);
+  }
   for (; n >= 8; n -= 8, p += 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
@@ -51,6 +101,11 @@ uint32_t Digest(std::string_view bytes) {
 #if defined(__x86_64__)
   if (HasHardware()) return ~Hardware(0xFFFFFFFF, p, bytes.size());
 #endif
+  return ~Software(0xFFFFFFFF, p, bytes.size());
+}
+
+uint32_t PortableDigest(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   return ~Software(0xFFFFFFFF, p, bytes.size());
 }
 
