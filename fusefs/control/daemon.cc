@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "fusefs/control/cache_drop_queue.h"
+#include "fusefs/control/heap_prefault.h"
 #include "fusefs/control/server.h"
 #include "fusefs/fuse/adapter.h"
 #include "fusefs/lazyfs/fifo_reader.h"
@@ -117,6 +118,9 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
     if (!lazyfs_fifo) return fail(error);
   }
 
+  HeapPrefaulter prefault;
+  prefault.Start();
+
   log->info("blackoutfs ready on {} (model {}, control socket {})", config.mountpoint,
             model::Name(config.model), config.socket_path);
   Report(ready_fd, "OK");
@@ -125,6 +129,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   log->info("session loop ended ({}); unmounting {}",
             rc > 0 ? "signal " + std::to_string(rc) : "rc " + std::to_string(rc),
             config.mountpoint);
+  prefault.Stop();
   lazyfs_fifo.reset();
   server.Stop();
   fs.SetCacheDropListener(nullptr);
