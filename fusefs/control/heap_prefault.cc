@@ -47,8 +47,8 @@ void HeapPrefaulter::Run() {
     }
     idle = std::chrono::milliseconds(2);
     lock.unlock();
-    const int rc = madvise(reinterpret_cast<void*>(populated_to), brk - populated_to,
-                           MADV_POPULATE_WRITE);
+    const int rc =
+        madvise(reinterpret_cast<void*>(populated_to), brk - populated_to, MADV_POPULATE_WRITE);
     const int err = errno;
     lock.lock();
     if (rc != 0 && err == EINVAL) return;  // a kernel before 5.14

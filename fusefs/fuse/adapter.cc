@@ -546,7 +546,8 @@ std::unique_ptr<FuseAdapter> FuseAdapter::Mount(model::Filesystem& fs, const Mou
     return nullptr;
   }
   a->mounted_ = true;
-  static const fuse_custom_io io = {Handlers::SessionWritev, Handlers::SessionRead, nullptr, nullptr};
+  static const fuse_custom_io io = {Handlers::SessionWritev, Handlers::SessionRead, nullptr,
+                                    nullptr};
   if (fuse_session_custom_io(a->session_, &io, fuse_session_fd(a->session_)) != 0) {
     *error = "cannot set up the FUSE session's I/O on " + options.mountpoint;
     return nullptr;

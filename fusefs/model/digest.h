@@ -3,8 +3,9 @@
 //
 // CRC-32C (Castagnoli, the iSCSI/ext4 polynomial), computed with the SSE4.2
 // crc32 instruction when the CPU has it (three chains at once on long
-// inputs) and with a table otherwise; both give the same value. It replaced zlib's crc32, which was the largest cost of the
-// write path (BENCHMARKS.md, "Profile").
+// inputs) and with a table otherwise; both give the same value. It replaced
+// zlib's crc32, which was the largest cost of the write path (BENCHMARKS.md,
+// "Profile of the write path").
 #pragma once
 
 #include <cstdint>

@@ -267,7 +267,7 @@ TEST_CASE("new files are owned by the caller and the trace records the writer's 
 // The mount asks the kernel to leave clearing set-id bits to the file system
 // (FUSE_HANDLE_KILLPRIV_V2, which spares a getxattr round trip per write),
 // so the model must clear them as Linux does.
-TEST_CASE("set-id bits: cleared by an unprivileged write or truncate and by chown, kept by root's write") {
+TEST_CASE("set-id bits: cleared by unprivileged write or truncate and by chown, not by root") {
   if (geteuid() != 0) {
     WARN("skipped: needs root to write as another user");
     return;
