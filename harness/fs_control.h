@@ -28,7 +28,7 @@ class FsControl {
   virtual Expected<nlohmann::json> PowerCut(const std::string& state) = 0;
   // {"files":[{"path","pending_bytes","since"}],"dirs":[{"path","pending_entries","since"}]}
   virtual Expected<nlohmann::json> Unsynced() = 0;
-  // {"entries":[{seq,pid,op,ino,path,offset,length,digest,flags,detail}]}
+  // {"entries":[{seq,pid,op,ino,path,offset,length,digest,flags,detail}],"dropped":N}
   virtual Expected<nlohmann::json> Trace() = 0;
   // Saves the crash point (durable view and pending ops) to the absolute
   // path `file`, to explore its crash states offline (harness/explore.h).

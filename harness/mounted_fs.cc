@@ -40,7 +40,9 @@ Expected<std::unique_ptr<MountedFs>> MountedFs::Mount(const std::string& blackou
   m->mnt_ = m->dir_ + "/mnt";
   if (mkdir(m->mnt_.c_str(), 0755) != 0)
     return Error{"cannot create " + m->mnt_ + ": " + std::strerror(errno)};
-  std::vector<std::string> argv = {blackout_bin, "mount", m->mnt_, "--model", model};
+  // A scenario's run is bounded: its diagnosis may need every operation.
+  std::vector<std::string> argv = {blackout_bin, "mount", m->mnt_, "--model", model,
+                                   "--trace-limit", "0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   CommandResult r = RunCommand(argv, 60);
   if (r.exit_code != 0) {

@@ -97,6 +97,8 @@ struct MountArgs {
   std::string lazyfs_config;
   bool foreground = false;
   bool writeback_cache = false;
+  // 2^20 entries, 56 MiB: the last minute or so of a busy mount.
+  uint64_t trace_limit = 1u << 20;
 };
 
 // True when the FUSE mount at `mnt` has lost its daemon (killed, crashed):
@@ -178,6 +180,7 @@ int Mount(const MountArgs& args) {
     config.capacity_bytes = *bytes;
   }
   config.writeback_cache = args.writeback_cache;
+  config.trace_limit = args.trace_limit;
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
                            : std::filesystem::absolute(args.ctl).lexically_normal().string();
@@ -385,6 +388,10 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                   "stay in the foreground and log to stderr");
   mount->add_flag("--writeback-cache", mount_args->writeback_cache,
                   "let the kernel batch writes; a power cut drops what it has not handed over");
+  mount->add_option("--trace-limit", mount_args->trace_limit,
+                    "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "
+                    "0 keeps all")
+      ->capture_default_str();
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
 
   auto umount_mnt = std::make_shared<std::string>();

@@ -72,6 +72,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   options.model = config.model;
   options.capacity_bytes = config.capacity_bytes;
   options.stale_all_entries = config.writeback_cache;
+  options.trace_limit = config.trace_limit;
   model::Filesystem fs(options);
 
   fusefs::MountOptions mount_options;

@@ -138,7 +138,7 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
                          {"flags", e.flags},
                          {"detail", e.detail}});
     }
-    return json{{"ok", true}, {"entries", std::move(entries)}};
+    return json{{"ok", true}, {"entries", std::move(entries)}, {"dropped", fs_.TraceDropped()}};
   }
   if (cmd == "shutdown") {
     if (shutdown != nullptr) *shutdown = true;

@@ -72,6 +72,19 @@ TEST_CASE("status reports model, trace position, epoch and mount point") {
   CHECK(r.contains("pending_ops"));
 }
 
+TEST_CASE("trace lists the operations and how many a trace limit dropped") {
+  ServedFilesystem s;
+  auto c = s.fs.Create(model::kRootIno, "f", 0644, O_WRONLY | O_CREAT, model::Caller{});
+  REQUIRE(c.ok());
+  REQUIRE(s.fs.Write(c->fh, 0, "abc", model::Caller{}).ok());
+  const json r = Call(s.socket, {{"cmd", "trace"}});
+  CHECK(r["ok"] == true);
+  CHECK(r["dropped"] == 0);
+  REQUIRE(r["entries"].size() == 2);
+  CHECK(r["entries"][1]["op"] == "write");
+  CHECK(r["entries"][1]["length"] == 3);
+}
+
 TEST_CASE("an unknown command gets ok:false and an error listing the commands") {
   ServedFilesystem s;
   const json r = Call(s.socket, {{"cmd", "reboot"}});

@@ -392,4 +392,9 @@ std::vector<TraceEntry> Filesystem::Trace() const {
   return out;
 }
 
+uint64_t Filesystem::TraceDropped() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->trace_dropped;
+}
+
 }  // namespace blackout::model

@@ -176,7 +176,15 @@ void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_
   e.digest = digest;
   e.flags = flags;
   e.detail = Intern(detail);
-  trace.push_back(e);
+  PushTrace(e);
+}
+
+void Filesystem::Impl::PushTrace(const TraceRecord& r) {
+  if (options.trace_limit != 0 && trace.size() >= options.trace_limit) {
+    trace.pop_front();
+    ++trace_dropped;
+  }
+  trace.push_back(r);
 }
 
 void Filesystem::Impl::Index(const PendingOp& op) {
@@ -264,7 +272,7 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
     e.length = op.length;
     e.digest = digest;
     e.flags = op.flags;
-    trace.push_back(e);
+    PushTrace(e);
   }
   pending.emplace(s, std::move(op));
   return s;

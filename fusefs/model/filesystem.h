@@ -183,6 +183,10 @@ struct Options {
   BehaviourModel model = BehaviourModel::kPosixStrict;
   uint64_t capacity_bytes = 0;  // 0: unlimited
   bool trace = true;            // keep TraceEntry records (the seq counter always runs)
+  // Keep at most this many trace entries, dropping the oldest (TraceDropped
+  // counts them); 0 keeps all. A long-running mount sets one: the trace is
+  // the only record that grows with every operation, synced or not.
+  uint64_t trace_limit = 0;
   // PowerCutResult::stale_entries lists every entry of the volatile view
   // before and after the cut, so that the kernel evicts every inode it holds:
   // with the kernel's writeback cache an inode may hold dirty pages of the
@@ -261,6 +265,8 @@ class Filesystem {
   // files, directories and symlinks, with modes and xattrs where possible.
   Result<void> Materialize(View view, const std::string& dir) const;
   std::vector<TraceEntry> Trace() const;
+  // Trace entries dropped by Options::trace_limit: Trace() starts after them.
+  uint64_t TraceDropped() const;
   BehaviourModel Model() const;
 
   // ---- Crash-state exploration (crash_model.md, "Generators").

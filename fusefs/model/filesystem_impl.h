@@ -88,6 +88,8 @@ struct Filesystem::Impl {
     uint32_t detail = 0;
   };
   std::deque<TraceRecord> trace;  // a deque: growing never copies it
+  uint64_t trace_dropped = 0;     // oldest records dropped for options.trace_limit
+  void PushTrace(const TraceRecord& r);
   std::vector<std::string> trace_strings{""};
   std::unordered_map<std::string, uint32_t> trace_string_ids{{"", 0}};
   uint32_t Intern(std::string_view s);

@@ -778,6 +778,21 @@ TEST_CASE("set-id bits: an unprivileged write or truncate clears them, root's wr
   CHECK(mode("r") == 0755);  // chown clears them for anyone
 }
 
+TEST_CASE("a trace limit keeps the newest entries and counts the dropped ones") {
+  Options options;
+  options.trace_limit = 3;
+  Filesystem fs(options);
+  auto c = fs.Create(kRootIno, "f", 0644, O_WRONLY | O_CREAT, kWho);
+  REQUIRE(c.ok());
+  for (int i = 0; i < 4; ++i) REQUIRE(fs.Write(c->fh, i, "x", kWho).ok());
+  const std::vector<TraceEntry> trace = fs.Trace();
+  REQUIRE(trace.size() == 3);
+  CHECK(fs.TraceDropped() == 2);  // the create and the first write
+  CHECK(trace.front().op == "write");
+  CHECK(trace.front().offset == 1);
+  CHECK(trace.back().seq == fs.CurrentSeq());
+}
+
 TEST_CASE("behaviour model names parse and print") {
   CHECK(*ParseBehaviourModel("posix-strict") == BehaviourModel::kPosixStrict);
   CHECK(*ParseBehaviourModel("ext4-ordered") == BehaviourModel::kExt4Ordered);
