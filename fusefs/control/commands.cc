@@ -388,9 +388,10 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                   "stay in the foreground and log to stderr");
   mount->add_flag("--writeback-cache", mount_args->writeback_cache,
                   "let the kernel batch writes; a power cut drops what it has not handed over");
-  mount->add_option("--trace-limit", mount_args->trace_limit,
-                    "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "
-                    "0 keeps all")
+  mount
+      ->add_option("--trace-limit", mount_args->trace_limit,
+                   "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "
+                   "0 keeps all")
       ->capture_default_str();
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
 
