@@ -19,6 +19,7 @@
 #include "fusefs/control/client.h"
 #include "fusefs/control/daemon.h"
 #include "fusefs/control/fault_protocol.h"
+#include "fusefs/fuse/mountinfo.h"
 #include "fusefs/lazyfs/commands.h"
 
 namespace blackout::control {
@@ -26,35 +27,10 @@ namespace {
 
 using nlohmann::json;
 
-// /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string UnescapeMountPath(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // The file system type mounted at `path` ("" when it is not a mount point).
 std::string MountTypeAt(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, type;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, mnt, field;
-    fields >> id >> parent >> devno >> root >> mnt;
-    if (UnescapeMountPath(mnt) != path) continue;
-    // Optional fields end at "-", then come the type and the source.
-    while (fields >> field && field != "-") {
-    }
-    fields >> type;  // the last matching line is the one on top
-  }
-  return type;
+  const std::optional<fusefs::MountInfo> m = fusefs::MountAt(path);
+  return m ? m->type : "";
 }
 
 bool WaitUntilUnmounted(const std::string& mnt, std::chrono::milliseconds limit) {
