@@ -34,6 +34,15 @@ constexpr size_t kMaxXattrValue = 65536;
 // from the next offset until it gets none.
 constexpr size_t kReadDirChunk = 1024;
 
+// An operation of `kind` on `ino`, stamped now; the caller fills the rest.
+PendingOp NewOp(OpKind kind, Ino ino) {
+  PendingOp op;
+  op.kind = kind;
+  op.ino = ino;
+  op.time = Now();
+  return op;
+}
+
 Result<void> CheckName(std::string_view name) {
   if (name.empty()) return Errno{ENOENT};
   if (name.size() > 255) return Errno{ENAMETOOLONG};
@@ -321,10 +330,7 @@ void Filesystem::Impl::DropSetIdBits(Ino ino, const Caller& who) {
   mode &= ~S_ISUID;
   if ((mode & S_IXGRP) || (who.uid != 0 && who.gid != n->attr.gid)) mode &= ~S_ISGID;
   if (mode == (n->attr.mode & 07777)) return;
-  PendingOp op;
-  op.kind = OpKind::kSetAttr;
-  op.ino = ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kSetAttr, ino);
   op.mode = mode;
   Commit(std::move(op), who.pid);
 }
@@ -334,10 +340,7 @@ Result<void> Filesystem::Impl::TruncateLocked(Ino ino, uint64_t size, const Call
   auto paths = [&] { return PathsOf(ino); };
   if (int e = BeforeOp(FaultOp::kTruncate, paths); e != 0) return Errno{e};
   if (who.uid != 0) DropSetIdBits(ino, who);
-  PendingOp op;
-  op.kind = OpKind::kTruncate;
-  op.ino = ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kTruncate, ino);
   op.offset = size;
   Commit(std::move(op), who.pid);
   AfterOp(FaultOp::kTruncate, paths);
@@ -357,10 +360,7 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
   if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) return Errno{EFBIG};
   uint64_t end = offset + data.size();
 
-  PendingOp op;
-  op.kind = OpKind::kWrite;
-  op.ino = h.ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kWrite, h.ino);
   op.offset = offset;
   op.length = data.size();
   op.flags = end > n->attr.size ? 1 : 0;  // 1: the write extends the file
@@ -456,10 +456,7 @@ Result<Attr> Filesystem::SetAttr(Ino ino, const AttrChange& change, std::optiona
   // leave that to the file system).
   if ((change.uid || change.gid) && !change.mode) impl_->DropSetIdBits(ino, who);
   if (change.mode || change.uid || change.gid || change.atime || change.mtime) {
-    PendingOp op;
-    op.kind = OpKind::kSetAttr;
-    op.ino = ino;
-    op.time = Now();
+    PendingOp op = NewOp(OpKind::kSetAttr, ino);
     op.mode = change.mode;
     op.uid = change.uid;
     op.gid = change.gid;
@@ -529,10 +526,7 @@ Result<Attr> Filesystem::Link(Ino ino, Ino new_parent, std::string_view new_name
     return std::vector<std::string>{impl_->Path(ino), impl_->EntryPath(new_parent, new_name)};
   };
   if (int e = impl_->BeforeOp(FaultOp::kLink, paths); e != 0) return Errno{e};
-  PendingOp op;
-  op.kind = OpKind::kLink;
-  op.ino = ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kLink, ino);
   op.parent = new_parent;
   op.name = std::string(new_name);
   impl_->Commit(std::move(op), who.pid);
@@ -553,10 +547,7 @@ Result<void> Filesystem::Unlink(Ino parent, std::string_view name, const Caller&
   if (impl_->vol.Find(child)->IsDir()) return Errno{EISDIR};
   auto paths = [&] { return std::vector<std::string>{impl_->EntryPath(parent, name)}; };
   if (int e = impl_->BeforeOp(FaultOp::kUnlink, paths); e != 0) return Errno{e};
-  PendingOp op;
-  op.kind = OpKind::kUnlink;
-  op.ino = child;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kUnlink, child);
   op.parent = parent;
   op.name = std::string(name);
   impl_->Commit(std::move(op), who.pid);
@@ -578,10 +569,7 @@ Result<void> Filesystem::Rmdir(Ino parent, std::string_view name, const Caller& 
   const Node* c = impl_->vol.Find(child);
   if (!c->IsDir()) return Errno{ENOTDIR};
   if (!c->entries.empty()) return Errno{ENOTEMPTY};
-  PendingOp op;
-  op.kind = OpKind::kRmdir;
-  op.ino = child;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kRmdir, child);
   op.parent = parent;
   op.name = std::string(name);
   impl_->Commit(std::move(op), who.pid);
@@ -639,10 +627,7 @@ Result<void> Filesystem::Rename(Ino parent, std::string_view name, Ino new_paren
     return std::vector<std::string>{m.EntryPath(parent, name), m.EntryPath(new_parent, new_name)};
   };
   if (int e = m.BeforeOp(FaultOp::kRename, paths); e != 0) return Errno{e};
-  PendingOp op;
-  op.kind = OpKind::kRename;
-  op.ino = src;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kRename, src);
   op.parent = parent;
   op.name = std::string(name);
   op.new_parent = new_parent;
@@ -831,10 +816,7 @@ Result<void> Filesystem::Fallocate(Fh fh, int mode, uint64_t offset, uint64_t le
   Ino ino = (*h)->ino;
   auto paths = [&] { return m.PathsOf(ino); };
   if (int e = m.BeforeOp(FaultOp::kFallocate, paths); e != 0) return Errno{e};
-  PendingOp op;
-  op.kind = OpKind::kFallocate;
-  op.ino = ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kFallocate, ino);
   op.offset = offset;
   op.length = length;
   op.flags = static_cast<uint32_t>(mode);
@@ -914,10 +896,7 @@ Result<void> Filesystem::SetXattr(Ino ino, std::string_view name, std::string_vi
   bool exists = n->xattrs.count(name) != 0;
   if ((flags & XATTR_CREATE) && exists) return Errno{EEXIST};
   if ((flags & XATTR_REPLACE) && !exists) return Errno{ENODATA};
-  PendingOp op;
-  op.kind = OpKind::kSetXattr;
-  op.ino = ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kSetXattr, ino);
   op.name = std::string(name);
   op.value = std::string(value);
   impl_->Commit(std::move(op), who.pid);
@@ -948,10 +927,7 @@ Result<void> Filesystem::RemoveXattr(Ino ino, std::string_view name, const Calle
   const Node* n = impl_->vol.Find(ino);
   if (n == nullptr) return Errno{ENOENT};
   if (n->xattrs.count(name) == 0) return Errno{ENODATA};
-  PendingOp op;
-  op.kind = OpKind::kRemoveXattr;
-  op.ino = ino;
-  op.time = Now();
+  PendingOp op = NewOp(OpKind::kRemoveXattr, ino);
   op.name = std::string(name);
   impl_->Commit(std::move(op), who.pid);
   return Ok();
