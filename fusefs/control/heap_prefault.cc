@@ -16,7 +16,13 @@ HeapPrefaulter::~HeapPrefaulter() { Stop(); }
 void HeapPrefaulter::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
+  // Signals go to the session loop's thread (daemon.cc): the thread starts
+  // with all of them blocked.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   thread_ = std::thread([this] { Run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void HeapPrefaulter::Stop() {
@@ -29,10 +35,6 @@ void HeapPrefaulter::Stop() {
 }
 
 void HeapPrefaulter::Run() {
-  // Signals go to the session loop's thread (daemon.cc).
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   // [.., populated_to) of the heap is faulted in: what lies below the break
   // now is in use already.
   auto populated_to = reinterpret_cast<uintptr_t>(sbrk(0));
