@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "fusefs/control/signal_free_thread.h"
 #include "fusefs/model/filesystem.h"
 
 namespace blackout::control {
@@ -26,7 +27,8 @@ class CacheDropQueue {
   using Inodes = std::vector<model::Ino>;
   using Drop = std::function<void(const Entries&, const Inodes&)>;
 
-  explicit CacheDropQueue(Drop drop) : drop_(std::move(drop)), thread_([this] { Run(); }) {}
+  explicit CacheDropQueue(Drop drop)
+      : drop_(std::move(drop)), thread_(SignalFreeThread([this] { Run(); })) {}
   ~CacheDropQueue() { Stop(); }
   CacheDropQueue(const CacheDropQueue&) = delete;
   CacheDropQueue& operator=(const CacheDropQueue&) = delete;

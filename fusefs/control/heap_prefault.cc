@@ -1,6 +1,5 @@
 #include "fusefs/control/heap_prefault.h"
 
-#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -9,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "fusefs/control/signal_free_thread.h"
+
 namespace blackout::control {
 
 HeapPrefaulter::~HeapPrefaulter() { Stop(); }
@@ -16,13 +17,7 @@ HeapPrefaulter::~HeapPrefaulter() { Stop(); }
 void HeapPrefaulter::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
-  // Signals go to the session loop's thread (daemon.cc): the thread starts
-  // with all of them blocked.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  thread_ = std::thread([this] { Run(); });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  thread_ = SignalFreeThread([this] { Run(); });
 }
 
 void HeapPrefaulter::Stop() {

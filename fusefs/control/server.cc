@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <memory>
 
 #include "fusefs/control/fault_protocol.h"
+#include "fusefs/control/signal_free_thread.h"
 
 namespace blackout::control {
 namespace {
@@ -290,11 +290,7 @@ bool ControlServer::Listen(const std::string& path, std::string* error) {
 }
 
 void ControlServer::Start() {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  thread_ = std::thread([this] { Serve(); });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  thread_ = SignalFreeThread([this] { Serve(); });
 }
 
 void ControlServer::Stop() {

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fusefs/control/signal_free_thread.h"
+
 namespace blackout::lazyfs {
 namespace {
 
@@ -40,9 +42,7 @@ int OpenFifo(const std::string& path, std::string* error) {
   return fd;
 }
 
-const char* ActionName(FaultAction a) {
-  return a == FaultAction::kCrash ? "crash" : "clear-cache";
-}
+const char* ActionName(FaultAction a) { return a == FaultAction::kCrash ? "crash" : "clear-cache"; }
 
 }  // namespace
 
@@ -68,7 +68,7 @@ std::unique_ptr<FaultFifo> FaultFifo::Start(model::Filesystem& fs, const std::st
   // the daemon stops right after the cut, not at the next poll.
   fs.SetFireListener([fd = f->fire_pipe_[1]](uint64_t) { (void)!write(fd, "f", 1); });
   for (const Injection& inj : config.injections) f->Arm(inj);
-  f->thread_ = std::thread([p = f.get()] { p->Serve(); });
+  f->thread_ = control::SignalFreeThread([p = f.get()] { p->Serve(); });
   Log()->info("LazyFS interface ready (FIFO {}, {} injection(s) armed)",
               fifo_path.empty() ? "none" : fifo_path, config.injections.size());
   return f;
@@ -89,8 +89,8 @@ std::unique_ptr<FaultFifo> FaultFifo::StartFromOptions(model::Filesystem& fs,
 
 FaultFifo::~FaultFifo() {
   Stop();
-  for (int fd : {fifo_fd_, completed_fd_, wake_pipe_[0], wake_pipe_[1], fire_pipe_[0],
-                 fire_pipe_[1]}) {
+  for (int fd :
+       {fifo_fd_, completed_fd_, wake_pipe_[0], wake_pipe_[1], fire_pipe_[0], fire_pipe_[1]}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -104,8 +104,8 @@ void FaultFifo::Stop() {
 
 void FaultFifo::Arm(const Injection& injection) {
   std::lock_guard lock(mu_);
-  const model::Result<uint64_t> id = injection.torn ? fs_.AddTornWrite(*injection.torn)
-                                                    : fs_.AddCrashTrigger(injection.trigger);
+  const model::Result<uint64_t> id =
+      injection.torn ? fs_.AddTornWrite(*injection.torn) : fs_.AddCrashTrigger(injection.trigger);
   if (!id.ok()) {
     Log()->error("{}: the model refused the trigger (path glob '{}')", injection.origin,
                  injection.trigger.path);
@@ -119,9 +119,9 @@ void FaultFifo::Arm(const Injection& injection) {
                 t.occurrence);
     return;
   }
-  Log()->info("armed {}: {} {} the {}th {} of '{}'", injection.origin,
-              ActionName(injection.action), injection.trigger.before ? "before" : "after",
-              injection.trigger.nth, model::Name(injection.trigger.op), injection.trigger.path);
+  Log()->info("armed {}: {} {} the {}th {} of '{}'", injection.origin, ActionName(injection.action),
+              injection.trigger.before ? "before" : "after", injection.trigger.nth,
+              model::Name(injection.trigger.op), injection.trigger.path);
 }
 
 void FaultFifo::CheckFired() {
@@ -217,10 +217,6 @@ void FaultFifo::HandleLine(std::string_view line) {
 }
 
 void FaultFifo::Serve() {
-  // The session loop of the daemon must get SIGTERM, not this thread.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   while (true) {
     pollfd fds[3] = {{wake_pipe_[0], POLLIN, 0}, {fire_pipe_[0], POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
     // An armed trigger fires inside a FUSE request; the fire listener wakes us.
