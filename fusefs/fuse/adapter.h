@@ -123,11 +123,10 @@ class FuseAdapter {
 
   // The INIT request as the session I/O saw it (adapter.cc, SessionRead):
   // its id until the reply went out, and whether the kernel offered
-  // FUSE_HANDLE_KILLPRIV_V2; `killpriv_v2` once the reply asked for it.
+  // FUSE_HANDLE_KILLPRIV_V2 (then the reply asks for it).
   struct InitSeen {
     std::atomic<uint64_t> unique{0};
     std::atomic<bool> kernel_offers_killpriv_v2{false};
-    std::atomic<bool> killpriv_v2{false};
   };
 
   model::Filesystem& fs_;
