@@ -73,7 +73,7 @@ struct MountArgs {
   std::string lazyfs_config;
   bool foreground = false;
   bool writeback_cache = false;
-  // 2^20 entries, 56 MiB: the last minute or so of a busy mount.
+  // 2^20 entries, 56 MiB: about the last half minute of a mount under fio.
   uint64_t trace_limit = 1u << 20;
 };
 

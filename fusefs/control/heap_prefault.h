@@ -1,5 +1,5 @@
-// HeapPrefaulter: faults in the free top of the daemon's heap ahead of the
-// writers, on a thread of its own.
+// HeapPrefaulter: faults in the daemon's heap each time malloc extends it,
+// ahead of the writers, on a thread of its own.
 //
 // Every pending write needs fresh memory (a crash state may hold any subset
 // of the pending writes, so a write never reuses the memory of an earlier

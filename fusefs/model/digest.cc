@@ -40,7 +40,7 @@ __attribute__((target("sse4.2"))) uint32_t OverZeros(uint32_t crc) {
   return static_cast<uint32_t>(c);
 }
 
-// kShift[k][b]: OverZeros of byte value b at byte k of the register.
+// Shift().t[k][b]: OverZeros of byte value b at byte k of the register.
 struct ShiftTable {
   uint32_t t[4][256];
 };
@@ -96,17 +96,19 @@ bool HasHardware() {
 
 }  // namespace
 
-uint32_t Digest(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-#if defined(__x86_64__)
-  if (HasHardware()) return ~Hardware(0xFFFFFFFF, p, bytes.size());
-#endif
-  return ~Software(0xFFFFFFFF, p, bytes.size());
-}
-
 uint32_t PortableDigest(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   return ~Software(0xFFFFFFFF, p, bytes.size());
+}
+
+uint32_t Digest(std::string_view bytes) {
+#if defined(__x86_64__)
+  if (HasHardware()) {
+    return ~Hardware(0xFFFFFFFF, reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size());
+  }
+#endif
+  return PortableDigest(bytes);
 }
 
 }  // namespace blackout::model

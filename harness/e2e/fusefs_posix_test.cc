@@ -264,6 +264,16 @@ TEST_CASE("new files are owned by the caller and the trace records the writer's 
   CHECK(found);
 }
 
+TEST_CASE("mount --trace-limit keeps the newest operations and ctl trace counts the dropped") {
+  MountFixture m("posix-strict", {"--trace-limit", "3"});
+  INFO(m.Reproduce());
+  for (int i = 0; i < 4; ++i) WriteFile(m.Path("f" + std::to_string(i)), "x", false);
+  const nlohmann::json trace = m.Ctl({"trace"});
+  REQUIRE(trace["entries"].size() == 3);
+  CHECK(trace["dropped"].get<uint64_t>() >= 5);  // four creates and writes, less the last 3
+  CHECK(trace["entries"].back()["path"] == "/f3");
+}
+
 // The mount asks the kernel to leave clearing set-id bits to the file system
 // (FUSE_HANDLE_KILLPRIV_V2, which spares a getxattr round trip per write),
 // so the model must clear them as Linux does.
