@@ -20,6 +20,7 @@
 #include "fusefs/control/daemon.h"
 #include "fusefs/control/fault_protocol.h"
 #include "fusefs/fuse/mountinfo.h"
+#include "fusefs/fuse/uring.h"
 #include "fusefs/lazyfs/commands.h"
 
 namespace blackout::control {
@@ -73,6 +74,7 @@ struct MountArgs {
   std::string lazyfs_config;
   bool foreground = false;
   bool writeback_cache = false;
+  bool io_uring = false;
   // 2^20 entries, 56 MiB: about the last half minute of a mount under fio.
   uint64_t trace_limit = 1u << 20;
 };
@@ -156,6 +158,11 @@ int Mount(const MountArgs& args) {
     config.capacity_bytes = *bytes;
   }
   config.writeback_cache = args.writeback_cache;
+  if (args.io_uring) {
+    std::string why;
+    if (!fusefs::EnableFuseUring(true, &why)) return Usage("mount: --io-uring: " + why);
+    config.io_uring = true;
+  }
   config.trace_limit = args.trace_limit;
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
@@ -364,6 +371,9 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                   "stay in the foreground and log to stderr");
   mount->add_flag("--writeback-cache", mount_args->writeback_cache,
                   "let the kernel batch writes; a power cut drops what it has not handed over");
+  mount->add_flag("--io-uring", mount_args->io_uring,
+                  "serve FUSE requests over io_uring, a queue per CPU (Linux 6.14+; turns on the "
+                  "fuse module's enable_uring parameter, which needs root)");
   mount
       ->add_option("--trace-limit", mount_args->trace_limit,
                    "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "

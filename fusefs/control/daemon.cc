@@ -78,6 +78,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   fusefs::MountOptions mount_options;
   mount_options.mountpoint = config.mountpoint;
   mount_options.writeback_cache = config.writeback_cache;
+  mount_options.io_uring = config.io_uring;
   std::string error;
   std::unique_ptr<fusefs::FuseAdapter> adapter =
       fusefs::FuseAdapter::Mount(fs, mount_options, &error);
@@ -99,6 +100,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // The session loop wakes for a signal, not for fuse_session_exit alone;
   // every other thread blocks signals, so this one reaches the loop.
   hooks.shutdown = [] { kill(getpid(), SIGTERM); };
+  hooks.transport = [raw] { return raw->Transport(); };
   // Crash triggers and btrfs reverts change the model inside a request.
   CacheDropQueue drops(
       [raw](const CacheDropQueue::Entries& entries, const CacheDropQueue::Inodes& inodes) {

@@ -14,10 +14,11 @@ struct DaemonConfig {
   std::string socket_path;
   std::string log_path;  // empty: log to stderr
   model::BehaviourModel model = model::BehaviourModel::kPosixStrict;
-  std::string lazyfs_fifo;    // LazyFS control FIFO (fusefs/lazyfs); empty: none
-  std::string lazyfs_config;  // LazyFS TOML config, absolute; empty: none
-  uint64_t capacity_bytes = 0;  // 0: unlimited (model::Options::capacity_bytes)
+  std::string lazyfs_fifo;       // LazyFS control FIFO (fusefs/lazyfs); empty: none
+  std::string lazyfs_config;     // LazyFS TOML config, absolute; empty: none
+  uint64_t capacity_bytes = 0;   // 0: unlimited (model::Options::capacity_bytes)
   bool writeback_cache = false;  // fusefs::MountOptions::writeback_cache
+  bool io_uring = false;         // fusefs::MountOptions::io_uring
   uint64_t trace_limit = 0;      // model::Options::trace_limit (0: keep all)
 };
 

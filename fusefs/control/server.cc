@@ -92,12 +92,18 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
     const model::Unsynced u = fs_.ListUnsynced();
     uint64_t pending = u.files.size();
     for (const auto& d : u.dirs) pending += d.pending_entries;
-    return json{{"ok", true},
-                {"model", std::string(model::Name(fs_.Model()))},
-                {"seq", fs_.CurrentSeq()},
-                {"epoch", fs_.Epoch()},
-                {"mountpoint", hooks_.mountpoint},
-                {"pending_ops", pending}};
+    json reply{{"ok", true},
+               {"model", std::string(model::Name(fs_.Model()))},
+               {"seq", fs_.CurrentSeq()},
+               {"epoch", fs_.Epoch()},
+               {"mountpoint", hooks_.mountpoint},
+               {"pending_ops", pending}};
+    if (hooks_.transport) {
+      const auto [transport, ring_requests] = hooks_.transport();
+      reply["transport"] = transport;
+      reply["ring_requests"] = ring_requests;
+    }
+    return reply;
   }
   if (cmd == "seq") return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};
   if (cmd == "sync") {

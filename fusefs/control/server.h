@@ -65,6 +65,9 @@ struct ServerHooks {
       invalidate;
   // Called after the reply to "shutdown" is sent.
   std::function<void()> shutdown;
+  // How the kernel's requests reach the daemon, for status: "io_uring" and
+  // the requests served through the ring so far, or "/dev/fuse" and 0.
+  std::function<std::pair<std::string, uint64_t>()> transport;
 };
 
 class ControlServer {

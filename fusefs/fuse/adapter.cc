@@ -29,6 +29,7 @@
 #include <unordered_set>
 
 #include "fusefs/fuse/mountinfo.h"
+#include "fusefs/fuse/uring.h"
 
 namespace blackout::fusefs {
 namespace {
@@ -36,6 +37,10 @@ namespace {
 // Largest read/write request: the kernel's limit (256 pages) and libfuse's
 // buffer size (FUSE_MAX_MAX_PAGES).
 constexpr unsigned kMaxRequestBytes = 1u << 20;
+
+// Ring entries per CPU: requests one CPU can have with the daemon at once
+// before the next waits in the kernel.
+constexpr unsigned kUringDepth = 4;
 
 using model::Attr;
 using model::Caller;
@@ -119,6 +124,12 @@ struct Handlers {
         std::memcpy(&init, static_cast<const char*>(buf) + sizeof(in), kInitFlagsEnd);
         FuseAdapter::InitSeen& seen = static_cast<FuseAdapter*>(userdata)->init_seen_;
         seen.kernel_offers_killpriv_v2 = (init.flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+        constexpr size_t kFlags2End = offsetof(fuse_init_in, flags2) + sizeof(uint32_t);
+        if ((init.flags & FUSE_INIT_EXT) != 0 &&
+            n >= static_cast<ssize_t>(sizeof(fuse_in_header) + kFlags2End)) {
+          std::memcpy(&init, static_cast<const char*>(buf) + sizeof(in), kFlags2End);
+          seen.kernel_offers_uring = (init.flags2 & (kFuseOverIoUring >> 32)) != 0;
+        }
         seen.unique = in.unique;
       }
     }
@@ -126,19 +137,29 @@ struct Handlers {
   }
 
   static ssize_t SessionWritev(int fd, iovec* iov, int count, void* userdata) {
-    FuseAdapter::InitSeen& seen = static_cast<FuseAdapter*>(userdata)->init_seen_;
+    ssize_t written = 0;
+    if (UringQueues::TakeReply(iov, count, &written)) return written;
+    FuseAdapter& a = *static_cast<FuseAdapter*>(userdata);
+    FuseAdapter::InitSeen& seen = a.init_seen_;
     const uint64_t init_unique = seen.unique.load(std::memory_order_relaxed);
-    if (init_unique != 0 && count >= 2 && iov[0].iov_len >= sizeof(fuse_out_header) &&
-        iov[1].iov_len >= offsetof(fuse_init_out, flags) + sizeof(uint32_t)) {
-      const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
-      if (out->unique == init_unique) {
-        if (out->error == 0 && seen.kernel_offers_killpriv_v2) {
-          static_cast<fuse_init_out*>(iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV_V2;
-        }
-        seen.unique = 0;
-      }
+    if (init_unique == 0 || count < 2 || iov[0].iov_len < sizeof(fuse_out_header) ||
+        iov[1].iov_len < offsetof(fuse_init_out, flags) + sizeof(uint32_t)) {
+      return ::writev(fd, iov, count);
     }
-    return ::writev(fd, iov, count);
+    const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
+    if (out->unique != init_unique) return ::writev(fd, iov, count);
+    seen.unique = 0;
+    auto* init = static_cast<fuse_init_out*>(iov[1].iov_base);
+    if (out->error == 0 && seen.kernel_offers_killpriv_v2) init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+    const bool uring = out->error == 0 && a.options_.io_uring && seen.kernel_offers_uring &&
+                       iov[1].iov_len >= sizeof(fuse_init_out);
+    if (uring) {
+      init->flags |= FUSE_INIT_EXT;
+      init->flags2 |= static_cast<uint32_t>(kFuseOverIoUring >> 32);
+    }
+    const ssize_t n = ::writev(fd, iov, count);
+    if (uring && n >= 0) a.StartUring(fd, *init);
+    return n;
   }
 
   // ---- Reply helpers: one per result type, one fuse_reply_* per path.
@@ -584,6 +605,10 @@ std::unique_ptr<FuseAdapter> FuseAdapter::Mount(model::Filesystem& fs, const Mou
 
 FuseAdapter::~FuseAdapter() {
   Unmount();
+  {
+    std::lock_guard<std::mutex> lock(uring_mu_);
+    uring_.reset();  // its threads use the session
+  }
   if (session_ != nullptr) {
     if (signals_installed_) fuse_remove_signal_handlers(session_);
     fuse_session_destroy(session_);
@@ -607,6 +632,24 @@ int FuseAdapter::Loop() {
 }
 
 void FuseAdapter::Exit() { fuse_session_exit(session_); }
+
+void FuseAdapter::StartUring(int fd, const fuse_init_out& init) {
+  // The kernel's payload size: max(FUSE_MIN_READ_BUFFER, max_write, max_pages pages).
+  size_t payload = std::max<size_t>(8192, init.max_write);
+  payload = std::max<size_t>(payload, static_cast<size_t>(init.max_pages) * 4096);
+  std::string error;
+  std::unique_ptr<UringQueues> queues =
+      UringQueues::Start(session_, fd, payload, kUringDepth, &error);
+  if (!queues) Log()->warn("{}; requests stay on /dev/fuse", error);
+  std::lock_guard<std::mutex> lock(uring_mu_);
+  uring_ = std::move(queues);
+}
+
+std::pair<std::string, uint64_t> FuseAdapter::Transport() {
+  std::lock_guard<std::mutex> lock(uring_mu_);
+  if (!uring_) return {"/dev/fuse", 0};
+  return {"io_uring", uring_->served()};
+}
 
 void FuseAdapter::Unmount() {
   if (!mounted_) return;

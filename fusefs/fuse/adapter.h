@@ -39,8 +39,11 @@
 #include "fusefs/model/filesystem.h"
 
 struct fuse_session;
+struct fuse_init_out;
 
 namespace blackout::fusefs {
+
+class UringQueues;
 
 struct MountOptions {
   std::string mountpoint;  // absolute path of an existing directory
@@ -55,6 +58,9 @@ struct MountOptions {
   unsigned max_threads = 8;
   // The kernel's writeback cache (see the file comment); off by default.
   bool writeback_cache = false;
+  // Serve requests over FUSE io_uring (uring.h) when the kernel offers it;
+  // requests still come through /dev/fuse until every queue is registered.
+  bool io_uring = false;
 };
 
 // What InvalidateKernelCaches told the kernel to forget.
@@ -103,6 +109,10 @@ class FuseAdapter {
 
   const std::string& mountpoint() const { return options_.mountpoint; }
 
+  // How requests reach the daemon: {"io_uring", requests served through the
+  // ring} once the queues run, else {"/dev/fuse", 0}.
+  std::pair<std::string, uint64_t> Transport();
+
  private:
   friend struct Handlers;
   FuseAdapter(model::Filesystem& fs, MountOptions options);
@@ -120,6 +130,8 @@ class FuseAdapter {
   // releases): a power cut drops those inodes' cached pages at once.
   void NoteOpen(model::Ino ino);
   void NoteRelease(model::Ino ino);
+  // After the INIT reply that asked for FUSE_OVER_IO_URING went out on `fd`.
+  void StartUring(int fd, const fuse_init_out& init);
 
   // The INIT request as the session I/O saw it (adapter.cc, SessionRead):
   // its id until the reply went out, and whether the kernel offered
@@ -127,12 +139,16 @@ class FuseAdapter {
   struct InitSeen {
     std::atomic<uint64_t> unique{0};
     std::atomic<bool> kernel_offers_killpriv_v2{false};
+    std::atomic<bool> kernel_offers_uring{false};
   };
 
   model::Filesystem& fs_;
   MountOptions options_;
   InitSeen init_seen_;
   fuse_session* session_ = nullptr;
+  // The io_uring queues, started by the INIT reply that asked for them.
+  std::mutex uring_mu_;
+  std::unique_ptr<UringQueues> uring_;
   bool mounted_ = false;
   bool signals_installed_ = false;
   std::mutex lookups_mu_;

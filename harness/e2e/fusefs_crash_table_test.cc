@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <iostream>
 
 #include "harness/e2e/fusefs_test_util.h"
 #include "harness/e2e/mount_fixture.h"
@@ -15,13 +16,49 @@ namespace {
 
 const std::string kData = "acknowledged bytes that only an fsync makes durable\n";
 
-// Every row runs in both FUSE modes: by default each write(2) reaches the
+// Every row runs in each FUSE mode: by default each write(2) reaches the
 // model when it happens; with --writeback-cache the kernel batches writes and
-// hands them over on fsync or close. The durability results must not differ.
+// hands them over on fsync or close; with --io-uring requests come through
+// io_uring queues instead of /dev/fuse. The durability results must not
+// differ.
 std::vector<std::string> ModeArgs(const std::string& mode) {
   if (mode == "writeback-cache") return {"--writeback-cache"};
+  if (mode == "io-uring") return {"--io-uring"};
   return {};
 }
+
+// The modes this machine can run: io-uring needs a kernel with the FUSE
+// io_uring transport and root (to turn on its module parameter).
+std::vector<std::string> Modes() {
+  std::vector<std::string> modes = {"default", "writeback-cache"};
+  std::string why;
+  if (IoUringUsable(&why)) {
+    modes.push_back("io-uring");
+  } else {
+    static const bool said = [&why] {
+      std::cerr << "SKIP: the io-uring rows of the durability table: " << why << "\n";
+      return true;
+    }();
+    (void)said;
+  }
+  return modes;
+}
+
+// A mount in `mode`; in io-uring mode, also checks that the requests really
+// come through the ring (the table would otherwise test /dev/fuse twice).
+struct ModeMount {
+  ModeMount(const std::string& model, const std::string& mode) : m(model, ModeArgs(mode)) {
+    if (mode == "io-uring") {
+      WriteFile(m.Path(".ring-probe"), "x", /*do_fsync=*/true);
+      const nlohmann::json status = m.Ctl({"status"});
+      REQUIRE(status["transport"] == "io_uring");
+      REQUIRE(status["ring_requests"].get<uint64_t>() > 0);
+      REQUIRE(unlink(m.Path(".ring-probe").c_str()) == 0);
+      m.Ctl({"sync"});
+    }
+  }
+  MountFixture m;
+};
 
 // A file whose content and directory entry are both durable.
 void MakeDurableFile(const MountFixture& m, const std::string& name, const std::string& data) {
@@ -31,8 +68,9 @@ void MakeDurableFile(const MountFixture& m, const std::string& name, const std::
 
 TEST_CASE("create + write without fsync: the file is gone after a power cut (ext4: or empty)") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   WriteFile(m.Path("f"), kData, /*do_fsync=*/false);
   REQUIRE(ReadFileIfExists(m.Path("f")) == kData);
@@ -51,8 +89,9 @@ TEST_CASE(
     "create + write + fsync(file) without fsync(dir): posix-strict loses the file, "
     "ext4-ordered keeps it") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   WriteFile(m.Path("f"), kData, /*do_fsync=*/true);
   m.PowerCut();
@@ -66,8 +105,9 @@ TEST_CASE(
 
 TEST_CASE("create + write + fsync(file) + fsync(dir): the file survives a power cut in full") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   std::filesystem::create_directory(m.Path("d"));
   FsyncDir(m.mnt());
@@ -79,8 +119,9 @@ TEST_CASE("create + write + fsync(file) + fsync(dir): the file survives a power 
 
 TEST_CASE("overwriting part of a durable file without fsync: the old content comes back") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   const std::string old_content(10000, 'o');
   MakeDurableFile(m, "f", old_content);
@@ -96,8 +137,9 @@ TEST_CASE("overwriting part of a durable file without fsync: the old content com
 
 TEST_CASE("rename and unlink without fsync(dir) are undone by a power cut") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   MakeDurableFile(m, "renamed", "r-content");
   MakeDurableFile(m, "unlinked", "u-content");
@@ -112,8 +154,9 @@ TEST_CASE("rename and unlink without fsync(dir) are undone by a power cut") {
 
 TEST_CASE("writes on an O_DSYNC handle survive a power cut (dir fsynced once after create)") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   {
     Fd f(m.Path("log"), O_WRONLY | O_CREAT | O_DSYNC);
@@ -127,8 +170,9 @@ TEST_CASE("writes on an O_DSYNC handle survive a power cut (dir fsynced once aft
 
 TEST_CASE("write, then kill -9 of the writer without a power cut: the data is there") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   int ready[2];
   REQUIRE(pipe(ready) == 0);
@@ -157,8 +201,9 @@ TEST_CASE("write, then kill -9 of the writer without a power cut: the data is th
 
 TEST_CASE("ctl sync makes everything durable, as a sync event for the whole mount") {
   const std::string model = GENERATE(as<std::string>{}, "posix-strict", "ext4-ordered");
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m(model, ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm(model, mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   std::filesystem::create_directory(m.Path("d"));
   WriteFile(m.Path("d/f"), kData, /*do_fsync=*/false);
@@ -173,8 +218,9 @@ TEST_CASE("ctl sync makes everything durable, as a sync event for the whole moun
 }
 
 TEST_CASE("power-cut to a crash-state id (prefix:S) keeps exactly the operations up to S") {
-  const std::string mode = GENERATE(as<std::string>{}, "default", "writeback-cache");
-  MountFixture m("posix-strict", ModeArgs(mode));
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm("posix-strict", mode);
+  const MountFixture& m = mm.m;
   INFO(m.Reproduce());
   WriteFile(m.Path("a"), "a-data", /*do_fsync=*/false);
   WriteFile(m.Path("b"), "b-data", /*do_fsync=*/false);

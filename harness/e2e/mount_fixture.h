@@ -107,6 +107,21 @@ inline std::string MakeTempDir(const std::string& prefix) {
   return tmpl;
 }
 
+// Whether `blackout mount --io-uring` can work here: the kernel has FUSE's
+// io_uring transport and this process is root (the mount turns the module
+// parameter on). Otherwise sets *why.
+inline bool IoUringUsable(std::string* why) {
+  if (!std::filesystem::exists("/sys/module/fuse/parameters/enable_uring")) {
+    *why = "this kernel has no FUSE io_uring transport (Linux 6.14+, CONFIG_FUSE_IO_URING)";
+    return false;
+  }
+  if (geteuid() != 0) {
+    *why = "turning on fuse.enable_uring needs root";
+    return false;
+  }
+  return true;
+}
+
 class MountFixture {
  public:
   // `mount_args` are added to `blackout mount` (e.g. --writeback-cache).

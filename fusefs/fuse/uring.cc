@@ -1,0 +1,375 @@
+#include "fusefs/fuse/uring.h"
+
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse_lowlevel.h>
+#include <liburing.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "fusefs/control/signal_free_thread.h"
+
+namespace blackout::fusefs {
+namespace {
+
+// The ring's ABI (include/uapi/linux/fuse.h, protocol 7.42); Debian 12's
+// kernel headers predate it.
+constexpr uint32_t kCmdRegister = 1;
+constexpr uint32_t kCmdCommitAndFetch = 2;
+constexpr size_t kHeaderArea = 128;  // FUSE_URING_IN_OUT_HEADER_SZ, FUSE_URING_OP_IN_OUT_SZ
+
+struct EntInOut {
+  uint64_t flags;
+  uint64_t commit_id;  // the request's unique, echoed in CmdReq::commit_id
+  uint32_t payload_sz;
+  uint32_t padding;
+  uint64_t reserved;
+};
+
+struct ReqHeader {
+  char in_out[kHeaderArea];  // fuse_in_header on fetch, fuse_out_header on commit
+  char op_in[kHeaderArea];   // the per-opcode header (the request's first argument)
+  EntInOut ent;
+};
+
+struct CmdReq {  // in the SQE's 80-byte command area (IORING_SETUP_SQE128)
+  uint64_t flags;
+  uint64_t commit_id;
+  uint16_t qid;
+  uint8_t padding[6];
+};
+
+static_assert(sizeof(EntInOut) == 32 && sizeof(ReqHeader) == 288 && sizeof(CmdReq) == 24);
+
+std::shared_ptr<spdlog::logger> Log() {
+  auto log = spdlog::get("fuse");
+  return log ? log : spdlog::default_logger();
+}
+
+constexpr const char* kEnableParam = "/sys/module/fuse/parameters/enable_uring";
+
+// The kernel makes one queue per possible CPU (num_possible_cpus) and puts a
+// request on the queue of the CPU its caller runs on.
+unsigned PossibleCpus() {
+  std::ifstream in("/sys/devices/system/cpu/possible");
+  std::string ranges;
+  unsigned count = 0;
+  if (std::getline(in, ranges)) {
+    std::stringstream ss(ranges);
+    std::string range;
+    while (std::getline(ss, range, ',')) {
+      unsigned lo = 0, hi = 0;
+      if (std::sscanf(range.c_str(), "%u-%u", &lo, &hi) == 2) {
+        count += hi - lo + 1;
+      } else if (std::sscanf(range.c_str(), "%u", &lo) == 1) {
+        ++count;
+      }
+    }
+  }
+  return count > 0 ? count : 1;
+}
+
+}  // namespace
+
+struct Entry {
+  ReqHeader header{};
+  std::unique_ptr<char[]> buffer;  // room for the rebuilt headers, then the payload
+  char* payload = nullptr;
+  iovec iov[2]{};
+  uint64_t unique = 0;  // of the request being served
+  bool replied = false;
+};
+
+// A request's fuse_in_header and per-opcode header go in front of its
+// payload: together they are what read(2) on /dev/fuse would have returned.
+constexpr size_t kRebuildRoom = sizeof(fuse_in_header) + kHeaderArea;
+
+struct UringQueues::Queue {
+  unsigned qid = 0;
+  pthread_t handle{};  // set by the queue's thread before `tid`
+  std::atomic<pid_t> tid{0};
+  std::atomic<uint64_t> served{0};
+  // Guard's state: ticks seen runnable without progress, the served count
+  // at the last tick, and until when the thread runs at normal priority.
+  unsigned stalled_ticks = 0;
+  uint64_t served_at_tick = 0;
+  std::chrono::steady_clock::time_point promoted_until{};
+  io_uring ring{};
+  bool ring_up = false;
+  size_t payload_bytes = 0;
+  std::vector<std::unique_ptr<Entry>> entries;
+  ~Queue() {
+    if (ring_up) io_uring_queue_exit(&ring);
+  }
+};
+
+namespace {
+
+thread_local Entry* serving = nullptr;  // the entry whose request this thread runs
+
+void SetPolicy(pthread_t thread, int policy) {
+  sched_param param{};
+  pthread_setschedparam(thread, policy, &param);
+}
+
+// The state letter of thread `tid` of this process ('R' runnable or running,
+// 'S' sleeping, ...), or 0 when it cannot be read.
+char ThreadState(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const size_t paren = stat.rfind(')');  // the name may hold spaces and parentheses
+  return paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : 0;
+}
+
+void PrepCommand(io_uring* ring, int fd, uint32_t cmd, unsigned qid, size_t index, Entry& e,
+                 uint64_t commit_id) {
+  // The ring has two SQEs per entry and an entry has one command at a time,
+  // so the queue is never full; submitting first is only a guard.
+  io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  if (sqe == nullptr) {
+    io_uring_submit(ring);
+    sqe = io_uring_get_sqe(ring);
+    if (sqe == nullptr) return;
+  }
+  // With IORING_SETUP_SQE128 an SQE is two io_uring_sqe long; the second half
+  // is the command area.
+  char* whole = reinterpret_cast<char*>(sqe);
+  std::memset(whole, 0, 2 * sizeof(io_uring_sqe));
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->fd = fd;
+  sqe->cmd_op = cmd;
+  sqe->addr = reinterpret_cast<uint64_t>(e.iov);
+  sqe->len = 2;
+  sqe->user_data = index;
+  CmdReq req{};
+  req.commit_id = commit_id;
+  req.qid = static_cast<uint16_t>(qid);
+  std::memcpy(whole + offsetof(io_uring_sqe, cmd), &req, sizeof(req));
+}
+
+}  // namespace
+
+bool EnableFuseUring(bool enable, std::string* why) {
+  std::ifstream in(kEnableParam);
+  std::string value;
+  if (!std::getline(in, value)) {
+    *why = std::string("the kernel's fuse module has no io_uring transport (") + kEnableParam +
+           " is missing; it needs Linux 6.14 or later built with CONFIG_FUSE_IO_URING)";
+    return false;
+  }
+  if (value == "Y" || value == "1") return true;
+  if (!enable) {
+    *why = std::string("the fuse module's io_uring transport is off (") + kEnableParam + " is N)";
+    return false;
+  }
+  std::ofstream out(kEnableParam);
+  out << "Y\n";
+  out.close();
+  if (!out) {
+    *why = std::string("cannot turn on the fuse module's io_uring transport: ") + kEnableParam +
+           " is not writable (it needs root)";
+    return false;
+  }
+  Log()->info("turned on the fuse module's io_uring transport ({} = Y)", kEnableParam);
+  return true;
+}
+
+std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, size_t payload_bytes,
+                                                unsigned depth, std::string* error) {
+  std::unique_ptr<UringQueues> u(new UringQueues());
+  u->session_ = session;
+  u->fd_ = fd;
+  const unsigned cpus = PossibleCpus();
+  for (unsigned qid = 0; qid < cpus; ++qid) {
+    auto q = std::make_unique<Queue>();
+    q->qid = qid;
+    q->payload_bytes = payload_bytes;
+    const int rc = io_uring_queue_init(depth * 2, &q->ring, IORING_SETUP_SQE128);
+    if (rc < 0) {
+      *error = "cannot set up an io_uring for FUSE queue " + std::to_string(qid) + ": " +
+               std::strerror(-rc);
+      return nullptr;
+    }
+    q->ring_up = true;
+    for (unsigned i = 0; i < depth; ++i) {
+      auto e = std::make_unique<Entry>();
+      e->buffer.reset(new char[kRebuildRoom + payload_bytes]);
+      e->payload = e->buffer.get() + kRebuildRoom;
+      e->iov[0] = {&e->header, sizeof(e->header)};
+      e->iov[1] = {e->payload, payload_bytes};
+      q->entries.push_back(std::move(e));
+    }
+    u->queues_.push_back(std::move(q));
+  }
+  for (auto& q : u->queues_) {
+    Queue* raw = q.get();
+    UringQueues* self = u.get();
+    u->threads_.push_back(control::SignalFreeThread([self, raw] { self->Run(*raw); }));
+  }
+  u->threads_.push_back(control::SignalFreeThread([self = u.get()] { self->Guard(); }));
+  Log()->info("fuse io_uring: {} queues of {} entries, {} KiB payload each", cpus, depth,
+              payload_bytes / 1024);
+  return u;
+}
+
+UringQueues::~UringQueues() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  Log()->info(
+      "fuse io_uring: {} requests served through the ring; queue threads raised to "
+      "normal priority {} times",
+      served(), promotions_);
+}
+
+uint64_t UringQueues::served() const {
+  uint64_t n = 0;
+  for (const auto& q : queues_) n += q->served.load(std::memory_order_relaxed);
+  return n;
+}
+
+void UringQueues::Guard() {
+  using namespace std::chrono;
+  constexpr auto kTick = milliseconds(10);
+  constexpr unsigned kStalledTicks = 2;
+  constexpr auto kPromotion = seconds(1);
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, kTick, [this] { return stop_.load(); })) {
+    const auto now = steady_clock::now();
+    for (auto& queue : queues_) {
+      Queue& q = *queue;
+      const pid_t tid = q.tid.load(std::memory_order_acquire);
+      if (tid == 0) continue;
+      const uint64_t served = q.served.load(std::memory_order_relaxed);
+      const bool stalled = served == q.served_at_tick && ThreadState(tid) == 'R';
+      q.served_at_tick = served;
+      q.stalled_ticks = stalled ? q.stalled_ticks + 1 : 0;
+      const bool promoted = q.promoted_until != steady_clock::time_point{};
+      if (q.stalled_ticks >= kStalledTicks) {
+        if (!promoted) {
+          SetPolicy(q.handle, SCHED_OTHER);
+          ++promotions_;
+          if (promotions_ == 1) {
+            Log()->info(
+                "fuse io_uring queue {}: runnable without progress for {} ms; its thread "
+                "runs at normal priority for a while",
+                q.qid, duration_cast<milliseconds>(kTick * kStalledTicks).count());
+          }
+        }
+        q.promoted_until = now + kPromotion;
+      } else if (promoted && now >= q.promoted_until) {
+        SetPolicy(q.handle, SCHED_IDLE);
+        q.promoted_until = {};
+      }
+    }
+  }
+}
+
+bool UringQueues::TakeReply(const iovec* iov, int count, ssize_t* written) {
+  Entry* e = serving;
+  if (e == nullptr || e->replied || count < 1 || iov[0].iov_len < sizeof(fuse_out_header)) {
+    return false;
+  }
+  fuse_out_header out{};
+  std::memcpy(&out, iov[0].iov_base, sizeof(out));
+  if (out.unique != e->unique) return false;
+  const size_t room = e->iov[1].iov_len;
+  size_t n = 0;
+  for (int i = 1; i < count; ++i) {
+    if (n + iov[i].iov_len > room) {  // cannot happen: replies fit max_write / max_pages
+      out.error = -EIO;
+      n = 0;
+      break;
+    }
+    std::memcpy(e->payload + n, iov[i].iov_base, iov[i].iov_len);
+    n += iov[i].iov_len;
+  }
+  out.len = static_cast<uint32_t>(sizeof(out) + n);
+  std::memcpy(e->header.in_out, &out, sizeof(out));
+  e->header.ent.payload_sz = static_cast<uint32_t>(n);
+  e->replied = true;
+  *written = static_cast<ssize_t>(sizeof(out) + n);
+  return true;
+}
+
+void UringQueues::Run(Queue& q) {
+  cpu_set_t cpu;
+  CPU_ZERO(&cpu);
+  CPU_SET(q.qid, &cpu);
+  pthread_setaffinity_np(pthread_self(), sizeof(cpu), &cpu);  // an offline CPU: stay unpinned
+  SetPolicy(pthread_self(), SCHED_IDLE);
+  q.handle = pthread_self();
+  q.tid.store(gettid(), std::memory_order_release);  // publishes `handle` to Guard
+
+  for (size_t i = 0; i < q.entries.size(); ++i) {
+    PrepCommand(&q.ring, fd_, kCmdRegister, q.qid, i, *q.entries[i], 0);
+  }
+  size_t live = q.entries.size();
+  __kernel_timespec tick{0, 200 * 1000 * 1000};
+  while (live > 0 && !stop_.load(std::memory_order_relaxed)) {
+    io_uring_cqe* cqe = nullptr;
+    const int rc = io_uring_submit_and_wait_timeout(&q.ring, &cqe, 1, &tick, nullptr);
+    if (rc == -ETIME || rc == -EINTR) continue;
+    if (rc < 0) {
+      Log()->warn("fuse io_uring queue {}: waiting failed: {}", q.qid, std::strerror(-rc));
+      break;
+    }
+    unsigned head = 0, seen = 0;
+    io_uring_for_each_cqe(&q.ring, head, cqe) {
+      ++seen;
+      const size_t index = cqe->user_data;
+      Entry& e = *q.entries[index];
+      if (cqe->res < 0) {
+        // The connection is gone (unmount, abort) or refused the entry.
+        if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED && cqe->res != -ECANCELED) {
+          Log()->warn("fuse io_uring queue {}: entry {} failed: {}", q.qid, index,
+                      std::strerror(-cqe->res));
+        }
+        --live;
+        continue;
+      }
+      fuse_in_header in{};
+      std::memcpy(&in, e.header.in_out, sizeof(in));
+      const uint64_t payload = e.header.ent.payload_sz;
+      const uint64_t commit_id = e.header.ent.commit_id;
+      e.unique = in.unique;
+      e.replied = false;
+      if (in.len >= sizeof(in) + payload && in.len - sizeof(in) - payload <= kHeaderArea &&
+          payload <= q.payload_bytes) {
+        const size_t op = in.len - sizeof(in) - payload;
+        char* start = e.payload - sizeof(in) - op;
+        std::memcpy(start, &in, sizeof(in));
+        std::memcpy(start + sizeof(in), e.header.op_in, op);
+        fuse_buf buf{};
+        buf.size = in.len;
+        buf.mem = start;
+        serving = &e;
+        fuse_session_process_buf(session_, &buf);
+        serving = nullptr;
+        q.served.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (!e.replied) {  // malformed, or a request libfuse does not answer
+        fuse_out_header out{sizeof(fuse_out_header), -EIO, in.unique};
+        std::memcpy(e.header.in_out, &out, sizeof(out));
+        e.header.ent.payload_sz = 0;
+      }
+      PrepCommand(&q.ring, fd_, kCmdCommitAndFetch, q.qid, index, e, commit_id);
+    }
+    io_uring_cq_advance(&q.ring, seen);
+  }
+  // Commits prepared before a stop still go out: a request left unanswered
+  // would hold its caller until the connection is aborted.
+  io_uring_submit(&q.ring);
+}
+
+}  // namespace blackout::fusefs

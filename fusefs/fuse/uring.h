@@ -1,0 +1,97 @@
+// FUSE over io_uring (Linux 6.14 and later, CONFIG_FUSE_IO_URING, module
+// parameter fuse.enable_uring): the kernel hands requests to the daemon
+// through io_uring commands, one queue per CPU, instead of through read(2)
+// and writev(2) on /dev/fuse.
+//
+// Why: on a small VM a FUSE round trip is mostly two cross-CPU wake-ups
+// (the caller wakes a daemon thread on the other CPU, the reply wakes the
+// caller back). With the ring, a request waits on the queue of the CPU its
+// caller runs on, served by a thread pinned to that CPU, so the caller and
+// the thread that answers it hand the CPU to each other.
+//
+// How it fits libfuse 3.14, which knows nothing of the ring: each queue
+// thread rebuilds the request as /dev/fuse would have delivered it (in
+// header, per-opcode header, payload, contiguous) in front of the payload it
+// arrived in, and passes it to fuse_session_process_buf. The handler's
+// reply comes back through the session's writev (adapter.cc), which gives it
+// to TakeReply: on a queue thread, for the request that thread is serving,
+// the reply is copied into the ring entry and committed with the next fetch.
+// Everything else (notifications, replies to requests read from /dev/fuse)
+// still goes to /dev/fuse. FORGET and INTERRUPT always come through
+// /dev/fuse, so the ordinary session loop keeps running beside the queues.
+//
+// Priority: a queue thread wakes its caller while it is still running, and
+// the scheduler then moves the caller to the other, idle CPU: a wake-up
+// across CPUs again, and on a VM an idle CPU's wake-up is the costliest
+// part of the round trip. A queue thread therefore runs as SCHED_IDLE: the
+// scheduler counts its CPU as idle and wakes the caller right there, which
+// preempts the queue thread (random 4 KiB writes and write + fsync each
+// twice as fast on this project's 2-CPU VM; BENCHMARKS.md). Idle priority
+// would starve a queue thread on a machine busy with other work, so a guard
+// thread at normal priority looks every 10 ms: a queue thread that stays
+// runnable for two looks without serving a request runs at normal priority
+// for the next second.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct fuse_session;
+
+namespace blackout::fusefs {
+
+// The INIT flag (flags2 bit 9) a daemon sets to use the ring.
+inline constexpr uint64_t kFuseOverIoUring = 1ULL << 41;
+
+// Whether the fuse module lets connections use io_uring; when `enable` and
+// the parameter is off, turns it on (root only). On failure returns false
+// and sets *why to a sentence naming the module parameter.
+bool EnableFuseUring(bool enable, std::string* why);
+
+class UringQueues {
+ public:
+  // Starts one queue per possible CPU on the connection of `session`
+  // (descriptor `fd`), each with `depth` entries of `payload_bytes`. Call
+  // after the INIT reply that asked for FUSE_OVER_IO_URING was written.
+  // Returns nullptr and sets *error when a ring cannot be set up.
+  static std::unique_ptr<UringQueues> Start(fuse_session* session, int fd, size_t payload_bytes,
+                                            unsigned depth, std::string* error);
+  ~UringQueues();  // stops and joins the queue threads
+  UringQueues(const UringQueues&) = delete;
+  UringQueues& operator=(const UringQueues&) = delete;
+
+  // Called by the session's writev for every reply: when the calling thread
+  // is a queue thread serving the request this reply answers, stores it in
+  // that request's ring entry, sets *written and returns true.
+  static bool TakeReply(const iovec* iov, int count, ssize_t* written);
+
+  // Requests served through the ring so far (all queues).
+  uint64_t served() const;
+
+  struct Queue;
+
+ private:
+  UringQueues() = default;
+  void Run(Queue& q);
+  // Watches the queue threads: see "Priority" above.
+  void Guard();
+
+  fuse_session* session_ = nullptr;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  uint64_t promotions_ = 0;  // Guard's thread only
+  std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<std::thread> threads_;  // the queues' and Guard's
+};
+
+}  // namespace blackout::fusefs
