@@ -75,7 +75,8 @@ _blackout() {
     --*)
       # an option that takes a value we cannot guess (--seed, --jobs, ...)
       [[ $prev == --help || $prev == --foreground || $prev == --keep-going || $prev == --quiet ||
-         $prev == --verbose || $prev == --dump || $prev == --writeback-cache ]] || return ;;
+         $prev == --verbose || $prev == --dump || $prev == --writeback-cache ||
+         $prev == --io-uring ]] || return ;;
   esac
   if [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$(_blackout_help_options "$bin" "$sub")" -- "$cur")

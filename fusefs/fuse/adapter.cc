@@ -27,6 +27,7 @@
 #include <fstream>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "fusefs/fuse/mountinfo.h"
 #include "fusefs/fuse/uring.h"
@@ -236,14 +237,6 @@ struct Handlers {
     }
   }
 
-  static void ReplyData(fuse_req_t req, const Result<void>& r, const std::string& data) {
-    if (!r.ok()) {
-      fuse_reply_err(req, r.error());
-      return;
-    }
-    fuse_reply_buf(req, data.data(), data.size());
-  }
-
   static void ReplyWrite(fuse_req_t req, const Result<size_t>& r) {
     if (!r.ok()) {
       fuse_reply_err(req, r.error());
@@ -443,9 +436,20 @@ struct Handlers {
   }
 
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    // One buffer per worker thread: no allocation per read once it has grown.
-    thread_local std::string data;
-    ReplyData(req, Fs(req).Read(fi->fh, static_cast<uint64_t>(off), size, data), data);
+    // The bytes go straight where the reply is sent from: the ring entry's
+    // payload on a ring thread, else one buffer per worker thread.
+    char* dst = UringQueues::ReplyArea(size);
+    if (dst == nullptr) {
+      thread_local std::vector<char> buffer;
+      if (buffer.size() < size) buffer.resize(size);
+      dst = buffer.data();
+    }
+    const Result<size_t> n = Fs(req).ReadInto(fi->fh, static_cast<uint64_t>(off), size, dst);
+    if (!n.ok()) {
+      fuse_reply_err(req, n.error());
+      return;
+    }
+    fuse_reply_buf(req, dst, *n);
   }
 
   static void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {

@@ -291,7 +291,10 @@ bool UringQueues::TakeReply(const iovec* iov, int count, ssize_t* written) {
       n = 0;
       break;
     }
-    std::memcpy(e->payload + n, iov[i].iov_base, iov[i].iov_len);
+    // Data built in place (ReplyArea) is already there.
+    if (iov[i].iov_base != e->payload + n) {
+      std::memcpy(e->payload + n, iov[i].iov_base, iov[i].iov_len);
+    }
     n += iov[i].iov_len;
   }
   out.len = static_cast<uint32_t>(sizeof(out) + n);
@@ -300,6 +303,11 @@ bool UringQueues::TakeReply(const iovec* iov, int count, ssize_t* written) {
   e->replied = true;
   *written = static_cast<ssize_t>(sizeof(out) + n);
   return true;
+}
+
+char* UringQueues::ReplyArea(size_t size) {
+  Entry* e = serving;
+  return e != nullptr && !e->replied && size <= e->iov[1].iov_len ? e->payload : nullptr;
 }
 
 void UringQueues::Run(Queue& q) {

@@ -73,6 +73,11 @@ class UringQueues {
   // that request's ring entry, sets *written and returns true.
   static bool TakeReply(const iovec* iov, int count, ssize_t* written);
 
+  // On a queue thread serving a request: where a reply's data of up to
+  // `size` bytes can be built so that TakeReply need not copy it (the ring
+  // entry's payload). Else nullptr.
+  static char* ReplyArea(size_t size);
+
   // Requests served through the ring so far (all queues).
   uint64_t served() const;
 

@@ -695,8 +695,15 @@ Result<Fh> Filesystem::Open(Ino ino, int flags, const Caller& who) {
 }
 
 Result<void> Filesystem::Read(Fh fh, uint64_t offset, size_t size, std::string& out) {
+  out.resize(size);
+  Result<size_t> n = ReadInto(fh, offset, size, out.data());
+  out.resize(n.ok() ? *n : 0);
+  if (!n.ok()) return Errno{n.error()};
+  return Ok();
+}
+
+Result<size_t> Filesystem::ReadInto(Fh fh, uint64_t offset, size_t size, char* dst) {
   std::lock_guard lock(impl_->mu);
-  out.clear();
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};
   if (!Readable((*h)->flags)) return Errno{EBADF};
@@ -706,9 +713,9 @@ Result<void> Filesystem::Read(Fh fh, uint64_t offset, size_t size, std::string& 
   Ino ino = (*h)->ino;
   auto paths = [&] { return impl_->PathsOf(ino); };
   if (int e = impl_->BeforeOp(FaultOp::kRead, paths); e != 0) return Errno{e};
-  ReadPages(n->pages, n->attr.size, offset, size, out);
+  const size_t read = ReadPages(n->pages, n->attr.size, offset, size, dst);
   impl_->AfterOp(FaultOp::kRead, paths);
-  return Ok();
+  return read;
 }
 
 Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, const Caller& who) {

@@ -229,6 +229,9 @@ class Filesystem {
   Result<Fh> Open(Ino ino, int flags, const Caller& who);
   // Reads up to `size` bytes at `offset` into `out` (resized to what was read).
   Result<void> Read(Fh fh, uint64_t offset, size_t size, std::string& out);
+  // The same into `dst`, which has room for `size` bytes; returns the number
+  // of bytes read (no zero-fill of a buffer first, as resizing a string does).
+  Result<size_t> ReadInto(Fh fh, uint64_t offset, size_t size, char* dst);
   Result<size_t> Write(Fh fh, uint64_t offset, std::string_view data, const Caller& who);
   Result<void> Flush(Fh fh);  // close(2) of one descriptor: never a sync event
   Result<void> Release(Fh fh);

@@ -61,13 +61,10 @@ uint64_t MissingPages(const PageMap& pages, uint64_t offset, uint64_t length) {
   return end - first - present;
 }
 
-void ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t size,
-               std::string& out) {
-  if (offset >= file_size) return;
-  uint64_t end = std::min<uint64_t>(file_size, offset + size);
-  size_t start = out.size();
-  out.resize(start + (end - offset));
-  char* dst = out.data() + start;
+size_t ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t size,
+                 char* dst) {
+  if (offset >= file_size) return 0;
+  const uint64_t end = std::min<uint64_t>(file_size, offset + size);
   auto it = pages.lower_bound(PageIndex(offset));
   uint64_t pos = offset;
   while (pos < end) {
@@ -83,6 +80,7 @@ void ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t
     dst += n;
     pos += n;
   }
+  return end - offset;
 }
 
 int64_t ZeroRange(PageMap& pages, uint64_t from, uint64_t to) {

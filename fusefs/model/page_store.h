@@ -48,10 +48,10 @@ int64_t WriteBytes(PageMap& pages, uint64_t offset, std::string_view data);
 // Pages missing in [offset, offset+length): what a write or fallocate would add.
 uint64_t MissingPages(const PageMap& pages, uint64_t offset, uint64_t length);
 
-// Appends bytes [offset, offset+size) of a file of `file_size` bytes to `out`;
-// holes read as zeros, nothing is read past file_size.
-void ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t size,
-               std::string& out);
+// Copies bytes [offset, offset+size) of a file of `file_size` bytes to `dst`
+// (room for `size` bytes); holes read as zeros, nothing is read past
+// file_size. Returns the number of bytes copied.
+size_t ReadPages(const PageMap& pages, uint64_t file_size, uint64_t offset, size_t size, char* dst);
 
 // Zeroes bytes [from, to) of the file, removing pages that become entirely
 // zero-by-hole; returns the change in page count.

@@ -1,10 +1,11 @@
 // WriteData (the bytes of a pending write, sharing whole pages with the views)
 // and Digest (CRC-32C).
+#include "fusefs/model/page_store.h"
+
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "fusefs/model/digest.h"
-#include "fusefs/model/page_store.h"
 
 namespace blackout::model {
 namespace {
@@ -16,8 +17,8 @@ std::string Pattern(size_t n, char seed) {
 }
 
 std::string ReadAll(const PageMap& pages, uint64_t size) {
-  std::string out;
-  ReadPages(pages, size, 0, size, out);
+  std::string out(size, '\x55');  // not zeros: a hole must be written as zeros
+  out.resize(ReadPages(pages, size, 0, size, out.data()));
   return out;
 }
 
