@@ -8,3 +8,11 @@ foreach(_t crash_table posix programs bad_input)
   # The tests drive build/blackout; build it with them.
   add_dependencies(fusefs_${_t}_test blackout)
 endforeach()
+
+# The POSIX tests again with every mount served over FUSE's io_uring
+# transport (`blackout mount --io-uring`); skipped (exit 77) where the kernel
+# has no such transport or the test is not root.
+add_test(NAME fusefs_posix_io_uring_test COMMAND fusefs_posix_test)
+set_tests_properties(fusefs_posix_io_uring_test PROPERTIES LABELS fuse SKIP_RETURN_CODE 77
+  TIMEOUT 300
+  ENVIRONMENT "BLACKOUT_BIN=$<TARGET_FILE:blackout>;BLACKOUT_SOURCE_DIR=${PROJECT_SOURCE_DIR};BLACKOUT_SHARED_DIR=${BLACKOUT_SHARED_DIR};BLACKOUT_E2E_MOUNT_ARGS=--io-uring")

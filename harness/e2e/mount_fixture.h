@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -129,18 +130,42 @@ class MountFixture {
                         std::vector<std::string> mount_args = {})
       : model_(std::move(model)), mount_args_(std::move(mount_args)) {
     ExitSkippedWithoutFuse();
+    // BLACKOUT_E2E_MOUNT_ARGS (space-separated) adds to every mount: CTest
+    // runs some tests again with --io-uring that way.
+    if (const char* extra = std::getenv("BLACKOUT_E2E_MOUNT_ARGS")) {
+      std::istringstream words(extra);
+      for (std::string w; words >> w;) {
+        if (std::find(mount_args_.begin(), mount_args_.end(), w) == mount_args_.end()) {
+          mount_args_.push_back(w);
+        }
+      }
+    }
+    if (std::find(mount_args_.begin(), mount_args_.end(), "--io-uring") != mount_args_.end()) {
+      std::string why;
+      if (!IoUringUsable(&why)) {
+        std::cerr << "SKIP: mounts with --io-uring: " << why << "\n";
+        std::exit(77);
+      }
+    }
     dir_ = MakeTempDir("blackout-e2e");
     mnt_ = dir_ + "/mnt";
     std::filesystem::create_directory(mnt_);
     std::filesystem::create_directory(scratch());
     std::vector<std::string> argv = {BlackoutBin(), "mount", mnt_, "--model", model_};
     argv.insert(argv.end(), mount_args_.begin(), mount_args_.end());
+    const bool ring =
+        std::find(mount_args_.begin(), mount_args_.end(), "--io-uring") != mount_args_.end();
     const CommandResult r = RunCommand(argv);
     if (r.exit_code != 0 || MountTypeAt(mnt_) != "fuse.blackout") {
       const std::string log = ReadWholeFile(mnt_ + ".log");
       Cleanup();
       throw std::runtime_error("blackout mount failed (exit " + std::to_string(r.exit_code) +
                                "): " + r.err + "\nlog:\n" + log);
+    }
+    if (ring && Ctl({"status"})["transport"] != "io_uring") {
+      const std::string log = ReadWholeFile(mnt_ + ".log");
+      Cleanup();
+      throw std::runtime_error("blackout mount --io-uring did not start its queues; log:\n" + log);
     }
   }
   ~MountFixture() { Cleanup(); }
