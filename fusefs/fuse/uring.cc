@@ -52,8 +52,6 @@ std::shared_ptr<spdlog::logger> Log() {
   return log ? log : spdlog::default_logger();
 }
 
-constexpr const char* kEnableParam = "/sys/module/fuse/parameters/enable_uring";
-
 // The kernel makes one queue per possible CPU (num_possible_cpus) and puts a
 // request on the queue of the CPU its caller runs on.
 unsigned PossibleCpus() {
@@ -156,28 +154,28 @@ void PrepCommand(io_uring* ring, int fd, uint32_t cmd, unsigned qid, size_t inde
 
 }  // namespace
 
-bool EnableFuseUring(bool enable, std::string* why) {
-  std::ifstream in(kEnableParam);
+bool EnableFuseUring(bool enable, std::string* why, const std::string& param) {
+  std::ifstream in(param);
   std::string value;
   if (!std::getline(in, value)) {
-    *why = std::string("the kernel's fuse module has no io_uring transport (") + kEnableParam +
+    *why = "the kernel's fuse module has no io_uring transport (" + param +
            " is missing; it needs Linux 6.14 or later built with CONFIG_FUSE_IO_URING)";
     return false;
   }
   if (value == "Y" || value == "1") return true;
   if (!enable) {
-    *why = std::string("the fuse module's io_uring transport is off (") + kEnableParam + " is N)";
+    *why = "the fuse module's io_uring transport is off (" + param + " is " + value + ")";
     return false;
   }
-  std::ofstream out(kEnableParam);
+  std::ofstream out(param);
   out << "Y\n";
   out.close();
   if (!out) {
-    *why = std::string("cannot turn on the fuse module's io_uring transport: ") + kEnableParam +
+    *why = "cannot turn on the fuse module's io_uring transport: " + param +
            " is not writable (it needs root)";
     return false;
   }
-  Log()->info("turned on the fuse module's io_uring transport ({} = Y)", kEnableParam);
+  Log()->info("turned on the fuse module's io_uring transport ({} = Y)", param);
   return true;
 }
 

@@ -51,10 +51,13 @@ namespace blackout::fusefs {
 // The INIT flag (flags2 bit 9) a daemon sets to use the ring.
 inline constexpr uint64_t kFuseOverIoUring = 1ULL << 41;
 
-// Whether the fuse module lets connections use io_uring; when `enable` and
-// the parameter is off, turns it on (root only). On failure returns false
-// and sets *why to a sentence naming the module parameter.
-bool EnableFuseUring(bool enable, std::string* why);
+// The fuse module's parameter that lets connections use io_uring.
+inline constexpr const char* kFuseUringParam = "/sys/module/fuse/parameters/enable_uring";
+
+// Whether the fuse module lets connections use io_uring (`param`, Y or N);
+// when `enable` and it is N, turns it on (root only). On failure returns
+// false and sets *why to a sentence naming the parameter's file.
+bool EnableFuseUring(bool enable, std::string* why, const std::string& param = kFuseUringParam);
 
 class UringQueues {
  public:
