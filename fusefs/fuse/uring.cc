@@ -91,6 +91,7 @@ constexpr size_t kRebuildRoom = sizeof(fuse_in_header) + kHeaderArea;
 struct UringQueues::Queue {
   unsigned qid = 0;
   pthread_t handle{};  // set by the queue's thread before `tid`
+  bool idle = false;   // runs at SCHED_IDLE; set before `tid`
   std::atomic<pid_t> tid{0};
   std::atomic<uint64_t> served{0};
   // Guard's state: ticks seen runnable without progress, the served count
@@ -111,9 +112,9 @@ namespace {
 
 thread_local Entry* serving = nullptr;  // the entry whose request this thread runs
 
-void SetPolicy(pthread_t thread, int policy) {
+bool SetPolicy(pthread_t thread, int policy) {
   sched_param param{};
-  pthread_setschedparam(thread, policy, &param);
+  return pthread_setschedparam(thread, policy, &param) == 0;
 }
 
 // The state letter of thread `tid` of this process ('R' runnable or running,
@@ -247,7 +248,7 @@ void UringQueues::Guard() {
     for (auto& queue : queues_) {
       Queue& q = *queue;
       const pid_t tid = q.tid.load(std::memory_order_acquire);
-      if (tid == 0) continue;
+      if (tid == 0 || !q.idle) continue;
       const uint64_t served = q.served.load(std::memory_order_relaxed);
       const bool stalled = served == q.served_at_tick && ThreadState(tid) == 'R';
       q.served_at_tick = served;
@@ -313,8 +314,19 @@ void UringQueues::Run(Queue& q) {
   CPU_ZERO(&cpu);
   CPU_SET(q.qid, &cpu);
   pthread_setaffinity_np(pthread_self(), sizeof(cpu), &cpu);  // an offline CPU: stay unpinned
-  SetPolicy(pthread_self(), SCHED_IDLE);
-  q.handle = pthread_self();
+  // Idle priority only where the guard can raise the thread again: leaving
+  // SCHED_IDLE needs root or a permissive RLIMIT_NICE.
+  const pthread_t self = pthread_self();
+  q.idle =
+      SetPolicy(self, SCHED_IDLE) && SetPolicy(self, SCHED_OTHER) && SetPolicy(self, SCHED_IDLE);
+  if (!q.idle) {
+    SetPolicy(self, SCHED_OTHER);
+    Log()->info(
+        "fuse io_uring queue {}: its thread stays at normal priority (it could not "
+        "leave SCHED_IDLE again: RLIMIT_NICE)",
+        q.qid);
+  }
+  q.handle = self;
   q.tid.store(gettid(), std::memory_order_release);  // publishes `handle` to Guard
 
   for (size_t i = 0; i < q.entries.size(); ++i) {

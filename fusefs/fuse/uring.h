@@ -30,7 +30,8 @@
 // would starve a queue thread on a machine busy with other work, so a guard
 // thread at normal priority looks every 10 ms: a queue thread that stays
 // runnable for two looks without serving a request runs at normal priority
-// for the next second.
+// for the next second. Where a thread may not leave SCHED_IDLE again (not
+// root, RLIMIT_NICE 0), the queue threads stay at normal priority.
 #pragma once
 
 #include <sys/uio.h>
