@@ -29,6 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "fusefs/fuse/fuse_log.h"
 #include "fusefs/fuse/mountinfo.h"
 #include "fusefs/fuse/uring.h"
 
@@ -46,11 +47,6 @@ constexpr unsigned kUringDepth = 4;
 using model::Attr;
 using model::Caller;
 using model::Result;
-
-std::shared_ptr<spdlog::logger> Log() {
-  auto log = spdlog::get("fuse");
-  return log ? log : spdlog::default_logger();
-}
 
 bool FuseConfAllowsOther() {
   std::ifstream in("/etc/fuse.conf");

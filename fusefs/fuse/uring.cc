@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "fusefs/control/signal_free_thread.h"
+#include "fusefs/fuse/fuse_log.h"
 
 namespace blackout::fusefs {
 namespace {
@@ -46,11 +47,6 @@ struct CmdReq {  // in the SQE's 80-byte command area (IORING_SETUP_SQE128)
 };
 
 static_assert(sizeof(EntInOut) == 32 && sizeof(ReqHeader) == 288 && sizeof(CmdReq) == 24);
-
-std::shared_ptr<spdlog::logger> Log() {
-  auto log = spdlog::get("fuse");
-  return log ? log : spdlog::default_logger();
-}
 
 // The kernel makes one queue per possible CPU (num_possible_cpus) and puts a
 // request on the queue of the CPU its caller runs on.
