@@ -26,7 +26,7 @@
 // part of the round trip. A queue thread therefore runs as SCHED_IDLE: the
 // scheduler counts its CPU as idle and wakes the caller right there, which
 // preempts the queue thread (random 4 KiB writes and write + fsync each
-// twice as fast on this project's 2-CPU VM; BENCHMARKS.md). Idle priority
+// 1.5 to 2 times as fast on this project's 2-CPU VM; BENCHMARKS.md). Idle priority
 // would starve a queue thread on a machine busy with other work, so a guard
 // thread at normal priority looks every 10 ms: a queue thread that stays
 // runnable for two looks without serving a request runs at normal priority
