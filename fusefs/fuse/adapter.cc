@@ -97,7 +97,9 @@ struct Handlers {
   }
 
   // ---- Session I/O: plain read(2) and writev(2) on the /dev/fuse
-  // descriptors, plus one change to the INIT reply.
+  // descriptors, except that a reply to a request that came through an
+  // io_uring queue goes back to its ring entry (uring.h), plus two changes
+  // to the INIT reply.
   //
   // The kernel asks a FUSE file system for `security.capability` before
   // every write(2) (to decide whether the write must clear setuid bits): one
@@ -108,6 +110,10 @@ struct Handlers {
   // the file system (model::Filesystem does it). libfuse 3.14 (Debian 12)
   // cannot ask for that flag (it has no FUSE_CAP_HANDLE_KILLPRIV_V2), so the
   // INIT reply gets it here when the kernel offered it.
+  //
+  // With MountOptions::io_uring, the INIT reply also asks for
+  // FUSE_OVER_IO_URING (libfuse 3.14 predates it) when the kernel offered it,
+  // and once the kernel has that reply the io_uring queues start.
 
   static ssize_t SessionRead(int fd, void* buf, size_t len, void* userdata) {
     const ssize_t n = ::read(fd, buf, len);
