@@ -32,6 +32,10 @@
 // runnable for two looks without serving a request runs at normal priority
 // for the next second. Where a thread may not leave SCHED_IDLE again (not
 // root, RLIMIT_NICE 0), the queue threads stay at normal priority.
+//
+// The price: one reader's readahead requests all wait on its CPU's queue
+// and are served one after another there, where /dev/fuse spreads them over
+// every CPU; sequential 128 KiB reads ran at 0.75x of /dev/fuse.
 #pragma once
 
 #include <sys/uio.h>
