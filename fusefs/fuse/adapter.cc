@@ -641,8 +641,9 @@ void FuseAdapter::Exit() { fuse_session_exit(session_); }
 
 void FuseAdapter::StartUring(int fd, const fuse_init_out& init) {
   // The kernel's payload size: max(FUSE_MIN_READ_BUFFER, max_write, max_pages pages).
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   size_t payload = std::max<size_t>(8192, init.max_write);
-  payload = std::max<size_t>(payload, static_cast<size_t>(init.max_pages) * 4096);
+  payload = std::max<size_t>(payload, static_cast<size_t>(init.max_pages) * page);
   std::string error;
   std::unique_ptr<UringQueues> queues =
       UringQueues::Start(session_, fd, payload, kUringDepth, &error);

@@ -6,7 +6,6 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <sched.h>
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -97,7 +96,6 @@ struct UringQueues::Queue {
   std::chrono::steady_clock::time_point promoted_until{};
   io_uring ring{};
   bool ring_up = false;
-  size_t payload_bytes = 0;
   std::vector<std::unique_ptr<Entry>> entries;
   ~Queue() {
     if (ring_up) io_uring_queue_exit(&ring);
@@ -131,7 +129,10 @@ void PrepCommand(io_uring* ring, int fd, uint32_t cmd, unsigned qid, size_t inde
   if (sqe == nullptr) {
     io_uring_submit(ring);
     sqe = io_uring_get_sqe(ring);
-    if (sqe == nullptr) return;
+    if (sqe == nullptr) {
+      Log()->error("fuse io_uring queue {}: no room to submit a command for entry {}", qid, index);
+      return;
+    }
   }
   // With IORING_SETUP_SQE128 an SQE is two io_uring_sqe long; the second half
   // is the command area.
@@ -185,7 +186,6 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
   for (unsigned qid = 0; qid < cpus; ++qid) {
     auto q = std::make_unique<Queue>();
     q->qid = qid;
-    q->payload_bytes = payload_bytes;
     const int rc = io_uring_queue_init(depth * 2, &q->ring, IORING_SETUP_SQE128);
     if (rc < 0) {
       *error = "cannot set up an io_uring for FUSE queue " + std::to_string(qid) + ": " +
@@ -359,7 +359,7 @@ void UringQueues::Run(Queue& q) {
       e.unique = in.unique;
       e.replied = false;
       if (in.len >= sizeof(in) + payload && in.len - sizeof(in) - payload <= kHeaderArea &&
-          payload <= q.payload_bytes) {
+          payload <= e.iov[1].iov_len) {
         const size_t op = in.len - sizeof(in) - payload;
         char* start = e.payload - sizeof(in) - op;
         std::memcpy(start, &in, sizeof(in));

@@ -255,13 +255,9 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
     e.pid = pid;
     e.op = Intern(OpName(op.kind));
     e.ino = op.ino;
-    auto entry_path = [&](Ino parent, const std::string& name) {
-      std::string dir = Path(parent);
-      return Intern(dir == "/" ? "/" + name : dir + "/" + name);
-    };
     switch (op.kind) {
       case OpKind::kRename:
-        e.path = entry_path(op.parent, op.name);
+        e.path = Intern(EntryPath(op.parent, op.name));
         e.detail = PathId(op.ino);
         break;
       case OpKind::kSetXattr:
@@ -271,7 +267,7 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
         break;
       default:
         if (IsEntryOp(op.kind)) {
-          e.path = entry_path(op.parent, op.name);
+          e.path = Intern(EntryPath(op.parent, op.name));
           if (op.kind == OpKind::kSymlink) e.detail = Intern(op.value);
         } else {
           e.path = PathId(op.ino);
