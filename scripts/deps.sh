@@ -2,7 +2,7 @@
 # test and run, when any is missing. Nothing is downloaded from elsewhere.
 BLACKOUT_PACKAGES=(
   build-essential cmake pkg-config
-  libfuse3-dev fuse3 liburing-dev
+  libfuse3-dev fuse3 liburing-dev libabsl-dev
   catch2 libspdlog-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libbenchmark-dev zlib1g-dev
   strace sqlite3 git fio stress-ng python3
   chromium
