@@ -819,6 +819,8 @@ Result<void> Filesystem::Fallocate(Fh fh, int mode, uint64_t offset, uint64_t le
   Ino ino = (*h)->ino;
   auto paths = [&] { return m.PathsOf(ino); };
   if (int e = m.BeforeOp(FaultOp::kFallocate, paths); e != 0) return Errno{e};
+  // As a write: Linux file systems call file_modified() in fallocate.
+  if (who.uid != 0 && (n->attr.mode & (S_ISUID | S_ISGID)) != 0) m.DropSetIdBits(ino, who);
   PendingOp op = NewOp(OpKind::kFallocate, ino);
   op.offset = offset;
   op.length = length;

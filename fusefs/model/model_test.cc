@@ -744,7 +744,9 @@ TEST_CASE("trace paths follow renames and power cuts: each entry names the path 
                                                                  {"write", "/b>"}});
 }
 
-TEST_CASE("set-id bits: an unprivileged write or truncate clears them, root's write keeps them") {
+TEST_CASE(
+    "set-id bits: an unprivileged write, truncate or fallocate clears them, root's write keeps "
+    "them") {
   Disk d;
   const Caller root{0, 0, 41, 022};
   const Caller user{2000, 2000, 42, 022};    // not in the files' group (1000)
@@ -771,6 +773,12 @@ TEST_CASE("set-id bits: an unprivileged write or truncate clears them, root's wr
   (void)make("t", 04755);
   change("t", user, [](AttrChange& c) { c.size = 0; });
   CHECK(mode("t") == 0755);
+  Fh fa = make("fa", 06755);
+  REQUIRE(d.fs.Fallocate(fa, 0, 0, 8192, user).ok());
+  CHECK(mode("fa") == 0755);
+  Fh fr = make("fr", 06755);
+  REQUIRE(d.fs.Fallocate(fr, 0, 0, 8192, root).ok());
+  CHECK(mode("fr") == 06755);
   Fh r = make("r", 06755);
   REQUIRE(d.fs.Write(r, 0, "x", root).ok());
   CHECK(mode("r") == 06755);

@@ -301,15 +301,16 @@ TEST_CASE("mount --trace-limit keeps the newest operations and ctl trace counts 
 // The mount asks the kernel to leave clearing set-id bits to the file system
 // (FUSE_HANDLE_KILLPRIV_V2, which spares a getxattr round trip per write),
 // so the model must clear them as Linux does.
-TEST_CASE("set-id bits: cleared by unprivileged write or truncate and by chown, not by root") {
+TEST_CASE(
+    "set-id bits: cleared by unprivileged write, truncate or fallocate and by chown, not by root") {
   if (geteuid() != 0) {
     WARN("skipped: needs root to write as another user");
     return;
   }
   MountFixture m;
   INFO(m.Reproduce());
-  const std::map<std::string, mode_t> modes = {
-      {"w", 06777}, {"t", 06777}, {"g", 02767}, {"r", 06777}, {"c", 06777}};
+  const std::map<std::string, mode_t> modes = {{"w", 06777}, {"t", 06777}, {"g", 02767},
+                                               {"r", 06777}, {"c", 06777}, {"f", 06777}};
   for (const auto& [name, mode] : modes) {
     WriteFile(m.Path(name), "x", false);
     REQUIRE(chmod(m.Path(name).c_str(), mode) == 0);
@@ -318,11 +319,13 @@ TEST_CASE("set-id bits: cleared by unprivileged write or truncate and by chown, 
   Fd w(m.Path("w"), O_RDWR);
   Fd t(m.Path("t"), O_RDWR);
   Fd g(m.Path("g"), O_RDWR);
+  Fd f(m.Path("f"), O_RDWR);
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
     const bool ok = setgid(65534) == 0 && setuid(65534) == 0 && write(w.get(), "y", 1) == 1 &&
-                    ftruncate(t.get(), 0) == 0 && write(g.get(), "y", 1) == 1;
+                    ftruncate(t.get(), 0) == 0 && write(g.get(), "y", 1) == 1 &&
+                    fallocate(f.get(), 0, 0, 8192) == 0;
     _exit(ok ? 0 : 1);
   }
   int status = 0;
@@ -343,6 +346,7 @@ TEST_CASE("set-id bits: cleared by unprivileged write or truncate and by chown, 
   CHECK(mode_of("g") == 0767);   // setgid, no group exec, writer not in the group
   CHECK(mode_of("r") == 06777);  // written by root (CAP_FSETID)
   CHECK(mode_of("c") == 0777);   // chown
+  CHECK(mode_of("f") == 0777);   // fallocated by nobody
 }
 
 }  // namespace
