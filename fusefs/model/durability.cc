@@ -300,9 +300,8 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
     for (const auto& [ino, node] : old.nodes)
       for (const auto& [name, child] : node->entries) result.stale_entries.emplace_back(ino, name);
   std::sort(result.stale_entries.begin(), result.stale_entries.end());
-  result.stale_entries.erase(
-      std::unique(result.stale_entries.begin(), result.stale_entries.end()),
-      result.stale_entries.end());
+  result.stale_entries.erase(std::unique(result.stale_entries.begin(), result.stale_entries.end()),
+                             result.stale_entries.end());
   std::sort(result.forgotten.begin(), result.forgotten.end());
   std::sort(result.changed.begin(), result.changed.end());
 
@@ -395,6 +394,11 @@ std::vector<TraceEntry> Filesystem::Trace() const {
 uint64_t Filesystem::TraceDropped() const {
   std::lock_guard lock(impl_->mu);
   return impl_->trace_dropped;
+}
+
+size_t Filesystem::TraceStrings() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->trace_strings.size();
 }
 
 }  // namespace blackout::model

@@ -188,12 +188,45 @@ void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_
   PushTrace(e);
 }
 
-void Filesystem::Impl::PushTrace(const TraceRecord& r) {
+void Filesystem::Impl::PushTrace(TraceRecord r) {
   if (options.trace_limit != 0 && trace.size() >= options.trace_limit) {
     trace.pop_front();
     ++trace_dropped;
+    if (trace_strings.size() > 2 * trace_strings_compacted + kTraceStringSlack) {
+      CompactTraceStrings(r);
+    }
   }
   trace.push_back(r);
+}
+
+void Filesystem::Impl::CompactTraceStrings(TraceRecord& incoming) {
+  constexpr uint32_t kUnset = UINT32_MAX;
+  std::vector<uint32_t> renumbered(trace_strings.size(), kUnset);
+  std::vector<std::string> strings;
+  std::unordered_map<std::string, uint32_t> ids;
+  auto keep = [&](uint32_t& id) {
+    uint32_t& to = renumbered[id];
+    if (to == kUnset) {
+      to = static_cast<uint32_t>(strings.size());
+      ids.emplace(trace_strings[id], to);
+      strings.push_back(std::move(trace_strings[id]));
+    }
+    id = to;
+  };
+  uint32_t empty = 0;
+  keep(empty);  // id 0 stays ""
+  for (TraceRecord& t : trace) {
+    keep(t.op);
+    keep(t.path);
+    keep(t.detail);
+  }
+  keep(incoming.op);
+  keep(incoming.path);
+  keep(incoming.detail);
+  for (auto& [ino, id] : path_ids) keep(id);
+  trace_strings = std::move(strings);
+  trace_string_ids = std::move(ids);
+  trace_strings_compacted = trace_strings.size();
 }
 
 void Filesystem::Impl::Index(const PendingOp& op) {

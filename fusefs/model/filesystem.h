@@ -270,6 +270,9 @@ class Filesystem {
   std::vector<TraceEntry> Trace() const;
   // Trace entries dropped by Options::trace_limit: Trace() starts after them.
   uint64_t TraceDropped() const;
+  // Distinct strings (op names, paths, details) the trace keeps interned.
+  // With a trace limit, at most about twice what the kept entries name.
+  size_t TraceStrings() const;
   BehaviourModel Model() const;
 
   // ---- Crash-state exploration (crash_model.md, "Generators").

@@ -89,10 +89,20 @@ struct Filesystem::Impl {
   };
   std::deque<TraceRecord> trace;  // a deque: growing never copies it
   uint64_t trace_dropped = 0;     // oldest records dropped for options.trace_limit
-  void PushTrace(const TraceRecord& r);
+  void PushTrace(TraceRecord r);
   std::vector<std::string> trace_strings{""};
   std::unordered_map<std::string, uint32_t> trace_string_ids{{"", 0}};
   uint32_t Intern(std::string_view s);
+  // Once trace_limit drops records, strings only they named would stay
+  // interned for the mount's life (a workload of fresh file names grows the
+  // table without end). When the table has grown by its size at the last
+  // compaction plus kTraceStringSlack, keep only the strings the kept
+  // records, `incoming` and the path cache name, and renumber them: memory
+  // stays within twice what the kept trace needs, at an amortized cost of a
+  // few steps per new string.
+  void CompactTraceStrings(TraceRecord& incoming);
+  static constexpr size_t kTraceStringSlack = 65536;
+  size_t trace_strings_compacted = 0;  // the table's size after the last compaction
   // Path(ino) as a string id, cached per inode until `links` changes
   // (links_gen counts those changes): a write's trace entry costs no path walk.
   uint32_t PathId(Ino ino);

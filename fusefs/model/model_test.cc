@@ -801,6 +801,31 @@ TEST_CASE("a trace limit keeps the newest entries and counts the dropped ones") 
   CHECK(trace.back().seq == fs.CurrentSeq());
 }
 
+TEST_CASE("with a trace limit, a stream of new file names does not grow the trace's memory") {
+  Options options;
+  options.trace_limit = 16;
+  Filesystem fs(options);
+  auto d = fs.Mkdir(kRootIno, "d", 0755, kWho);
+  REQUIRE(d.ok());
+  // Each create interns a new path; without compaction every one of them
+  // would stay interned after its entry is dropped.
+  constexpr int kFiles = 150000;
+  for (int i = 0; i < kFiles; ++i) {
+    auto c = fs.Create(d->ino, "file-" + std::to_string(i), 0644, O_WRONLY | O_CREAT, kWho);
+    REQUIRE(c.ok());
+    REQUIRE(fs.Write(c->fh, 0, "x", kWho).ok());
+    REQUIRE(fs.Release(c->fh).ok());
+  }
+  INFO("strings interned: " << fs.TraceStrings());
+  CHECK(fs.TraceStrings() < 70000);  // 3 per kept entry, twice over, plus the 65,536 slack
+  // The kept entries still read back with their own paths.
+  const std::vector<TraceEntry> trace = fs.Trace();
+  REQUIRE(trace.size() == 16);
+  CHECK(trace.back().op == "write");
+  CHECK(trace.back().path == "/d/file-" + std::to_string(kFiles - 1));
+  CHECK(trace.front().path.rfind("/d/file-", 0) == 0);
+}
+
 TEST_CASE("behaviour model names parse and print") {
   CHECK(*ParseBehaviourModel("posix-strict") == BehaviourModel::kPosixStrict);
   CHECK(*ParseBehaviourModel("ext4-ordered") == BehaviourModel::kExt4Ordered);
