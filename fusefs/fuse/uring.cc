@@ -238,18 +238,36 @@ void UringQueues::Guard() {
   constexpr auto kTick = milliseconds(10);
   constexpr unsigned kStalledTicks = 2;
   constexpr auto kPromotion = seconds(1);
+  // After a second in which no queue served a request, the guard looks ten
+  // times less often, so an idle mount does not wake the machine 100 times a
+  // second. A thread found runnable without progress gets the short tick
+  // back until the next look confirms a stall (then it is raised and the
+  // short tick stays) or clears it: a starved thread waits at most
+  // kIdleTick more. Such glimpses are common on an idle mount (the queue
+  // threads' own 200 ms wake-ups fall on the guard's timer tick, and the
+  // guard, at normal priority, runs first), so they do not restart the
+  // second.
+  constexpr auto kIdleTick = milliseconds(100);
+  constexpr unsigned kQuietTicksBeforeIdle = 100;
+  unsigned quiet_ticks = 0;
   std::unique_lock<std::mutex> lock(stop_mu_);
-  while (!stop_cv_.wait_for(lock, kTick, [this] { return stop_.load(); })) {
+  while (!stop_cv_.wait_for(lock, quiet_ticks >= kQuietTicksBeforeIdle ? kIdleTick : kTick,
+                            [this] { return stop_.load(); })) {
     const auto now = steady_clock::now();
+    bool busy = false, glimpse = false;
     for (auto& queue : queues_) {
       Queue& q = *queue;
       const pid_t tid = q.tid.load(std::memory_order_acquire);
       if (tid == 0 || !q.idle) continue;
       const uint64_t served = q.served.load(std::memory_order_relaxed);
-      const bool stalled = served == q.served_at_tick && ThreadState(tid) == 'R';
+      const bool progressed = served != q.served_at_tick;
+      const bool stalled = !progressed && ThreadState(tid) == 'R';
+      if (progressed) busy = true;
+      if (stalled) glimpse = true;
       q.served_at_tick = served;
       q.stalled_ticks = stalled ? q.stalled_ticks + 1 : 0;
       const bool promoted = q.promoted_until != steady_clock::time_point{};
+      if (promoted) busy = true;
       if (q.stalled_ticks >= kStalledTicks) {
         if (!promoted) {
           SetPolicy(q.handle, SCHED_OTHER);
@@ -266,6 +284,13 @@ void UringQueues::Guard() {
         SetPolicy(q.handle, SCHED_IDLE);
         q.promoted_until = {};
       }
+    }
+    if (busy) {
+      quiet_ticks = 0;
+    } else if (glimpse) {
+      quiet_ticks = std::min(quiet_ticks + 1, kQuietTicksBeforeIdle - kStalledTicks - 1);
+    } else {
+      ++quiet_ticks;
     }
   }
 }
