@@ -97,6 +97,7 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
                {"seq", fs_.CurrentSeq()},
                {"epoch", fs_.Epoch()},
                {"mountpoint", hooks_.mountpoint},
+               {"pid", getpid()},  // the daemon's, for tools that watch it
                {"pending_ops", pending}};
     if (hooks_.transport) {
       const auto [transport, ring_requests] = hooks_.transport();

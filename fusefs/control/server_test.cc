@@ -61,7 +61,7 @@ json Call(const std::string& socket, const json& request) {
   return *reply;
 }
 
-TEST_CASE("status reports model, trace position, epoch and mount point") {
+TEST_CASE("status reports model, trace position, epoch, mount point and the daemon's pid") {
   ServedFilesystem s;
   const json r = Call(s.socket, {{"cmd", "status"}});
   CHECK(r["ok"] == true);
@@ -70,6 +70,7 @@ TEST_CASE("status reports model, trace position, epoch and mount point") {
   CHECK(r.contains("seq"));
   CHECK(r.contains("epoch"));
   CHECK(r.contains("pending_ops"));
+  CHECK(r["pid"] == getpid());  // the server runs in this process here
 }
 
 TEST_CASE("trace lists the operations and how many a trace limit dropped") {

@@ -17,7 +17,6 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "harness/e2e/fusefs_test_util.h"
 #include "harness/e2e/mount_fixture.h"
@@ -88,22 +87,6 @@ TEST_CASE("close(2) is answered by the kernel, without a FLUSH round trip") {
   CHECK(close(stale) == 0);
 }
 
-// The pid of the daemon serving `mnt` (`BLACKOUT_BIN mount MNT ...`, forked
-// without exec), or 0.
-pid_t DaemonOf(const std::string& mnt) {
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    std::vector<std::string> args;
-    for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
-    if (args.size() >= 3 && args[1] == "mount" && args[2] == mnt) {
-      return static_cast<pid_t>(std::stol(name));
-    }
-  }
-  return 0;
-}
-
 // Context switches of every thread of `pid` so far.
 uint64_t ContextSwitches(pid_t pid) {
   uint64_t total = 0;
@@ -127,7 +110,7 @@ TEST_CASE("an idle mount lets the machine sleep: under 70 daemon wake-ups a seco
   MountFixture m;
   INFO(m.Reproduce());
   WriteFile(m.Path("f"), "x", /*do_fsync=*/true);
-  const pid_t daemon = DaemonOf(m.mnt());
+  const pid_t daemon = m.Ctl({"status"})["pid"].get<pid_t>();
   REQUIRE(daemon > 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the guard's idle tick starts
   const uint64_t before = ContextSwitches(daemon);
