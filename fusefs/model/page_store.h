@@ -31,9 +31,9 @@ struct Page {
 using PageRef = std::shared_ptr<Page>;
 
 // Page index -> page. A missing index is a hole and reads as zeros.
-// A B-tree, not std::map: a file of 65,536 pages is 17 levels of red-black
-// nodes, a cache miss each, on every write (random 4 KiB writes through
-// --io-uring: 7 to 12% faster, BENCHMARKS.md). Like any B-tree it
+// A B-tree, not std::map: a file of 65,536 pages is 16 or more levels of
+// red-black nodes, a cache miss each, on every write (random 4 KiB writes
+// through --io-uring: 7 to 12% faster, BENCHMARKS.md). Like any B-tree it
 // invalidates iterators on insert and erase: keep the one emplace_hint or
 // erase returns.
 using PageMap = absl::btree_map<uint64_t, PageRef>;
