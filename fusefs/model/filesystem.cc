@@ -377,13 +377,17 @@ Result<void> Filesystem::Impl::TruncateLocked(Ino ino, uint64_t size, const Call
 }
 
 Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::string_view data,
-                                           const Caller& who, size_t& written) {
+                                           WriteData prepared, uint32_t digest, const Caller& who,
+                                           size_t& written) {
   const Node* n = vol.Find(h.ino);
   if (n == nullptr) return Errno{EIO};
   if (!n->IsReg()) return Errno{EINVAL};
   // Without the kernel's writeback cache the filesystem places O_APPEND
   // writes itself (libfuse documentation of the write handler).
-  if (h.flags & O_APPEND) offset = n->attr.size;
+  if ((h.flags & O_APPEND) && offset != n->attr.size) {
+    offset = n->attr.size;
+    prepared = WriteData(offset, data);
+  }
   written = 0;
   if (data.empty()) return Ok();
   if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) return Errno{EFBIG};
@@ -402,11 +406,7 @@ Result<void> Filesystem::Impl::WriteLocked(Handle& h, uint64_t offset, std::stri
   // The one copy the write path makes: the bytes the pending op keeps until
   // a sync event or a power cut decides their fate; the views share its
   // whole pages (WriteData).
-  op.data = WriteData(offset, data);
-  uint32_t digest = 0;
-  if (options.trace) {
-    digest = Digest(data);
-  }
+  op.data = std::move(prepared);
   last_write_seq = Commit(std::move(op), who.pid, digest);
   written = data.size();
 
@@ -748,6 +748,11 @@ Result<size_t> Filesystem::ReadInto(Fh fh, uint64_t offset, size_t size, char* d
 }
 
 Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, const Caller& who) {
+  // The copy and the checksum need no model state: made before the lock,
+  // they run in parallel on the session's threads (the kernel's writeback
+  // has up to 12 writes in flight), and the lock covers only the bookkeeping.
+  WriteData prepared(offset, data);
+  const uint32_t digest = impl_->options.trace && !data.empty() ? Digest(data) : 0;
   std::lock_guard lock(impl_->mu);
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};
@@ -756,7 +761,8 @@ Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, 
   auto paths = [&] { return impl_->PathsOf(ino); };
   if (int e = impl_->BeforeOp(FaultOp::kWrite, paths); e != 0) return Errno{e};
   size_t written = 0;
-  if (auto r = impl_->WriteLocked(**h, offset, data, who, written); !r.ok()) {
+  if (auto r = impl_->WriteLocked(**h, offset, data, std::move(prepared), digest, who, written);
+      !r.ok()) {
     return Errno{r.error()};
   }
   impl_->AfterOp(FaultOp::kWrite, paths);

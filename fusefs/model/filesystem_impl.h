@@ -135,8 +135,11 @@ struct Filesystem::Impl {
               uint32_t digest = 0, uint32_t flags = 0, std::string detail = {});
   Result<Attr> NewInode(Ino parent, std::string_view name, uint32_t mode, uint32_t rdev,
                         std::string_view target, const Caller& who, OpKind kind);
-  Result<void> WriteLocked(Handle& h, uint64_t offset, std::string_view data, const Caller& who,
-                           size_t& written);
+  // `prepared` holds `data` as WriteData(offset, data) and `digest` its
+  // Digest (0 without a trace), both made by the caller before it took the
+  // lock; an O_APPEND write whose offset moved remakes the WriteData here.
+  Result<void> WriteLocked(Handle& h, uint64_t offset, std::string_view data, WriteData prepared,
+                           uint32_t digest, const Caller& who, size_t& written);
   Result<void> TruncateLocked(Ino ino, uint64_t size, const Caller& who);
   // Clears the setuid bit of the regular file `ino` and its setgid bit when
   // it is group-executable or `who` (not root) is not in its group, as a

@@ -128,6 +128,21 @@ TEST_CASE("posix-strict: create + write without fsync leaves no file after a pow
   CHECK_FALSE(d.Read("f"));
 }
 
+TEST_CASE("an O_APPEND write lands at the end of the file whatever offset it names") {
+  // Without the kernel's writeback cache the file system places O_APPEND
+  // writes; the write's bytes are copied before the model's lock, at the
+  // named offset, and placed again at the end.
+  Disk d;
+  d.Durable("log", "12345");
+  Fh fh = d.Create("log", O_WRONLY | O_APPEND);
+  d.Write(fh, 0, "abc");     // names offset 0: appended at 5
+  d.Write(fh, 100, "de");    // names offset 100: appended at 8
+  d.Write(fh, 10, "fghij");  // names offset 10, the end: appended at 10
+  d.Fsync(fh);
+  d.Cut();
+  CHECK(d.Read("log") == "12345abcdefghij");
+}
+
 TEST_CASE("ext4-ordered: create + write without fsync leaves no file or an empty one") {
   Disk d(BehaviourModel::kExt4Ordered);
   Fh fh = d.Create("f");
