@@ -92,6 +92,19 @@ pid_t StartRun(const Workdir& w, const std::vector<std::string>& args, const std
   return pid;
 }
 
+// Waits until the run at `w` has begun its work (a mount under the workdir
+// or a line in its log), up to 30 s. The delays below count from there:
+// counted from exec, a slow start (an ASan build on a loaded machine) let
+// SIGINT arrive before `blackout run` had installed its handler.
+void WaitRunStarted(const Workdir& w, const std::string& log) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (!MountsUnder(w.path).empty() || fs::file_size(log, ec) > 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 int WaitExit(pid_t pid) {
   int status = 0;
   if (waitpid(pid, &status, 0) != pid) return -1;
@@ -107,9 +120,10 @@ TEST_CASE("Ctrl-C during a run exits 2, unmounts everything and writes no half r
   const std::string out = w.path + "/out";
   const std::string log = w.path + "/run.log";
   for (int delay_ms : {300, 1500}) {
-    INFO("SIGINT after " << delay_ms << " ms; reproduce: blackout run " << Source()
-                         << "/scenarios/seed --out " << out << ", then Ctrl-C");
+    INFO("SIGINT " << delay_ms << " ms after the run began; reproduce: blackout run " << Source()
+                   << "/scenarios/seed --out " << out << ", then Ctrl-C");
     const pid_t pid = StartRun(w, {Source() + "/scenarios/seed", "--out", out}, log);
+    WaitRunStarted(w, log);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     kill(pid, SIGINT);
     const int code = WaitExit(pid);
@@ -130,8 +144,9 @@ TEST_CASE("two runs at once use separate mounts and both succeed") {
   const pid_t a = StartRun(w, {suite, "--out", w.path + "/a", "--quiet"}, w.path + "/a.log");
   const pid_t b = StartRun(w, {suite, "--out", w.path + "/b", "--quiet"}, w.path + "/b.log");
   const int code_a = WaitExit(a), code_b = WaitExit(b);
-  INFO("run a:\n" << ReadWholeFile(w.path + "/a.log") << "\nrun b:\n"
-                  << ReadWholeFile(w.path + "/b.log"));
+  INFO("run a:\n"
+       << ReadWholeFile(w.path + "/a.log") << "\nrun b:\n"
+       << ReadWholeFile(w.path + "/b.log"));
   CHECK(code_a == 0);
   CHECK(code_b == 0);
   CHECK(fs::exists(w.path + "/a/report.json"));
