@@ -29,7 +29,7 @@
 // 1.5 to 2 times as fast on this project's 2-CPU VM; BENCHMARKS.md). Idle priority
 // would starve a queue thread on a machine busy with other work, so a guard
 // thread at normal priority looks every 10 ms (every 100 ms after a second
-// in which every queue thread slept): a queue thread that stays runnable
+// in which no queue served a request): a queue thread that stays runnable
 // for two looks without serving a request runs at normal priority for the
 // next second. Where a thread may not leave SCHED_IDLE again (not
 // root, RLIMIT_NICE 0), the queue threads stay at normal priority.
