@@ -74,6 +74,7 @@ struct MountArgs {
   std::string lazyfs_config;
   bool foreground = false;
   bool writeback_cache = false;
+  std::string dirty_limit;
   bool io_uring = false;
   // 2^20 entries, 56 MiB: about the last half minute of a mount under fio.
   uint64_t trace_limit = 1u << 20;
@@ -158,6 +159,11 @@ int Mount(const MountArgs& args) {
     config.capacity_bytes = *bytes;
   }
   config.writeback_cache = args.writeback_cache;
+  if (!args.dirty_limit.empty()) {
+    Result<uint64_t> bytes = ParseByteSize(args.dirty_limit);
+    if (!bytes.ok()) return Usage("mount: --dirty-limit " + bytes.error());
+    config.dirty_limit = *bytes;
+  }
   if (args.io_uring) {
     std::string why;
     if (!fusefs::EnableFuseUring(true, &why)) return Usage("mount: --io-uring: " + why);
@@ -369,8 +375,16 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                     "a LazyFS TOML config: its [[injection]] faults and [faults] fifo_path");
   mount->add_flag("--foreground", mount_args->foreground,
                   "stay in the foreground and log to stderr");
-  mount->add_flag("--writeback-cache", mount_args->writeback_cache,
-                  "let the kernel batch writes; a power cut drops what it has not handed over");
+  CLI::Option* writeback_flag =
+      mount->add_flag("--writeback-cache", mount_args->writeback_cache,
+                      "let the kernel batch writes; a power cut drops what it has not handed over");
+  mount
+      ->add_option("--dirty-limit", mount_args->dirty_limit,
+                   "with --writeback-cache: the most of the mount's data the kernel may hold "
+                   "dirty before it slows writers (bytes, or 64M, 1G); a power cut costs about "
+                   "0.4 ms per dirty MiB. Default: the machine's limits, as for a disk file "
+                   "system (vm.dirty_ratio). Needs root, as does the default")
+      ->needs(writeback_flag);
   mount->add_flag("--io-uring", mount_args->io_uring,
                   "serve FUSE requests over io_uring, a queue per CPU (Linux 6.14+; turns on the "
                   "fuse module's enable_uring parameter, which needs root)");

@@ -78,6 +78,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   fusefs::MountOptions mount_options;
   mount_options.mountpoint = config.mountpoint;
   mount_options.writeback_cache = config.writeback_cache;
+  mount_options.dirty_limit = config.dirty_limit;
   mount_options.io_uring = config.io_uring;
   std::string error;
   std::unique_ptr<fusefs::FuseAdapter> adapter =

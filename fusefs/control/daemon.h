@@ -18,6 +18,7 @@ struct DaemonConfig {
   std::string lazyfs_config;     // LazyFS TOML config, absolute; empty: none
   uint64_t capacity_bytes = 0;   // 0: unlimited (model::Options::capacity_bytes)
   bool writeback_cache = false;  // fusefs::MountOptions::writeback_cache
+  uint64_t dirty_limit = 0;      // fusefs::MountOptions::dirty_limit
   bool io_uring = false;         // fusefs::MountOptions::io_uring
   uint64_t trace_limit = 0;      // model::Options::trace_limit (0: keep all)
 };

@@ -58,6 +58,10 @@ struct MountOptions {
   unsigned max_threads = 8;
   // The kernel's writeback cache (see the file comment); off by default.
   bool writeback_cache = false;
+  // With writeback_cache, as root: the most bytes of the mount the kernel
+  // may hold dirty (a strict per-mount limit); 0 for the machine's limits,
+  // as a disk file system has (adapter.cc, SetDirtyLimit).
+  uint64_t dirty_limit = 0;
   // Serve requests over FUSE io_uring (uring.h) when the kernel offers it;
   // requests still come through /dev/fuse until every queue is registered.
   bool io_uring = false;
@@ -114,6 +118,12 @@ class FuseAdapter {
   std::pair<std::string, uint64_t> Transport();
 
  private:
+  // With the writeback cache, after a power cut and before the pages are
+  // invalidated: has the kernel write back the mount's dirty pages (syncfs),
+  // which the model refuses (old epoch). Invalidating a dirty page makes the
+  // kernel write it back first, one page per round trip: 4.6 to 5.4 s for
+  // 1 GiB dirty, against 0.13 to 0.16 s in syncfs's batched writes.
+  void WriteBackDirtyPages();
   friend struct Handlers;
   FuseAdapter(model::Filesystem& fs, MountOptions options);
 

@@ -751,6 +751,15 @@ Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, 
   // The copy and the checksum need no model state: made before the lock,
   // they run in parallel on the session's threads (the kernel's writeback
   // has up to 12 writes in flight), and the lock covers only the bookkeeping.
+  // A write that will be refused is refused first, without them: after a
+  // power cut with the writeback cache, the kernel writes back every dirty
+  // page of the open files through their old handles before it drops them.
+  {
+    std::lock_guard lock(impl_->mu);
+    auto h = impl_->GetHandle(fh);
+    if (!h.ok()) return Errno{h.error()};
+    if (!Writable((*h)->flags)) return Errno{EBADF};
+  }
   WriteData prepared(offset, data);
   const uint32_t digest = impl_->options.trace && !data.empty() ? Digest(data) : 0;
   std::lock_guard lock(impl_->mu);

@@ -57,6 +57,21 @@ TEST_CASE("mount with an unknown model exits 2 and lists the models") {
   CHECK(MountTypeAt(t.path + "/mnt").empty());
 }
 
+TEST_CASE("mount with --dirty-limit not a size, or without --writeback-cache, exits 2") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  std::filesystem::create_directory(t.path + "/mnt");
+  CommandResult r =
+      Blackout({"mount", t.path + "/mnt", "--writeback-cache", "--dirty-limit", "lots"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--dirty-limit 'lots' is not a size") != std::string::npos);
+  CHECK(Lines(r.err) == 1);
+  r = Blackout({"mount", t.path + "/mnt", "--dirty-limit", "64M"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--dirty-limit requires --writeback-cache") != std::string::npos);
+  CHECK(MountTypeAt(t.path + "/mnt").empty());
+}
+
 TEST_CASE("a second mount on the same path exits 2 and leaves the first one working") {
   MountFixture m;
   const CommandResult r = Blackout({"mount", m.mnt()});
