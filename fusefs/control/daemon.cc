@@ -7,7 +7,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "fusefs/control/cache_drop_queue.h"
 #include "fusefs/control/heap_prefault.h"
@@ -97,6 +100,20 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   hooks.invalidate = [raw](const std::vector<std::pair<model::Ino, std::string>>& entries,
                            const std::vector<model::Ino>& inodes) {
     raw->InvalidateKernelCaches(entries, inodes);
+  };
+  // Entries a power cut removed, dropped after its reply (the kernel may free
+  // a file's whole page cache on each). Tests widen the window between the
+  // reply and the drop to check what a program sees in it
+  // (BLACKOUT_TEST_GONE_ENTRY_DELAY_MS, fusefs_crash_table_test).
+  const char* delay_env = std::getenv("BLACKOUT_TEST_GONE_ENTRY_DELAY_MS");
+  const std::chrono::milliseconds gone_delay(delay_env != nullptr ? std::atoi(delay_env) : 0);
+  CacheDropQueue gone_entries(
+      [raw, gone_delay](const CacheDropQueue::Entries& entries, const CacheDropQueue::Inodes&) {
+        std::this_thread::sleep_for(gone_delay);
+        raw->InvalidateEntries(entries);
+      });
+  hooks.invalidate_later = [&gone_entries](CacheDropQueue::Entries entries) {
+    gone_entries.Push(std::move(entries), {});
   };
   // The session loop wakes for a signal, not for fuse_session_exit alone;
   // every other thread blocks signals, so this one reaches the loop.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "fusefs/control/fault_protocol.h"
@@ -182,7 +183,16 @@ json ControlServer::PowerCut(const json& request) {
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
   std::vector<model::Ino> inodes = cut.changed;
   inodes.insert(inodes.end(), cut.forgotten.begin(), cut.forgotten.end());
+  std::vector<std::pair<model::Ino, std::string>> later;
+  if (hooks_.invalidate_later) {
+    auto gone = [&cut](const std::pair<model::Ino, std::string>& e) {
+      return std::binary_search(cut.gone_entries.begin(), cut.gone_entries.end(), e);
+    };
+    std::copy_if(entries.begin(), entries.end(), std::back_inserter(later), gone);
+    entries.erase(std::remove_if(entries.begin(), entries.end(), gone), entries.end());
+  }
   if (hooks_.invalidate) hooks_.invalidate(entries, inodes);
+  if (!later.empty()) hooks_.invalidate_later(std::move(later));
   Log()->info("power cut ({}): dropped {} pending operations, epoch {}", state, cut.dropped_ops,
               cut.epoch);
   return json{{"ok", true},

@@ -63,6 +63,10 @@ struct ServerHooks {
   std::function<void(const std::vector<std::pair<model::Ino, std::string>>&,
                      const std::vector<model::Ino>&)>
       invalidate;
+  // Called with the entries of `invalidate` whose name is gone after the cut
+  // (model::PowerCutResult::gone_entries) instead of passing them to it: the
+  // caller drops them later, on another thread. Unset: all go to invalidate.
+  std::function<void(std::vector<std::pair<model::Ino, std::string>>)> invalidate_later;
   // Called after the reply to "shutdown" is sent.
   std::function<void()> shutdown;
   // How the kernel's requests reach the daemon, for status: "io_uring" and

@@ -757,6 +757,14 @@ void FuseAdapter::WriteBackDirtyPages() {
   close(fd);
 }
 
+void FuseAdapter::InvalidateEntries(
+    const std::vector<std::pair<model::Ino, std::string>>& entries) {
+  if (!mounted_) return;
+  for (const auto& [parent, name] : entries) {
+    fuse_lowlevel_notify_inval_entry(session_, parent, name.data(), name.size());
+  }
+}
+
 InvalidationCount FuseAdapter::InvalidateKernelCaches(
     const std::vector<std::pair<model::Ino, std::string>>& entries,
     const std::vector<model::Ino>& extra_inodes) {

@@ -110,6 +110,10 @@ class FuseAdapter {
   InvalidationCount InvalidateKernelCaches(
       const std::vector<std::pair<model::Ino, std::string>>& entries,
       const std::vector<model::Ino>& inodes = {});
+  // Tells the kernel to drop these (parent, name) entries, nothing else: the
+  // entries a power cut removed, after InvalidateKernelCaches had the rest
+  // (model::PowerCutResult::gone_entries).
+  void InvalidateEntries(const std::vector<std::pair<model::Ino, std::string>>& entries);
 
   const std::string& mountpoint() const { return options_.mountpoint; }
 

@@ -280,6 +280,10 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
     const Node* now = it->second.get();
     for (const auto& [name, child] : node->entries) {
       auto e = now->entries.find(name);
+      // Gone: the name and its inode both (an inode that lives on, under
+      // another name, would still answer through the old dentry).
+      if (e == now->entries.end() && vol.nodes.count(child) == 0)
+        result.gone_entries.emplace_back(ino, name);
       if (e == now->entries.end() || e->second != child)
         result.stale_entries.emplace_back(ino, name);
     }
@@ -302,6 +306,7 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
   std::sort(result.stale_entries.begin(), result.stale_entries.end());
   result.stale_entries.erase(std::unique(result.stale_entries.begin(), result.stale_entries.end()),
                              result.stale_entries.end());
+  std::sort(result.gone_entries.begin(), result.gone_entries.end());
   std::sort(result.forgotten.begin(), result.forgotten.end());
   std::sort(result.changed.begin(), result.changed.end());
 

@@ -96,7 +96,7 @@ Filesystem::Impl::~Impl() { JoinReaper(); }
 
 Result<const Node*> Filesystem::Impl::Dir(Ino ino) const {
   const Node* n = vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   if (!n->IsDir()) return Errno{ENOTDIR};
   return n;
 }
@@ -461,7 +461,7 @@ void Filesystem::Forget(Ino ino, uint64_t nlookup) {
 Result<Attr> Filesystem::GetAttr(Ino ino) {
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   return n->Report();
 }
 
@@ -474,7 +474,7 @@ Result<Attr> Filesystem::SetAttr(Ino ino, const AttrChange& change, std::optiona
     ino = (*h)->ino;
   }
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   if (change.size) {
     if (n->IsDir()) return Errno{EISDIR};
     if (!n->IsReg()) return Errno{EINVAL};
@@ -531,7 +531,7 @@ Result<Attr> Filesystem::Symlink(Ino parent, std::string_view name, std::string_
 Result<std::string> Filesystem::Readlink(Ino ino) {
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   if (!S_ISLNK(n->attr.mode)) return Errno{EINVAL};
   return n->target;
 }
@@ -540,7 +540,7 @@ Result<Attr> Filesystem::Link(Ino ino, Ino new_parent, std::string_view new_name
                               const Caller& who) {
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   if (n->IsDir()) return Errno{EPERM};
   // A file whose last name is gone cannot get a new one (linkat(2): ENOENT).
   if (n->attr.nlink == 0) return Errno{ENOENT};
@@ -705,7 +705,7 @@ Result<Fh> Filesystem::Open(Ino ino, int flags, const Caller& who) {
   std::lock_guard lock(impl_->mu);
   Impl& m = *impl_;
   const Node* n = m.vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   if (n->IsDir() && Writable(flags)) return Errno{EISDIR};
   if (S_ISLNK(n->attr.mode)) return Errno{ELOOP};
   auto paths = [&] { return m.PathsOf(ino); };
@@ -945,7 +945,7 @@ Result<void> Filesystem::SetXattr(Ino ino, std::string_view name, std::string_vi
   if (value.size() > kMaxXattrValue) return Errno{E2BIG};
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   bool exists = n->xattrs.count(name) != 0;
   if ((flags & XATTR_CREATE) && exists) return Errno{EEXIST};
   if ((flags & XATTR_REPLACE) && !exists) return Errno{ENODATA};
@@ -959,7 +959,7 @@ Result<void> Filesystem::SetXattr(Ino ino, std::string_view name, std::string_vi
 Result<std::string> Filesystem::GetXattr(Ino ino, std::string_view name) {
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   auto it = n->xattrs.find(name);
   if (it == n->xattrs.end()) return Errno{ENODATA};
   return it->second;
@@ -968,7 +968,7 @@ Result<std::string> Filesystem::GetXattr(Ino ino, std::string_view name) {
 Result<std::vector<std::string>> Filesystem::ListXattr(Ino ino) {
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   std::vector<std::string> names;
   names.reserve(n->xattrs.size());
   for (const auto& [name, value] : n->xattrs) names.push_back(name);
@@ -978,7 +978,7 @@ Result<std::vector<std::string>> Filesystem::ListXattr(Ino ino) {
 Result<void> Filesystem::RemoveXattr(Ino ino, std::string_view name, const Caller& who) {
   std::lock_guard lock(impl_->mu);
   const Node* n = impl_->vol.Find(ino);
-  if (n == nullptr) return Errno{ENOENT};
+  if (n == nullptr) return Errno{ESTALE};  // a power cut took the inode
   if (n->xattrs.count(name) == 0) return Errno{ENODATA};
   PendingOp op = NewOp(OpKind::kRemoveXattr, ino);
   op.name = std::string(name);

@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -445,6 +444,32 @@ TEST_CASE("handles opened before a power cut answer EIO on every call but Releas
   CHECK(d.Read("f") == kData);  // new handles work
 }
 
+TEST_CASE("a power cut reports as gone only names whose inode no longer exists either") {
+  Disk d;
+  d.Durable("a", "a-data");
+  d.Durable("b", "b-data");
+  d.Durable("c", "c-data");
+  REQUIRE(d.fs.Rename(kRootIno, "a", kRootIno, "b", 0, kWho).ok());  // never synced
+  REQUIRE(d.fs.Rename(kRootIno, "c", kRootIno, "moved", 0, kWho).ok());
+  d.Close(d.Create("new"));
+  auto r = d.fs.PowerCut();
+  using Entry = std::pair<Ino, std::string>;
+  auto stale = [&r](const Entry& e) {
+    return std::find(r.stale_entries.begin(), r.stale_entries.end(), e) != r.stale_entries.end();
+  };
+  // "b" names its old inode again and "a" is back (the kernel may hold a
+  // negative entry): both must go before the cut is answered.
+  CHECK(stale({kRootIno, "b"}));
+  CHECK(stale({kRootIno, "a"}));
+  CHECK(stale({kRootIno, "new"}));
+  // "moved" is gone but its inode is "c" again: it would still answer
+  // through the kernel's old dentry, so that entry goes at once too.
+  CHECK(stale({kRootIno, "moved"}));
+  CHECK(r.gone_entries == std::vector<Entry>{{kRootIno, "new"}});
+  CHECK(d.Read("a") == "a-data");
+  CHECK(d.Read("b") == "b-data");
+}
+
 TEST_CASE("durable inodes keep their numbers across a power cut; lost ones are reported") {
   Disk d;
   d.Durable("kept", kData);
@@ -456,19 +481,20 @@ TEST_CASE("durable inodes keep their numbers across a power cut; lost ones are r
   CHECK(std::find(r.forgotten.begin(), r.forgotten.end(), lost) != r.forgotten.end());
   CHECK(std::find(r.stale_entries.begin(), r.stale_entries.end(),
                   std::pair<Ino, std::string>(kRootIno, "lost")) != r.stale_entries.end());
-  CHECK(d.fs.GetAttr(lost).error() == ENOENT);
+  // The name is gone, not replaced: the kernel may drop it after the cut.
+  CHECK(r.gone_entries == std::vector<std::pair<Ino, std::string>>{{kRootIno, "lost"}});
+  // ESTALE, not ENOENT: the kernel may still hold a dentry for it, and
+  // ESTALE makes it walk the path again instead of failing the call.
+  CHECK(d.fs.GetAttr(lost).error() == ESTALE);
 }
 
-TEST_CASE("a power cut with 1 GiB of pending data takes well under 50 ms") {
+// How long it takes is measured by scripts/bench (blackout-cutbench), not here.
+TEST_CASE("a power cut with 1 GiB of pending data drops all of it") {
   Disk d;
   Fh fh = d.Create("big");
   std::string chunk(1 << 20, 'x');
   for (int i = 0; i < 1024; ++i) d.Write(fh, uint64_t(i) << 20, chunk);
-  auto start = std::chrono::steady_clock::now();
   auto r = d.fs.PowerCut();
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
-  INFO("power cut took " << ms.count() << " ms");
-  CHECK(ms.count() < 50);
   CHECK(r.dropped_ops == 1025);
   CHECK_FALSE(d.Read("big"));
 }
@@ -489,7 +515,7 @@ TEST_CASE("an unlinked file stays readable and writable until its last handle is
   CHECK(d.fs.GetAttr(ino)->nlink == 0);
   d.Close(fh);
   d.fs.Forget(ino, 100);  // the kernel drops its references
-  CHECK(d.fs.GetAttr(ino).error() == ENOENT);
+  CHECK(d.fs.GetAttr(ino).error() == ESTALE);
 }
 
 TEST_CASE("rename flags and errors are those of Linux") {

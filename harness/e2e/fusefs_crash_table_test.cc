@@ -220,6 +220,48 @@ TEST_CASE("ctl sync makes everything durable, as a sync event for the whole moun
   CHECK(ReadFileIfExists(m.Path("d/f")) == kData);
 }
 
+// The kernel drops a removed name's dentry after the cut is answered (a 1 GiB
+// file's page cache is freed there). Until then the model answers ESTALE for
+// the old inode and the kernel walks the path again, so programs see the
+// crash state at once. The daemon here waits 0.5 s before it drops them, so
+// that every call below lands in that window (with ENOENT instead of ESTALE
+// the open(O_CREAT) fails: the kernel trusts its cached dentry).
+TEST_CASE("names a power cut removed are gone at once, and can be made again at once") {
+  const std::string mode = GENERATE(from_range(Modes()));
+  setenv("BLACKOUT_TEST_GONE_ENTRY_DELAY_MS", "500", 1);
+  ModeMount mm("posix-strict", mode);
+  unsetenv("BLACKOUT_TEST_GONE_ENTRY_DELAY_MS");
+  const MountFixture& m = mm.m;
+  INFO(m.Reproduce());
+  MakeDurableFile(m, "r", kData);
+  REQUIRE(rename(m.Path("r").c_str(), m.Path("moved").c_str()) == 0);  // undone by the cut
+  WriteFile(m.Path("f"), kData, /*do_fsync=*/false);
+  std::filesystem::create_directory(m.Path("d"));
+  WriteFile(m.Path("d/f"), kData, /*do_fsync=*/false);
+  REQUIRE(symlink("target", m.Path("l").c_str()) == 0);
+  m.PowerCut();
+  // A name whose inode lives on under another name must be gone at once.
+  CHECK_FALSE(Exists(m.Path("moved")));
+  CHECK(ReadFileIfExists(m.Path("r")) == kData);
+  struct stat st {};
+  CHECK(stat(m.Path("f").c_str(), &st) == -1);
+  CHECK(errno == ENOENT);
+  CHECK(stat(m.Path("d/f").c_str(), &st) == -1);
+  CHECK(errno == ENOENT);
+  CHECK(lstat(m.Path("l").c_str(), &st) == -1);
+  CHECK(errno == ENOENT);
+  // Made again, as recovery right after a crash would.
+  {
+    Fd f(m.Path("f"), O_WRONLY | O_CREAT);
+    f.Write("again");
+  }
+  CHECK(mkdir(m.Path("d").c_str(), 0755) == 0);
+  CHECK(symlink("elsewhere", m.Path("l").c_str()) == 0);
+  CHECK(ReadFileIfExists(m.Path("f")) == "again");
+  CHECK(std::filesystem::read_symlink(m.Path("l")) == "elsewhere");
+  CHECK(std::filesystem::is_empty(m.Path("d")));
+}
+
 TEST_CASE("power-cut to a crash-state id (prefix:S) keeps exactly the operations up to S") {
   const std::string mode = GENERATE(from_range(Modes()));
   ModeMount mm("posix-strict", mode);
@@ -279,10 +321,11 @@ TEST_CASE(
       CHECK(Knob(devno, "max_ratio") == "100");
     } else {
       CHECK(Knob(devno, "strict_limit") == "1");
-      // The kernel keeps the limit as a ratio: a few KiB below what was asked.
-      const uint64_t max_bytes = std::stoull(Knob(devno, "max_bytes"));
-      CHECK(max_bytes <= (8u << 20));
-      CHECK(max_bytes > (7u << 20));
+      // The kernel keeps the limit as a ratio of the machine's dirty limit,
+      // which moves with free memory: it reads back near what was asked.
+      const double max_bytes = std::stod(Knob(devno, "max_bytes"));
+      CHECK(max_bytes > 0.9 * (8 << 20));
+      CHECK(max_bytes < 1.1 * (8 << 20));
     }
   } else {
     WARN("not root: the mount keeps FUSE's dirty limit, the knobs are not checked");

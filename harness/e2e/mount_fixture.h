@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +30,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace blackout::e2e {
@@ -161,6 +163,13 @@ class MountFixture {
       Cleanup();
       throw std::runtime_error("blackout mount failed (exit " + std::to_string(r.exit_code) +
                                "): " + r.err + "\nlog:\n" + log);
+    }
+    // The daemon registers its ring queues when the kernel's INIT arrives,
+    // which can be just after `blackout mount` returns.
+    const auto ring_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ring && Ctl({"status"})["transport"] != "io_uring" &&
+           std::chrono::steady_clock::now() < ring_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (ring && Ctl({"status"})["transport"] != "io_uring") {
       const std::string log = ReadWholeFile(mnt_ + ".log");
