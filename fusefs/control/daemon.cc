@@ -155,6 +155,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   server.Stop();
   fs.SetCacheDropListener(nullptr);
   drops.Stop();
+  gone_entries.Stop();  // it uses the adapter, which goes next
   adapter->Unmount();
   adapter.reset();
   log->info("stopped");
