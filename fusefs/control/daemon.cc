@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "fusefs/control/cache_drop_queue.h"
 #include "fusefs/control/heap_prefault.h"
 #include "fusefs/control/server.h"
+#include "fusefs/control/signal_free_thread.h"
 #include "fusefs/fuse/adapter.h"
 #include "fusefs/lazyfs/fifo_reader.h"
 
@@ -144,9 +146,36 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
 
   log->info("blackoutfs ready on {} (model {}, control socket {})", config.mountpoint,
             model::Name(config.model), config.socket_path);
-  Report(ready_fd, "OK");
+  // With --io-uring the ring's queues are registered when the kernel's INIT
+  // arrives, which the session loop below serves: `blackout mount` returns
+  // once they are, so that the first requests and `ctl status` already use
+  // the ring (after 5 s without them, the mount goes on through /dev/fuse).
+  std::atomic<bool> loop_ended{false};
+  std::thread ready_reporter;
+  if (config.io_uring && ready_fd >= 0) {
+    ready_reporter = SignalFreeThread([&] {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (raw->Transport().first != "io_uring" && !loop_ended.load() &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (loop_ended.load()) {
+        Report(ready_fd,
+               "ERR the daemon stopped before its io_uring queues started; see " + config.log_path);
+        return;
+      }
+      if (raw->Transport().first != "io_uring") {
+        log->warn("io_uring queues not started 5 s after the mount; serving /dev/fuse");
+      }
+      Report(ready_fd, "OK");
+    });
+  } else {
+    Report(ready_fd, "OK");
+  }
 
   const int rc = adapter->Loop();
+  loop_ended.store(true);
+  if (ready_reporter.joinable()) ready_reporter.join();
   log->info("session loop ended ({}); unmounting {}",
             rc > 0 ? "signal " + std::to_string(rc) : "rc " + std::to_string(rc),
             config.mountpoint);

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -30,7 +29,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace blackout::e2e {
@@ -164,13 +162,7 @@ class MountFixture {
       throw std::runtime_error("blackout mount failed (exit " + std::to_string(r.exit_code) +
                                "): " + r.err + "\nlog:\n" + log);
     }
-    // The daemon registers its ring queues when the kernel's INIT arrives,
-    // which can be just after `blackout mount` returns.
-    const auto ring_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (ring && Ctl({"status"})["transport"] != "io_uring" &&
-           std::chrono::steady_clock::now() < ring_deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    // `blackout mount --io-uring` returns once the ring's queues serve.
     if (ring && Ctl({"status"})["transport"] != "io_uring") {
       const std::string log = ReadWholeFile(mnt_ + ".log");
       Cleanup();
