@@ -121,6 +121,9 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // every other thread blocks signals, so this one reaches the loop.
   hooks.shutdown = [] { kill(getpid(), SIGTERM); };
   hooks.transport = [raw] { return raw->Transport(); };
+  hooks.dirty_limit = [raw, bytes = config.dirty_limit] {
+    return std::pair<std::string, uint64_t>(raw->DirtyLimit(), bytes);
+  };
   // Crash triggers and btrfs reverts change the model inside a request.
   CacheDropQueue drops(
       [raw](const CacheDropQueue::Entries& entries, const CacheDropQueue::Inodes& inodes) {

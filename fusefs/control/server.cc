@@ -105,6 +105,11 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
       reply["transport"] = transport;
       reply["ring_requests"] = ring_requests;
     }
+    if (hooks_.dirty_limit) {
+      const auto [limit, bytes] = hooks_.dirty_limit();
+      if (!limit.empty()) reply["dirty_limit"] = limit;
+      if (limit == "strict") reply["dirty_limit_bytes"] = bytes;
+    }
     return reply;
   }
   if (cmd == "seq") return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};

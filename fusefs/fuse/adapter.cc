@@ -88,9 +88,10 @@ void RaiseReadahead(const std::string& mountpoint) {
 // 4 KiB writes of a 256 MiB file twice as fast (BENCHMARKS.md). The price is
 // paid at a power cut, when the kernel writes back what is dirty (refused:
 // old epoch, WriteBackDirtyPages) and frees it: 0.3 to 0.4 ms per dirty MiB.
-void SetDirtyLimit(const std::string& mountpoint, uint64_t limit) {
+// Returns whether the kernel took the knobs.
+bool SetDirtyLimit(const std::string& mountpoint, uint64_t limit) {
   const std::optional<MountInfo> m = MountAt(mountpoint);
-  if (!m) return;
+  if (!m) return false;
   const std::string dir = "/sys/class/bdi/" + m->devno + "/";
   const std::vector<std::pair<std::string, std::string>> knobs =
       limit == 0 ? std::vector<std::pair<std::string, std::string>>{{"strict_limit", "0"},
@@ -113,6 +114,7 @@ void SetDirtyLimit(const std::string& mountpoint, uint64_t limit) {
   } else {
     Log()->info("dirty pages of {} limited to {} bytes ({})", mountpoint, limit, dir);
   }
+  return ok;
 }
 
 timespec Now() {
@@ -649,7 +651,11 @@ std::unique_ptr<FuseAdapter> FuseAdapter::Mount(model::Filesystem& fs, const Mou
   }
   Log()->info("mounted blackoutfs on {} (-o {})", options.mountpoint, opts);
   RaiseReadahead(options.mountpoint);
-  if (options.writeback_cache) SetDirtyLimit(options.mountpoint, options.dirty_limit);
+  if (options.writeback_cache) {
+    a->dirty_limit_ = !SetDirtyLimit(options.mountpoint, options.dirty_limit) ? "fuse"
+                      : options.dirty_limit == 0                              ? "machine"
+                                                                              : "strict";
+  }
   return a;
 }
 

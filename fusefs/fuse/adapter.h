@@ -121,6 +121,12 @@ class FuseAdapter {
   // ring} once the queues run, else {"/dev/fuse", 0}.
   std::pair<std::string, uint64_t> Transport();
 
+  // With the writeback cache, whose limit holds the mount's dirty pages:
+  // "machine" (the machine's, as a disk file system's), "strict"
+  // (MountOptions::dirty_limit bytes) or "fuse" (FUSE's own 1%: sysfs was
+  // not writable). Empty without the writeback cache.
+  const std::string& DirtyLimit() const { return dirty_limit_; }
+
  private:
   // With the writeback cache, after a power cut and before the pages are
   // invalidated: has the kernel write back the mount's dirty pages (syncfs),
@@ -164,6 +170,7 @@ class FuseAdapter {
   std::mutex uring_mu_;
   std::unique_ptr<UringQueues> uring_;
   bool mounted_ = false;
+  std::string dirty_limit_;  // DirtyLimit(); set at Mount
   bool signals_installed_ = false;
   std::mutex lookups_mu_;
   std::unordered_map<model::Ino, uint64_t> kernel_lookups_;

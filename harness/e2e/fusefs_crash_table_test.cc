@@ -316,10 +316,14 @@ TEST_CASE(
     // The mount's own bdi: FUSE's strict 1% limit lifted, or set to the bytes asked for.
     const std::string devno = DevnoAt(m.mnt());
     REQUIRE_FALSE(devno.empty());
+    const nlohmann::json status = m.Ctl({"status"});
     if (limit.empty()) {
+      CHECK(status["dirty_limit"] == "machine");
       CHECK(Knob(devno, "strict_limit") == "0");
       CHECK(Knob(devno, "max_ratio") == "100");
     } else {
+      CHECK(status["dirty_limit"] == "strict");
+      CHECK(status["dirty_limit_bytes"] == (8u << 20));
       CHECK(Knob(devno, "strict_limit") == "1");
       // The kernel keeps the limit as a ratio of the machine's dirty limit,
       // which moves with free memory: it reads back near what was asked.
@@ -329,6 +333,7 @@ TEST_CASE(
     }
   } else {
     WARN("not root: the mount keeps FUSE's dirty limit, the knobs are not checked");
+    CHECK(m.Ctl({"status"})["dirty_limit"] == "fuse");
   }
   const std::string old_content(1 << 20, 'o');
   MakeDurableFile(m, "f", old_content);
