@@ -318,6 +318,12 @@ int Ctl(const CtlArgs& a) {
       if (a.rest.size() > 1)
         return Usage("ctl: " + a.command + " takes one directory, got " + a.rest[1] + " too");
       request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
+      if (const std::string mnt = NormalizeMountpoint(a.mnt);
+          fusefs::PathOnMount(request["dir"], mnt)) {
+        return Usage("ctl: " + a.command + " " + a.rest[0] + " is inside the mount " + mnt +
+                     ": the files would become part of the state under test; give a directory "
+                     "outside it");
+      }
       if (!a.view.empty()) {
         if (a.view != "durable" && a.view != "volatile") {
           return Usage("ctl: --view " + a.view + " is unknown; views: durable, volatile");

@@ -16,6 +16,7 @@
 
 #include "fusefs/control/fault_protocol.h"
 #include "fusefs/control/signal_free_thread.h"
+#include "fusefs/fuse/mountinfo.h"
 
 namespace blackout::control {
 namespace {
@@ -37,6 +38,14 @@ std::shared_ptr<spdlog::logger> Log() {
 }
 
 json Error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
+
+// The refusal of a command asked to write its output into the mount, where it
+// would become part of the state under test.
+json InsideMount(const std::string& command, const std::string& path) {
+  return Error(command + ": " + path +
+               " is inside the mount: its files would become part of the state under test; give "
+               "a path outside it");
+}
 
 std::string RootRelative(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
@@ -213,6 +222,7 @@ json ControlServer::Snapshot(const json& request) {
         "snapshot: missing \"dir\": give the absolute path of an empty or missing directory");
   }
   const std::string dir = request["dir"];
+  if (fusefs::PathOnMount(dir, hooks_.mountpoint)) return InsideMount("snapshot", dir);
   model::View view = model::View::kDurable;
   if (request.contains("view")) {
     if (request["view"] == "durable") {
@@ -238,6 +248,7 @@ json ControlServer::CrashPoint(const json& request) {
     return Error("crash-point: missing \"path\": give the absolute path of the file to write");
   }
   const std::string path = request["path"];
+  if (fusefs::PathOnMount(path, hooks_.mountpoint)) return InsideMount("crash-point", path);
   // Written outside the lock of the model: SaveCrashPoint copies what it
   // needs under the lock, the file write does not hold up FUSE requests.
   const std::string bytes = fs_.SaveCrashPoint();
@@ -256,6 +267,7 @@ json ControlServer::SavedPoints(const json& request) {
         "the mount");
   }
   const std::string dir = request["dir"];
+  if (fusefs::PathOnMount(dir, hooks_.mountpoint)) return InsideMount("saved-points", dir);
   json points = json::array();
   for (const model::SavedCrashPoint& sp : fs_.TakeSavedCrashPoints()) {
     const std::string file =

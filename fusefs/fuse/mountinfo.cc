@@ -1,5 +1,10 @@
 #include "fusefs/fuse/mountinfo.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -38,6 +43,19 @@ std::optional<MountInfo> MountAt(const std::string& path) {
     found = MountInfo{devno, type};  // the last matching line is the one on top
   }
   return found;
+}
+
+bool PathOnMount(const std::string& path, const std::string& mountpoint) {
+  const std::optional<MountInfo> m = MountAt(mountpoint);
+  unsigned major = 0, minor = 0;
+  if (!m || std::sscanf(m->devno.c_str(), "%u:%u", &major, &minor) != 2) return false;
+  std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+  struct stat st {};
+  while (stat(p.c_str(), &st) != 0) {
+    if (!p.has_relative_path()) return false;  // not even "/" (cannot happen)
+    p = p.parent_path();
+  }
+  return st.st_dev == makedev(major, minor);
 }
 
 }  // namespace blackout::fusefs

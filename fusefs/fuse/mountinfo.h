@@ -16,4 +16,13 @@ struct MountInfo {
 // FUSE mount whose daemon is this process or does not answer.
 std::optional<MountInfo> MountAt(const std::string& path);
 
+// Whether `path` (absolute; it need not exist) lies on the file system
+// mounted at `mountpoint`: its nearest existing ancestor has that mount's
+// device number. Symbolic links and bind mounts are followed, so a path that
+// reaches the mount by another name counts too. False when nothing is
+// mounted at `mountpoint`. Stats the ancestor, which reaches the mount's
+// daemon when the path is inside: a daemon calls it from a thread that does
+// not serve FUSE requests.
+bool PathOnMount(const std::string& path, const std::string& mountpoint);
+
 }  // namespace blackout::fusefs

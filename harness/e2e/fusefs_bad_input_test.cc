@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -111,6 +112,65 @@ TEST_CASE("ctl with an unknown command or a missing argument exits 2 with one cl
   CHECK(r.exit_code == 2);
   // Nothing of that changed the mount.
   CHECK(m.Ctl({"status"})["epoch"] == epoch);
+}
+
+// One request on the control socket, as a program other than `blackout ctl`
+// would send it; returns the reply line.
+std::string RawRequest(const std::string& socket_path, const nlohmann::json& request) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path.c_str());
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const std::string line = request.dump() + "\n";
+  REQUIRE(write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+  std::string reply;
+  char c = 0;
+  while (read(fd, &c, 1) == 1 && c != '\n') reply.push_back(c);
+  close(fd);
+  return reply;
+}
+
+TEST_CASE("ctl asked to write its output inside the mount exits 2 and leaves the state as it was") {
+  MountFixture m;
+  WriteFile(m.Path("pending"), "not synced", false);
+  const nlohmann::json before = m.Ctl({"status"});
+  // Directly, relative to the working directory, and through a symbolic link
+  // outside the mount that leads into it.
+  const std::string link = m.scratch() + "/into-mount";
+  std::filesystem::create_directories(m.scratch());
+  std::filesystem::create_directory_symlink(m.mnt(), link);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"snapshot", m.Path("snap")},
+        std::vector<std::string>{"snapshot", link + "/deeper/snap", "--view", "volatile"},
+        std::vector<std::string>{"saved-points", m.mnt()}}) {
+    INFO(args[0] << " " << args[1]);
+    const CommandResult r = m.CtlCommand(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(args[1] + " is inside the mount " + m.mnt()) != std::string::npos);
+    CHECK(Lines(r.err) == 1);
+  }
+  // The daemon refuses the same requests from any other client.
+  for (const nlohmann::json& request :
+       {nlohmann::json{{"cmd", "snapshot"}, {"dir", link + "/snap"}},
+        nlohmann::json{{"cmd", "saved-points"}, {"dir", m.mnt()}},
+        nlohmann::json{{"cmd", "crash-point"}, {"path", m.Path("point.bin")}}}) {
+    INFO(request.dump());
+    const nlohmann::json reply = nlohmann::json::parse(RawRequest(m.socket(), request));
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"].get<std::string>().find("is inside the mount") != std::string::npos);
+  }
+  CHECK_FALSE(Exists(m.Path("snap")));
+  CHECK_FALSE(Exists(m.Path("point.bin")));
+  const nlohmann::json after = m.Ctl({"status"});
+  CHECK(after["pending_ops"] == before["pending_ops"]);
+  CHECK(after["seq"] == before["seq"]);
+  // A directory beside the mount, whose name starts like the mount's, is outside it.
+  const std::string beside = m.mnt() + "-snapshot";
+  CHECK(m.CtlCommand({"snapshot", beside}).exit_code == 0);
+  CHECK(ReadFileIfExists(beside + "/pending") == std::nullopt);  // durable view: never synced
+  std::filesystem::remove_all(beside);
 }
 
 TEST_CASE("ctl failing inside the daemon exits 1 with the daemon's error") {
