@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -125,6 +126,16 @@ bool ClaimSocketPath(const std::string& path, std::string* error) {
   return true;
 }
 
+// Whether `path` is the mount point or lies below it once the symbolic links
+// of its existing part are resolved. Called before the mount exists, so
+// resolving reaches no FUSE daemon.
+bool UnderMountpoint(const std::string& path, const std::string& mountpoint) {
+  const std::filesystem::path p(NormalizeMountpoint(path));
+  const std::filesystem::path m(mountpoint);
+  auto [m_end, p_at] = std::mismatch(m.begin(), m.end(), p.begin(), p.end());
+  return m_end == m.end();
+}
+
 int Mount(const MountArgs& args) {
   DaemonConfig config;
   config.mountpoint = NormalizeMountpoint(args.mnt);
@@ -173,10 +184,20 @@ int Mount(const MountArgs& args) {
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
                            : std::filesystem::absolute(args.ctl).lexically_normal().string();
+  // The daemon makes its socket and opens the FIFO while the kernel waits for
+  // it to answer the mount: a path inside the mount would wait on itself.
+  if (UnderMountpoint(config.socket_path, config.mountpoint)) {
+    return Usage("mount: --ctl " + args.ctl + " is inside the mount point " +
+                 config.mountpoint + "; put the control socket outside it");
+  }
   std::string error;
   if (!ClaimSocketPath(config.socket_path, &error)) return Usage("mount: " + error);
   if (!args.lazyfs_fifo.empty()) {
     config.lazyfs_fifo = std::filesystem::absolute(args.lazyfs_fifo).lexically_normal().string();
+    if (UnderMountpoint(config.lazyfs_fifo, config.mountpoint)) {
+      return Usage("mount: --lazyfs-fifo " + args.lazyfs_fifo + " is inside the mount point " +
+                   config.mountpoint + "; put the FIFO outside it");
+    }
   }
   if (!args.lazyfs_config.empty()) {
     // Checked here too, so that a bad config is reported before the fork.

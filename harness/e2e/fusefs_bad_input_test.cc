@@ -48,6 +48,38 @@ TEST_CASE("mount on a missing path exits 2 naming the path, and mounts nothing")
   CHECK_FALSE(Exists(missing + ".ctl"));
 }
 
+TEST_CASE("mount with its control socket or FIFO inside the mount point exits 2 at once") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  std::filesystem::create_directory_symlink(mnt, t.path + "/link");
+  // The daemon would make the socket, or open the FIFO, inside its own mount
+  // before it serves it, and wait on itself: `timeout` turns such a hang into
+  // a failure here instead of a stuck test.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--ctl", mnt + "/inner.ctl"},
+        std::vector<std::string>{"--ctl", t.path + "/link/sub/inner.ctl"},
+        std::vector<std::string>{"--ctl", mnt},
+        std::vector<std::string>{"--lazyfs-fifo", mnt + "/faults.fifo"}}) {
+    INFO(args[0] << " " << args[1]);
+    std::vector<std::string> argv = {"timeout", "-s", "KILL", "20", BlackoutBin(), "mount", mnt};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const CommandResult r = RunCommand(argv);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(args[0] + " " + args[1] + " is inside the mount point " + mnt) !=
+          std::string::npos);
+    CHECK(Lines(r.err) == 1);
+    CHECK(MountTypeAt(mnt).empty());
+  }
+  // A socket beside the mount point, whose name starts like it, is outside.
+  const CommandResult ok = Blackout({"mount", mnt, "--ctl", mnt + "-beside.ctl"});
+  REQUIRE(ok.exit_code == 0);
+  CHECK(Blackout({"ctl", mnt, "status", "--ctl", mnt + "-beside.ctl"}).exit_code == 0);
+  CHECK(Blackout({"umount", mnt, "--ctl", mnt + "-beside.ctl"}).exit_code == 0);
+  CHECK(MountTypeAt(mnt).empty());
+}
+
 TEST_CASE("mount with an unknown model exits 2 and lists the models") {
   ExitSkippedWithoutFuse();
   TempDir t;
