@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,10 +124,36 @@ std::string Dropped(const std::vector<uint64_t>& seqs) {
   return s;
 }
 
+// Why `program` (a command's argv[0]) cannot be started, or "" when it can
+// be: execvp's rules, checked before anything is mounted. The command runs
+// in the fresh, empty mount, so a relative path with a slash never exists.
+std::string WhyNotRunnable(const std::string& program) {
+  const auto runnable = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+  };
+  if (program.find('/') != std::string::npos) {
+    if (program[0] != '/') {
+      return program + " is relative, and the command starts in the fresh, empty mount; give "
+                       "an absolute path";
+    }
+    return runnable(program) ? "" : program + " is not an executable file";
+  }
+  const char* env = std::getenv("PATH");
+  std::stringstream dirs(env != nullptr && *env != '\0' ? env : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (runnable((dir.empty() ? "." : dir) + "/" + program)) return "";
+  }
+  return program + " is not found in PATH";
+}
+
 }  // namespace
 
 Expected<RecordResult> Record(const RecordOptions& options) {
   if (options.command.empty()) return Error{"record: give the command after --"};
+  if (const std::string why = WhyNotRunnable(options.command[0]); !why.empty()) {
+    return Error{"record: cannot run the command: " + why};
+  }
   const std::string out = std::filesystem::absolute(options.out).lexically_normal().string();
   if (!std::filesystem::is_directory(std::filesystem::path(out).parent_path())) {
     return Error{"record: --out " + options.out + ": directory " +

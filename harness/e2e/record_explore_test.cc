@@ -129,6 +129,27 @@ TEST_CASE("explore reports no violation when the file and its directory are fsyn
   CHECK(ex.out.find("clean") != std::string::npos);
 }
 
+TEST_CASE("record of a command that cannot run exits 2 naming it, mounts nothing, writes no trace") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/never.trace";
+  const std::string not_exec = t.path + "/plain-file";
+  std::ofstream(not_exec) << "echo not executable\n";
+  for (const auto& [program, why] : std::vector<std::pair<std::string, std::string>>{
+           {"blackout-no-such-program", "is not found in PATH"},
+           {t.path + "/missing", "is not an executable file"},
+           {not_exec, "is not an executable file"},
+           {"./prog", "is relative, and the command starts in the fresh, empty mount"}}) {
+    INFO(program);
+    const Ran rec =
+        Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", program, "arg"});
+    CHECK(rec.exit_code == 2);
+    CHECK(rec.out.find("cannot run the command: " + program + " " + why) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(trace));
+    CHECK(NoMountLeft(t.path));
+  }
+}
+
 TEST_CASE("explore refuses a file that is not a crash point, and an unknown generator, with exit 2") {
   TempDir t;
   std::ofstream(t.path + "/junk") << "not a trace";
