@@ -19,29 +19,9 @@ class BitcaskSession final : public EngineSession {
       : store_(std::move(store)), sync_writes_(sync_writes) {}
 
   nlohmann::json Handle(const std::string& op, const nlohmann::json& req) override {
-    if (op == "put") {
-      auto key = rq::String(req, "key");
-      if (!key.ok()) return rq::ErrorReply(key.status());
-      auto value = rq::String(req, "value");
-      if (!value.ok()) return rq::ErrorReply(value.status());
-      return Reply(store_->Put(*key, *value));
-    }
-    if (op == "get") {
-      auto key = rq::String(req, "key");
-      if (!key.ok()) return rq::ErrorReply(key.status());
-      auto value = store_->Get(*key);
-      if (!value.ok()) return rq::ErrorReply(value.status());
-      nlohmann::json reply = {{"ok", true}, {"found", value->has_value()}};
-      if (value->has_value()) reply["value"] = **value;
-      return reply;
-    }
-    if (op == "delete") {
-      auto key = rq::String(req, "key");
-      if (!key.ok()) return rq::ErrorReply(key.status());
-      return Reply(store_->Delete(*key));
-    }
+    if (auto reply = rq::KeyValueOp(*store_, op, req)) return *reply;
     if (op == "scan") return Scan(req);
-    if (op == "compact") return Reply(store_->Compact());
+    if (op == "compact") return rq::StatusReply(store_->Compact());
     if (op == "verify") {
       nlohmann::json problems = nlohmann::json::array();
       for (const std::string& p : store_->Verify()) problems.push_back(p);
@@ -68,10 +48,6 @@ class BitcaskSession final : public EngineSession {
   Status Close() override { return store_->Close(); }
 
  private:
-  static nlohmann::json Reply(const Status& s) {
-    return s.ok() ? rq::OkReply() : rq::ErrorReply(s);
-  }
-
   // Half-open [start, end) over the live keys in key order (REF has no scan;
   // it is keys() + get()).
   nlohmann::json Scan(const nlohmann::json& req) {

@@ -95,6 +95,31 @@ inline nlohmann::json ErrorReply(const Status& s) {
 
 inline nlohmann::json OkReply() { return {{"ok", true}}; }
 
+// {"ok":true} when `s` is OK, else the error reply.
+inline nlohmann::json StatusReply(const Status& s) { return s.ok() ? OkReply() : ErrorReply(s); }
+
+// put, get and delete of a key-value store with Status Put(key, value),
+// Result<std::optional<std::string>> Get(key) and Status Delete(key): the
+// reply, or nullopt when `op` is none of the three.
+template <typename Store>
+std::optional<nlohmann::json> KeyValueOp(Store& store, const std::string& op,
+                                         const nlohmann::json& req) {
+  if (op != "put" && op != "get" && op != "delete") return std::nullopt;
+  auto key = String(req, "key");
+  if (!key.ok()) return ErrorReply(key.status());
+  if (op == "delete") return StatusReply(store.Delete(*key));
+  if (op == "put") {
+    auto value = String(req, "value");
+    if (!value.ok()) return ErrorReply(value.status());
+    return StatusReply(store.Put(*key, *value));
+  }
+  auto value = store.Get(*key);
+  if (!value.ok()) return ErrorReply(value.status());
+  nlohmann::json reply = {{"ok", true}, {"found", value->has_value()}};
+  if (value->has_value()) reply["value"] = **value;
+  return reply;
+}
+
 // The unknown-op reply every session gives.
 inline nlohmann::json UnknownOp(const std::string& op, const std::string& engine,
                                 std::initializer_list<const char*> ops) {

@@ -17,27 +17,7 @@ class LsmSession final : public EngineSession {
   explicit LsmSession(std::unique_ptr<lsm::LsmTree> tree) : tree_(std::move(tree)) {}
 
   nlohmann::json Handle(const std::string& op, const nlohmann::json& req) override {
-    if (op == "put") {
-      auto key = rq::String(req, "key");
-      if (!key.ok()) return rq::ErrorReply(key.status());
-      auto value = rq::String(req, "value");
-      if (!value.ok()) return rq::ErrorReply(value.status());
-      return Reply(tree_->Put(*key, *value));
-    }
-    if (op == "get") {
-      auto key = rq::String(req, "key");
-      if (!key.ok()) return rq::ErrorReply(key.status());
-      auto value = tree_->Get(*key);
-      if (!value.ok()) return rq::ErrorReply(value.status());
-      nlohmann::json reply = {{"ok", true}, {"found", value->has_value()}};
-      if (value->has_value()) reply["value"] = **value;
-      return reply;
-    }
-    if (op == "delete") {
-      auto key = rq::String(req, "key");
-      if (!key.ok()) return rq::ErrorReply(key.status());
-      return Reply(tree_->Delete(*key));
-    }
+    if (auto reply = rq::KeyValueOp(*tree_, op, req)) return *reply;
     if (op == "scan") {
       auto start = rq::StringOr(req, "start", "");
       if (!start.ok()) return rq::ErrorReply(start.status());
@@ -54,7 +34,7 @@ class LsmSession final : public EngineSession {
       for (const auto& [k, v] : *items) out.push_back({k, v});
       return {{"ok", true}, {"items", out}};
     }
-    if (op == "compact") return Reply(tree_->Compact());
+    if (op == "compact") return rq::StatusReply(tree_->Compact());
     if (op == "verify") {
       nlohmann::json problems = nlohmann::json::array();
       for (const std::string& p : tree_->Verify()) problems.push_back(p);
@@ -80,10 +60,6 @@ class LsmSession final : public EngineSession {
   Status Close() override { return tree_->Close(); }
 
  private:
-  static nlohmann::json Reply(const Status& s) {
-    return s.ok() ? rq::OkReply() : rq::ErrorReply(s);
-  }
-
   std::unique_ptr<lsm::LsmTree> tree_;
 };
 
