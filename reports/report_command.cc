@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -60,6 +61,20 @@ int Render(const ReportArgs& a) {
                  "%d. Use the blackout that wrote it, or run the scenarios again\n",
                  a.input.c_str(), version->get<int>(), kSchemaVersion);
     return 2;
+  }
+  if (!a.out.empty() && a.out != "-") {
+    const std::filesystem::path out = std::filesystem::absolute(a.out);
+    std::error_code ec;
+    if (std::filesystem::is_directory(out, ec)) {
+      std::fprintf(stderr, "blackout report: --out %s is a directory; give a file name\n",
+                   a.out.c_str());
+      return 2;
+    }
+    if (!std::filesystem::is_directory(out.parent_path(), ec)) {
+      std::fprintf(stderr, "blackout report: --out %s: directory %s does not exist\n",
+                   a.out.c_str(), out.parent_path().c_str());
+      return 2;
+    }
   }
   std::string content;
   if (a.format == "html")

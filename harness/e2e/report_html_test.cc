@@ -313,6 +313,18 @@ TEST_CASE("blackout report refuses what it cannot render with an error that says
   CHECK(o.text.find("blackout run") != std::string::npos);
   o = Shell(Bin() + " report " + w.path + "/newer.json --format pdf");
   CHECK(o.code == 2);
+  // Where the output cannot go: exit 2 naming the path, before any rendering.
+  std::ofstream(w.path + "/good.json") << SampleReport().dump();
+  o = Shell(Bin() + " report " + w.path + "/good.json -f md -o " + w.path + "/no-such-dir/r.md");
+  CHECK(o.code == 2);
+  CHECK(o.text.find("--out " + w.path + "/no-such-dir/r.md: directory " + w.path +
+                    "/no-such-dir does not exist") != std::string::npos);
+  o = Shell(Bin() + " report " + w.path + "/good.json -f md -o " + w.path);
+  CHECK(o.code == 2);
+  CHECK(o.text.find("is a directory") != std::string::npos);
+  o = Shell(Bin() + " report " + w.path + "/good.json -f md -o " + w.path + "/r.md");
+  CHECK(o.code == 0);
+  CHECK(Read(w.path + "/r.md").find("## What changed") != std::string::npos);
 }
 
 TEST_CASE("report.html shows the matrix and a timeline in a real browser, offline") {
