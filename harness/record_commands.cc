@@ -6,6 +6,7 @@
 #include "harness/child_process.h"
 #include "harness/record.h"
 #include "harness/sync_guard.h"
+#include "reports/report.h"
 
 namespace blackout::harness {
 namespace {
@@ -35,6 +36,11 @@ int RunRecord(RecordOptions options) {
 }
 
 int RunExplore(const ExploreOptions& options, const std::string& out_dir) {
+  // Checked before the crash states are run, which may take long.
+  if (std::string error; !out_dir.empty() && !reports::CheckWritableDir(out_dir, &error)) {
+    std::cerr << "blackout: explore: --out " << out_dir << ": " << error << "\n";
+    return 2;
+  }
   Expected<ExploreResult> r = Explore(options);
   if (!r.ok()) {
     std::cerr << "blackout: " << r.error() << "\n";

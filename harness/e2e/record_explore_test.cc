@@ -160,4 +160,22 @@ TEST_CASE("explore refuses a file that is not a crash point, and an unknown gene
   CHECK(missing.exit_code == 2);
 }
 
+TEST_CASE("explore with an --out it cannot write exits 2 before it runs any crash state") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/t.trace";
+  REQUIRE(Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh", "-c",
+               "echo hello > data.txt"})
+              .exit_code == 0);
+  std::ofstream(t.path + "/a-file") << "x";
+  const std::string marker = t.path + "/checked";
+  const Ran ex = Run({Bin(), "explore", trace, "--check", "touch " + marker, "--out",
+                      t.path + "/a-file/report"});
+  INFO(ex.out);
+  CHECK(ex.exit_code == 2);
+  CHECK(ex.out.find("--out " + t.path + "/a-file/report: cannot create the output directory") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(marker));  // no crash state was checked
+}
+
 }  // namespace
