@@ -259,7 +259,10 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
     f.after_what = Describe(ops[upto]);
     d.fixes.push_back(f);
     d.text += (d.text.empty() ? "" : " and ") + std::string("fsync of ") +
-              (x.directory ? "directory " + f.path + "/" : "file " + f.path) + " after trace #" +
+              (x.directory ? (f.path == "." ? std::string("the root directory")
+                                            : "directory " + f.path + "/")
+                           : "file " + f.path) +
+              " after trace #" +
               std::to_string(upto) + " (" + f.after_what + ")";
   }
   d.text += " would have prevented " + harm;

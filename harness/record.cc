@@ -22,6 +22,8 @@
 
 #include "fusefs/control/client.h"
 #include "fusefs/model/filesystem.h"
+#include "harness/diagnosis.h"
+#include "harness/explore.h"
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
 #include "reports/report.h"
@@ -121,6 +123,15 @@ std::string Dropped(const std::vector<uint64_t>& seqs) {
   std::string s;
   for (size_t i = 0; i < seqs.size() && i < 12; ++i) s += (i ? ", #" : "#") + std::to_string(seqs[i]);
   if (seqs.size() > 12) s += ", ... (" + std::to_string(seqs.size()) + " in all)";
+  return s;
+}
+
+// The ops a state lost, in words where the trace names them.
+std::string LostInWords(const StateOutcome& o) {
+  if (o.dropped.empty()) return "nothing pending";
+  if (!o.lost.is_array() || o.lost.empty()) return "pending ops " + Dropped(o.dropped);
+  std::string s;
+  for (const json& w : o.lost) s += (s.empty() ? "" : ", ") + w.get<std::string>();
   return s;
 }
 
@@ -229,26 +240,66 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
                  strerror(errno)};
   }
   const std::string work = tmpl;
+  // The pending ops in the trace's words (the loaded crash point traces
+  // them), for what each state lost and for the diagnosis.
+  json trace = {{"entries", json::array()}};
+  std::map<uint64_t, json> by_seq;
+  for (const model::TraceEntry& e : fs.Trace()) {
+    json entry = {{"seq", e.seq},
+                  {"op", e.op},
+                  {"ino", e.ino},
+                  {"path", e.path.empty() || e.path[0] == '/' ? e.path : "/" + e.path},
+                  {"offset", e.offset},
+                  {"length", e.length},
+                  {"detail", e.detail}};
+    by_seq[e.seq] = entry;
+    trace["entries"].push_back(std::move(entry));
+  }
+  // Runs the check in crash state `id`: its exit code and output.
+  auto check_state = [&](const std::string& id, StateOutcome* o) -> bool {
+    const std::string dir = work + "/state";
+    const std::string log = work + "/check.out";
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    if (!fs.MaterializeCrashState(id, dir).ok()) return false;
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const Finished f = RunIn({"sh", "-c", options.check}, dir, dir, id, fd, options.timeout_s);
+    if (fd >= 0) close(fd);
+    o->exit_code = f.exit_code;
+    o->timed_out = f.timed_out;
+    o->output = ReadAllFile(log, 4096);
+    return true;
+  };
   for (const model::CrashStateInfo& s : states) {
     StateOutcome o;
     o.id = s.id;
     o.generator = s.generator;
     o.dropped = s.dropped;
-    const std::string dir = work + "/state";
-    const std::string log = work + "/check.out";
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    if (!fs.MaterializeCrashState(s.id, dir).ok()) {
+    o.lost = DescribeOps(s.dropped, by_seq, kDescribedOps);
+    if (!check_state(s.id, &o)) {
+      std::error_code ec;
       std::filesystem::remove_all(work, ec);
-      return Error{"explore: cannot materialize crash state " + s.id + " into " + dir};
+      return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
     }
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const Finished f = RunIn({"sh", "-c", options.check}, dir, dir, s.id, fd, options.timeout_s);
-    if (fd >= 0) close(fd);
-    o.exit_code = f.exit_code;
-    o.timed_out = f.timed_out;
-    o.output = ReadAllFile(log, 4096);
-    if (o.violation()) ++result.violations;
+    if (o.violation()) {
+      ++result.violations;
+      // Which sync would have saved it (diagnosis.h): the state re-checked
+      // with the ops that sync would have made durable kept too.
+      DiagnosisInput di;
+      di.trace = &trace;
+      di.model = options.model;
+      di.kept = s.kept;
+      di.dropped = s.dropped;
+      di.torn = s.torn;
+      di.violated = {"check"};
+      di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+        StateOutcome again;
+        if (!check_state(id, &again)) return std::nullopt;
+        if (again.violation()) return std::vector<std::string>{"check"};
+        return std::vector<std::string>{};
+      };
+      o.diagnosis = Diagnose(di).ToJson();
+    }
     result.states.push_back(std::move(o));
   }
   std::error_code ec;
@@ -264,10 +315,15 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
     << "), " << result.violations << " violation(s)\n";
   for (const StateOutcome& o : result.states) {
     if (!o.violation()) continue;
-    s << "  VIOLATION " << o.id << ": lost pending ops " << Dropped(o.dropped) << "; check "
+    s << "  VIOLATION " << o.id << ": check "
       << (o.timed_out ? std::string("timed out") : "exited " + std::to_string(o.exit_code));
     std::string first = o.output.substr(0, o.output.find('\n'));
     if (!first.empty()) s << ": " << first;
+    s << "\n    lost: " << LostInWords(o);
+    if (o.diagnosis.is_object() && !o.diagnosis.value("text", "").empty()) {
+      s << "\n    " << (o.diagnosis.value("found", false) ? "fix: " : "no fix: ")
+        << o.diagnosis.value("text", "");
+    }
     s << "\n    reproduce: blackout explore " << ShellQuote(options.trace) << " --check "
       << ShellQuote(options.check) << " --states " << o.generator << " --model " << result.model
       << " --seed " << result.seed << "\n";
@@ -287,10 +343,13 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                                 std::to_string(result.seed);
   json states = json::array();
   json crash_states = json::array();
+  json scenario_findings = json::array();
   for (const StateOutcome& o : result.states) {
     states.push_back({{"id", o.id},
                       {"generator", o.generator},
                       {"dropped", o.dropped},
+                      {"lost", o.lost},
+                      {"diagnosis", o.diagnosis},
                       {"exit_code", o.exit_code},
                       {"timed_out", o.timed_out},
                       {"violation", o.violation()},
@@ -304,7 +363,26 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                            (o.output.empty() ? "" : ": " + o.output)}});
     }
     json pending = json::array();
-    for (uint64_t seq : o.dropped) pending.push_back("dropped #" + std::to_string(seq));
+    if (o.lost.is_array() && !o.lost.empty()) {
+      for (const json& w : o.lost) pending.push_back("dropped " + w.get<std::string>());
+    } else {
+      for (uint64_t seq : o.dropped) pending.push_back("dropped #" + std::to_string(seq));
+    }
+    // Named, as for an exec scenario, by the sync that would have saved the state.
+    json findings = json::array();
+    if (o.diagnosis.is_object() && o.diagnosis.value("found", false)) {
+      for (const json& fix : o.diagnosis["fixes"]) {
+        const std::string name = fix.value("sync", "") == "fsync-dir" ? "exec-directory-not-fsynced"
+                                                                      : "exec-file-not-fsynced";
+        if (std::find(findings.begin(), findings.end(), name) == findings.end()) {
+          findings.push_back(name);
+        }
+        if (std::find(scenario_findings.begin(), scenario_findings.end(), name) ==
+            scenario_findings.end()) {
+          scenario_findings.push_back(name);
+        }
+      }
+    }
     crash_states.push_back({{"point", "end"},
                             {"state", o.id},
                             {"generator", o.generator},
@@ -312,9 +390,17 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                             {"lost_writes", 0},
                             {"violations", std::move(violations)},
                             {"pending_at_crash", std::move(pending)},
-                            {"findings", json::array()},
+                            {"findings", std::move(findings)},
                             {"error", ""},
                             {"reproduce", "blackout ctl MNT power-cut --state " + o.id}});
+    if (!o.diagnosis.is_null()) {
+      crash_states.back()["exploration"] = {{"id", o.id},
+                                            {"generator", o.generator},
+                                            {"dropped", o.lost},
+                                            {"dropped_ops", o.dropped.size()},
+                                            {"diagnosis", o.diagnosis},
+                                            {"reproduce", reproduce}};
+    }
   }
   const bool ok = result.violations == 0;
   const std::string name = std::filesystem::path(options.trace).filename().string();
@@ -337,7 +423,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                                            std::to_string(result.violations) + " crash state(s)"},
                 {"contract", json::object()},
                 {"violations", ok ? json::array() : json::array({"check"})},
-                {"findings", json::array()},
+                {"findings", scenario_findings},
                 {"acked_writes", 0},
                 {"lost_writes", 0},
                 {"seconds", result.seconds},

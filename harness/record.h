@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ struct StateOutcome {
   int exit_code = 0;
   bool timed_out = false;
   std::string output;  // the check's stdout and stderr, at most 4 KiB
+  nlohmann::json lost;       // the dropped ops in words ("#4 rename /a.tmp -> /a"), bounded
+  nlohmann::json diagnosis;  // a violating state's Diagnosis::ToJson() (diagnosis.h), else null
   bool violation() const { return exit_code != 0 || timed_out; }
 };
 

@@ -282,38 +282,41 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
   Index(op);
   Relink(op);
 
-  if (options.trace) {
-    TraceRecord e;
-    e.seq = s;
-    e.pid = pid;
-    e.op = Intern(OpName(op.kind));
-    e.ino = op.ino;
-    switch (op.kind) {
-      case OpKind::kRename:
-        e.path = Intern(EntryPath(op.parent, op.name));
-        e.detail = PathId(op.ino);
-        break;
-      case OpKind::kSetXattr:
-      case OpKind::kRemoveXattr:
-        e.path = PathId(op.ino);
-        e.detail = Intern(op.name);
-        break;
-      default:
-        if (IsEntryOp(op.kind)) {
-          e.path = Intern(EntryPath(op.parent, op.name));
-          if (op.kind == OpKind::kSymlink) e.detail = Intern(op.value);
-        } else {
-          e.path = PathId(op.ino);
-        }
-    }
-    e.offset = op.offset;
-    e.length = op.length;
-    e.digest = digest;
-    e.flags = op.flags;
-    PushTrace(e);
-  }
+  if (options.trace) PushTrace(TraceOf(op, pid, digest));
   pending.emplace(s, std::move(op));
   return s;
+}
+
+Filesystem::Impl::TraceRecord Filesystem::Impl::TraceOf(const PendingOp& op, pid_t pid,
+                                                        uint32_t digest) {
+  TraceRecord e;
+  e.seq = op.seq;
+  e.pid = pid;
+  e.op = Intern(OpName(op.kind));
+  e.ino = op.ino;
+  switch (op.kind) {
+    case OpKind::kRename:
+      e.path = Intern(EntryPath(op.parent, op.name));
+      e.detail = PathId(op.ino);
+      break;
+    case OpKind::kSetXattr:
+    case OpKind::kRemoveXattr:
+      e.path = PathId(op.ino);
+      e.detail = Intern(op.name);
+      break;
+    default:
+      if (IsEntryOp(op.kind)) {
+        e.path = Intern(EntryPath(op.parent, op.name));
+        if (op.kind == OpKind::kSymlink) e.detail = Intern(op.value);
+      } else {
+        e.path = PathId(op.ino);
+      }
+  }
+  e.offset = op.offset;
+  e.length = op.length;
+  e.digest = digest;
+  e.flags = op.flags;
+  return e;
 }
 
 Result<Attr> Filesystem::Impl::NewInode(Ino parent, std::string_view name, uint32_t mode,

@@ -129,6 +129,8 @@ struct Filesystem::Impl {
   // Records `op` (seq assigned here), applies it to the volatile view, indexes
   // it and traces it. Returns its seq.
   Seq Commit(PendingOp op, pid_t pid, uint32_t digest = 0);
+  // The trace record of `op`, applied to vol just now (paths as they are).
+  TraceRecord TraceOf(const PendingOp& op, pid_t pid, uint32_t digest);
   void Index(const PendingOp& op);   // into by_inode/by_dir/by_child/meta
   void Relink(const PendingOp& op);  // links follow an entry operation
   void Record(const std::string& op, Ino ino, pid_t pid, uint64_t offset = 0, uint64_t length = 0,

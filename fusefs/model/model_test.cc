@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -1084,6 +1085,39 @@ TEST_CASE("a saved crash point gives the same crash states offline, under any mo
 
   CHECK(offline.fs.LoadCrashPoint("not a crash point").error() == EINVAL);
   CHECK(offline.fs.LoadCrashPoint(saved.substr(0, saved.size() / 2)).error() == EINVAL);
+}
+
+TEST_CASE("a loaded crash point traces its pending ops as the live trace named them") {
+  Disk live;
+  MemtableFlush(live);
+  live.Mkdir("dir");
+  REQUIRE(live.fs.Rename(kRootIno, "sst", live.Resolve("dir"), "sst", 0, kWho).ok());
+  std::map<Seq, TraceEntry> live_trace;
+  for (const TraceEntry& e : live.fs.Trace()) live_trace[e.seq] = e;
+  auto pending = live.fs.CrashStates("drop-all");
+  REQUIRE(pending.ok());
+  const std::vector<Seq> dropped = (*pending)[0].dropped;
+  REQUIRE(dropped.size() >= 4);  // create, write, unlink, mkdir, rename
+
+  Disk offline;
+  REQUIRE(offline.fs.LoadCrashPoint(live.fs.SaveCrashPoint()).ok());
+  std::map<Seq, TraceEntry> loaded;
+  for (const TraceEntry& e : offline.fs.Trace()) {
+    if (e.op != "power-cut") loaded[e.seq] = e;
+  }
+  REQUIRE(loaded.size() == dropped.size());
+  for (Seq seq : dropped) {
+    INFO("#" << seq);
+    REQUIRE(loaded.count(seq) == 1);
+    CHECK(loaded[seq].op == live_trace[seq].op);
+    CHECK(loaded[seq].ino == live_trace[seq].ino);
+    CHECK(loaded[seq].offset == live_trace[seq].offset);
+    CHECK(loaded[seq].length == live_trace[seq].length);
+    // Paths resolve in the loaded view: the file's create still names it
+    // where it was created; the rename names both ends.
+    CHECK(loaded[seq].path == live_trace[seq].path);
+    CHECK(loaded[seq].detail == live_trace[seq].detail);
+  }
 }
 
 TEST_CASE("concurrent writers, syncs and power cuts keep the model consistent") {

@@ -298,10 +298,14 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
   m.born = std::move(born);
   m.seq = std::max(m.seq, seq);
   m.next_ino = std::max(m.next_ino, next_ino);
+  // The trace gets the pending ops, described as the saving filesystem's
+  // trace described them (paths resolved in the loaded view), so that what
+  // explores a crash point offline can name what each state lost.
   for (auto& op : ops) {
     ApplyOp(m.vol, op, m.born);
     m.Index(op);
     m.Relink(op);
+    if (m.options.trace) m.PushTrace(m.TraceOf(op, 0, 0));
     m.pending.emplace(op.seq, std::move(op));
   }
   return Ok();

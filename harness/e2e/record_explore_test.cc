@@ -113,6 +113,57 @@ TEST_CASE("explore finds the crash state that loses a file written without fsync
   CHECK(Run({"sh", "-c", "'" + Bin() + "'" + line}).exit_code == 1);
 }
 
+TEST_CASE("explore names what each violating state lost and the fsync that would have saved it") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/save.trace";
+  // The atomic-save pattern with the file fsynced and its directory not:
+  // conf/ itself is durable (the root is fsynced after the mkdir).
+  const Ran rec = Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--",
+                       "python3", "-c",
+                       "import os\n"
+                       "os.mkdir('conf')\n"
+                       "root = os.open('.', os.O_RDONLY); os.fsync(root)\n"
+                       "with open('conf/c.tmp', 'w') as f:\n"
+                       "    f.write('v2'); f.flush(); os.fsync(f.fileno())\n"
+                       "os.rename('conf/c.tmp', 'conf/c')\n"});
+  INFO(rec.out);
+  REQUIRE(rec.exit_code == 0);
+  const Ran ex = Run({Bin(), "explore", trace, "--check", "grep -q v2 conf/c", "--out",
+                      t.path + "/report"});
+  INFO(ex.out);
+  CHECK(ex.exit_code == 1);
+  CHECK(ex.out.find("VIOLATION drop-all: check exited") != std::string::npos);
+  CHECK(ex.out.find("lost: #") != std::string::npos);
+  CHECK(ex.out.find("create /conf/c.tmp") != std::string::npos);
+  CHECK(ex.out.find("rename /conf/c.tmp -> /conf/c") != std::string::npos);
+  // The directory's fsync, not the file's (which the program made): the
+  // diagnosis re-ran the check in the state that fsync would have left.
+  CHECK(ex.out.find("fix: fsync of directory conf/ after trace #") != std::string::npos);
+  CHECK(ex.out.find("(rename conf/c.tmp -> conf/c) would have prevented") != std::string::npos);
+  CHECK(ex.out.find("fix: fsync of file") == std::string::npos);
+
+  std::ifstream in(t.path + "/report/report.json");
+  const nlohmann::json report = nlohmann::json::parse(in);
+  REQUIRE(report["scenarios"].size() == 1);
+  const nlohmann::json& scenario = report["scenarios"][0];
+  CHECK(scenario["findings"] == nlohmann::json::array({"exec-directory-not-fsynced"}));
+  size_t diagnosed = 0;
+  for (const nlohmann::json& st : scenario["crash_states"]) {
+    if (st["violations"].empty()) continue;
+    REQUIRE(st.contains("exploration"));
+    const nlohmann::json& dg = st["exploration"]["diagnosis"];
+    CHECK(dg["found"] == true);
+    REQUIRE(dg["fixes"].size() == 1);
+    CHECK(dg["fixes"][0]["sync"] == "fsync-dir");
+    CHECK(dg["fixes"][0]["path"] == "conf");
+    CHECK(st["pending_at_crash"].dump().find("rename /conf/c.tmp -> /conf/c") !=
+          std::string::npos);
+    ++diagnosed;
+  }
+  CHECK(diagnosed == report["violations"].get<size_t>());
+}
+
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
