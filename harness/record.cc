@@ -15,6 +15,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -270,6 +272,8 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o->output = ReadAllFile(log, 4096);
     return true;
   };
+  // Diagnoses of different states often re-check the same candidate state.
+  std::map<std::string, std::optional<std::vector<std::string>>> rechecked;
   for (const model::CrashStateInfo& s : states) {
     StateOutcome o;
     o.id = s.id;
@@ -293,10 +297,14 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
       di.torn = s.torn;
       di.violated = {"check"};
       di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+        if (auto it = rechecked.find(id); it != rechecked.end()) return it->second;
         StateOutcome again;
-        if (!check_state(id, &again)) return std::nullopt;
-        if (again.violation()) return std::vector<std::string>{"check"};
-        return std::vector<std::string>{};
+        std::optional<std::vector<std::string>> v;
+        if (check_state(id, &again)) {
+          v = again.violation() ? std::vector<std::string>{"check"} : std::vector<std::string>{};
+        }
+        rechecked.emplace(id, v);
+        return v;
       };
       o.diagnosis = Diagnose(di).ToJson();
     }
