@@ -376,6 +376,12 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
     } else {
       for (uint64_t seq : o.dropped) pending.push_back("dropped #" + std::to_string(seq));
     }
+    // This state alone, offline, as the summary prints it; BLACKOUT_STATE
+    // names it inside the check.
+    const std::string state_reproduce = "blackout explore " + ShellQuote(options.trace) +
+                                        " --check " + ShellQuote(options.check) + " --states " +
+                                        o.generator + " --model " + result.model + " --seed " +
+                                        std::to_string(result.seed);
     // Named, as for an exec scenario, by the sync that would have saved the state.
     json findings = json::array();
     if (o.diagnosis.is_object() && o.diagnosis.value("found", false)) {
@@ -400,14 +406,14 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                             {"pending_at_crash", std::move(pending)},
                             {"findings", std::move(findings)},
                             {"error", ""},
-                            {"reproduce", "blackout ctl MNT power-cut --state " + o.id}});
+                            {"reproduce", state_reproduce}});
     if (!o.diagnosis.is_null()) {
       crash_states.back()["exploration"] = {{"id", o.id},
                                             {"generator", o.generator},
                                             {"dropped", o.lost},
                                             {"dropped_ops", o.dropped.size()},
                                             {"diagnosis", o.diagnosis},
-                                            {"reproduce", reproduce}};
+                                            {"reproduce", state_reproduce}};
     }
   }
   const bool ok = result.violations == 0;

@@ -159,6 +159,10 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
     CHECK(dg["fixes"][0]["path"] == "conf");
     CHECK(st["pending_at_crash"].dump().find("rename /conf/c.tmp -> /conf/c") !=
           std::string::npos);
+    // Reproducible offline, from the trace, as the summary prints it.
+    CHECK(st["reproduce"].get<std::string>().rfind("blackout explore '" + trace + "'", 0) == 0);
+    CHECK(st["reproduce"].get<std::string>().find("--states " + st["generator"].get<std::string>()) !=
+          std::string::npos);
     ++diagnosed;
   }
   CHECK(diagnosed == report["violations"].get<size_t>());
