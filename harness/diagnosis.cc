@@ -262,8 +262,7 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
               (x.directory ? (f.path == "." ? std::string("the root directory")
                                             : "directory " + f.path + "/")
                            : "file " + f.path) +
-              " after trace #" +
-              std::to_string(upto) + " (" + f.after_what + ")";
+              " after trace #" + std::to_string(upto) + " (" + f.after_what + ")";
   }
   d.text += " would have prevented " + harm;
   return d;

@@ -147,8 +147,9 @@ std::string WhyNotRunnable(const std::string& program) {
   };
   if (program.find('/') != std::string::npos) {
     if (program[0] != '/') {
-      return program + " is relative, and the command starts in the fresh, empty mount; give "
-                       "an absolute path";
+      return program +
+             " is relative, and the command starts in the fresh, empty mount; give "
+             "an absolute path";
     }
     return runnable(program) ? "" : program + " is not an executable file";
   }
@@ -247,13 +248,11 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
   json trace = {{"entries", json::array()}};
   std::map<uint64_t, json> by_seq;
   for (const model::TraceEntry& e : fs.Trace()) {
-    json entry = {{"seq", e.seq},
-                  {"op", e.op},
-                  {"ino", e.ino},
-                  {"path", e.path.empty() || e.path[0] == '/' ? e.path : "/" + e.path},
-                  {"offset", e.offset},
-                  {"length", e.length},
-                  {"detail", e.detail}};
+    json entry = {
+        {"seq", e.seq},       {"op", e.op},
+        {"ino", e.ino},       {"path", e.path.empty() || e.path[0] == '/' ? e.path : "/" + e.path},
+        {"offset", e.offset}, {"length", e.length},
+        {"detail", e.detail}};
     by_seq[e.seq] = entry;
     trace["entries"].push_back(std::move(entry));
   }
@@ -418,31 +417,32 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
   }
   const bool ok = result.violations == 0;
   const std::string name = std::filesystem::path(options.trace).filename().string();
-  json scenario{{"name", name},
-                {"file", options.trace},
-                {"description", "blackout explore: the check `" + options.check +
-                                    "` in every crash state of the recorded trace"},
-                {"engine", "exec"},
-                {"config", json::object()},
-                {"profile", "-"},
-                {"model", result.model},
-                {"crash_kind", "power"},
-                {"crash_at", "end"},
-                {"states_requested", options.states},
-                {"check", json::array({"check-command"})},
-                {"expect", {{"violations", json::array()}}},
-                {"outcome", ok ? "as-expected" : "unexpected"},
-                {"error", ""},
-                {"mismatch", ok ? "" : "the check failed in " +
-                                           std::to_string(result.violations) + " crash state(s)"},
-                {"contract", json::object()},
-                {"violations", ok ? json::array() : json::array({"check"})},
-                {"findings", scenario_findings},
-                {"acked_writes", 0},
-                {"lost_writes", 0},
-                {"seconds", result.seconds},
-                {"reproduce", reproduce},
-                {"crash_states", std::move(crash_states)}};
+  json scenario{
+      {"name", name},
+      {"file", options.trace},
+      {"description", "blackout explore: the check `" + options.check +
+                          "` in every crash state of the recorded trace"},
+      {"engine", "exec"},
+      {"config", json::object()},
+      {"profile", "-"},
+      {"model", result.model},
+      {"crash_kind", "power"},
+      {"crash_at", "end"},
+      {"states_requested", options.states},
+      {"check", json::array({"check-command"})},
+      {"expect", {{"violations", json::array()}}},
+      {"outcome", ok ? "as-expected" : "unexpected"},
+      {"error", ""},
+      {"mismatch",
+       ok ? "" : "the check failed in " + std::to_string(result.violations) + " crash state(s)"},
+      {"contract", json::object()},
+      {"violations", ok ? json::array() : json::array({"check"})},
+      {"findings", scenario_findings},
+      {"acked_writes", 0},
+      {"lost_writes", 0},
+      {"seconds", result.seconds},
+      {"reproduce", reproduce},
+      {"crash_states", std::move(crash_states)}};
   json report{{"schema_version", reports::kSchemaVersion},
               {"tool", "blackout"},
               {"generated_at", IsoNow()},

@@ -187,8 +187,8 @@ int Mount(const MountArgs& args) {
   // The daemon makes its socket and opens the FIFO while the kernel waits for
   // it to answer the mount: a path inside the mount would wait on itself.
   if (UnderMountpoint(config.socket_path, config.mountpoint)) {
-    return Usage("mount: --ctl " + args.ctl + " is inside the mount point " +
-                 config.mountpoint + "; put the control socket outside it");
+    return Usage("mount: --ctl " + args.ctl + " is inside the mount point " + config.mountpoint +
+                 "; put the control socket outside it");
   }
   std::string error;
   if (!ClaimSocketPath(config.socket_path, &error)) return Usage("mount: " + error);

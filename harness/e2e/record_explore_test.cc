@@ -119,18 +119,18 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
   const std::string trace = t.path + "/save.trace";
   // The atomic-save pattern with the file fsynced and its directory not:
   // conf/ itself is durable (the root is fsynced after the mkdir).
-  const Ran rec = Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--",
-                       "python3", "-c",
-                       "import os\n"
-                       "os.mkdir('conf')\n"
-                       "root = os.open('.', os.O_RDONLY); os.fsync(root)\n"
-                       "with open('conf/c.tmp', 'w') as f:\n"
-                       "    f.write('v2'); f.flush(); os.fsync(f.fileno())\n"
-                       "os.rename('conf/c.tmp', 'conf/c')\n"});
+  const Ran rec =
+      Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "python3", "-c",
+           "import os\n"
+           "os.mkdir('conf')\n"
+           "root = os.open('.', os.O_RDONLY); os.fsync(root)\n"
+           "with open('conf/c.tmp', 'w') as f:\n"
+           "    f.write('v2'); f.flush(); os.fsync(f.fileno())\n"
+           "os.rename('conf/c.tmp', 'conf/c')\n"});
   INFO(rec.out);
   REQUIRE(rec.exit_code == 0);
-  const Ran ex = Run({Bin(), "explore", trace, "--check", "grep -q v2 conf/c", "--out",
-                      t.path + "/report"});
+  const Ran ex =
+      Run({Bin(), "explore", trace, "--check", "grep -q v2 conf/c", "--out", t.path + "/report"});
   INFO(ex.out);
   CHECK(ex.exit_code == 1);
   CHECK(ex.out.find("VIOLATION drop-all: check exited") != std::string::npos);
@@ -157,12 +157,11 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
     REQUIRE(dg["fixes"].size() == 1);
     CHECK(dg["fixes"][0]["sync"] == "fsync-dir");
     CHECK(dg["fixes"][0]["path"] == "conf");
-    CHECK(st["pending_at_crash"].dump().find("rename /conf/c.tmp -> /conf/c") !=
-          std::string::npos);
+    CHECK(st["pending_at_crash"].dump().find("rename /conf/c.tmp -> /conf/c") != std::string::npos);
     // Reproducible offline, from the trace, as the summary prints it.
     CHECK(st["reproduce"].get<std::string>().rfind("blackout explore '" + trace + "'", 0) == 0);
-    CHECK(st["reproduce"].get<std::string>().find("--states " + st["generator"].get<std::string>()) !=
-          std::string::npos);
+    CHECK(st["reproduce"].get<std::string>().find(
+              "--states " + st["generator"].get<std::string>()) != std::string::npos);
     ++diagnosed;
   }
   CHECK(diagnosed == report["violations"].get<size_t>());
@@ -184,7 +183,8 @@ TEST_CASE("explore reports no violation when the file and its directory are fsyn
   CHECK(ex.out.find("clean") != std::string::npos);
 }
 
-TEST_CASE("record of a command that cannot run exits 2 naming it, mounts nothing, writes no trace") {
+TEST_CASE(
+    "record of a command that cannot run exits 2 naming it, mounts nothing, writes no trace") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
   const std::string trace = t.path + "/never.trace";
@@ -224,8 +224,8 @@ TEST_CASE("explore with an --out it cannot write exits 2 before it runs any cras
               .exit_code == 0);
   std::ofstream(t.path + "/a-file") << "x";
   const std::string marker = t.path + "/checked";
-  const Ran ex = Run({Bin(), "explore", trace, "--check", "touch " + marker, "--out",
-                      t.path + "/a-file/report"});
+  const Ran ex = Run(
+      {Bin(), "explore", trace, "--check", "touch " + marker, "--out", t.path + "/a-file/report"});
   INFO(ex.out);
   CHECK(ex.exit_code == 2);
   CHECK(ex.out.find("--out " + t.path + "/a-file/report: cannot create the output directory") !=
