@@ -284,8 +284,9 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
       std::filesystem::remove_all(work, ec);
       return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
     }
-    if (o.violation()) {
-      ++result.violations;
+    if (o.violation()) ++result.violations;
+    if (o.violation() && result.diagnosed < options.diagnose) {
+      ++result.diagnosed;
       // Which sync would have saved it (diagnosis.h): the state re-checked
       // with the ops that sync would have made durable kept too.
       DiagnosisInput di;
@@ -336,6 +337,10 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
       << " --seed " << result.seed << "\n";
   }
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
+  if (result.diagnosed < result.violations) {
+    s << "  diagnosed the first " << result.diagnosed << " of " << result.violations
+      << " violations (--diagnose N for more; each re-runs the check a few times)\n";
+  }
   return s.str();
 }
 

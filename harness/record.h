@@ -44,6 +44,9 @@ struct ExploreOptions {
   uint64_t seed = 1;     // for random:N, printed with every failure
   size_t limit = 1000;   // crash states per generator
   double timeout_s = 60; // per check
+  // Violating states diagnosed (each diagnosis re-runs the check in a few
+  // candidate states), the first ones in order; 0: none.
+  size_t diagnose = 20;
   std::string tmp_root = "/tmp";
 };
 
@@ -64,6 +67,7 @@ struct ExploreResult {
   uint64_t seed = 0;
   std::vector<StateOutcome> states;
   size_t violations = 0;
+  size_t diagnosed = 0;  // violating states with a diagnosis (ExploreOptions::diagnose)
   double seconds = 0;  // the whole exploration
 };
 

@@ -94,6 +94,9 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
   explore->add_option("--seed", ex->seed, "seed for random:N (default 1)");
   explore->add_option("--limit", ex->limit, "crash states per generator (default 1000)");
   explore->add_option("--timeout", ex->timeout_s, "seconds per check (default 60)");
+  explore->add_option("--diagnose", ex->diagnose,
+                      "violating states to diagnose, the first ones: which fsync would have "
+                      "saved each (default 20; 0: none)");
   explore->add_option("--out", *out_dir,
                       "directory for report.html, report.md, report.json and junit.xml");
   explore->callback([ex, out_dir, &exit_code] { exit_code = RunExplore(*ex, *out_dir); });

@@ -165,6 +165,21 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
     ++diagnosed;
   }
   CHECK(diagnosed == report["violations"].get<size_t>());
+
+  // --diagnose bounds the re-checks: the first violating state only.
+  const Ran one = Run({Bin(), "explore", trace, "--check", "grep -q v2 conf/c", "--diagnose", "1"});
+  INFO(one.out);
+  CHECK(one.exit_code == 1);
+  const size_t fixes = [&] {
+    size_t n = 0;
+    for (size_t at = one.out.find("fix: "); at != std::string::npos;
+         at = one.out.find("fix: ", at + 1))
+      ++n;
+    return n;
+  }();
+  CHECK(fixes == 1);
+  CHECK(one.out.find("diagnosed the first 1 of " + std::to_string(diagnosed) + " violations") !=
+        std::string::npos);
 }
 
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
