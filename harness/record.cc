@@ -309,6 +309,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
       o.diagnosis = Diagnose(di).ToJson();
     }
     result.states.push_back(std::move(o));
+    if (options.progress) options.progress(result.states.size(), states.size(), result.violations);
   }
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
@@ -337,7 +338,7 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
       << " --seed " << result.seed << "\n";
   }
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
-  if (result.diagnosed < result.violations) {
+  if (options.diagnose > 0 && result.diagnosed < result.violations) {
     s << "  diagnosed the first " << result.diagnosed << " of " << result.violations
       << " violations (--diagnose N for more; each re-runs the check a few times)\n";
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ struct ExploreOptions {
   // Violating states diagnosed (each diagnosis re-runs the check in a few
   // candidate states), the first ones in order; 0: none.
   size_t diagnose = 20;
+  // Called after each crash state is checked (and diagnosed): states done,
+  // states in all, violations so far.
+  std::function<void(size_t, size_t, size_t)> progress;
   std::string tmp_root = "/tmp";
 };
 

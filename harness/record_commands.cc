@@ -1,5 +1,9 @@
 #include "harness/record_commands.h"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
@@ -35,13 +39,32 @@ int RunRecord(RecordOptions options) {
   return 0;
 }
 
-int RunExplore(const ExploreOptions& options, const std::string& out_dir) {
+int RunExplore(ExploreOptions options, const std::string& out_dir) {
   // Checked before the crash states are run, which may take long.
   if (std::string error; !out_dir.empty() && !reports::CheckWritableDir(out_dir, &error)) {
     std::cerr << "blackout: explore: --out " << out_dir << ": " << error << "\n";
     return 2;
   }
+  // Progress on stderr: on a terminal one line rewritten in place, else (a
+  // CI log) a plain line every few seconds once the run has taken that long.
+  using Clock = std::chrono::steady_clock;
+  const bool terminal = isatty(2) != 0;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point last = start;
+  bool shown = false;
+  options.progress = [&](size_t done, size_t total, size_t violations) {
+    const Clock::time_point now = Clock::now();
+    const auto every = terminal ? std::chrono::milliseconds(200) : std::chrono::seconds(5);
+    if (now - last < every && !(terminal && done == total)) return;
+    last = now;
+    const double seconds = std::chrono::duration<double>(now - start).count();
+    std::fprintf(stderr, "%sexplore: %zu/%zu crash states checked, %zu violation(s), %.0f s%s",
+                 terminal ? "\r\033[K" : "", done, total, violations, seconds,
+                 terminal ? "" : "\n");
+    shown = terminal;
+  };
   Expected<ExploreResult> r = Explore(options);
+  if (shown) std::fprintf(stderr, "\r\033[K");
   if (!r.ok()) {
     std::cerr << "blackout: " << r.error() << "\n";
     return 2;

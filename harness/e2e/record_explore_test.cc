@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -180,6 +181,23 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
   CHECK(fixes == 1);
   CHECK(one.out.find("diagnosed the first 1 of " + std::to_string(diagnosed) + " violations") !=
         std::string::npos);
+}
+
+TEST_CASE("explore that runs for a while reports its progress in a log") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/appends.trace";
+  REQUIRE(Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh", "-c",
+               "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo $i >> f; done"})
+              .exit_code == 0);
+  // A dozen crash states or more at 0.5 s each: past the 5 s after which a
+  // log (stderr not a terminal, as here) gets a progress line.
+  const Ran ex = Run({Bin(), "explore", trace, "--check", "sleep 0.5", "--states", "prefix"});
+  INFO(ex.out);
+  CHECK(ex.exit_code == 0);
+  const std::regex line(R"(explore: \d+/\d+ crash states checked, 0 violation\(s\), \d+ s\n)");
+  CHECK(std::regex_search(ex.out, line));
+  CHECK(ex.out.find("\r") == std::string::npos);  // no terminal control in a log
 }
 
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
