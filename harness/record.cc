@@ -24,6 +24,7 @@
 
 #include "fusefs/control/client.h"
 #include "fusefs/model/filesystem.h"
+#include "harness/child_process.h"
 #include "harness/diagnosis.h"
 #include "harness/explore.h"
 #include "harness/mounted_fs.h"
@@ -38,6 +39,7 @@ using nlohmann::json;
 struct Finished {
   int exit_code = -1;
   bool timed_out = false;
+  bool interrupted = false;  // SIGINT or SIGTERM to blackout: the command was killed
 };
 
 // Runs argv in `cwd` with BLACKOUT_MNT=`mnt` (and BLACKOUT_STATE when
@@ -73,8 +75,12 @@ Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
     const pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) return f;
-    if (std::chrono::steady_clock::now() > deadline) {
-      f.timed_out = true;
+    // The command has a process group of its own, which a Ctrl-C on the
+    // terminal does not reach: blackout stops it.
+    const bool interrupted = Interrupted();
+    if (interrupted || std::chrono::steady_clock::now() > deadline) {
+      f.interrupted = interrupted;
+      f.timed_out = !interrupted;
       kill(-pid, SIGKILL);
       waitpid(pid, &status, 0);
       break;
@@ -183,6 +189,7 @@ Expected<RecordResult> Record(const RecordOptions& options) {
   const Finished f =
       RunIn(SyncGuardArgv(options.blackout_bin, fs.mountpoint(), options.command),
             fs.mountpoint(), fs.mountpoint(), "", -1, options.timeout_s);
+  if (f.interrupted) return Error{"record: interrupted; the command was stopped, nothing saved"};
   result.command_exit = f.exit_code;
   result.timed_out = f.timed_out;
   // The control socket's crash-point request (control/server.h).
@@ -279,9 +286,14 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o.generator = s.generator;
     o.dropped = s.dropped;
     o.lost = DescribeOps(s.dropped, by_seq, kDescribedOps);
-    if (!check_state(s.id, &o)) {
+    const bool checked = check_state(s.id, &o);
+    if (!checked || Interrupted()) {
       std::error_code ec;
       std::filesystem::remove_all(work, ec);
+      if (Interrupted()) {
+        return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
+                     " crash states; no report written"};
+      }
       return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
     }
     if (o.violation()) ++result.violations;
@@ -300,7 +312,8 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
         if (auto it = rechecked.find(id); it != rechecked.end()) return it->second;
         StateOutcome again;
         std::optional<std::vector<std::string>> v;
-        if (check_state(id, &again)) {
+        if (Interrupted()) return v;
+        if (check_state(id, &again) && !Interrupted()) {
           v = again.violation() ? std::vector<std::string>{"check"} : std::vector<std::string>{};
         }
         rechecked.emplace(id, v);
@@ -310,6 +323,12 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     }
     result.states.push_back(std::move(o));
     if (options.progress) options.progress(result.states.size(), states.size(), result.violations);
+  }
+  if (Interrupted()) {  // during the last diagnosis
+    std::error_code ec;
+    std::filesystem::remove_all(work, ec);
+    return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
+                 " crash states; no report written"};
   }
   std::error_code ec;
   std::filesystem::remove_all(work, ec);

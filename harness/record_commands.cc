@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -20,6 +21,9 @@ struct RecordArgs {
 };
 
 int RunRecord(RecordOptions options) {
+  // Ctrl-C or SIGTERM stops the command and unmounts (exit 2), rather than
+  // leaving both behind.
+  InstallInterruptHandler();
   options.blackout_bin = SelfExe();
   Expected<RecordResult> r = Record(options);
   if (!r.ok()) {
@@ -44,6 +48,12 @@ int RunExplore(ExploreOptions options, const std::string& out_dir) {
   if (std::string error; !out_dir.empty() && !reports::CheckWritableDir(out_dir, &error)) {
     std::cerr << "blackout: explore: --out " << out_dir << ": " << error << "\n";
     return 2;
+  }
+  // Ctrl-C or SIGTERM stops the running check and removes the states.
+  InstallInterruptHandler();
+  // The states are materialized under $TMPDIR, as every temporary file.
+  if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
+    options.tmp_root = tmp;
   }
   // Progress on stderr: on a terminal one line rewritten in place, else (a
   // CI log) a plain line every few seconds once the run has taken that long.

@@ -1,6 +1,7 @@
 // End-to-end: `blackout record` then `blackout explore` on a shell command,
 // the quickest way to ask "is my program crash-safe?".
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +199,94 @@ TEST_CASE("explore that runs for a while reports its progress in a log") {
   const std::regex line(R"(explore: \d+/\d+ crash states checked, 0 violation\(s\), \d+ s\n)");
   CHECK(std::regex_search(ex.out, line));
   CHECK(ex.out.find("\r") == std::string::npos);  // no terminal control in a log
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Starts `argv` with stdout and stderr to `log`; returns its pid.
+pid_t Start(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The pid the command wrote to `file`, once it has (up to 20 s).
+pid_t WaitPidFile(const std::string& file) {
+  for (int i = 0; i < 2000; ++i) {
+    std::ifstream in(file);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    usleep(10000);
+  }
+  return 0;
+}
+
+// Whether `pid` still runs (a zombie waiting for its reaper does not).
+bool Running(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_CASE("Ctrl-C during record or explore stops the command, unmounts, and leaves nothing") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  // The command runs in a process group of its own, which the terminal's
+  // SIGINT does not reach: blackout must stop it.
+  const std::string pid_file = t.path + "/command.pid";
+  const std::string trace = t.path + "/never.trace";
+  const std::string log = t.path + "/record.log";
+  pid_t blackout = Start({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh",
+                          "-c", "echo $$ > " + pid_file + "; exec sleep 60"},
+                         log);
+  pid_t command = WaitPidFile(pid_file);
+  REQUIRE(command > 0);
+  kill(blackout, SIGINT);
+  CHECK(WaitExit(blackout) == 2);
+  INFO(ReadWhole(log));
+  CHECK(ReadWhole(log).find("record: interrupted") != std::string::npos);
+  CHECK_FALSE(Running(command));
+  CHECK(NoMountLeft(t.path));
+  CHECK_FALSE(std::filesystem::exists(trace));
+
+  // explore: the same for the check, and no materialized state left.
+  REQUIRE(Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh", "-c",
+               "echo a > f"})
+              .exit_code == 0);
+  std::filesystem::remove(pid_file);
+  blackout = Start({"env", "TMPDIR=" + t.path, Bin(), "explore", trace, "--check",
+                    "echo $$ > " + pid_file + "; exec sleep 60", "--out", t.path + "/report"},
+                   log);
+  command = WaitPidFile(pid_file);
+  REQUIRE(command > 0);
+  kill(blackout, SIGTERM);
+  CHECK(WaitExit(blackout) == 2);
+  CHECK(ReadWhole(log).find("explore: interrupted") != std::string::npos);
+  CHECK_FALSE(Running(command));
+  for (const auto& entry : std::filesystem::directory_iterator(t.path)) {
+    CHECK(entry.path().filename().string().rfind("blackout-explore-", 0) != 0);
+  }
+  CHECK_FALSE(std::filesystem::exists(t.path + "/report/report.json"));
 }
 
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
