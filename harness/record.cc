@@ -73,7 +73,12 @@ Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
   int status = 0;
   while (true) {
     const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
+    if (r == pid) {
+      // What the command left running in its process group (a job it put
+      // in the background) would outlive the recording: stop it too.
+      kill(-pid, SIGKILL);
+      break;
+    }
     if (r < 0 && errno != EINTR) return f;
     // The command has a process group of its own, which a Ctrl-C on the
     // terminal does not reach: blackout stops it.

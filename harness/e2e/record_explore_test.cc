@@ -289,6 +289,20 @@ TEST_CASE("Ctrl-C during record or explore stops the command, unmounts, and leav
   CHECK_FALSE(std::filesystem::exists(t.path + "/report/report.json"));
 }
 
+TEST_CASE("record stops what its command left running in the background, then unmounts") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string pid_file = t.path + "/background.pid";
+  const Ran rec = Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", t.path + "/bg.trace",
+                       "--", "sh", "-c", "sleep 60 & echo $! > " + pid_file});
+  INFO(rec.out);
+  CHECK(rec.exit_code == 0);
+  const pid_t background = WaitPidFile(pid_file);
+  REQUIRE(background > 0);
+  CHECK_FALSE(Running(background));
+  CHECK(NoMountLeft(t.path));
+}
+
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
