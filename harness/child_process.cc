@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -34,6 +35,12 @@ bool WaitReadable(int fd, double deadline) {
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) return false;
   }
+}
+
+// Whether fd has data (or EOF) to read right now.
+bool ReadableNow(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
 }
 
 }  // namespace
@@ -75,6 +82,7 @@ Expected<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
   const pid_t pid = fork();
   if (pid < 0) return Error{Errno("fork")};
   if (pid == 0) {
+    setpgid(0, 0);
     dup2(in[0], 0);
     dup2(out[1], 1);
     if (err >= 0) dup2(err, 2);
@@ -82,6 +90,7 @@ Expected<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
     execv(args[0], args.data());
     _exit(127);
   }
+  setpgid(pid, pid);  // also here, so that it holds before either side goes on
   close(in[0]);
   close(out[1]);
   if (err >= 0) close(err);
@@ -98,10 +107,13 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
     Kill();
     pid_ = o.pid_;
+    exited_ = o.exited_;
+    exit_code_ = o.exit_code_;
     in_ = o.in_;
     out_ = o.out_;
     buffered_ = std::move(o.buffered_);
     o.pid_ = o.in_ = o.out_ = -1;
+    o.exited_ = false;
   }
   return *this;
 }
@@ -130,10 +142,15 @@ Expected<std::string> ChildProcess::ReadLine(double timeout_s) {
       return line;
     }
     if (out_ < 0) return Error{"the process's stdout is closed"};
-    if (!WaitReadable(out_, deadline))
+    if (!WaitReadable(out_, deadline)) {
+      // Exited, and what it left in the background keeps the pipe open.
+      if (!Interrupted() && ReapIfExited() && !ReadableNow(out_)) {
+        return Error{"the process closed its output (it exited or crashed)"};
+      }
       return Error{Interrupted()
                        ? "interrupted"
                        : "no reply within " + std::to_string(static_cast<int>(timeout_s)) + " s"};
+    }
     char buf[65536];
     const ssize_t n = read(out_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -147,7 +164,13 @@ Expected<std::string> ChildProcess::ReadAll(double timeout_s) {
   std::string all = std::move(buffered_);
   buffered_.clear();
   while (out_ >= 0) {
-    if (!WaitReadable(out_, deadline)) return Error{Interrupted() ? "interrupted" : "timeout"};
+    // In short steps, to notice an exit while a background job holds the pipe.
+    if (!WaitReadable(out_, std::min(deadline, Now() + 0.05))) {
+      if (Interrupted()) return Error{"interrupted"};
+      if (ReapIfExited() && !ReadableNow(out_)) break;
+      if (Now() >= deadline) return Error{"timeout"};
+      continue;
+    }
     char buf[65536];
     const ssize_t n = read(out_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -162,17 +185,29 @@ void ChildProcess::CloseStdin() {
   in_ = -1;
 }
 
+bool ChildProcess::ReapIfExited() {
+  if (exited_) return true;
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  exited_ = true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  kill(-pid_, SIGKILL);  // the rest of its process group, if any
+  return true;
+}
+
+bool ChildProcess::Exited() { return ReapIfExited(); }
+
 Expected<int> ChildProcess::Wait(double timeout_s) {
   const double deadline = Now() + timeout_s;
   while (pid_ > 0) {
-    int status = 0;
-    const pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
+    if (ReapIfExited()) {
       pid_ = -1;
+      exited_ = false;
       CloseStdin();
       if (out_ >= 0) close(out_);
       out_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
     }
     if (Now() > deadline)
       return Error{"did not exit within " + std::to_string(static_cast<int>(timeout_s)) + " s"};
@@ -183,11 +218,15 @@ Expected<int> ChildProcess::Wait(double timeout_s) {
 
 void ChildProcess::Kill() {
   if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    int status;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    kill(-pid_, SIGKILL);  // its process group: what it started goes too
+    if (!exited_) {
+      kill(pid_, SIGKILL);
+      int status;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
     }
     pid_ = -1;
+    exited_ = false;
   }
   CloseStdin();
   if (out_ >= 0) close(out_);
@@ -206,6 +245,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, double timeout_s)
   args.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0);  // so that a timeout kills what it started too
     const int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     dup2(out[1], 1);
@@ -220,6 +260,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, double timeout_s)
     r.output = Errno("fork");
     return r;
   }
+  setpgid(pid, pid);
   const double deadline = Now() + timeout_s;
   // Read until EOF: a daemonizing child may keep the pipe open after its
   // parent exits, so also stop once the direct child has exited and nothing
@@ -247,7 +288,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, double timeout_s)
   }
   close(out[0]);
   if (!exited) {
-    if (r.timed_out) kill(pid, SIGKILL);
+    if (r.timed_out) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+    }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }

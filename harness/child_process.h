@@ -19,7 +19,11 @@ namespace blackout::harness {
 class ChildProcess {
  public:
   // Starts argv[0] (a path) with stdin and stdout as pipes; stderr goes to
-  // `stderr_file` (appended) or, if empty, to /dev/null.
+  // `stderr_file` (appended) or, if empty, to /dev/null. The child leads a
+  // process group of its own: once it has exited, or is killed, whatever
+  // it left running in that group (a job put in the background) is killed
+  // too, and a background job that keeps stdout open does not hold up
+  // ReadAll or ReadLine past the child's exit.
   static Expected<ChildProcess> Start(const std::vector<std::string>& argv,
                                       const std::string& stderr_file);
   ChildProcess(ChildProcess&& o) noexcept;
@@ -31,8 +35,12 @@ class ChildProcess {
   [[nodiscard]] Status WriteLine(const std::string& line);
   // One line from stdout, without its newline; fails on EOF or timeout.
   Expected<std::string> ReadLine(double timeout_s);
-  // Everything on stdout until EOF; fails on timeout.
+  // Everything on stdout until EOF, or until the child has exited and
+  // nothing more is there to read; fails on timeout.
   Expected<std::string> ReadAll(double timeout_s);
+  // Whether the child has exited (reaped here; Wait then returns its code
+  // at once). Kills what it left running in its process group.
+  bool Exited();
   void CloseStdin();
   // Waits for exit; returns the exit code (128+signal when killed); fails on
   // timeout, leaving the child running.
@@ -44,7 +52,12 @@ class ChildProcess {
 
  private:
   ChildProcess() = default;
+  // Reaps the child if it has exited; true then. Kills the rest of its group.
+  bool ReapIfExited();
+
   pid_t pid_ = -1;
+  bool exited_ = false;  // reaped; exit_code_ holds its code
+  int exit_code_ = -1;
   int in_ = -1;   // our end of its stdin
   int out_ = -1;  // our end of its stdout
   std::string buffered_;

@@ -1,12 +1,15 @@
 #include "harness/child_process.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string>
 
 #include "harness/scenario.h"
 
@@ -38,10 +41,76 @@ TEST_CASE("a line-based child answers request by request, and its exit code is r
   CHECK(*code == 0);
 }
 
+// Whether `pid` still runs (a zombie waiting for its reaper does not).
+bool Running(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+TEST_CASE("a child's background job neither holds up reading its output nor outlives it") {
+  // The job inherits stdout, so EOF never comes while it runs.
+  auto child =
+      ChildProcess::Start({"/bin/sh", "-c", "sleep 60 & echo \"$!\"; echo last line; exit 4"}, "");
+  REQUIRE(child.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto out = child->ReadAll(30);
+  REQUIRE(out.ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK(out->find("last line\n") != std::string::npos);  // nothing written before exit is lost
+  const pid_t job = std::stoi(*out);
+  auto code = child->Wait(5);
+  REQUIRE(code.ok());
+  CHECK(*code == 4);
+  for (int i = 0; i < 200 && Running(job); ++i) usleep(10000);
+  CHECK_FALSE(Running(job));
+
+  // Line by line, as an exec workload is read: EOF once the child is gone.
+  auto lines = ChildProcess::Start({"/bin/sh", "-c", "sleep 60 & echo ack 1"}, "");
+  REQUIRE(lines.ok());
+  auto first = lines->ReadLine(30);
+  REQUIRE(first.ok());
+  CHECK(*first == "ack 1");
+  bool eof = false;
+  for (int i = 0; i < 200 && !eof; ++i) {
+    auto next = lines->ReadLine(0.05);
+    eof = !next.ok() && next.error().find("closed its output") != std::string::npos;
+  }
+  CHECK(eof);
+  auto done = lines->Wait(5);
+  REQUIRE(done.ok());
+  CHECK(*done == 0);
+}
+
+TEST_CASE("killing a child kills what it started in its process group") {
+  auto child = ChildProcess::Start({"/bin/sh", "-c", "sleep 60 & echo \"$!\"; sleep 60"}, "");
+  REQUIRE(child.ok());
+  auto line = child->ReadLine(10);
+  REQUIRE(line.ok());
+  const pid_t job = std::stoi(*line);
+  child->Kill();
+  for (int i = 0; i < 200 && Running(job); ++i) usleep(10000);
+  CHECK_FALSE(Running(job));
+}
+
 TEST_CASE("a command that outlives its time limit is killed and reported as timed out") {
-  CommandResult r = RunCommand({"/bin/sh", "-c", "echo started; sleep 30"}, 0.3);
+  char dir[] = "/tmp/blackout-child-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string pid_file = std::string(dir) + "/sleep.pid";
+  CommandResult r = RunCommand(
+      {"/bin/sh", "-c", "sleep 30 & echo $! > " + pid_file + "; echo started; wait"}, 0.3);
   CHECK(r.timed_out);
   CHECK(r.output == "started\n");
+  // What it started goes with it.
+  pid_t job = 0;
+  std::ifstream(pid_file) >> job;
+  REQUIRE(job > 0);
+  for (int i = 0; i < 200 && Running(job); ++i) usleep(10000);
+  CHECK_FALSE(Running(job));
+  std::remove(pid_file.c_str());
+  rmdir(dir);
   CommandResult ok = RunCommand({"/bin/sh", "-c", "echo hi >&2; exit 3"}, 5);
   CHECK(ok.exit_code == 3);
   CHECK(ok.output == "hi\n");
