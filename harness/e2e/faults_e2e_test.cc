@@ -110,6 +110,41 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "an exec workload and check that leave a job in the background finish when they exit, "
+    "and the job is stopped") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  // The jobs keep stdout open: the run must not wait for them (it waited for
+  // the workload's 10 s limit and reported an error), nor leave them running.
+  const std::string workload_pid = w.path + "/workload-job.pid";
+  const std::string check_pid = w.path + "/check-job.pid";
+  json s = ExecScenario("sleep 60 & echo $! > " + workload_pid + "; echo ack 1",
+                        "sleep 60 & echo $! > " + check_pid + "; echo 1");
+  const std::string file = w.Write("background.json", s);
+  Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
+  INFO(o.text);
+  CHECK(o.code == 0);
+  CHECK(o.text.find("1 as expected") != std::string::npos);
+  for (const std::string& f : {workload_pid, check_pid}) {
+    pid_t job = 0;
+    std::ifstream(f) >> job;
+    REQUIRE(job > 0);
+    std::string state;
+    for (int i = 0; i < 200; ++i) {
+      std::ifstream stat("/proc/" + std::to_string(job) + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      const size_t paren = line.rfind(')');
+      state = paren == std::string::npos ? "" : line.substr(paren + 2, 1);
+      if (state.empty() || state == "Z") break;
+      usleep(10000);
+    }
+    CHECK((state.empty() || state == "Z"));
+  }
+  CHECK(w.Clean());
+}
+
+TEST_CASE(
     "bad faults in an exec scenario are refused before anything runs: exit 2 naming the "
     "file, the entry and the accepted values") {
   SkipWithoutFuse();
