@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "harness/e2e/process_state.h"
 #include "harness/scenario.h"
 
 using namespace blackout::harness;
@@ -41,15 +42,6 @@ TEST_CASE("a line-based child answers request by request, and its exit code is r
   CHECK(*code == 0);
 }
 
-// Whether `pid` still runs (a zombie waiting for its reaper does not).
-bool Running(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
-
 TEST_CASE("a child's background job neither holds up reading its output nor outlives it") {
   // The job inherits stdout, so EOF never comes while it runs.
   auto child =
@@ -64,8 +56,8 @@ TEST_CASE("a child's background job neither holds up reading its output nor outl
   auto code = child->Wait(5);
   REQUIRE(code.ok());
   CHECK(*code == 4);
-  for (int i = 0; i < 200 && Running(job); ++i) usleep(10000);
-  CHECK_FALSE(Running(job));
+  for (int i = 0; i < 200 && blackout::e2e::ProcessRunning(job); ++i) usleep(10000);
+  CHECK_FALSE(blackout::e2e::ProcessRunning(job));
 
   // Line by line, as an exec workload is read: EOF once the child is gone.
   auto lines = ChildProcess::Start({"/bin/sh", "-c", "sleep 60 & echo ack 1"}, "");
@@ -91,8 +83,8 @@ TEST_CASE("killing a child kills what it started in its process group") {
   REQUIRE(line.ok());
   const pid_t job = std::stoi(*line);
   child->Kill();
-  for (int i = 0; i < 200 && Running(job); ++i) usleep(10000);
-  CHECK_FALSE(Running(job));
+  for (int i = 0; i < 200 && blackout::e2e::ProcessRunning(job); ++i) usleep(10000);
+  CHECK_FALSE(blackout::e2e::ProcessRunning(job));
 }
 
 TEST_CASE("a command that outlives its time limit is killed and reported as timed out") {
@@ -107,8 +99,8 @@ TEST_CASE("a command that outlives its time limit is killed and reported as time
   pid_t job = 0;
   std::ifstream(pid_file) >> job;
   REQUIRE(job > 0);
-  for (int i = 0; i < 200 && Running(job); ++i) usleep(10000);
-  CHECK_FALSE(Running(job));
+  for (int i = 0; i < 200 && blackout::e2e::ProcessRunning(job); ++i) usleep(10000);
+  CHECK_FALSE(blackout::e2e::ProcessRunning(job));
   std::remove(pid_file.c_str());
   rmdir(dir);
   CommandResult ok = RunCommand({"/bin/sh", "-c", "echo hi >&2; exit 3"}, 5);

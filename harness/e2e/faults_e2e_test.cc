@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 
+#include "harness/e2e/process_state.h"
 #include "harness/e2e/work_dir.h"
 
 using nlohmann::json;
@@ -129,17 +130,8 @@ TEST_CASE(
     pid_t job = 0;
     std::ifstream(f) >> job;
     REQUIRE(job > 0);
-    std::string state;
-    for (int i = 0; i < 200; ++i) {
-      std::ifstream stat("/proc/" + std::to_string(job) + "/stat");
-      std::string line;
-      std::getline(stat, line);
-      const size_t paren = line.rfind(')');
-      state = paren == std::string::npos ? "" : line.substr(paren + 2, 1);
-      if (state.empty() || state == "Z") break;
-      usleep(10000);
-    }
-    CHECK((state.empty() || state == "Z"));
+    for (int i = 0; i < 200 && ProcessRunning(job); ++i) usleep(10000);
+    CHECK_FALSE(ProcessRunning(job));
   }
   CHECK(w.Clean());
 }

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/e2e/process_state.h"
+
 namespace {
 
 struct Ran {
@@ -23,11 +25,11 @@ struct Ran {
   std::string out;
 };
 
-Ran Run(const std::vector<std::string>& argv) {
-  char tmpl[] = "/tmp/blackout-rec-out-XXXXXX";
-  const int fd = mkstemp(tmpl);
+// Starts `argv` with stdout and stderr to `log`; returns its pid.
+pid_t Start(const std::vector<std::string>& argv, const std::string& log) {
   const pid_t pid = fork();
   if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 1);
     dup2(fd, 2);
     std::vector<char*> args;
@@ -36,14 +38,27 @@ Ran Run(const std::vector<std::string>& argv) {
     execvp(args[0], args.data());
     _exit(127);
   }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
   int status = 0;
-  waitpid(pid, &status, 0);
-  close(fd);
-  std::ifstream in(tmpl);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Ran Run(const std::vector<std::string>& argv) {
+  char tmpl[] = "/tmp/blackout-rec-out-XXXXXX";
+  close(mkstemp(tmpl));
+  const int code = WaitExit(Start(argv, tmpl));
+  const std::string out = ReadWhole(tmpl);
   unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
+  return {code, out};
 }
 
 std::string Bin() {
@@ -72,6 +87,14 @@ bool NoMountLeft(const std::string& dir) {
     if (line.find(" " + dir + "/") != std::string::npos) return false;
   }
   return true;
+}
+
+// Records `script` (sh -c) into `trace` with the mount under dir; REQUIREs success.
+void RecordScript(const std::string& dir, const std::string& trace, const std::string& script) {
+  const Ran rec =
+      Run({"env", "TMPDIR=" + dir, Bin(), "record", "--out", trace, "--", "sh", "-c", script});
+  INFO(rec.out);
+  REQUIRE(rec.exit_code == 0);
 }
 
 const char* kCheck = "test \"$(cat data.txt)\" = 'hello'";
@@ -188,9 +211,7 @@ TEST_CASE("explore that runs for a while reports its progress in a log") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
   const std::string trace = t.path + "/appends.trace";
-  REQUIRE(Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh", "-c",
-               "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo $i >> f; done"})
-              .exit_code == 0);
+  RecordScript(t.path, trace, "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo $i >> f; done");
   // A dozen crash states or more at 0.5 s each: past the 5 s after which a
   // log (stderr not a terminal, as here) gets a progress line.
   const Ran ex = Run({Bin(), "explore", trace, "--check", "sleep 0.5", "--states", "prefix"});
@@ -199,27 +220,6 @@ TEST_CASE("explore that runs for a while reports its progress in a log") {
   const std::regex line(R"(explore: \d+/\d+ crash states checked, 0 violation\(s\), \d+ s\n)");
   CHECK(std::regex_search(ex.out, line));
   CHECK(ex.out.find("\r") == std::string::npos);  // no terminal control in a log
-}
-
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Starts `argv` with stdout and stderr to `log`; returns its pid.
-pid_t Start(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
 }
 
 // The pid the command wrote to `file`, once it has (up to 20 s).
@@ -231,21 +231,6 @@ pid_t WaitPidFile(const std::string& file) {
     usleep(10000);
   }
   return 0;
-}
-
-// Whether `pid` still runs (a zombie waiting for its reaper does not).
-bool Running(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
-
-int WaitExit(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 TEST_CASE("Ctrl-C during record or explore stops the command, unmounts, and leaves nothing") {
@@ -265,14 +250,12 @@ TEST_CASE("Ctrl-C during record or explore stops the command, unmounts, and leav
   CHECK(WaitExit(blackout) == 2);
   INFO(ReadWhole(log));
   CHECK(ReadWhole(log).find("record: interrupted") != std::string::npos);
-  CHECK_FALSE(Running(command));
+  CHECK_FALSE(blackout::e2e::ProcessRunning(command));
   CHECK(NoMountLeft(t.path));
   CHECK_FALSE(std::filesystem::exists(trace));
 
   // explore: the same for the check, and no materialized state left.
-  REQUIRE(Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh", "-c",
-               "echo a > f"})
-              .exit_code == 0);
+  RecordScript(t.path, trace, "echo a > f");
   std::filesystem::remove(pid_file);
   blackout = Start({"env", "TMPDIR=" + t.path, Bin(), "explore", trace, "--check",
                     "echo $$ > " + pid_file + "; exec sleep 60", "--out", t.path + "/report"},
@@ -282,7 +265,7 @@ TEST_CASE("Ctrl-C during record or explore stops the command, unmounts, and leav
   kill(blackout, SIGTERM);
   CHECK(WaitExit(blackout) == 2);
   CHECK(ReadWhole(log).find("explore: interrupted") != std::string::npos);
-  CHECK_FALSE(Running(command));
+  CHECK_FALSE(blackout::e2e::ProcessRunning(command));
   for (const auto& entry : std::filesystem::directory_iterator(t.path)) {
     CHECK(entry.path().filename().string().rfind("blackout-explore-", 0) != 0);
   }
@@ -299,7 +282,7 @@ TEST_CASE("record stops what its command left running in the background, then un
   CHECK(rec.exit_code == 0);
   const pid_t background = WaitPidFile(pid_file);
   REQUIRE(background > 0);
-  CHECK_FALSE(Running(background));
+  CHECK_FALSE(blackout::e2e::ProcessRunning(background));
   CHECK(NoMountLeft(t.path));
 }
 
@@ -355,9 +338,7 @@ TEST_CASE("explore with an --out it cannot write exits 2 before it runs any cras
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
   const std::string trace = t.path + "/t.trace";
-  REQUIRE(Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", trace, "--", "sh", "-c",
-               "echo hello > data.txt"})
-              .exit_code == 0);
+  RecordScript(t.path, trace, "echo hello > data.txt");
   std::ofstream(t.path + "/a-file") << "x";
   const std::string marker = t.path + "/checked";
   const Ran ex = Run(
