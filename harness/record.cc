@@ -139,6 +139,15 @@ std::string Dropped(const std::vector<uint64_t>& seqs) {
   return s;
 }
 
+// The explore command that checks `states` (generators, comma-separated)
+// of the trace again, as the summary and the report print it.
+std::string ExploreCommand(const ExploreOptions& options, const ExploreResult& result,
+                           const std::string& states) {
+  return "blackout explore " + ShellQuote(options.trace) + " --check " + ShellQuote(options.check) +
+         " --states " + states + " --model " + result.model + " --seed " +
+         std::to_string(result.seed);
+}
+
 // The ops a state lost, in words where the trace names them.
 std::string LostInWords(const StateOutcome& o) {
   if (o.dropped.empty()) return "nothing pending";
@@ -283,6 +292,16 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o->output = ReadAllFile(log, 4096);
     return true;
   };
+  // Ends the exploration early: the states go, the error is returned.
+  auto stop = [&](const std::string& why) -> Expected<ExploreResult> {
+    std::error_code ec;
+    std::filesystem::remove_all(work, ec);
+    return Error{why};
+  };
+  auto interrupted = [&] {
+    return "explore: interrupted after " + std::to_string(result.states.size()) +
+           " crash states; no report written";
+  };
   // Diagnoses of different states often re-check the same candidate state.
   std::map<std::string, std::optional<std::vector<std::string>>> rechecked;
   for (const model::CrashStateInfo& s : states) {
@@ -291,16 +310,10 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o.generator = s.generator;
     o.dropped = s.dropped;
     o.lost = DescribeOps(s.dropped, by_seq, kDescribedOps);
-    const bool checked = check_state(s.id, &o);
-    if (!checked || Interrupted()) {
-      std::error_code ec;
-      std::filesystem::remove_all(work, ec);
-      if (Interrupted()) {
-        return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
-                     " crash states; no report written"};
-      }
-      return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
+    if (!check_state(s.id, &o)) {
+      return stop("explore: cannot materialize crash state " + s.id + " into " + work + "/state");
     }
+    if (Interrupted()) return stop(interrupted());
     if (o.violation()) ++result.violations;
     if (o.violation() && result.diagnosed < options.diagnose) {
       ++result.diagnosed;
@@ -329,12 +342,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     result.states.push_back(std::move(o));
     if (options.progress) options.progress(result.states.size(), states.size(), result.violations);
   }
-  if (Interrupted()) {  // during the last diagnosis
-    std::error_code ec;
-    std::filesystem::remove_all(work, ec);
-    return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
-                 " crash states; no report written"};
-  }
+  if (Interrupted()) return stop(interrupted());  // during the last diagnosis
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -357,9 +365,7 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
       s << "\n    " << (o.diagnosis.value("found", false) ? "fix: " : "no fix: ")
         << o.diagnosis.value("text", "");
     }
-    s << "\n    reproduce: blackout explore " << ShellQuote(options.trace) << " --check "
-      << ShellQuote(options.check) << " --states " << o.generator << " --model " << result.model
-      << " --seed " << result.seed << "\n";
+    s << "\n    reproduce: " << ExploreCommand(options, result, o.generator) << "\n";
   }
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
   if (options.diagnose > 0 && result.diagnosed < result.violations) {
@@ -374,10 +380,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
   // The shared report schema (reports/report.h), one "scenario" for the
   // explored trace, so report.md, junit.xml and report.html render it as
   // they render `blackout run`; the explore-only keys stay beside it.
-  const std::string reproduce = "blackout explore " + ShellQuote(options.trace) + " --check " +
-                                ShellQuote(options.check) + " --states " + Join(options.states, ",") +
-                                " --model " + result.model + " --seed " +
-                                std::to_string(result.seed);
+  const std::string reproduce = ExploreCommand(options, result, Join(options.states, ","));
   json states = json::array();
   json crash_states = json::array();
   json scenario_findings = json::array();
@@ -407,10 +410,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
     }
     // This state alone, offline, as the summary prints it; BLACKOUT_STATE
     // names it inside the check.
-    const std::string state_reproduce = "blackout explore " + ShellQuote(options.trace) +
-                                        " --check " + ShellQuote(options.check) + " --states " +
-                                        o.generator + " --model " + result.model + " --seed " +
-                                        std::to_string(result.seed);
+    const std::string state_reproduce = ExploreCommand(options, result, o.generator);
     // Named, as for an exec scenario, by the sync that would have saved the state.
     json findings = json::array();
     if (o.diagnosis.is_object() && o.diagnosis.value("found", false)) {
