@@ -188,15 +188,20 @@ void ChildProcess::CloseStdin() {
 bool ChildProcess::ReapIfExited() {
   if (exited_) return true;
   if (pid_ <= 0) return false;
+  // Seen exited but not yet reaped, so that its pid, the group's id, cannot
+  // be taken by another process before the rest of the group is killed.
+  siginfo_t info{};
+  if (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != pid_) {
+    return false;
+  }
+  kill(-pid_, SIGKILL);  // the rest of its process group, if any
   int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
   exited_ = true;
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  kill(-pid_, SIGKILL);  // the rest of its process group, if any
   return true;
 }
-
-bool ChildProcess::Exited() { return ReapIfExited(); }
 
 Expected<int> ChildProcess::Wait(double timeout_s) {
   const double deadline = Now() + timeout_s;
@@ -218,8 +223,10 @@ Expected<int> ChildProcess::Wait(double timeout_s) {
 
 void ChildProcess::Kill() {
   if (pid_ > 0) {
-    kill(-pid_, SIGKILL);  // its process group: what it started goes too
+    // Its process group, what it started too; once it is reaped (exited_),
+    // ReapIfExited has done that already and the id may be another's.
     if (!exited_) {
+      kill(-pid_, SIGKILL);
       kill(pid_, SIGKILL);
       int status;
       while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {

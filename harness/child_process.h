@@ -38,9 +38,6 @@ class ChildProcess {
   // Everything on stdout until EOF, or until the child has exited and
   // nothing more is there to read; fails on timeout.
   Expected<std::string> ReadAll(double timeout_s);
-  // Whether the child has exited (reaped here; Wait then returns its code
-  // at once). Kills what it left running in its process group.
-  bool Exited();
   void CloseStdin();
   // Waits for exit; returns the exit code (128+signal when killed); fails on
   // timeout, leaving the child running.
@@ -52,7 +49,8 @@ class ChildProcess {
 
  private:
   ChildProcess() = default;
-  // Reaps the child if it has exited; true then. Kills the rest of its group.
+  // Reaps the child if it has exited (Wait then returns its code at once);
+  // true then. Kills the rest of its group first.
   bool ReapIfExited();
 
   pid_t pid_ = -1;

@@ -72,11 +72,15 @@ Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
       std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
   int status = 0;
   while (true) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
+    // Seen exited but not reaped yet, so that the group's id is still its.
+    siginfo_t info{};
+    const int r = waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    if (r == 0 && info.si_pid == pid) {
       // What the command left running in its process group (a job it put
       // in the background) would outlive the recording: stop it too.
       kill(-pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
       break;
     }
     if (r < 0 && errno != EINTR) return f;
