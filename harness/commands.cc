@@ -13,6 +13,7 @@
 #include "harness/progress.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
+#include "harness/temp_dir.h"
 #include "reports/report.h"
 
 namespace blackout::harness {
@@ -115,8 +116,7 @@ int Run(const RunArgs& a) {
 
   RunOptions options;
   options.blackout_bin = SelfExe();
-  const char* tmp = std::getenv("TMPDIR");
-  options.tmp_root = tmp && *tmp ? tmp : "/tmp";
+  options.tmp_root = TempRoot();
   options.seed = a.seed;
   options.jobs = a.jobs;
   options.recovery = recovery;

@@ -11,6 +11,7 @@
 #include "harness/child_process.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
+#include "harness/temp_dir.h"
 
 namespace blackout::harness {
 namespace {
@@ -121,8 +122,7 @@ int Minimize(const MinimizeArgs& a) {
 
   RunOptions o;
   o.blackout_bin = SelfExe();
-  const char* tmp = std::getenv("TMPDIR");
-  o.tmp_root = tmp && *tmp ? tmp : "/tmp";
+  o.tmp_root = TempRoot();
   o.seed = a.seed;
   o.jobs = a.jobs;
 

@@ -29,6 +29,7 @@
 #include "harness/explore.h"
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
+#include "harness/temp_dir.h"
 #include "reports/report.h"
 
 namespace blackout::harness {
@@ -122,12 +123,6 @@ std::string ShellQuote(const std::string& text) {
   return q + "'";
 }
 
-// Where the temporary mount goes: $TMPDIR, as for every temporary file.
-std::string TmpRoot() {
-  const char* t = std::getenv("TMPDIR");
-  return t != nullptr && *t != '\0' ? t : "/tmp";
-}
-
 std::string IsoNow() {
   char buf[64];
   const std::time_t t = std::time(nullptr);
@@ -198,7 +193,7 @@ Expected<RecordResult> Record(const RecordOptions& options) {
                  std::filesystem::path(out).parent_path().string() + " does not exist"};
   }
   Expected<std::unique_ptr<MountedFs>> mounted =
-      MountedFs::Mount(options.blackout_bin, options.model, TmpRoot());
+      MountedFs::Mount(options.blackout_bin, options.model, TempRoot());
   if (!mounted.ok()) return Error{"record: " + mounted.error()};
   MountedFs& fs = **mounted;
   RecordResult result;
@@ -261,13 +256,10 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
       if (seen.insert(s.tree_hash).second) states.push_back(std::move(s));
     }
   }
-  char tmpl[PATH_MAX];
-  snprintf(tmpl, sizeof tmpl, "%s/blackout-explore-XXXXXX", options.tmp_root.c_str());
-  if (mkdtemp(tmpl) == nullptr) {
-    return Error{"explore: cannot create a directory in " + options.tmp_root + ": " +
-                 strerror(errno)};
-  }
-  const std::string work = tmpl;
+  // Removed on every way out, an interruption included.
+  Expected<TempDir> temp = TempDir::Make(options.tmp_root, "blackout-explore");
+  if (!temp.ok()) return Error{"explore: " + temp.error()};
+  const std::string work = temp->path();
   // The pending ops in the trace's words (the loaded crash point traces
   // them), for what each state lost and for the diagnosis.
   json trace = {{"entries", json::array()}};
@@ -296,15 +288,9 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o->output = ReadAllFile(log, 4096);
     return true;
   };
-  // Ends the exploration early: the states go, the error is returned.
-  auto stop = [&](const std::string& why) -> Expected<ExploreResult> {
-    std::error_code ec;
-    std::filesystem::remove_all(work, ec);
-    return Error{why};
-  };
   auto interrupted = [&] {
-    return "explore: interrupted after " + std::to_string(result.states.size()) +
-           " crash states; no report written";
+    return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
+                 " crash states; no report written"};
   };
   // Diagnoses of different states often re-check the same candidate state.
   std::map<std::string, std::optional<std::vector<std::string>>> rechecked;
@@ -315,9 +301,9 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o.dropped = s.dropped;
     o.lost = DescribeOps(s.dropped, by_seq, kDescribedOps);
     if (!check_state(s.id, &o)) {
-      return stop("explore: cannot materialize crash state " + s.id + " into " + work + "/state");
+      return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
     }
-    if (Interrupted()) return stop(interrupted());
+    if (Interrupted()) return interrupted();
     if (o.violation()) ++result.violations;
     if (o.violation() && result.diagnosed < options.diagnose) {
       ++result.diagnosed;
@@ -346,9 +332,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     result.states.push_back(std::move(o));
     if (options.progress) options.progress(result.states.size(), states.size(), result.violations);
   }
-  if (Interrupted()) return stop(interrupted());  // during the last diagnosis
-  std::error_code ec;
-  std::filesystem::remove_all(work, ec);
+  if (Interrupted()) return interrupted();  // during the last diagnosis
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }

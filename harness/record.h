@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "harness/expected.h"
+#include "harness/temp_dir.h"
 
 namespace blackout::harness {
 
@@ -51,7 +52,7 @@ struct ExploreOptions {
   // Called after each crash state is checked (and diagnosed): states done,
   // states in all, violations so far.
   std::function<void(size_t, size_t, size_t)> progress;
-  std::string tmp_root = "/tmp";
+  std::string tmp_root = TempRoot();  // $TMPDIR, or /tmp
 };
 
 struct StateOutcome {

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -51,10 +50,6 @@ int RunExplore(ExploreOptions options, const std::string& out_dir) {
   }
   // Ctrl-C or SIGTERM stops the running check and removes the states.
   InstallInterruptHandler();
-  // The states are materialized under $TMPDIR, as every temporary file.
-  if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
-    options.tmp_root = tmp;
-  }
   // Progress on stderr: on a terminal one line rewritten in place, else (a
   // CI log) a plain line every few seconds once the run has taken that long.
   using Clock = std::chrono::steady_clock;

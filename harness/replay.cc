@@ -152,8 +152,7 @@ int Replay(const ReplayArgs& a) {
 
   RunOptions o;
   o.blackout_bin = SelfExe();
-  const char* tmp = std::getenv("TMPDIR");
-  o.tmp_root = tmp && *tmp ? tmp : "/tmp";
+  o.tmp_root = TempRoot();
   o.seed = a.seed;
   auto temp = TempDir::Make(o.tmp_root, "blackout-replay");
   if (!temp.ok()) {

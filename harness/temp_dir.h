@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -14,6 +15,12 @@
 #include "harness/expected.h"
 
 namespace blackout::harness {
+
+// Where temporary files go: $TMPDIR, or /tmp.
+inline std::string TempRoot() {
+  const char* t = std::getenv("TMPDIR");
+  return t != nullptr && *t != '\0' ? t : "/tmp";
+}
 
 class TempDir {
  public:

@@ -132,8 +132,7 @@ bool ClaimSocketPath(const std::string& path, std::string* error) {
 bool UnderMountpoint(const std::string& path, const std::string& mountpoint) {
   const std::filesystem::path p(NormalizeMountpoint(path));
   const std::filesystem::path m(mountpoint);
-  auto [m_end, p_at] = std::mismatch(m.begin(), m.end(), p.begin(), p.end());
-  return m_end == m.end();
+  return std::mismatch(m.begin(), m.end(), p.begin(), p.end()).first == m.end();
 }
 
 int Mount(const MountArgs& args) {
