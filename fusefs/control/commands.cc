@@ -77,6 +77,7 @@ struct MountArgs {
   bool writeback_cache = false;
   std::string dirty_limit;
   bool io_uring = false;
+  bool cached_writes = false;
   // 2^20 entries, 56 MiB: about the last half minute of a mount under fio.
   uint64_t trace_limit = 1u << 20;
 };
@@ -179,6 +180,7 @@ int Mount(const MountArgs& args) {
     if (!fusefs::EnableFuseUring(true, &why)) return Usage("mount: --io-uring: " + why);
     config.io_uring = true;
   }
+  config.direct_writes = !args.cached_writes;
   config.trace_limit = args.trace_limit;
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
@@ -414,6 +416,10 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   mount->add_flag("--io-uring", mount_args->io_uring,
                   "serve FUSE requests over io_uring, a queue per CPU (Linux 6.14+; turns on the "
                   "fuse module's enable_uring parameter, which needs root)");
+  mount->add_flag("--cached-writes", mount_args->cached_writes,
+                  "copy writes into the kernel's page cache on their way to the model; by "
+                  "default a handle opened for writing skips it (one copy less; reads through "
+                  "a read-write handle then miss the cache)");
   mount
       ->add_option("--trace-limit", mount_args->trace_limit,
                    "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "

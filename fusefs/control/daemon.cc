@@ -85,6 +85,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   mount_options.writeback_cache = config.writeback_cache;
   mount_options.dirty_limit = config.dirty_limit;
   mount_options.io_uring = config.io_uring;
+  mount_options.direct_writes = config.direct_writes;
   std::string error;
   std::unique_ptr<fusefs::FuseAdapter> adapter =
       fusefs::FuseAdapter::Mount(fs, mount_options, &error);
@@ -121,6 +122,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // every other thread blocks signals, so this one reaches the loop.
   hooks.shutdown = [] { kill(getpid(), SIGTERM); };
   hooks.transport = [raw] { return raw->Transport(); };
+  hooks.direct_writes = [raw] { return raw->DirectWrites(); };
   hooks.dirty_limit = [raw, bytes = config.dirty_limit] {
     return std::pair<std::string, uint64_t>(raw->DirtyLimit(), bytes);
   };

@@ -119,6 +119,7 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
       if (!limit.empty()) reply["dirty_limit"] = limit;
       if (limit == "strict") reply["dirty_limit_bytes"] = bytes;
     }
+    if (hooks_.direct_writes) reply["direct_writes"] = hooks_.direct_writes();
     return reply;
   }
   if (cmd == "seq") return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};

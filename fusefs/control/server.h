@@ -75,6 +75,9 @@ struct ServerHooks {
   // With --writeback-cache, for status: FuseAdapter::DirtyLimit() and the
   // bytes of --dirty-limit (0 for none).
   std::function<std::pair<std::string, uint64_t>()> dirty_limit;
+  // For status: whether handles opened for writing skip the kernel's page
+  // cache (FuseAdapter::DirectWrites()).
+  std::function<bool()> direct_writes;
 };
 
 class ControlServer {

@@ -45,6 +45,11 @@ constexpr unsigned kMaxRequestBytes = 1u << 20;
 // before the next waits in the kernel.
 constexpr unsigned kUringDepth = 4;
 
+// The INIT flag (flags2 bit 4, Linux 6.6+; Debian 12's headers predate it)
+// that lets a FOPEN_DIRECT_IO handle be mapped shared and writable: the
+// kernel then keeps the mapping coherent with direct writes.
+constexpr uint64_t kFuseDirectIoAllowMmap = 1ULL << 36;
+
 using model::Attr;
 using model::Caller;
 using model::Result;
@@ -172,6 +177,8 @@ struct Handlers {
             n >= static_cast<ssize_t>(sizeof(fuse_in_header) + kFlags2End)) {
           std::memcpy(&init, static_cast<const char*>(buf) + sizeof(in), kFlags2End);
           seen.kernel_offers_uring = (init.flags2 & (kFuseOverIoUring >> 32)) != 0;
+          seen.kernel_offers_direct_io_allow_mmap =
+              (init.flags2 & (kFuseDirectIoAllowMmap >> 32)) != 0;
         }
         seen.unique = in.unique;
       }
@@ -194,13 +201,19 @@ struct Handlers {
     seen.unique = 0;
     auto* init = static_cast<fuse_init_out*>(iov[1].iov_base);
     if (out->error == 0 && seen.kernel_offers_killpriv_v2) init->flags |= FUSE_HANDLE_KILLPRIV_V2;
-    const bool uring = out->error == 0 && a.options_.io_uring && seen.kernel_offers_uring &&
-                       iov[1].iov_len >= sizeof(fuse_init_out);
+    const bool has_flags2 = out->error == 0 && iov[1].iov_len >= sizeof(fuse_init_out);
+    const bool uring = has_flags2 && a.options_.io_uring && seen.kernel_offers_uring;
     if (uring) {
       init->flags |= FUSE_INIT_EXT;
       init->flags2 |= static_cast<uint32_t>(kFuseOverIoUring >> 32);
     }
+    const bool direct_writes = has_flags2 && a.WantsDirectWrites();
+    if (direct_writes) {
+      init->flags |= FUSE_INIT_EXT;
+      init->flags2 |= static_cast<uint32_t>(kFuseDirectIoAllowMmap >> 32);
+    }
     const ssize_t n = ::writev(fd, iov, count);
+    if (n >= 0 && direct_writes) a.direct_writes_ = true;
     if (uring && n >= 0) a.StartUring(fd, *init);
     return n;
   }
@@ -244,13 +257,13 @@ struct Handlers {
     }
     fi->fh = *r;
     // Page cache yes (shared mmap needs it, and reads are served from it),
-    // kept across opens until a power cut; never direct_io, which breaks
-    // shared writable mmap. No FLUSH on close(2) (FOPEN_NOFLUSH): the model
-    // has nothing to do there (no locks, close is no sync event), and the
-    // round trip was one in twelve of a create-write-fsync-rename commit.
-    // With --writeback-cache the kernel sends FLUSH regardless.
+    // kept across opens until a power cut; direct_io for a handle that
+    // writes, where the kernel keeps shared mmap working (adapter.h). No FLUSH on close(2)
+    // (FOPEN_NOFLUSH): the model has nothing to do there (no locks, close is no sync event), and
+    // the round trip was one in twelve of a create-write-fsync-rename commit. With
+    // --writeback-cache the kernel sends FLUSH regardless.
     fi->keep_cache = !dir && Adapter(req).KeepCacheOnOpen(ino);
-    fi->direct_io = 0;
+    fi->direct_io = !dir && Adapter(req).DirectIoOnOpen(fi->flags);
     fi->noflush = !dir;
     if (!dir) Adapter(req).NoteOpen(ino);
     if (fuse_reply_open(req, fi) != 0) {
@@ -272,7 +285,7 @@ struct Handlers {
     e.entry_timeout = a.options_.entry_timeout_s;
     fi->fh = r->fh;
     fi->keep_cache = a.KeepCacheOnOpen(r->attr.ino);
-    fi->direct_io = 0;
+    fi->direct_io = a.DirectIoOnOpen(fi->flags);
     fi->noflush = 1;  // as in ReplyOpen
     a.NoteLookup(r->attr.ino);
     a.NoteOpen(r->attr.ino);
@@ -375,15 +388,18 @@ struct Handlers {
     // No automatic invalidation when mtime changes: the file's bytes change
     // only through this mount (the kernel updates its cache as it forwards a
     // write) or by a power cut or fault, which invalidates explicitly. With
-    // it, the kernel dropped its cache after every write it forwarded.
+    // it, the kernel dropped its cache after every write it forwarded. (A
+    // direct write invalidates the cached pages it covers instead.)
     conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
     // Large writes: one FUSE round trip per MiB instead of per 128 KiB.
     conn->max_write = kMaxRequestBytes;
     if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
     Log()->info(
-        "fuse init: protocol {}.{}, max_write {}, writeback cache {}, set-id bits cleared by {}",
+        "fuse init: protocol {}.{}, max_write {}, writeback cache {}, direct writes {}, set-id "
+        "bits cleared by {}",
         conn->proto_major, conn->proto_minor, conn->max_write,
         (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0 ? "on" : "off",
+        a.WantsDirectWrites() ? "on" : "off",
         a.init_seen_.kernel_offers_killpriv_v2 ? "the model (killpriv_v2)" : "the kernel");
   }
 
@@ -729,6 +745,15 @@ void FuseAdapter::NoteRelease(model::Ino ino) {
   std::lock_guard<std::mutex> lock(lookups_mu_);
   auto it = open_files_.find(ino);
   if (it != open_files_.end() && --it->second == 0) open_files_.erase(it);
+}
+
+bool FuseAdapter::WantsDirectWrites() const {
+  return options_.direct_writes && !options_.writeback_cache &&
+         init_seen_.kernel_offers_direct_io_allow_mmap.load(std::memory_order_relaxed);
+}
+
+bool FuseAdapter::DirectIoOnOpen(int open_flags) const {
+  return DirectWrites() && (open_flags & O_ACCMODE) != O_RDONLY;
 }
 
 bool FuseAdapter::KeepCacheOnOpen(model::Ino ino) {

@@ -20,20 +20,22 @@ namespace {
 const std::string kData = "acknowledged bytes that only an fsync makes durable\n";
 
 // Every row runs in each FUSE mode: by default each write(2) reaches the
-// model when it happens; with --writeback-cache the kernel batches writes and
-// hands them over on fsync or close; with --io-uring requests come through
-// io_uring queues instead of /dev/fuse. The durability results must not
-// differ.
+// model when it happens, and a handle opened for writing skips the page cache
+// (on Linux 6.6+); with --cached-writes such writes go through the page cache
+// too; with --writeback-cache the kernel batches writes and hands them over
+// on fsync or close; with --io-uring requests come through io_uring queues
+// instead of /dev/fuse. The durability results must not differ.
 std::vector<std::string> ModeArgs(const std::string& mode) {
   if (mode == "writeback-cache") return {"--writeback-cache"};
   if (mode == "io-uring") return {"--io-uring"};
+  if (mode == "cached-writes") return {"--cached-writes"};
   return {};
 }
 
 // The modes this machine can run: io-uring needs a kernel with the FUSE
 // io_uring transport and root (to turn on its module parameter).
 std::vector<std::string> Modes() {
-  std::vector<std::string> modes = {"default", "writeback-cache"};
+  std::vector<std::string> modes = {"default", "cached-writes", "writeback-cache"};
   std::string why;
   if (IoUringUsable(&why)) {
     modes.push_back("io-uring");
