@@ -151,31 +151,36 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
 
   log->info("blackoutfs ready on {} (model {}, control socket {})", config.mountpoint,
             model::Name(config.model), config.socket_path);
-  // With --io-uring the ring's queues are registered when the kernel's INIT
-  // arrives, which the session loop below serves: `blackout mount` returns
-  // once they are, so that the first requests and `ctl status` already use
-  // the ring (after 5 s without them, the mount goes on through /dev/fuse).
+  // `blackout mount` returns once the kernel's INIT is answered, which the
+  // session loop below serves, so that the first requests and `ctl status`
+  // see the mount as it stays (readahead, direct writes); with --io-uring,
+  // once the ring's queues are registered too (after 5 s without them, the
+  // mount goes on through /dev/fuse).
   std::atomic<bool> loop_ended{false};
   std::thread ready_reporter;
-  if (config.io_uring && ready_fd >= 0) {
+  if (ready_fd >= 0) {
+    const auto started = [&] {
+      return raw->Initialized() && (!config.io_uring || raw->Transport().first == "io_uring");
+    };
     ready_reporter = SignalFreeThread([&] {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (raw->Transport().first != "io_uring" && !loop_ended.load() &&
-             std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      while (!started() && !loop_ended.load() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       if (loop_ended.load()) {
         Report(ready_fd,
-               "ERR the daemon stopped before its io_uring queues started; see " + config.log_path);
+               "ERR the daemon stopped before the kernel's INIT was answered" +
+                   std::string(config.io_uring ? " and its io_uring queues started" : "") +
+                   "; see " + config.log_path);
         return;
       }
-      if (raw->Transport().first != "io_uring") {
+      if (!raw->Initialized()) {
+        log->warn("the kernel's INIT not answered 5 s after the mount");
+      } else if (!started()) {
         log->warn("io_uring queues not started 5 s after the mount; serving /dev/fuse");
       }
       Report(ready_fd, "OK");
     });
-  } else {
-    Report(ready_fd, "OK");
   }
 
   const int rc = adapter->Loop();

@@ -41,9 +41,10 @@ namespace {
 // buffer size (FUSE_MAX_MAX_PAGES).
 constexpr unsigned kMaxRequestBytes = 1u << 20;
 
-// Ring entries per CPU: requests one CPU can have with the daemon at once
-// before the next waits in the kernel.
-constexpr unsigned kUringDepth = 4;
+// Ring entries per CPU: requests one CPU can have with its queue thread at
+// once; more go to the overflow entries (uring.h), then wait in the kernel.
+constexpr unsigned kUringDepth = 2;
+constexpr unsigned kUringOverflowDepth = 4;
 
 // The INIT flag (flags2 bit 4, Linux 6.6+; Debian 12's headers predate it)
 // that lets a FOPEN_DIRECT_IO handle be mapped shared and writable: the
@@ -68,7 +69,10 @@ bool FuseConfAllowsOther() {
 // window goes up to the largest request (1 MiB): sequential 128 KiB reads
 // 5 to 30% faster in paired runs (BENCHMARKS.md, "Profile"). The kernel
 // takes no larger window from the INIT reply, only from sysfs, which needs
-// root; otherwise the default stays. Random reads do not read ahead.
+// root; otherwise the default stays. It must be set after the kernel took
+// the INIT reply, which lowers the window to the smaller of the current one
+// and the reply's max_readahead (at most what the kernel offered, 128 KiB).
+// Random reads do not read ahead.
 void RaiseReadahead(const std::string& mountpoint) {
   const std::optional<MountInfo> m = MountAt(mountpoint);
   if (!m) return;
@@ -213,8 +217,12 @@ struct Handlers {
       init->flags2 |= static_cast<uint32_t>(kFuseDirectIoAllowMmap >> 32);
     }
     const ssize_t n = ::writev(fd, iov, count);
+    // The kernel has now taken the INIT reply, which caps the readahead
+    // window at what the kernel offered in INIT (128 KiB): raised after it.
+    if (n >= 0) RaiseReadahead(a.options_.mountpoint);
     if (n >= 0 && direct_writes) a.direct_writes_ = true;
     if (uring && n >= 0) a.StartUring(fd, *init);
+    if (n >= 0) a.initialized_.store(true, std::memory_order_release);
     return n;
   }
 
@@ -666,7 +674,6 @@ std::unique_ptr<FuseAdapter> FuseAdapter::Mount(model::Filesystem& fs, const Mou
     return nullptr;
   }
   Log()->info("mounted blackoutfs on {} (-o {})", options.mountpoint, opts);
-  RaiseReadahead(options.mountpoint);
   if (options.writeback_cache) {
     a->dirty_limit_ = !SetDirtyLimit(options.mountpoint, options.dirty_limit) ? "fuse"
                       : options.dirty_limit == 0                              ? "machine"
@@ -712,7 +719,7 @@ void FuseAdapter::StartUring(int fd, const fuse_init_out& init) {
   payload = std::max<size_t>(payload, static_cast<size_t>(init.max_pages) * page);
   std::string error;
   std::unique_ptr<UringQueues> queues =
-      UringQueues::Start(session_, fd, payload, kUringDepth, &error);
+      UringQueues::Start(session_, fd, payload, kUringDepth, kUringOverflowDepth, &error);
   if (!queues) Log()->warn("{}; requests stay on /dev/fuse", error);
   std::lock_guard<std::mutex> lock(uring_mu_);
   uring_ = std::move(queues);

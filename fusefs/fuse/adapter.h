@@ -139,6 +139,10 @@ class FuseAdapter {
   // comment): known once the kernel's INIT was answered.
   bool DirectWrites() const { return direct_writes_.load(std::memory_order_relaxed); }
 
+  // Whether the kernel's INIT was answered (with the mount's settings made:
+  // readahead, direct writes, the io_uring queues asked for).
+  bool Initialized() const { return initialized_.load(std::memory_order_acquire); }
+
   // With the writeback cache, whose limit holds the mount's dirty pages:
   // "machine" (the machine's, as a disk file system's), "strict"
   // (MountOptions::dirty_limit bytes) or "fuse" (FUSE's own 1%: sysfs was
@@ -194,6 +198,7 @@ class FuseAdapter {
   // Set by the INIT reply when it took FUSE_DIRECT_IO_ALLOW_MMAP: opens for
   // writing are then answered with FOPEN_DIRECT_IO.
   std::atomic<bool> direct_writes_{false};
+  std::atomic<bool> initialized_{false};  // Initialized()
   fuse_session* session_ = nullptr;
   // The io_uring queues, started by the INIT reply that asked for them.
   std::mutex uring_mu_;

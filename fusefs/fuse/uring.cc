@@ -86,6 +86,10 @@ constexpr size_t kRebuildRoom = sizeof(fuse_in_header) + kHeaderArea;
 
 struct UringQueues::Queue {
   unsigned qid = 0;
+  // An overflow queue's thread: unpinned, normal priority (uring.h).
+  bool overflow = false;
+  // Set once the thread has handed its entries to the kernel.
+  std::atomic<bool> registered{false};
   pthread_t handle{};  // set by the queue's thread before `tid`
   bool idle = false;   // runs at SCHED_IDLE; set before `tid`
   std::atomic<pid_t> tid{0};
@@ -179,22 +183,28 @@ bool EnableFuseUring(bool enable, std::string* why, const std::string& param) {
 }
 
 std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, size_t payload_bytes,
-                                                unsigned depth, std::string* error) {
+                                                unsigned depth, unsigned overflow_depth,
+                                                std::string* error) {
   std::unique_ptr<UringQueues> u(new UringQueues());
   u->session_ = session;
   u->fd_ = fd;
   const unsigned cpus = PossibleCpus();
-  for (unsigned qid = 0; qid < cpus; ++qid) {
+  // The overflow threads first: each CPU's queue, then its overflow.
+  const unsigned threads = overflow_depth > 0 ? 2 * cpus : cpus;
+  for (unsigned k = 0; k < threads; ++k) {
     auto q = std::make_unique<Queue>();
-    q->qid = qid;
-    const int rc = io_uring_queue_init(depth * 2, &q->ring, IORING_SETUP_SQE128);
+    q->qid = k % cpus;
+    q->overflow = k >= cpus;
+    const unsigned entries = q->overflow ? overflow_depth : depth;
+    const unsigned qid = q->qid;
+    const int rc = io_uring_queue_init(entries * 2, &q->ring, IORING_SETUP_SQE128);
     if (rc < 0) {
       *error = "cannot set up an io_uring for FUSE queue " + std::to_string(qid) + ": " +
                std::strerror(-rc);
       return nullptr;
     }
     q->ring_up = true;
-    for (unsigned i = 0; i < depth; ++i) {
+    for (unsigned i = 0; i < entries; ++i) {
       auto e = std::make_unique<Entry>();
       e->buffer.reset(new char[kRebuildRoom + payload_bytes]);
       e->payload = e->buffer.get() + kRebuildRoom;
@@ -204,14 +214,23 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
     }
     u->queues_.push_back(std::move(q));
   }
-  for (auto& q : u->queues_) {
-    Queue* raw = q.get();
-    UringQueues* self = u.get();
-    u->threads_.push_back(control::SignalFreeThread([self, raw] { self->Run(*raw); }));
+  // The kernel hands a request to the entry of its queue freed last, and
+  // entries are free in the order they were registered: the overflow
+  // entries register first, so that the queue threads' entries come first.
+  for (bool overflow : {true, false}) {
+    for (auto& q : u->queues_) {
+      if (q->overflow != overflow) continue;
+      Queue* raw = q.get();
+      UringQueues* self = u.get();
+      u->threads_.push_back(control::SignalFreeThread([self, raw] { self->Run(*raw); }));
+      while (overflow && !raw->registered.load(std::memory_order_acquire)) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
   }
   u->threads_.push_back(control::SignalFreeThread([self = u.get()] { self->Guard(); }));
-  Log()->info("fuse io_uring: {} queues of {} entries, {} KiB payload each", cpus, depth,
-              payload_bytes / 1024);
+  Log()->info("fuse io_uring: {} queues of {} entries and {} overflow entries, {} KiB payload each",
+              cpus, depth, overflow_depth, payload_bytes / 1024);
   return u;
 }
 
@@ -332,6 +351,20 @@ char* UringQueues::ReplyArea(size_t size) {
 }
 
 void UringQueues::Run(Queue& q) {
+  const pthread_t self = pthread_self();
+  if (!q.overflow) PinAtIdlePriority(q);
+  q.handle = self;
+  q.tid.store(gettid(), std::memory_order_release);  // publishes `handle` to Guard
+
+  for (size_t i = 0; i < q.entries.size(); ++i) {
+    PrepCommand(&q.ring, fd_, kCmdRegister, q.qid, i, *q.entries[i], 0);
+  }
+  io_uring_submit(&q.ring);
+  q.registered.store(true, std::memory_order_release);
+  Serve(q);
+}
+
+void UringQueues::PinAtIdlePriority(Queue& q) {
   cpu_set_t cpu;
   CPU_ZERO(&cpu);
   CPU_SET(q.qid, &cpu);
@@ -348,12 +381,9 @@ void UringQueues::Run(Queue& q) {
         "leave SCHED_IDLE again: RLIMIT_NICE)",
         q.qid);
   }
-  q.handle = self;
-  q.tid.store(gettid(), std::memory_order_release);  // publishes `handle` to Guard
+}
 
-  for (size_t i = 0; i < q.entries.size(); ++i) {
-    PrepCommand(&q.ring, fd_, kCmdRegister, q.qid, i, *q.entries[i], 0);
-  }
+void UringQueues::Serve(Queue& q) {
   size_t live = q.entries.size();
   __kernel_timespec tick{0, 200 * 1000 * 1000};
   while (live > 0 && !stop_.load(std::memory_order_relaxed)) {

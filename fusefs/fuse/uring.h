@@ -34,9 +34,18 @@
 // next second. Where a thread may not leave SCHED_IDLE again (not
 // root, RLIMIT_NICE 0), the queue threads stay at normal priority.
 //
-// The price: one reader's readahead requests all wait on its CPU's queue
-// and are served one after another there, where /dev/fuse spreads them over
-// every CPU; sequential 128 KiB reads ran at 0.75x of /dev/fuse.
+// Overflow: a reader's readahead requests do not make it wait, so they wait
+// on its CPU's queue, whose thread runs only once the reader blocks: they
+// were served one after another, where /dev/fuse spreads them over every CPU
+// (sequential 128 KiB reads at 0.75x of /dev/fuse). Each queue therefore
+// also has overflow entries, served by a thread of its own at normal
+// priority and on no fixed CPU. The kernel gives a request the queue's entry
+// freed most recently and registers entries as free in the order they come,
+// so the overflow entries are registered first: a request takes one only
+// while the queue thread's own entries are all taken, as readahead's
+// requests do once the window is 1 MiB (1.3 to 1.4 times as fast,
+// BENCHMARKS.md), while a caller that waits for each request keeps being
+// served on its own CPU.
 #pragma once
 
 #include <sys/uio.h>
@@ -71,8 +80,11 @@ class UringQueues {
   // (descriptor `fd`), each with `depth` entries of `payload_bytes`. Call
   // after the INIT reply that asked for FUSE_OVER_IO_URING was written.
   // Returns nullptr and sets *error when a ring cannot be set up.
+  // Each queue also gets `overflow_depth` entries served by an unpinned
+  // thread at normal priority ("Overflow" above; 0 for none).
   static std::unique_ptr<UringQueues> Start(fuse_session* session, int fd, size_t payload_bytes,
-                                            unsigned depth, std::string* error);
+                                            unsigned depth, unsigned overflow_depth,
+                                            std::string* error);
   ~UringQueues();  // stops and joins the queue threads
   UringQueues(const UringQueues&) = delete;
   UringQueues& operator=(const UringQueues&) = delete;
@@ -94,7 +106,11 @@ class UringQueues {
 
  private:
   UringQueues() = default;
+  // A queue's thread: registers its entries, then serves them until stop_.
   void Run(Queue& q);
+  // Pins the calling thread to q's CPU at SCHED_IDLE where it may leave it.
+  void PinAtIdlePriority(Queue& q);
+  void Serve(Queue& q);
   // Watches the queue threads: see "Priority" above.
   void Guard();
 

@@ -306,6 +306,24 @@ std::string Knob(const std::string& devno, const std::string& name) {
   return value;
 }
 
+// Sequential reads that miss the page cache come in requests of the
+// readahead window; the mount raises it to 1 MiB, the largest request. The
+// kernel lowers the window when it takes the INIT reply, so a window set
+// before that is lost (it was, until session 9).
+TEST_CASE("as root the mount's readahead window is 1 MiB, in every mode") {
+  const std::string mode = GENERATE(from_range(Modes()));
+  ModeMount mm("posix-strict", mode);
+  const MountFixture& m = mm.m;
+  INFO(m.Reproduce());
+  if (geteuid() != 0) {
+    WARN("SKIP: not root: the readahead window stays at the kernel's default");
+    return;
+  }
+  const std::string devno = DevnoAt(m.mnt());
+  REQUIRE_FALSE(devno.empty());
+  CHECK(Knob(devno, "read_ahead_kb") == "1024");
+}
+
 TEST_CASE(
     "--writeback-cache: the kernel may hold the machine's share of dirty pages, or --dirty-limit; "
     "a power cut loses all of them") {
