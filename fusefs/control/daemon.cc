@@ -159,10 +159,10 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   std::atomic<bool> loop_ended{false};
   std::thread ready_reporter;
   if (ready_fd >= 0) {
-    const auto started = [&] {
-      return raw->Initialized() && (!config.io_uring || raw->Transport().first == "io_uring");
-    };
     ready_reporter = SignalFreeThread([&] {
+      const auto started = [&] {
+        return raw->Initialized() && (!config.io_uring || raw->Transport().first == "io_uring");
+      };
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       while (!started() && !loop_ended.load() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));

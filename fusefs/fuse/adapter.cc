@@ -265,11 +265,12 @@ struct Handlers {
     }
     fi->fh = *r;
     // Page cache yes (shared mmap needs it, and reads are served from it),
-    // kept across opens until a power cut; direct_io for a handle that
-    // writes, where the kernel keeps shared mmap working (adapter.h). No FLUSH on close(2)
-    // (FOPEN_NOFLUSH): the model has nothing to do there (no locks, close is no sync event), and
-    // the round trip was one in twelve of a create-write-fsync-rename commit. With
-    // --writeback-cache the kernel sends FLUSH regardless.
+    // kept across opens until a power cut; direct_io for a handle that can
+    // write, where the kernel keeps shared mmap working with it (adapter.h).
+    // No FLUSH on close(2) (FOPEN_NOFLUSH): the model has nothing to do
+    // there (no locks, close is no sync event), and the round trip was one
+    // in twelve of a create-write-fsync-rename commit. With --writeback-cache
+    // the kernel sends FLUSH regardless.
     fi->keep_cache = !dir && Adapter(req).KeepCacheOnOpen(ino);
     fi->direct_io = !dir && Adapter(req).DirectIoOnOpen(fi->flags);
     fi->noflush = !dir;

@@ -9,7 +9,8 @@
 // reaches the model in order, when it happens. The page cache is kept and
 // stays valid across opens (keep_cache) while no power cut came in between:
 // every change of a file's bytes goes through the kernel, which updates its
-// cache as it forwards the write, except a power cut (or a fault that reverts
+// cache as it forwards the write (or, for a direct write, drops the pages it
+// covers), except a power cut (or a fault that reverts
 // data), after which the control thread calls InvalidateKernelCaches() so that
 // the kernel shows the crash state and never a dropped byte; the first open
 // of an inode after that drops its cache again (keep_cache off once).

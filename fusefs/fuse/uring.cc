@@ -189,7 +189,7 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
   u->session_ = session;
   u->fd_ = fd;
   const unsigned cpus = PossibleCpus();
-  // The overflow threads first: each CPU's queue, then its overflow.
+  // queues_: one per CPU, then (with overflow entries) one overflow queue per CPU.
   const unsigned threads = overflow_depth > 0 ? 2 * cpus : cpus;
   for (unsigned k = 0; k < threads; ++k) {
     auto q = std::make_unique<Queue>();
@@ -214,9 +214,9 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
     }
     u->queues_.push_back(std::move(q));
   }
-  // The kernel hands a request to the entry of its queue freed last, and
-  // entries are free in the order they were registered: the overflow
-  // entries register first, so that the queue threads' entries come first.
+  // The kernel hands a request the entry of its queue that became free
+  // last, registration included: the overflow entries register first, so
+  // that the queue threads' own entries are handed out before them.
   for (bool overflow : {true, false}) {
     for (auto& q : u->queues_) {
       if (q->overflow != overflow) continue;

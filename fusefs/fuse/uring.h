@@ -40,8 +40,8 @@
 // (sequential 128 KiB reads at 0.75x of /dev/fuse). Each queue therefore
 // also has overflow entries, served by a thread of its own at normal
 // priority and on no fixed CPU. The kernel gives a request the queue's entry
-// freed most recently and registers entries as free in the order they come,
-// so the overflow entries are registered first: a request takes one only
+// that became free last (registration included), so the overflow entries
+// are registered before the queue thread's own: a request takes one only
 // while the queue thread's own entries are all taken, as readahead's
 // requests do once the window is 1 MiB (1.3 to 1.4 times as fast,
 // BENCHMARKS.md), while a caller that waits for each request keeps being
