@@ -105,6 +105,13 @@ bool DaemonIsGone(const std::string& mnt) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// Detaches the blackout mount at `mnt` whose daemon is gone; true once it
+// is no longer mounted.
+bool RemoveStaleMount(const std::string& mnt) {
+  RunProgram({"fusermount3", "-u", "-z", mnt});
+  return WaitUntilUnmounted(mnt, std::chrono::milliseconds(2000));
+}
+
 // Checks that the socket path is free; removes a stale socket nobody answers.
 bool ClaimSocketPath(const std::string& path, std::string* error) {
   struct stat st {};
@@ -146,8 +153,7 @@ int Mount(const MountArgs& args) {
   if (type == "fuse.blackout" && DaemonIsGone(config.mountpoint)) {
     std::cerr << "blackout: mount: " << config.mountpoint
               << " is a stale blackout mount (its daemon is gone); unmounting it\n";
-    RunProgram({"fusermount3", "-u", "-z", config.mountpoint});
-    if (WaitUntilUnmounted(config.mountpoint, std::chrono::milliseconds(2000))) type.clear();
+    if (RemoveStaleMount(config.mountpoint)) type.clear();
   }
   if (!type.empty()) {
     return Usage("mount: " + config.mountpoint + " is already a mount point (type " + type +
@@ -247,11 +253,22 @@ int Mount(const MountArgs& args) {
   }
   int status = 0;
   waitpid(pid, &status, 0);
+  // A daemon that died after mounting (killed, crashed) leaves its mount
+  // behind: this command made it, so it removes it.
+  const bool stale = MountTypeAt(config.mountpoint) == "fuse.blackout" &&
+                     DaemonIsGone(config.mountpoint) && RemoveStaleMount(config.mountpoint);
+  if (stale) {
+    std::error_code ec;
+    if (std::filesystem::is_socket(config.socket_path, ec)) {
+      std::filesystem::remove(config.socket_path, ec);
+    }
+  }
   if (reply.rfind("ERR ", 0) == 0) {
     while (!reply.empty() && reply.back() == '\n') reply.pop_back();
     return Usage("mount: " + reply.substr(4));
   }
-  return Usage("mount: the daemon exited before the mount was ready; see " + config.log_path);
+  return Usage("mount: the daemon exited before the mount was ready" +
+               std::string(stale ? " (its mount was removed)" : "") + "; see " + config.log_path);
 }
 
 // ---- umount
