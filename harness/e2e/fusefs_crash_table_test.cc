@@ -309,7 +309,7 @@ std::string Knob(const std::string& devno, const std::string& name) {
 // Sequential reads that miss the page cache come in requests of the
 // readahead window; the mount raises it to 1 MiB, the largest request. The
 // kernel lowers the window when it takes the INIT reply, so a window set
-// before that is lost (it was, until session 9).
+// before that reply is lost: this test fails if it is set too early.
 TEST_CASE("as root the mount's readahead window is 1 MiB, in every mode") {
   const std::string mode = GENERATE(from_range(Modes()));
   ModeMount mm("posix-strict", mode);
