@@ -122,6 +122,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // every other thread blocks signals, so this one reaches the loop.
   hooks.shutdown = [] { kill(getpid(), SIGTERM); };
   hooks.transport = [raw] { return raw->Transport(); };
+  hooks.ring_overflow_requests = [raw] { return raw->RingOverflowRequests(); };
   hooks.direct_writes = [raw] { return raw->DirectWrites(); };
   hooks.dirty_limit = [raw, bytes = config.dirty_limit] {
     return std::pair<std::string, uint64_t>(raw->DirtyLimit(), bytes);

@@ -113,6 +113,9 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
       const auto [transport, ring_requests] = hooks_.transport();
       reply["transport"] = transport;
       reply["ring_requests"] = ring_requests;
+      if (hooks_.ring_overflow_requests && transport == "io_uring") {
+        reply["ring_overflow_requests"] = hooks_.ring_overflow_requests();
+      }
     }
     if (hooks_.dirty_limit) {
       const auto [limit, bytes] = hooks_.dirty_limit();

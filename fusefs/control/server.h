@@ -72,6 +72,8 @@ struct ServerHooks {
   // How the kernel's requests reach the daemon, for status: "io_uring" and
   // the requests served through the ring so far, or "/dev/fuse" and 0.
   std::function<std::pair<std::string, uint64_t>()> transport;
+  // With the ring, for status: the requests its overflow entries served.
+  std::function<uint64_t()> ring_overflow_requests;
   // With --writeback-cache, for status: FuseAdapter::DirtyLimit() and the
   // bytes of --dirty-limit (0 for none).
   std::function<std::pair<std::string, uint64_t>()> dirty_limit;

@@ -732,6 +732,11 @@ std::pair<std::string, uint64_t> FuseAdapter::Transport() {
   return {"io_uring", uring_->served()};
 }
 
+uint64_t FuseAdapter::RingOverflowRequests() {
+  std::lock_guard<std::mutex> lock(uring_mu_);
+  return uring_ ? uring_->served_by_overflow() : 0;
+}
+
 void FuseAdapter::Unmount() {
   if (!mounted_) return;
   fuse_session_unmount(session_);

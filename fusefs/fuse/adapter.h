@@ -135,6 +135,9 @@ class FuseAdapter {
   // How requests reach the daemon: {"io_uring", requests served through the
   // ring} once the queues run, else {"/dev/fuse", 0}.
   std::pair<std::string, uint64_t> Transport();
+  // Of the requests served through the ring, those its overflow entries
+  // served (uring.h); 0 without the ring.
+  uint64_t RingOverflowRequests();
 
   // Whether handles opened for writing skip the page cache (the file
   // comment): known once the kernel's INIT was answered.

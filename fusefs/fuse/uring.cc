@@ -253,6 +253,14 @@ uint64_t UringQueues::served() const {
   return n;
 }
 
+uint64_t UringQueues::served_by_overflow() const {
+  uint64_t n = 0;
+  for (const auto& q : queues_) {
+    if (q->overflow) n += q->served.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
 void UringQueues::Guard() {
   using namespace std::chrono;
   constexpr auto kTick = milliseconds(10);

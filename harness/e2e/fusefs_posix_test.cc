@@ -267,6 +267,47 @@ TEST_CASE("direct writes skip the page cache, and every handle and mapping sees 
   CHECK_FALSE(ReadFileIfExists(path).has_value());
 }
 
+// With --io-uring each CPU's queue has its own thread's entries and overflow
+// entries (fusefs/fuse/uring.h): a reader's readahead requests, which do not
+// make it wait, spill over to the overflow entries, while a caller that
+// waits for each request is always served by its CPU's queue thread.
+TEST_CASE("--io-uring: readahead spills to the overflow entries, waiting callers do not") {
+  std::string why;
+  if (!IoUringUsable(&why)) {
+    WARN("SKIP: " + why);
+    return;
+  }
+  MountFixture m("posix-strict", {"--io-uring"});
+  INFO(m.Reproduce());
+  auto overflow = [&m] { return m.Ctl({"status"})["ring_overflow_requests"].get<uint64_t>(); };
+  auto served = [&m] { return m.Ctl({"status"})["ring_requests"].get<uint64_t>(); };
+  {
+    Fd f(m.Path("log"), O_WRONLY | O_CREAT);
+    for (int i = 0; i < 300; ++i) {
+      f.Write(std::string(4096, 'w'));
+      f.Fsync();
+    }
+  }
+  const uint64_t after_writes = served();
+  REQUIRE(after_writes >= 600);
+  CHECK(overflow() <= after_writes / 20);
+
+  const uint64_t before = overflow();
+  WriteFile(m.Path("big"), std::string(64 << 20, 'r'), /*do_fsync=*/true);
+  FsyncDir(m.mnt());
+  m.PowerCut();  // drops the kernel's cache of the file: the reads below miss it
+  // As fio, cat and cp read: posix_fadvise(SEQUENTIAL), which doubles the
+  // readahead window to two requests of 1 MiB, and 128 KiB reads. A window
+  // of one request (no fadvise) never has two waiting for the queue thread.
+  Fd f(m.Path("big"), O_RDONLY);
+  REQUIRE(posix_fadvise(f.get(), 0, 0, POSIX_FADV_SEQUENTIAL) == 0);
+  std::string buf(128 << 10, '\0');
+  uint64_t total = 0;
+  for (ssize_t n; (n = read(f.get(), buf.data(), buf.size())) > 0;) total += n;
+  REQUIRE(total == (64u << 20));
+  CHECK(overflow() > before);
+}
+
 TEST_CASE("extended attributes: set, size probe, get, list, remove") {
   MountFixture m;
   INFO(m.Reproduce());
