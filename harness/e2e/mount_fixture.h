@@ -147,11 +147,14 @@ class MountFixture {
         std::exit(77);
       }
     }
+    // Before the directory exists: a constructor that throws leaves no
+    // destructor to remove it.
+    const std::string bin = BlackoutBin();
     dir_ = MakeTempDir("blackout-e2e");
     mnt_ = dir_ + "/mnt";
     std::filesystem::create_directory(mnt_);
     std::filesystem::create_directory(scratch());
-    std::vector<std::string> argv = {BlackoutBin(), "mount", mnt_, "--model", model_};
+    std::vector<std::string> argv = {bin, "mount", mnt_, "--model", model_};
     argv.insert(argv.end(), mount_args_.begin(), mount_args_.end());
     const bool ring =
         std::find(mount_args_.begin(), mount_args_.end(), "--io-uring") != mount_args_.end();
