@@ -76,7 +76,7 @@ _blackout() {
       # an option that takes a value we cannot guess (--seed, --jobs, ...)
       [[ $prev == --help || $prev == --foreground || $prev == --keep-going || $prev == --quiet ||
          $prev == --verbose || $prev == --dump || $prev == --writeback-cache ||
-         $prev == --io-uring || $prev == --cached-writes ]] || return ;;
+         $prev == --io-uring || $prev == --dev-fuse || $prev == --cached-writes ]] || return ;;
   esac
   if [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$(_blackout_help_options "$bin" "$sub")" -- "$cur")

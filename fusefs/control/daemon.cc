@@ -154,31 +154,30 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
             model::Name(config.model), config.socket_path);
   // `blackout mount` returns once the kernel's INIT is answered, which the
   // session loop below serves, so that the first requests and `ctl status`
-  // see the mount as it stays (readahead, direct writes); with --io-uring,
-  // once the ring's queues are registered too (after 5 s without them, the
-  // mount goes on through /dev/fuse).
+  // see the mount as it stays (readahead, direct writes, the transport: the
+  // INIT reply starts the io_uring queues before it counts as answered).
   std::atomic<bool> loop_ended{false};
   std::thread ready_reporter;
   if (ready_fd >= 0) {
     ready_reporter = SignalFreeThread([&] {
-      const auto started = [&] {
-        return raw->Initialized() && (!config.io_uring || raw->Transport().first == "io_uring");
-      };
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (!started() && !loop_ended.load() && std::chrono::steady_clock::now() < deadline) {
+      while (!raw->Initialized() && !loop_ended.load() &&
+             std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       if (loop_ended.load()) {
-        Report(ready_fd,
-               "ERR the daemon stopped before the kernel's INIT was answered" +
-                   std::string(config.io_uring ? " and its io_uring queues started" : "") +
-                   "; see " + config.log_path);
+        Report(ready_fd, "ERR the daemon stopped before the kernel's INIT was answered; see " +
+                             config.log_path);
         return;
       }
       if (!raw->Initialized()) {
         log->warn("the kernel's INIT not answered 5 s after the mount");
-      } else if (!started()) {
-        log->warn("io_uring queues not started 5 s after the mount; serving /dev/fuse");
+      } else if (raw->Transport().first == "io_uring") {
+        log->info("serving requests over io_uring");
+      } else if (config.io_uring) {
+        log->warn("io_uring asked for but its queues did not start; serving /dev/fuse");
+      } else {
+        log->info("serving requests through /dev/fuse ({})", config.transport_note);
       }
       Report(ready_fd, "OK");
     });

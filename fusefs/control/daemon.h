@@ -20,6 +20,7 @@ struct DaemonConfig {
   bool writeback_cache = false;  // fusefs::MountOptions::writeback_cache
   uint64_t dirty_limit = 0;      // fusefs::MountOptions::dirty_limit
   bool io_uring = false;         // fusefs::MountOptions::io_uring
+  std::string transport_note;    // when !io_uring: why (fusefs::PlanTransport), for the log
   bool direct_writes = true;     // fusefs::MountOptions::direct_writes
   uint64_t trace_limit = 0;      // model::Options::trace_limit (0: keep all)
 };

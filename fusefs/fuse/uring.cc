@@ -182,6 +182,37 @@ bool EnableFuseUring(bool enable, std::string* why, const std::string& param) {
   return true;
 }
 
+bool ParseTransport(const std::string& text, Transport* out) {
+  if (text == "auto") {
+    *out = Transport::kAuto;
+  } else if (text == "io-uring") {
+    *out = Transport::kIoUring;
+  } else if (text == "dev-fuse") {
+    *out = Transport::kDevFuse;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool PlanTransport(Transport asked, bool may_enable, bool* io_uring, std::string* why_not,
+                   std::string* error, const std::string& param) {
+  *io_uring = false;
+  switch (asked) {
+    case Transport::kDevFuse:
+      *why_not = "asked for /dev/fuse";
+      return true;
+    case Transport::kIoUring:
+      if (!EnableFuseUring(true, error, param)) return false;
+      *io_uring = true;
+      return true;
+    case Transport::kAuto:
+      *io_uring = EnableFuseUring(may_enable, why_not, param);
+      return true;
+  }
+  return true;
+}
+
 std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, size_t payload_bytes,
                                                 unsigned depth, unsigned overflow_depth,
                                                 std::string* error) {

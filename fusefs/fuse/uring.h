@@ -3,6 +3,9 @@
 // through io_uring commands, one queue per CPU, instead of through read(2)
 // and writev(2) on /dev/fuse.
 //
+// A mount uses it by default where the kernel has it (PlanTransport below);
+// `--dev-fuse` keeps a mount on /dev/fuse.
+//
 // Why: on a small VM a FUSE round trip is mostly two cross-CPU wake-ups
 // (the caller wakes a daemon thread on the other CPU, the reply wakes the
 // caller back). With the ring, a request waits on the queue of the CPU its
@@ -74,6 +77,23 @@ inline constexpr const char* kFuseUringParam = "/sys/module/fuse/parameters/enab
 // when `enable` and it is N, turns it on (root only). On failure returns
 // false and sets *why to a sentence naming the parameter's file.
 bool EnableFuseUring(bool enable, std::string* why, const std::string& param = kFuseUringParam);
+
+// How a mount's requests reach the daemon, as `blackout mount` is asked for
+// it: --io-uring, --dev-fuse, or neither (kAuto: the ring where the kernel
+// has it, /dev/fuse elsewhere).
+enum class Transport { kAuto, kIoUring, kDevFuse };
+
+// "auto", "io-uring" or "dev-fuse" (BLACKOUT_TRANSPORT); false for anything else.
+bool ParseTransport(const std::string& text, Transport* out);
+
+// Whether a mount asked for `asked` should ask the kernel for the ring in
+// its INIT reply. kIoUring must have it: when the module has no ring or it
+// is off and cannot be turned on, returns false and sets *error. kAuto asks
+// for it where the module has it, turning the parameter on when
+// `may_enable` (root), and otherwise sets *io_uring false and *why_not to
+// the reason. kDevFuse never asks (and leaves the parameter alone).
+bool PlanTransport(Transport asked, bool may_enable, bool* io_uring, std::string* why_not,
+                   std::string* error, const std::string& param = kFuseUringParam);
 
 class UringQueues {
  public:

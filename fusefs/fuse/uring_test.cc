@@ -72,5 +72,67 @@ TEST_CASE("the parameter off and not writable: refused, naming the file") {
   CHECK(why.find("/proc/version is not writable") != std::string::npos);
 }
 
+TEST_CASE("transport names: auto, io-uring, dev-fuse; nothing else") {
+  Transport t = Transport::kAuto;
+  CHECK(ParseTransport("io-uring", &t));
+  CHECK(t == Transport::kIoUring);
+  CHECK(ParseTransport("dev-fuse", &t));
+  CHECK(t == Transport::kDevFuse);
+  CHECK(ParseTransport("auto", &t));
+  CHECK(t == Transport::kAuto);
+  CHECK_FALSE(ParseTransport("io_uring", &t));
+  CHECK_FALSE(ParseTransport("", &t));
+}
+
+// What `blackout mount` asks the kernel for, with and without --io-uring or
+// --dev-fuse, on each kind of kernel.
+TEST_CASE("by default the ring is used where the module has it, and turned on as root") {
+  ParamDir d;
+  bool ring = false;
+  std::string why_not, error;
+  SECTION("parameter on") {
+    const std::string path = d.Write("Y");
+    REQUIRE(PlanTransport(Transport::kAuto, false, &ring, &why_not, &error, path));
+    CHECK(ring);
+  }
+  SECTION("parameter off, root: turned on") {
+    const std::string path = d.Write("N");
+    REQUIRE(PlanTransport(Transport::kAuto, true, &ring, &why_not, &error, path));
+    CHECK(ring);
+    CHECK(d.Read() == "Y");
+  }
+  SECTION("parameter off, not root: /dev/fuse, saying why, parameter untouched") {
+    const std::string path = d.Write("N");
+    REQUIRE(PlanTransport(Transport::kAuto, false, &ring, &why_not, &error, path));
+    CHECK_FALSE(ring);
+    CHECK(why_not.find(path + " is N") != std::string::npos);
+    CHECK(d.Read() == "N");
+  }
+  SECTION("no ring in the kernel: /dev/fuse, not an error") {
+    REQUIRE(
+        PlanTransport(Transport::kAuto, true, &ring, &why_not, &error, d.dir + "/enable_uring"));
+    CHECK_FALSE(ring);
+    CHECK(why_not.find("6.14") != std::string::npos);
+    CHECK(error.empty());
+  }
+}
+
+TEST_CASE("--io-uring fails where the ring cannot be had; --dev-fuse never asks for it") {
+  ParamDir d;
+  bool ring = true;
+  std::string why_not, error;
+  CHECK_FALSE(
+      PlanTransport(Transport::kIoUring, true, &ring, &why_not, &error, d.dir + "/enable_uring"));
+  CHECK_FALSE(ring);
+  CHECK(error.find("is missing") != std::string::npos);
+  const std::string path = d.Write("N");
+  REQUIRE(PlanTransport(Transport::kDevFuse, true, &ring, &why_not, &error, path));
+  CHECK_FALSE(ring);
+  CHECK(d.Read() == "N");
+  error.clear();
+  CHECK_FALSE(PlanTransport(Transport::kIoUring, true, &ring, &why_not, &error, "/proc/version"));
+  CHECK(error.find("/proc/version is not writable") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace blackout::fusefs

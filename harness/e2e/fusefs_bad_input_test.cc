@@ -105,6 +105,21 @@ TEST_CASE("mount with --dirty-limit not a size, or without --writeback-cache, ex
   CHECK(MountTypeAt(t.path + "/mnt").empty());
 }
 
+TEST_CASE("mount with two transports, or an unknown BLACKOUT_TRANSPORT, exits 2 naming it") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  std::filesystem::create_directory(t.path + "/mnt");
+  CommandResult r = Blackout({"mount", t.path + "/mnt", "--io-uring", "--dev-fuse"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--io-uring excludes --dev-fuse") != std::string::npos);
+  r = RunCommand({"env", "BLACKOUT_TRANSPORT=uring", BlackoutBin(), "mount", t.path + "/mnt"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("BLACKOUT_TRANSPORT=uring is unknown; transports: auto, io-uring, dev-fuse") !=
+        std::string::npos);
+  CHECK(Lines(r.err) == 1);
+  CHECK(MountTypeAt(t.path + "/mnt").empty());
+}
+
 TEST_CASE("a second mount on the same path exits 2 and leaves the first one working") {
   MountFixture m;
   const CommandResult r = Blackout({"mount", m.mnt()});

@@ -108,8 +108,9 @@ uint64_t ContextSwitches(pid_t pid) {
 }
 
 TEST_CASE("an idle mount lets the machine sleep: under 70 daemon wake-ups a second") {
-  // About 15 a second on /dev/fuse and 40 with --io-uring (CTest's
-  // fusefs_posix_io_uring_test), whose queue threads' guard looked every
+  // About 15 a second on /dev/fuse (CTest's fusefs_posix_dev_fuse_test)
+  // and 40 over io_uring (the default where the kernel has it), whose queue
+  // threads' guard looked every
   // 10 ms even on an idle mount before: 110 to 125 a second.
   MountFixture m;
   INFO(m.Reproduce());

@@ -131,13 +131,17 @@ class MountFixture {
       : model_(std::move(model)), mount_args_(std::move(mount_args)) {
     ExitSkippedWithoutFuse();
     // BLACKOUT_E2E_MOUNT_ARGS (space-separated) adds to every mount: CTest
-    // runs some tests again with --io-uring that way.
+    // runs some tests again with --dev-fuse that way. A transport the test
+    // asks for itself wins over one from there.
+    const auto has = [this](const std::string& arg) {
+      return std::find(mount_args_.begin(), mount_args_.end(), arg) != mount_args_.end();
+    };
+    const bool own_transport = has("--io-uring") || has("--dev-fuse");
     if (const char* extra = std::getenv("BLACKOUT_E2E_MOUNT_ARGS")) {
       std::istringstream words(extra);
       for (std::string w; words >> w;) {
-        if (std::find(mount_args_.begin(), mount_args_.end(), w) == mount_args_.end()) {
-          mount_args_.push_back(w);
-        }
+        const bool transport = w == "--io-uring" || w == "--dev-fuse";
+        if (!has(w) && !(transport && own_transport)) mount_args_.push_back(w);
       }
     }
     if (std::find(mount_args_.begin(), mount_args_.end(), "--io-uring") != mount_args_.end()) {
@@ -156,8 +160,8 @@ class MountFixture {
     std::filesystem::create_directory(scratch());
     std::vector<std::string> argv = {bin, "mount", mnt_, "--model", model_};
     argv.insert(argv.end(), mount_args_.begin(), mount_args_.end());
-    const bool ring =
-        std::find(mount_args_.begin(), mount_args_.end(), "--io-uring") != mount_args_.end();
+    const bool ring = has("--io-uring");
+    const bool dev_fuse = has("--dev-fuse");
     const CommandResult r = RunCommand(argv);
     if (r.exit_code != 0 || MountTypeAt(mnt_) != "fuse.blackout") {
       const std::string log = ReadWholeFile(mnt_ + ".log");
@@ -165,11 +169,18 @@ class MountFixture {
       throw std::runtime_error("blackout mount failed (exit " + std::to_string(r.exit_code) +
                                "): " + r.err + "\nlog:\n" + log);
     }
-    // `blackout mount --io-uring` returns once the ring's queues serve.
-    if (ring && Ctl({"status"})["transport"] != "io_uring") {
-      const std::string log = ReadWholeFile(mnt_ + ".log");
-      Cleanup();
-      throw std::runtime_error("blackout mount --io-uring did not start its queues; log:\n" + log);
+    // `blackout mount --io-uring` returns once the ring's queues serve;
+    // --dev-fuse must keep the mount off the ring.
+    if (ring || dev_fuse) {
+      const std::string want = ring ? "io_uring" : "/dev/fuse";
+      const std::string got = Ctl({"status"})["transport"];
+      if (got != want) {
+        const std::string log = ReadWholeFile(mnt_ + ".log");
+        Cleanup();
+        throw std::runtime_error("blackout mount " +
+                                 std::string(ring ? "--io-uring" : "--dev-fuse") + ": transport " +
+                                 got + ", not " + want + "; log:\n" + log);
+      }
     }
   }
   ~MountFixture() { Cleanup(); }
