@@ -25,16 +25,22 @@ const std::string kData = "acknowledged bytes that only an fsync makes durable\n
 // kernel has them; with --dev-fuse they come through /dev/fuse; with
 // --cached-writes writes go through the page cache too; with
 // --writeback-cache the kernel batches writes and hands them over on fsync
-// or close. The durability results must not differ.
+// or close (through /dev/fuse by default: the writeback-cache-ring mode asks
+// for the ring). The durability results must not differ.
 std::vector<std::string> ModeArgs(const std::string& mode) {
   if (mode == "writeback-cache") return {"--writeback-cache"};
+  if (mode == "writeback-cache-ring") return {"--writeback-cache", "--io-uring"};
   if (mode == "dev-fuse") return {"--dev-fuse"};
   if (mode == "cached-writes") return {"--cached-writes"};
   return {};
 }
 
+bool DefaultIsRing();
+
 std::vector<std::string> Modes() {
-  return {"default", "dev-fuse", "cached-writes", "writeback-cache"};
+  std::vector<std::string> modes = {"default", "dev-fuse", "cached-writes", "writeback-cache"};
+  if (DefaultIsRing()) modes.push_back("writeback-cache-ring");
+  return modes;
 }
 
 // Whether a default mount here serves over io_uring: the kernel has FUSE's
@@ -93,6 +99,14 @@ TEST_CASE("the transport: io_uring by default where usable; /dev/fuse when asked
     // A flag wins over it (MountFixture checks the transport --io-uring gives).
     TransportEnv env("dev-fuse");
     MountFixture m("posix-strict", {"--io-uring"});
+  }
+  {
+    // With the writeback cache the default is /dev/fuse (uring.h, "Overflow").
+    MountFixture m("posix-strict", {"--writeback-cache"});
+    CHECK(m.Ctl({"status"})["transport"] == "/dev/fuse");
+  }
+  if (DefaultIsRing()) {
+    MountFixture m("posix-strict", {"--writeback-cache", "--io-uring"});
   }
 }
 
