@@ -94,15 +94,6 @@ struct UringQueues::Queue {
   bool idle = false;   // runs at SCHED_IDLE; set before `tid`
   std::atomic<pid_t> tid{0};
   std::atomic<uint64_t> served{0};
-  // The other queue of the same CPU: a queue thread's overflow queue, an
-  // overflow queue's queue thread.
-  Queue* peer = nullptr;
-  // Requests taken from the ring whose commits are not submitted yet.
-  std::atomic<unsigned> uncommitted{0};
-  // Overflow queue: requests that came while the queue thread had none: an
-  // overflow entry freed after the queue thread's own takes the next request
-  // (uring.h, "Overflow"), logged at the end.
-  std::atomic<uint64_t> served_while_peer_idle{0};
   // Guard's state: ticks seen runnable without progress, the served count
   // at the last tick, and until when the thread runs at normal priority.
   unsigned stalled_ticks = 0;
@@ -254,12 +245,6 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
     }
     u->queues_.push_back(std::move(q));
   }
-  if (overflow_depth > 0) {
-    for (unsigned k = 0; k < cpus; ++k) {
-      u->queues_[k]->peer = u->queues_[cpus + k].get();
-      u->queues_[cpus + k]->peer = u->queues_[k].get();
-    }
-  }
   // The kernel hands a request the entry of its queue that became free
   // last, registration included: the overflow entries register first, so
   // that the queue threads' own entries are handed out before them.
@@ -287,12 +272,10 @@ UringQueues::~UringQueues() {
   }
   stop_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
-  uint64_t while_idle = 0;
-  for (const auto& q : queues_) while_idle += q->served_while_peer_idle.load();
   Log()->info(
-      "fuse io_uring: {} requests served through the ring, {} by overflow entries ({} of them "
-      "while the queue thread had none); queue threads raised to normal priority {} times",
-      served(), served_by_overflow(), while_idle, promotions_);
+      "fuse io_uring: {} requests served through the ring, {} of them by overflow entries; "
+      "queue threads raised to normal priority {} times",
+      served(), served_by_overflow(), promotions_);
 }
 
 uint64_t UringQueues::served() const {
@@ -443,7 +426,6 @@ void UringQueues::Serve(Queue& q) {
   size_t live = q.entries.size();
   __kernel_timespec tick{0, 200 * 1000 * 1000};
   while (live > 0 && !stop_.load(std::memory_order_relaxed)) {
-    q.uncommitted.store(0, std::memory_order_release);  // submitted by the call below
     io_uring_cqe* cqe = nullptr;
     const int rc = io_uring_submit_and_wait_timeout(&q.ring, &cqe, 1, &tick, nullptr);
     if (rc == -ETIME || rc == -EINTR) continue;
@@ -464,12 +446,6 @@ void UringQueues::Serve(Queue& q) {
         }
         --live;
         continue;
-      }
-      q.uncommitted.fetch_add(1, std::memory_order_acq_rel);
-      if (q.overflow && q.peer != nullptr &&
-          q.peer->uncommitted.load(std::memory_order_acquire) == 0 &&
-          io_uring_cq_ready(&q.peer->ring) == 0) {
-        q.served_while_peer_idle.fetch_add(1, std::memory_order_relaxed);
       }
       fuse_in_header in{};
       std::memcpy(&in, e.header.in_out, sizeof(in));

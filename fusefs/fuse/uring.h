@@ -56,8 +56,8 @@
 // burst frees them in the other order. Readahead rarely leaves them so; the
 // writeback cache's background writes do (random 4 KiB reads after writing
 // the file: 60 to 80 MiB/s against 220 to 250), so a mount with
-// --writeback-cache takes /dev/fuse unless asked for the ring. The log's
-// last line counts the overflow's requests "while the queue thread had none".
+// --writeback-cache takes /dev/fuse unless asked for the ring (`ctl status`
+// shows it as ring_overflow_requests near ring_requests).
 #pragma once
 
 #include <sys/uio.h>
