@@ -198,20 +198,12 @@ int Mount(const MountArgs& args) {
     }
     transport_source = std::string("BLACKOUT_TRANSPORT=") + env;
   }
-  // The writeback cache's background writes leave the ring's overflow
-  // entries serving callers that wait (uring.h, "Overflow"): by default such
-  // a mount takes /dev/fuse.
-  const bool writeback_auto = transport == fusefs::Transport::kAuto && args.writeback_cache;
-  if (writeback_auto) transport = fusefs::Transport::kDevFuse;
   {
     std::string error;
     if (!fusefs::PlanTransport(transport, geteuid() == 0, &config.io_uring, &config.transport_note,
                                &error)) {
       return Usage("mount: " + transport_source + ": " + error);
     }
-  }
-  if (writeback_auto) {
-    config.transport_note = "the default with --writeback-cache; --io-uring asks for the ring";
   }
   config.direct_writes = !args.cached_writes;
   config.trace_limit = args.trace_limit;
@@ -461,8 +453,8 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
       "--io-uring", mount_args->io_uring,
       "serve FUSE requests over io_uring, a queue per CPU, or fail (Linux 6.14+; turns on the "
       "fuse module's enable_uring parameter, which needs root). The default where the kernel "
-      "has it (as root, the mount turns the parameter on), except with --writeback-cache; "
-      "BLACKOUT_TRANSPORT=auto|io-uring|dev-fuse sets the default");
+      "has it (as root, the mount turns the parameter on); BLACKOUT_TRANSPORT=auto|io-uring|"
+      "dev-fuse sets the default");
   mount
       ->add_flag("--dev-fuse", mount_args->dev_fuse,
                  "serve FUSE requests through /dev/fuse even where io_uring is available")

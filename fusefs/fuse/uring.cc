@@ -77,8 +77,20 @@ struct Entry {
   char* payload = nullptr;
   iovec iov[2]{};
   uint64_t unique = 0;  // of the request being served
+  // Of the request being served, for its commit; read by the other thread
+  // of the CPU after a hand-over (Serve), hence atomic.
+  std::atomic<uint64_t> commit_id{0};
+  size_t index = 0;  // in its first queue's list, for the log
   bool replied = false;
 };
+
+// A completion's user_data: the entry's address, with a tag in the low bits
+// (an Entry is 8-byte aligned) when it is a message between the two rings
+// of a CPU ("Hand-over" in Serve).
+constexpr uint64_t kTagMask = 3;
+constexpr uint64_t kTagHandedOver = 1;      // the other thread served it: commit it here
+constexpr uint64_t kTagHandOverFailed = 2;  // a hand-over that did not arrive
+constexpr uint64_t kTagWake = 3;            // no entry: look at the stop conditions
 
 // A request's fuse_in_header and per-opcode header go in front of its
 // payload: together they are what read(2) on /dev/fuse would have returned.
@@ -94,6 +106,15 @@ struct UringQueues::Queue {
   bool idle = false;   // runs at SCHED_IDLE; set before `tid`
   std::atomic<pid_t> tid{0};
   std::atomic<uint64_t> served{0};
+  // The other queue of the same CPU (a queue thread's overflow queue and
+  // the other way round), the entries this one started with, and the ones
+  // its ring holds now (this queue's thread only): Serve, "Hand-over".
+  Queue* peer = nullptr;
+  unsigned share = 0;
+  unsigned owned = 0;
+  // Entries of this CPU still registered with the kernel, both queues'.
+  std::shared_ptr<std::atomic<unsigned>> live;
+  std::atomic<uint64_t> handed_over{0};  // requests whose entries went to the peer
   // Guard's state: ticks seen runnable without progress, the served count
   // at the last tick, and until when the thread runs at normal priority.
   unsigned stalled_ticks = 0;
@@ -126,29 +147,36 @@ char ThreadState(pid_t tid) {
   return paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : 0;
 }
 
-void PrepCommand(io_uring* ring, int fd, uint32_t cmd, unsigned qid, size_t index, Entry& e,
-                 uint64_t commit_id) {
-  // The ring has two SQEs per entry and an entry has one command at a time,
-  // so the queue is never full; submitting first is only a guard.
+// An SQE of `ring`, cleared (both halves: IORING_SETUP_SQE128), or nullptr.
+io_uring_sqe* ClearedSqe(io_uring* ring, unsigned qid) {
+  // A ring has room for four SQEs per entry of its CPU, and an entry has one
+  // command or message at a time, so it is never full; submitting first is
+  // only a guard.
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) {
     io_uring_submit(ring);
     sqe = io_uring_get_sqe(ring);
     if (sqe == nullptr) {
-      Log()->error("fuse io_uring queue {}: no room to submit a command for entry {}", qid, index);
-      return;
+      Log()->error("fuse io_uring queue {}: no room in the submission queue", qid);
+      return nullptr;
     }
   }
+  std::memset(static_cast<void*>(sqe), 0, 2 * sizeof(io_uring_sqe));
+  return sqe;
+}
+
+void PrepCommand(io_uring* ring, int fd, uint32_t cmd, unsigned qid, Entry& e, uint64_t commit_id) {
+  io_uring_sqe* sqe = ClearedSqe(ring, qid);
+  if (sqe == nullptr) return;
   // With IORING_SETUP_SQE128 an SQE is two io_uring_sqe long; the second half
   // is the command area.
   char* whole = reinterpret_cast<char*>(sqe);
-  std::memset(whole, 0, 2 * sizeof(io_uring_sqe));
   sqe->opcode = IORING_OP_URING_CMD;
   sqe->fd = fd;
   sqe->cmd_op = cmd;
   sqe->addr = reinterpret_cast<uint64_t>(e.iov);
   sqe->len = 2;
-  sqe->user_data = index;
+  sqe->user_data = reinterpret_cast<uint64_t>(&e);
   CmdReq req{};
   req.commit_id = commit_id;
   req.qid = static_cast<uint16_t>(qid);
@@ -228,7 +256,9 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
     q->overflow = k >= cpus;
     const unsigned entries = q->overflow ? overflow_depth : depth;
     const unsigned qid = q->qid;
-    const int rc = io_uring_queue_init(entries * 2, &q->ring, IORING_SETUP_SQE128);
+    // Entries move between a CPU's two rings (Serve, "Hand-over"): room for
+    // all of them, a command and a message each, twice over.
+    const int rc = io_uring_queue_init(4 * (depth + overflow_depth), &q->ring, IORING_SETUP_SQE128);
     if (rc < 0) {
       *error = "cannot set up an io_uring for FUSE queue " + std::to_string(qid) + ": " +
                std::strerror(-rc);
@@ -241,9 +271,21 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
       e->payload = e->buffer.get() + kRebuildRoom;
       e->iov[0] = {&e->header, sizeof(e->header)};
       e->iov[1] = {e->payload, payload_bytes};
+      e->index = i;
       q->entries.push_back(std::move(e));
     }
+    q->share = entries;
     u->queues_.push_back(std::move(q));
+  }
+  for (unsigned k = 0; k < cpus; ++k) {
+    auto live =
+        std::make_shared<std::atomic<unsigned>>(depth + (overflow_depth > 0 ? overflow_depth : 0));
+    u->queues_[k]->live = live;
+    if (overflow_depth > 0) {
+      u->queues_[k]->peer = u->queues_[cpus + k].get();
+      u->queues_[cpus + k]->peer = u->queues_[k].get();
+      u->queues_[cpus + k]->live = live;
+    }
   }
   // The kernel hands a request the entry of its queue that became free
   // last, registration included: the overflow entries register first, so
@@ -272,10 +314,13 @@ UringQueues::~UringQueues() {
   }
   stop_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
+  uint64_t to_queue = 0, to_overflow = 0;
+  for (const auto& q : queues_) (q->overflow ? to_queue : to_overflow) += q->handed_over.load();
   Log()->info(
       "fuse io_uring: {} requests served through the ring, {} of them by overflow entries; "
-      "queue threads raised to normal priority {} times",
-      served(), served_by_overflow(), promotions_);
+      "entries handed to queue threads {} times, back to overflow threads {} times; queue "
+      "threads raised to normal priority {} times",
+      served(), served_by_overflow(), to_queue, to_overflow, promotions_);
 }
 
 uint64_t UringQueues::served() const {
@@ -395,9 +440,8 @@ void UringQueues::Run(Queue& q) {
   q.handle = self;
   q.tid.store(gettid(), std::memory_order_release);  // publishes `handle` to Guard
 
-  for (size_t i = 0; i < q.entries.size(); ++i) {
-    PrepCommand(&q.ring, fd_, kCmdRegister, q.qid, i, *q.entries[i], 0);
-  }
+  for (auto& e : q.entries) PrepCommand(&q.ring, fd_, kCmdRegister, q.qid, *e, 0);
+  q.owned = static_cast<unsigned>(q.entries.size());
   io_uring_submit(&q.ring);
   q.registered.store(true, std::memory_order_release);
   Serve(q);
@@ -422,10 +466,39 @@ void UringQueues::PinAtIdlePriority(Queue& q) {
   }
 }
 
+// Hand-over: the kernel gives a request the entry of its queue that became
+// free last (uring.h, "Overflow"). A burst the overflow entries served can
+// end with one of them freed last; it then takes the next request of a
+// caller that waits for each, and the next, served across CPUs (a third as
+// fast) until a burst frees them in the other order. So when a request
+// reaches an overflow entry while the queue thread sleeps (nothing of its
+// own to serve), the overflow thread serves it and hands the entry to the
+// queue thread, which commits it through its own ring: from then on the
+// entry's requests come to the queue thread, on the caller's CPU. The queue
+// thread gives an entry back, the same way, when it holds more than its
+// share and a burst is on (more requests waiting behind the one it served).
+// Only the thread of the ring that submitted an entry's command may commit
+// it (the kernel runs the entry's next delivery in that thread's context),
+// hence a message (IORING_OP_MSG_RING) to the other thread rather than a
+// commit through the other ring.
+namespace {
+
+void HandOver(UringQueues::Queue& q, Entry& e) {
+  io_uring_sqe* sqe = ClearedSqe(&q.ring, q.qid);
+  if (sqe == nullptr) return;
+  io_uring_prep_msg_ring(sqe, q.peer->ring.ring_fd, 0,
+                         reinterpret_cast<uint64_t>(&e) | kTagHandedOver, 0);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  sqe->user_data = reinterpret_cast<uint64_t>(&e) | kTagHandOverFailed;
+  --q.owned;
+  q.handed_over.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 void UringQueues::Serve(Queue& q) {
-  size_t live = q.entries.size();
   __kernel_timespec tick{0, 200 * 1000 * 1000};
-  while (live > 0 && !stop_.load(std::memory_order_relaxed)) {
+  while (q.live->load() > 0 && !stop_.load(std::memory_order_relaxed)) {
     io_uring_cqe* cqe = nullptr;
     const int rc = io_uring_submit_and_wait_timeout(&q.ring, &cqe, 1, &tick, nullptr);
     if (rc == -ETIME || rc == -EINTR) continue;
@@ -433,24 +506,43 @@ void UringQueues::Serve(Queue& q) {
       Log()->warn("fuse io_uring queue {}: waiting failed: {}", q.qid, std::strerror(-rc));
       break;
     }
+    const unsigned ready = io_uring_cq_ready(&q.ring);
     unsigned head = 0, seen = 0;
     io_uring_for_each_cqe(&q.ring, head, cqe) {
       ++seen;
-      const size_t index = cqe->user_data;
-      Entry& e = *q.entries[index];
+      const uint64_t tag = cqe->user_data & kTagMask;
+      if (tag == kTagWake) continue;
+      Entry& e = *reinterpret_cast<Entry*>(cqe->user_data & ~kTagMask);
+      if (tag == kTagHandedOver || tag == kTagHandOverFailed) {
+        // Served already; its reply is in its buffers.
+        ++q.owned;
+        PrepCommand(&q.ring, fd_, kCmdCommitAndFetch, q.qid, e,
+                    e.commit_id.load(std::memory_order_acquire));
+        continue;
+      }
       if (cqe->res < 0) {
         // The connection is gone (unmount, abort) or refused the entry.
         if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED && cqe->res != -ECANCELED) {
-          Log()->warn("fuse io_uring queue {}: entry {} failed: {}", q.qid, index,
+          Log()->warn("fuse io_uring queue {}: entry {} failed: {}", q.qid, e.index,
                       std::strerror(-cqe->res));
         }
-        --live;
+        --q.owned;
+        // The last entry of this CPU: wake the other thread to end too.
+        if (q.live->fetch_sub(1) == 1 && q.peer != nullptr) {
+          io_uring_sqe* sqe = ClearedSqe(&q.ring, q.qid);
+          if (sqe != nullptr) {
+            io_uring_prep_msg_ring(sqe, q.peer->ring.ring_fd, 0, kTagWake, 0);
+            sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+            sqe->user_data = kTagWake;
+            io_uring_submit(&q.ring);
+          }
+        }
         continue;
       }
       fuse_in_header in{};
       std::memcpy(&in, e.header.in_out, sizeof(in));
       const uint64_t payload = e.header.ent.payload_sz;
-      const uint64_t commit_id = e.header.ent.commit_id;
+      e.commit_id.store(e.header.ent.commit_id, std::memory_order_release);
       e.unique = in.unique;
       e.replied = false;
       if (in.len >= sizeof(in) + payload && in.len - sizeof(in) - payload <= kHeaderArea &&
@@ -472,7 +564,18 @@ void UringQueues::Serve(Queue& q) {
         std::memcpy(e.header.in_out, &out, sizeof(out));
         e.header.ent.payload_sz = 0;
       }
-      PrepCommand(&q.ring, fd_, kCmdCommitAndFetch, q.qid, index, e, commit_id);
+      // Hand-over (above): the overflow thread, for a request that came
+      // alone while the queue thread sleeps; the queue thread, for an entry
+      // beyond its share while more requests wait.
+      const bool hand_over =
+          q.peer != nullptr && (q.overflow ? ready == 1 && ThreadState(q.peer->tid.load()) == 'S'
+                                           : q.owned > q.share && seen < ready);
+      if (hand_over) {
+        HandOver(q, e);
+      } else {
+        PrepCommand(&q.ring, fd_, kCmdCommitAndFetch, q.qid, e,
+                    e.commit_id.load(std::memory_order_relaxed));
+      }
     }
     io_uring_cq_advance(&q.ring, seen);
   }

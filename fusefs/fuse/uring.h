@@ -50,14 +50,9 @@
 // sequential access with posix_fadvise, as fio, cat and cp do, doubles the
 // mount's 1 MiB window; 1.3 to 1.4 times as fast, BENCHMARKS.md), while a
 // caller that waits for each request keeps being served on its own CPU.
-// Until, that is, a burst of requests frees an overflow entry after the
-// queue thread's own: then that entry takes the next request, and the next,
-// and a waiting caller is served across CPUs (a third as fast) until another
-// burst frees them in the other order. Readahead rarely leaves them so; the
-// writeback cache's background writes do (random 4 KiB reads after writing
-// the file: 60 to 80 MiB/s against 220 to 250), so a mount with
-// --writeback-cache takes /dev/fuse unless asked for the ring (`ctl status`
-// shows it as ring_overflow_requests near ring_requests).
+// A burst can end with an overflow entry freed last, though; then the
+// overflow thread hands that entry to the queue thread (uring.cc,
+// "Hand-over").
 #pragma once
 
 #include <sys/uio.h>
