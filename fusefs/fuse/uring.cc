@@ -542,7 +542,7 @@ void UringQueues::Serve(Queue& q) {
       fuse_in_header in{};
       std::memcpy(&in, e.header.in_out, sizeof(in));
       const uint64_t payload = e.header.ent.payload_sz;
-      e.commit_id.store(e.header.ent.commit_id, std::memory_order_release);
+      const uint64_t commit_id = e.header.ent.commit_id;
       e.unique = in.unique;
       e.replied = false;
       if (in.len >= sizeof(in) + payload && in.len - sizeof(in) - payload <= kHeaderArea &&
@@ -571,10 +571,12 @@ void UringQueues::Serve(Queue& q) {
           q.peer != nullptr && (q.overflow ? ready == 1 && ThreadState(q.peer->tid.load()) == 'S'
                                            : q.owned > q.share && seen < ready);
       if (hand_over) {
+        // Released after the reply is in the entry: the thread that commits
+        // it acquires both.
+        e.commit_id.store(commit_id, std::memory_order_release);
         HandOver(q, e);
       } else {
-        PrepCommand(&q.ring, fd_, kCmdCommitAndFetch, q.qid, e,
-                    e.commit_id.load(std::memory_order_relaxed));
+        PrepCommand(&q.ring, fd_, kCmdCommitAndFetch, q.qid, e, commit_id);
       }
     }
     io_uring_cq_advance(&q.ring, seen);
