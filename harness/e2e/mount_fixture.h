@@ -144,7 +144,7 @@ class MountFixture {
         if (!has(w) && !(transport && own_transport)) mount_args_.push_back(w);
       }
     }
-    if (std::find(mount_args_.begin(), mount_args_.end(), "--io-uring") != mount_args_.end()) {
+    if (has("--io-uring")) {
       std::string why;
       if (!IoUringUsable(&why)) {
         std::cerr << "SKIP: mounts with --io-uring: " << why << "\n";
