@@ -265,9 +265,13 @@ int Mount(const MountArgs& args) {
   }
   close(ready[0]);
   if (reply.rfind("OK", 0) == 0) {
+    // "OK <transport>\n": the transport the mount took (io_uring or /dev/fuse).
+    std::string transport = reply.substr(2);
+    transport.erase(0, transport.find_first_not_of(' '));
+    transport.erase(transport.find_last_not_of(" \n") + 1);
     std::cout << "mounted blackoutfs on " << config.mountpoint << " (model " << args.model
-              << ", control socket " << config.socket_path << ", log " << config.log_path
-              << ", pid " << pid << ")\n";
+              << (transport.empty() ? "" : ", transport " + transport) << ", control socket "
+              << config.socket_path << ", log " << config.log_path << ", pid " << pid << ")\n";
     return 0;
   }
   int status = 0;

@@ -179,7 +179,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
       } else {
         log->info("serving requests through /dev/fuse ({})", config.transport_note);
       }
-      Report(ready_fd, "OK");
+      Report(ready_fd, "OK " + raw->Transport().first);
     });
   }
 

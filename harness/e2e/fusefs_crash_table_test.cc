@@ -101,6 +101,18 @@ TEST_CASE("the transport: io_uring by default where usable; /dev/fuse when asked
     MountFixture m("posix-strict", {"--io-uring"});
   }
   {
+    // `blackout mount` says which transport the mount took.
+    const std::string dir = MakeTempDir("blackout-e2e-transport");
+    const std::string mnt = dir + "/mnt";
+    std::filesystem::create_directory(mnt);
+    const CommandResult r = RunCommand({BlackoutBin(), "mount", mnt, "--dev-fuse"});
+    (void)RunCommand({BlackoutBin(), "umount", mnt});
+    if (MountTypeAt(mnt).empty()) std::filesystem::remove_all(dir);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("(model posix-strict, transport /dev/fuse, control socket ") !=
+          std::string::npos);
+  }
+  {
     // The writeback cache too.
     MountFixture m("posix-strict", {"--writeback-cache"});
     CHECK(m.Ctl({"status"})["transport"] == (DefaultIsRing() ? "io_uring" : "/dev/fuse"));
