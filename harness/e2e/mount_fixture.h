@@ -108,16 +108,24 @@ inline std::string MakeTempDir(const std::string& prefix) {
   return tmpl;
 }
 
-// Whether `blackout mount --io-uring` can work here: the kernel has FUSE's
-// io_uring transport and this process is root (the mount turns the module
-// parameter on). Otherwise sets *why.
+// Whether `blackout mount --io-uring` can work here, and so whether a
+// default mount takes the ring: the kernel has FUSE's io_uring transport,
+// this process is root, and the module parameter is on or can be turned on
+// (sysfs may be read-only, in a container). Otherwise sets *why.
 inline bool IoUringUsable(std::string* why) {
-  if (!std::filesystem::exists("/sys/module/fuse/parameters/enable_uring")) {
+  const char* param = "/sys/module/fuse/parameters/enable_uring";
+  if (!std::filesystem::exists(param)) {
     *why = "this kernel has no FUSE io_uring transport (Linux 6.14+, CONFIG_FUSE_IO_URING)";
     return false;
   }
   if (geteuid() != 0) {
     *why = "turning on fuse.enable_uring needs root";
+    return false;
+  }
+  std::string value;
+  std::getline(std::ifstream(param), value);
+  if (value != "Y" && value != "1" && access(param, W_OK) != 0) {
+    *why = std::string(param) + " is " + value + " and cannot be turned on here";
     return false;
   }
   return true;
