@@ -141,6 +141,15 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
     auto rep = ControlCall(ctl, {{"cmd", "faults"}});
     return rep.ok() && rep->value("triggered_cuts", 0) > 0;
   };
+  auto take = [&](const std::string& line) {
+    const std::string text = Trim(line);
+    if (text.rfind("ack ", 0) == 0 && !Trim(text.substr(4)).empty()) {
+      auto seq = control.Seq();
+      rec->acks.push_back({Trim(text.substr(4)), seq.ok() ? *seq : 0});
+    } else if (!text.empty() && junk.size() < 5) {
+      junk.push_back(text);
+    }
+  };
   while (!eof) {
     if (Interrupted()) return "interrupted";
     if (Now() > deadline) {
@@ -154,20 +163,17 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
       if (line.error().find("closed its output") != std::string::npos) eof = true;
       if (trigger_fired()) {
         // The mount cut the power: what the program does from now on
-        // happens after the crash; stop it here.
+        // happens after the crash (its calls fail); stop it here. It may
+        // have printed acks between the last look and the cut (under load,
+        // a whole run of them): take what its output holds first.
         rec->triggered = true;
+        for (auto more = child->ReadLine(0); more.ok(); more = child->ReadLine(0)) take(*more);
         child->Kill();
         break;
       }
       continue;
     }
-    const std::string text = Trim(*line);
-    if (text.rfind("ack ", 0) == 0 && !Trim(text.substr(4)).empty()) {
-      auto seq = control.Seq();
-      rec->acks.push_back({Trim(text.substr(4)), seq.ok() ? *seq : 0});
-    } else if (!text.empty() && junk.size() < 5) {
-      junk.push_back(text);
-    }
+    take(*line);
   }
   if (!rec->triggered) {
     auto code = child->Wait(std::max(1.0, deadline - Now()));
