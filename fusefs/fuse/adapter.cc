@@ -739,6 +739,13 @@ uint64_t FuseAdapter::RingOverflowRequests() {
 
 void FuseAdapter::Unmount() {
   if (!mounted_) return;
+  {
+    // Replies the ring's threads hold go out first: unmounting would turn
+    // them into ECONNABORTED for their callers (a LazyFS crash injection
+    // stops the daemon right after the write that fired it).
+    std::lock_guard<std::mutex> lock(uring_mu_);
+    if (uring_) uring_->Stop();
+  }
   fuse_session_unmount(session_);
   mounted_ = false;
   Log()->info("unmounted {}", options_.mountpoint);

@@ -1,11 +1,13 @@
 #include "fusefs/fuse/uring.h"
 
 #define FUSE_USE_VERSION 312
+#include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <liburing.h>
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -246,7 +248,15 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
                                                 std::string* error) {
   std::unique_ptr<UringQueues> u(new UringQueues());
   u->session_ = session;
-  u->fd_ = fd;
+  // A descriptor of its own: `fd` may be a session worker's clone, which
+  // libfuse closes when its loop ends, before the queues have committed the
+  // replies they hold (Stop), and a commit on a closed descriptor is lost.
+  u->fd_ = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (u->fd_ < 0) {
+    *error = std::string("cannot duplicate the FUSE descriptor for the io_uring queues: ") +
+             std::strerror(errno);
+    return nullptr;
+  }
   const unsigned cpus = PossibleCpus();
   // queues_: one per CPU, then (with overflow entries) one overflow queue per CPU.
   const unsigned threads = overflow_depth > 0 ? 2 * cpus : cpus;
@@ -287,6 +297,10 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
       u->queues_[cpus + k]->live = live;
     }
   }
+  u->wake_ring_ = std::make_unique<io_uring>();
+  if (io_uring_queue_init(std::max(8u, 2 * threads), u->wake_ring_.get(), 0) != 0) {
+    u->wake_ring_.reset();  // Stop's threads then end at their next look
+  }
   // The kernel hands a request the entry of its queue that became free
   // last, registration included: the overflow entries register first, so
   // that the queue threads' own entries are handed out before them.
@@ -308,12 +322,9 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
 }
 
 UringQueues::~UringQueues() {
-  {
-    std::lock_guard<std::mutex> lock(stop_mu_);
-    stop_ = true;
-  }
-  stop_cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  Stop();
+  if (wake_ring_) io_uring_queue_exit(wake_ring_.get());
+  if (fd_ >= 0) close(fd_);
   uint64_t to_queue = 0, to_overflow = 0;
   for (const auto& q : queues_) (q->overflow ? to_queue : to_overflow) += q->handed_over.load();
   Log()->info(
@@ -321,6 +332,26 @@ UringQueues::~UringQueues() {
       "entries handed to queue threads {} times, back to overflow threads {} times; queue "
       "threads raised to normal priority {} times",
       served(), served_by_overflow(), to_queue, to_overflow, promotions_);
+}
+
+void UringQueues::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (wake_ring_) {
+    for (auto& q : queues_) {
+      io_uring_sqe* sqe = io_uring_get_sqe(wake_ring_.get());
+      if (sqe == nullptr) break;
+      io_uring_prep_msg_ring(sqe, q->ring.ring_fd, 0, kTagWake, 0);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      sqe->user_data = kTagWake;
+    }
+    io_uring_submit(wake_ring_.get());
+  }
+  for (std::thread& t : threads_) t.join();
 }
 
 uint64_t UringQueues::served() const {

@@ -67,6 +67,7 @@
 #include <vector>
 
 struct fuse_session;
+struct io_uring;
 
 namespace blackout::fusefs {
 
@@ -109,7 +110,11 @@ class UringQueues {
   static std::unique_ptr<UringQueues> Start(fuse_session* session, int fd, size_t payload_bytes,
                                             unsigned depth, unsigned overflow_depth,
                                             std::string* error);
-  ~UringQueues();  // stops and joins the queue threads
+  ~UringQueues();  // Stop()
+  // Ends the queue threads, each once its replies in hand are committed, so
+  // that unmounting after it takes no answer from a caller; then joins them.
+  // Requests arriving later wait in the ring until the connection goes.
+  void Stop();
   UringQueues(const UringQueues&) = delete;
   UringQueues& operator=(const UringQueues&) = delete;
 
@@ -148,6 +153,9 @@ class UringQueues {
   uint64_t promotions_ = 0;  // Guard's thread only
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::thread> threads_;  // the queues' and Guard's
+  // Stop's messages to the queues' rings (IORING_OP_MSG_RING), which wake
+  // their threads at once instead of at their next 200 ms look.
+  std::unique_ptr<io_uring> wake_ring_;  // null when it could not be set up
 };
 
 }  // namespace blackout::fusefs
