@@ -47,24 +47,37 @@ struct Finished {
 Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
                const std::string& mnt, const std::string& state, int out_fd, double timeout_s) {
   Finished f;
+  // Everything the child needs is built before the fork: this process has
+  // other threads, and between fork and exec the child may only make calls
+  // that take no lock another thread could have held (setenv and stdio do).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("BLACKOUT_MNT=", 0) == 0 || entry.rfind("BLACKOUT_STATE=", 0) == 0) continue;
+    env_strings.push_back(entry);
+  }
+  env_strings.push_back("BLACKOUT_MNT=" + mnt);
+  if (!state.empty()) env_strings.push_back("BLACKOUT_STATE=" + state);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const std::string cannot_run = "blackout: cannot run " + argv[0] + "\n";
   const pid_t pid = fork();
   if (pid < 0) return f;
   if (pid == 0) {
     setpgid(0, 0);  // so that a timeout kills the whole command
     if (chdir(cwd.c_str()) != 0) _exit(127);
-    setenv("BLACKOUT_MNT", mnt.c_str(), 1);
-    if (!state.empty()) setenv("BLACKOUT_STATE", state.c_str(), 1);
     if (out_fd >= 0) {
       dup2(out_fd, 1);
       dup2(out_fd, 2);
       const int devnull = open("/dev/null", O_RDONLY);
       dup2(devnull, 0);
     }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    fprintf(stderr, "blackout: cannot run %s: %s\n", args[0], strerror(errno));
+    execvpe(args[0], args.data(), envp.data());
+    (void)!write(2, cannot_run.data(), cannot_run.size());
     _exit(127);
   }
   setpgid(pid, pid);
