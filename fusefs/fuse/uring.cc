@@ -109,10 +109,9 @@ struct UringQueues::Queue {
   std::atomic<pid_t> tid{0};
   std::atomic<uint64_t> served{0};
   // The other queue of the same CPU (a queue thread's overflow queue and
-  // the other way round), the entries this one started with, and the ones
-  // its ring holds now (this queue's thread only): Serve, "Hand-over".
+  // the other way round), and the entries its ring holds now (this queue's
+  // thread only; it started with `entries`): Serve, "Hand-over".
   Queue* peer = nullptr;
-  unsigned share = 0;
   unsigned owned = 0;
   // Entries of this CPU still registered with the kernel, both queues'.
   std::shared_ptr<std::atomic<unsigned>> live;
@@ -284,12 +283,11 @@ std::unique_ptr<UringQueues> UringQueues::Start(fuse_session* session, int fd, s
       e->index = i;
       q->entries.push_back(std::move(e));
     }
-    q->share = entries;
     u->queues_.push_back(std::move(q));
   }
   for (unsigned k = 0; k < cpus; ++k) {
     auto live =
-        std::make_shared<std::atomic<unsigned>>(depth + (overflow_depth > 0 ? overflow_depth : 0));
+        std::make_shared<std::atomic<unsigned>>(depth + overflow_depth);
     u->queues_[k]->live = live;
     if (overflow_depth > 0) {
       u->queues_[k]->peer = u->queues_[cpus + k].get();
@@ -600,7 +598,7 @@ void UringQueues::Serve(Queue& q) {
       // beyond its share while more requests wait.
       const bool hand_over =
           q.peer != nullptr && (q.overflow ? ready == 1 && ThreadState(q.peer->tid.load()) == 'S'
-                                           : q.owned > q.share && seen < ready);
+                                           : q.owned > q.entries.size() && seen < ready);
       if (hand_over) {
         // Released after the reply is in the entry: the thread that commits
         // it acquires both.
