@@ -79,10 +79,12 @@ Expected<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::unique_ptr<ProcessCgroup> cgroup = ProcessCgroup::Create();
   const pid_t pid = fork();
   if (pid < 0) return Error{Errno("fork")};
   if (pid == 0) {
     setpgid(0, 0);
+    if (cgroup) cgroup->JoinFromChild();
     dup2(in[0], 0);
     dup2(out[1], 1);
     if (err >= 0) dup2(err, 2);
@@ -98,6 +100,7 @@ Expected<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
   c.pid_ = pid;
   c.in_ = in[1];
   c.out_ = out[0];
+  c.cgroup_ = std::move(cgroup);
   return c;
 }
 
@@ -112,6 +115,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
     in_ = o.in_;
     out_ = o.out_;
     buffered_ = std::move(o.buffered_);
+    cgroup_ = std::move(o.cgroup_);
     o.pid_ = o.in_ = o.out_ = -1;
     o.exited_ = false;
   }
@@ -195,6 +199,7 @@ bool ChildProcess::ReapIfExited() {
     return false;
   }
   kill(-pid_, SIGKILL);  // the rest of its process group, if any
+  if (cgroup_) cgroup_->KillAll();  // and of its leaf
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
@@ -235,6 +240,7 @@ void ChildProcess::Kill() {
     pid_ = -1;
     exited_ = false;
   }
+  cgroup_.reset();  // kills what is left in the leaf, and removes it
   CloseStdin();
   if (out_ >= 0) close(out_);
   out_ = -1;

@@ -4,15 +4,19 @@
 // Every pipe is close-on-exec, so that with --jobs N one run's child never
 // inherits another run's pipe (which would hide its EOF). A ChildProcess that
 // is still running when destroyed is killed and reaped: nothing outlives the
-// harness, also on failure or Ctrl-C.
+// harness, also on failure or Ctrl-C. Where the machine allows it, each
+// ChildProcess runs in a cgroup leaf of its own (process_cgroup.h), which
+// also holds what it starts in another session (setsid, a double fork).
 #pragma once
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "harness/expected.h"
+#include "harness/process_cgroup.h"
 
 namespace blackout::harness {
 
@@ -20,10 +24,11 @@ class ChildProcess {
  public:
   // Starts argv[0] (a path) with stdin and stdout as pipes; stderr goes to
   // `stderr_file` (appended) or, if empty, to /dev/null. The child leads a
-  // process group of its own: once it has exited, or is killed, whatever
-  // it left running in that group (a job put in the background) is killed
-  // too, and a background job that keeps stdout open does not hold up
-  // ReadAll or ReadLine past the child's exit.
+  // process group of its own, in a cgroup leaf of its own where there is
+  // one: once it has exited, or is killed, whatever it left running in that
+  // group or leaf (a job put in the background, a server started with
+  // setsid) is killed too, and a background job that keeps stdout open does
+  // not hold up ReadAll or ReadLine past the child's exit.
   static Expected<ChildProcess> Start(const std::vector<std::string>& argv,
                                       const std::string& stderr_file);
   ChildProcess(ChildProcess&& o) noexcept;
@@ -59,6 +64,7 @@ class ChildProcess {
   int in_ = -1;   // our end of its stdin
   int out_ = -1;  // our end of its stdout
   std::string buffered_;
+  std::unique_ptr<ProcessCgroup> cgroup_;  // null: the process group alone
 };
 
 struct CommandResult {
@@ -67,7 +73,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
-// Runs a command to completion (killing it after timeout_s).
+// Runs a command to completion (killing it and its process group after
+// timeout_s). Not in a cgroup leaf: this runs `blackout mount`, whose daemon
+// must outlive it.
 CommandResult RunCommand(const std::vector<std::string>& argv, double timeout_s);
 
 // The path of the running blackout binary (the driver and the mount command

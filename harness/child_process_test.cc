@@ -87,6 +87,52 @@ TEST_CASE("killing a child kills what it started in its process group") {
   CHECK_FALSE(blackout::e2e::ProcessRunning(job));
 }
 
+TEST_CASE("what a child starts in a session of its own (setsid) does not outlive it") {
+  if (!ProcessCgroup::Supported()) {
+    WARN(
+        "skipped: no writable cgroup v2 hierarchy here (not root, or cgroup v1 only); "
+        "only the child's process group is stopped then");
+    return;
+  }
+  // Once as the child exits on its own, once killed while it runs.
+  for (const bool exits : {true, false}) {
+    INFO((exits ? "the child exits" : "the child is killed"));
+    auto child = ChildProcess::Start(
+        {"/bin/sh", "-c",
+         std::string("setsid sleep 60 </dev/null >/dev/null 2>&1 & echo \"$!\"; ") +
+             (exits ? "exit 0" : "sleep 60")},
+        "");
+    REQUIRE(child.ok());
+    auto line = child->ReadLine(10);
+    REQUIRE(line.ok());
+    const pid_t job = std::stoi(*line);
+    // It leaves the child's session and group as soon as setsid runs.
+    for (int i = 0; i < 500 && getsid(job) != job; ++i) usleep(2000);
+    REQUIRE(getsid(job) == job);
+    if (exits) {
+      auto code = child->Wait(10);
+      REQUIRE(code.ok());
+    } else {
+      child->Kill();
+    }
+    for (int i = 0; i < 200 && blackout::e2e::ProcessRunning(job); ++i) usleep(10000);
+    CHECK_FALSE(blackout::e2e::ProcessRunning(job));
+  }
+}
+
+TEST_CASE("a child's cgroup leaf is removed once the child is gone") {
+  if (!ProcessCgroup::Supported()) {
+    WARN("skipped: no writable cgroup v2 hierarchy here (not root, or cgroup v1 only)");
+    return;
+  }
+  auto leaf = ProcessCgroup::Create();
+  REQUIRE(leaf != nullptr);
+  const std::string dir = leaf->path();
+  CHECK(access(dir.c_str(), F_OK) == 0);
+  leaf.reset();
+  CHECK(access(dir.c_str(), F_OK) != 0);
+}
+
 TEST_CASE("a command that outlives its time limit is killed and reported as timed out") {
   char dir[] = "/tmp/blackout-child-XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);

@@ -27,6 +27,7 @@
 #include "harness/diagnosis.h"
 #include "harness/explore.h"
 #include "harness/mounted_fs.h"
+#include "harness/process_cgroup.h"
 #include "harness/sync_guard.h"
 #include "harness/temp_dir.h"
 #include "reports/report.h"
@@ -65,10 +66,14 @@ Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const std::string cannot_run = "blackout: cannot run " + argv[0] + "\n";
+  // What the command starts in another session (setsid, a double fork)
+  // stays in this leaf and is stopped with it, when it goes out of scope.
+  const std::unique_ptr<ProcessCgroup> cgroup = ProcessCgroup::Create();
   const pid_t pid = fork();
   if (pid < 0) return f;
   if (pid == 0) {
     setpgid(0, 0);  // so that a timeout kills the whole command
+    if (cgroup) cgroup->JoinFromChild();
     if (chdir(cwd.c_str()) != 0) _exit(127);
     if (out_fd >= 0) {
       dup2(out_fd, 1);

@@ -13,7 +13,7 @@ target_link_libraries(blackout_record PUBLIC blackout_harness blackout_model bla
 target_link_libraries(blackout_cli_commands INTERFACE blackout_record)
 
 blackout_add_test(harness_record_explore_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/e2e/record_explore_test.cc
-                  LIBS nlohmann_json::nlohmann_json FUSE TIMEOUT 180)
+                  LIBS blackout_harness nlohmann_json::nlohmann_json FUSE TIMEOUT 180)
 
 # sync(2)/syncfs(2) of guarded commands reach the mount; the helper is static
 # because the guard must cover programs without a shared libc.

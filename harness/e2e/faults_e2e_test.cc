@@ -21,6 +21,7 @@
 
 #include "harness/e2e/process_state.h"
 #include "harness/e2e/work_dir.h"
+#include "harness/process_cgroup.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -112,21 +113,34 @@ TEST_CASE(
 
 TEST_CASE(
     "an exec workload and check that leave a job in the background finish when they exit, "
-    "and the job is stopped") {
+    "and the job is stopped, also one started in a session of its own") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
   // The jobs keep stdout open: the run must not wait for them (it waited for
   // the workload's 10 s limit and reported an error), nor leave them running.
+  // A job started with setsid leaves the workload's process group; the
+  // workload's cgroup leaf holds it where the machine has cgroup v2.
   const std::string workload_pid = w.path + "/workload-job.pid";
   const std::string check_pid = w.path + "/check-job.pid";
-  json s = ExecScenario("sleep 60 & echo $! > " + workload_pid + "; echo ack 1",
+  const std::string server_pid = w.path + "/workload-server.pid";
+  const bool leaves = blackout::harness::ProcessCgroup::Supported();
+  const std::string server =
+      leaves ? "setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $! > " + server_pid + "; " : "";
+  json s = ExecScenario(server + "sleep 60 & echo $! > " + workload_pid + "; echo ack 1",
                         "sleep 60 & echo $! > " + check_pid + "; echo 1");
   const std::string file = w.Write("background.json", s);
   Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
   INFO(o.text);
   CHECK(o.code == 0);
   CHECK(o.text.find("1 as expected") != std::string::npos);
-  for (const std::string& f : {workload_pid, check_pid}) {
+  std::vector<std::string> jobs = {workload_pid, check_pid};
+  if (leaves) {
+    jobs.push_back(server_pid);
+  } else {
+    WARN("the setsid job is not tried: no writable cgroup v2 hierarchy here");
+  }
+  for (const std::string& f : jobs) {
+    INFO(f);
     pid_t job = 0;
     std::ifstream(f) >> job;
     REQUIRE(job > 0);

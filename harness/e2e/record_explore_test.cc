@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness/e2e/process_state.h"
+#include "harness/process_cgroup.h"
 
 namespace {
 
@@ -276,13 +277,27 @@ TEST_CASE("record stops what its command left running in the background, then un
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
   const std::string pid_file = t.path + "/background.pid";
+  // A server started with setsid leaves the command's process group; the
+  // command's cgroup leaf holds it where the machine has cgroup v2.
+  const std::string server_file = t.path + "/server.pid";
+  const bool leaves = blackout::harness::ProcessCgroup::Supported();
+  const std::string server =
+      leaves ? "; setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $! > " + server_file : "";
   const Ran rec = Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", t.path + "/bg.trace",
-                       "--", "sh", "-c", "sleep 60 & echo $! > " + pid_file});
+                       "--", "sh", "-c", "sleep 60 & echo $! > " + pid_file + server});
   INFO(rec.out);
   CHECK(rec.exit_code == 0);
   const pid_t background = WaitPidFile(pid_file);
   REQUIRE(background > 0);
   CHECK_FALSE(blackout::e2e::ProcessRunning(background));
+  if (leaves) {
+    const pid_t server_pid = WaitPidFile(server_file);
+    REQUIRE(server_pid > 0);
+    for (int i = 0; i < 200 && blackout::e2e::ProcessRunning(server_pid); ++i) usleep(10000);
+    CHECK_FALSE(blackout::e2e::ProcessRunning(server_pid));
+  } else {
+    WARN("the setsid server is not tried: no writable cgroup v2 hierarchy here");
+  }
   CHECK(NoMountLeft(t.path));
 }
 

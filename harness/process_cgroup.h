@@ -1,0 +1,55 @@
+// ProcessCgroup: a cgroup v2 leaf that a child of the harness joins before it
+// runs its program, so that everything the program starts can be stopped
+// with it, whatever session or process group it moved to.
+//
+// A process group is not enough: a workload that starts a server with
+// setsid, or a daemon that double-forks, leaves the group, and such a process
+// outlived `blackout run` holding files on the mount (which then could not be
+// unmounted cleanly). A cgroup's members cannot leave it without another
+// cgroup's write permission, and cgroup.kill (Linux 5.14) stops them all at
+// once.
+//
+// Where no writable cgroup v2 hierarchy is found (cgroup v1 only, or a user
+// without a delegated subtree) Create returns null and the process group
+// alone bounds the child, as before.
+//
+// Thread-safety: Create is thread-safe; one object belongs to one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace blackout::harness {
+
+class ProcessCgroup {
+ public:
+  // A new, empty leaf under this process's own cgroup, or null where none
+  // can be made (the first failure is remembered: no later call tries).
+  static std::unique_ptr<ProcessCgroup> Create();
+  // Whether Create can make leaves on this machine.
+  static bool Supported();
+
+  ~ProcessCgroup();  // KillAll, then removes the leaf
+  ProcessCgroup(const ProcessCgroup&) = delete;
+  ProcessCgroup& operator=(const ProcessCgroup&) = delete;
+
+  // In a child between fork and exec: moves the calling process into the
+  // leaf. Async-signal-safe (one write to a descriptor opened before the
+  // fork, close-on-exec). A failure leaves the child where it was.
+  void JoinFromChild() const;
+
+  // SIGKILLs every process in the leaf and waits, at most `wait_s` seconds,
+  // until the leaf is empty. Safe to call more than once.
+  void KillAll(double wait_s = 2.0);
+
+  const std::string& path() const { return dir_; }
+
+ private:
+  ProcessCgroup(std::string dir, int procs_fd) : dir_(std::move(dir)), procs_fd_(procs_fd) {}
+  bool Empty() const;
+
+  std::string dir_;
+  int procs_fd_ = -1;  // the leaf's cgroup.procs, for JoinFromChild
+};
+
+}  // namespace blackout::harness
