@@ -51,19 +51,13 @@ class BitcaskSession final : public EngineSession {
   // Half-open [start, end) over the live keys in key order (REF has no scan;
   // it is keys() + get()).
   nlohmann::json Scan(const nlohmann::json& req) {
-    auto start = rq::StringOr(req, "start", "");
-    if (!start.ok()) return rq::ErrorReply(start.status());
-    std::optional<std::string> end;
-    if (req.contains("end")) {
-      auto e = rq::String(req, "end");
-      if (!e.ok()) return rq::ErrorReply(e.status());
-      end = *e;
-    }
+    auto range = rq::ScanRange(req);
+    if (!range.ok()) return rq::ErrorReply(range.status());
     std::vector<std::string> keys = store_->Keys();
     std::sort(keys.begin(), keys.end());
     nlohmann::json items = nlohmann::json::array();
     for (const std::string& k : keys) {
-      if (k < *start || (end && k >= *end)) continue;
+      if (!range->Contains(k)) continue;
       auto value = store_->Get(k);
       if (!value.ok()) return rq::ErrorReply(value.status());
       if (value->has_value()) items.push_back({k, **value});

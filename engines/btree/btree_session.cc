@@ -72,16 +72,9 @@ class BtreeSession final : public EngineSession {
       return {{"ok", true}, {"found", *found}};
     }
     if (op == "scan") {
-      auto start = request::StringOr(req, "start", "");
-      if (!start.ok()) return ErrorReply(start.status());
-      std::optional<std::string> end;
-      if (req.contains("end") && !req["end"].is_null()) {
-        auto e = request::String(req, "end");
-        if (!e.ok()) return ErrorReply(e.status());
-        end = *e;
-      }
-      auto items =
-          tree_->RangeScan(*start, end ? std::optional<std::string_view>(*end) : std::nullopt);
+      auto range = request::ScanRange(req);
+      if (!range.ok()) return ErrorReply(range.status());
+      auto items = tree_->RangeScan(range->start, range->EndView());
       if (!items.ok()) return ErrorReply(items.status());
       nlohmann::json list = nlohmann::json::array();
       for (const auto& [k, v] : *items) list.push_back({ToJsonText(k), ToJsonText(v)});

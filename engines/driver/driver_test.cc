@@ -100,6 +100,32 @@ TEST_CASE("blackout engine answers every bad request with one error and keeps se
   CHECK(dump.replies[0]["records"].size() == 2);
 }
 
+TEST_CASE("scan means the same in every key-value engine: [start, end), a null end unbounded",
+          "[driver]") {
+  for (const std::string engine : {"bitcask", "lsm", "btree"}) {
+    INFO("engine " << engine);
+    TempDir dir;
+    const Run r = RunBinary(dir, engine + " --dir " + dir.path + "/store",
+                            "{\"op\":\"put\",\"key\":\"a\",\"value\":\"1\"}\n"
+                            "{\"op\":\"put\",\"key\":\"b\",\"value\":\"2\"}\n"
+                            "{\"op\":\"put\",\"key\":\"c\",\"value\":\"3\"}\n"
+                            "{\"op\":\"scan\",\"start\":\"b\"}\n"
+                            "{\"op\":\"scan\",\"start\":\"a\",\"end\":\"c\"}\n"
+                            "{\"op\":\"scan\",\"end\":null}\n"
+                            "{\"op\":\"scan\",\"end\":5}\n"
+                            "{\"op\":\"scan\",\"start\":[]}\n"
+                            "{\"op\":\"close\"}\n");
+    CHECK(r.exit_code == 0);
+    REQUIRE(r.replies.size() == 9);
+    using nlohmann::json;
+    CHECK(r.replies[3]["items"] == json::parse(R"([["b","2"],["c","3"]])"));
+    CHECK(r.replies[4]["items"] == json::parse(R"([["a","1"],["b","2"]])"));
+    CHECK(r.replies[5]["items"] == json::parse(R"([["a","1"],["b","2"],["c","3"]])"));
+    CHECK(Err(r.replies[6]).find("field 'end' must be a string, got number") != std::string::npos);
+    CHECK(Err(r.replies[7]).find("field 'start' must be a string, got array") != std::string::npos);
+  }
+}
+
 TEST_CASE("blackout engine rejects an unknown engine, bad --config or config key with exit 2",
           "[driver]") {
   TempDir dir;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "engines/common/status.h"
 
@@ -57,6 +58,27 @@ inline Status WrongType(const std::string& field, const char* want, const nlohma
   if (it == obj.end()) return fallback;
   if (!it->is_boolean()) return WrongType(field, "a boolean", *it);
   return it->get<bool>();
+}
+
+// The keys a scan request asks for: [start, end), "start" defaulting to ""
+// and a missing or null "end" meaning no upper bound.
+struct KeyRange {
+  std::string start;
+  std::optional<std::string> end;
+
+  bool Contains(std::string_view key) const { return key >= start && (!end || key < *end); }
+  std::optional<std::string_view> EndView() const {
+    return end ? std::optional<std::string_view>(*end) : std::nullopt;
+  }
+};
+
+[[nodiscard]] inline Result<KeyRange> ScanRange(const nlohmann::json& req) {
+  KeyRange range;
+  BLACKOUT_ASSIGN_OR_RETURN(range.start, StringOr(req, "start", ""));
+  if (auto it = req.find("end"); it != req.end() && !it->is_null()) {
+    BLACKOUT_ASSIGN_OR_RETURN(range.end, String(req, "end"));
+  }
+  return range;
 }
 
 // Config check: `config` must be an object whose keys are all in `allowed`.

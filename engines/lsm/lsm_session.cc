@@ -19,16 +19,9 @@ class LsmSession final : public EngineSession {
   nlohmann::json Handle(const std::string& op, const nlohmann::json& req) override {
     if (auto reply = rq::KeyValueOp(*tree_, op, req)) return *reply;
     if (op == "scan") {
-      auto start = rq::StringOr(req, "start", "");
-      if (!start.ok()) return rq::ErrorReply(start.status());
-      std::optional<std::string> end;
-      if (req.contains("end")) {
-        auto e = rq::String(req, "end");
-        if (!e.ok()) return rq::ErrorReply(e.status());
-        end = *e;
-      }
-      auto items =
-          tree_->RangeScan(*start, end ? std::optional<std::string_view>(*end) : std::nullopt);
+      auto range = rq::ScanRange(req);
+      if (!range.ok()) return rq::ErrorReply(range.status());
+      auto items = tree_->RangeScan(range->start, range->EndView());
       if (!items.ok()) return rq::ErrorReply(items.status());
       nlohmann::json out = nlohmann::json::array();
       for (const auto& [k, v] : *items) out.push_back({k, v});
