@@ -1,6 +1,7 @@
 #include "harness/child_process.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -120,11 +121,39 @@ TEST_CASE("what a child starts in a session of its own (setsid) does not outlive
   }
 }
 
-TEST_CASE("a child's cgroup leaf is removed once the child is gone") {
+TEST_CASE(
+    "a child's cgroup leaf is removed once the child is gone, and so are those left by "
+    "a blackout that was killed") {
   if (!ProcessCgroup::Supported()) {
     WARN("skipped: no writable cgroup v2 hierarchy here (not root, or cgroup v1 only)");
     return;
   }
+  // A process killed with its leaf still there (SIGKILL runs no destructor).
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  const pid_t killed = fork();
+  REQUIRE(killed >= 0);
+  if (killed == 0) {
+    auto orphaned = ProcessCgroup::Create();
+    const char ok = orphaned != nullptr ? '1' : '0';
+    (void)!write(ready[1], &ok, 1);
+    pause();
+    _exit(0);
+  }
+  char ok = 0;
+  REQUIRE(read(ready[0], &ok, 1) == 1);
+  close(ready[0]);
+  close(ready[1]);
+  REQUIRE(ok == '1');
+  kill(killed, SIGKILL);
+  waitpid(killed, nullptr, 0);
+  const std::string mine = ProcessCgroup::Create()->path();
+  const std::string stale = mine.substr(0, mine.rfind('/')) + "/blackout-" +
+                            std::to_string(killed) + mine.substr(mine.rfind('-'));
+  REQUIRE(access(stale.c_str(), F_OK) == 0);
+  ProcessCgroup::RemoveStale();  // as the next blackout process's first leaf does
+  CHECK(access(stale.c_str(), F_OK) != 0);
+
   auto leaf = ProcessCgroup::Create();
   REQUIRE(leaf != nullptr);
   const std::string dir = leaf->path();

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -39,6 +41,18 @@ std::string OwnCgroupDir() {
   return "";
 }
 
+void RemoveStaleLeaves(const std::string& base) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+    const std::string name = entry.path().filename().string();
+    unsigned long pid = 0;
+    unsigned long leaf = 0;
+    if (std::sscanf(name.c_str(), "blackout-%lu-%lu", &pid, &leaf) != 2) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    rmdir(entry.path().c_str());
+  }
+}
+
 // Where leaves go: this process's cgroup when it can make and fill children.
 const std::string& Base() {
   static const std::string base = [] {
@@ -47,6 +61,7 @@ const std::string& Base() {
         access(dir.c_str(), W_OK) != 0) {
       return std::string();
     }
+    RemoveStaleLeaves(dir);
     return dir;
   }();
   return base;
@@ -67,6 +82,10 @@ std::string ReadSmall(const std::string& path) {
 }  // namespace
 
 bool ProcessCgroup::Supported() { return !Base().empty() && !refused.load(); }
+
+void ProcessCgroup::RemoveStale() {
+  if (!Base().empty()) RemoveStaleLeaves(Base());
+}
 
 std::unique_ptr<ProcessCgroup> ProcessCgroup::Create() {
   if (!Supported()) return nullptr;

@@ -9,6 +9,8 @@
 // cgroup's write permission, and cgroup.kill (Linux 5.14) stops them all at
 // once.
 //
+// Leaves are named blackout-PID-N (RemoveStale).
+//
 // Where no writable cgroup v2 hierarchy is found (cgroup v1 only, or a user
 // without a delegated subtree) Create returns null and the process group
 // alone bounds the child, as before.
@@ -28,6 +30,10 @@ class ProcessCgroup {
   static std::unique_ptr<ProcessCgroup> Create();
   // Whether Create can make leaves on this machine.
   static bool Supported();
+  // Removes the empty leaves of blackout processes that are gone (killed
+  // before they could remove their own); a leaf that still holds a process
+  // stays. The first Create of a process does this.
+  static void RemoveStale();
 
   ~ProcessCgroup();  // KillAll, then removes the leaf
   ProcessCgroup(const ProcessCgroup&) = delete;
