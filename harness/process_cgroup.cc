@@ -41,14 +41,19 @@ std::string OwnCgroupDir() {
   return "";
 }
 
-void RemoveStaleLeaves(const std::string& base) {
+// `own_too`: also this process's pid, before it has made any leaf.
+void RemoveStaleLeaves(const std::string& base, bool own_too) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
     const std::string name = entry.path().filename().string();
     unsigned long pid = 0;
     unsigned long leaf = 0;
     if (std::sscanf(name.c_str(), "blackout-%lu-%lu", &pid, &leaf) != 2) continue;
-    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    // This process's own names are free until it makes them: one there is
+    // from a process that had its pid before.
+    const bool gone = (own_too && static_cast<pid_t>(pid) == getpid()) ||
+                      (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+    if (!gone) continue;
     rmdir(entry.path().c_str());
   }
 }
@@ -61,7 +66,7 @@ const std::string& Base() {
         access(dir.c_str(), W_OK) != 0) {
       return std::string();
     }
-    RemoveStaleLeaves(dir);
+    RemoveStaleLeaves(dir, /*own_too=*/true);
     return dir;
   }();
   return base;
@@ -84,7 +89,7 @@ std::string ReadSmall(const std::string& path) {
 bool ProcessCgroup::Supported() { return !Base().empty() && !refused.load(); }
 
 void ProcessCgroup::RemoveStale() {
-  if (!Base().empty()) RemoveStaleLeaves(Base());
+  if (!Base().empty()) RemoveStaleLeaves(Base(), /*own_too=*/false);
 }
 
 std::unique_ptr<ProcessCgroup> ProcessCgroup::Create() {
