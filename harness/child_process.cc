@@ -80,11 +80,10 @@ Expected<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::unique_ptr<ProcessCgroup> cgroup = ProcessCgroup::Create();
-  const pid_t pid = fork();
+  const pid_t pid = cgroup ? cgroup->Fork() : fork();
   if (pid < 0) return Error{Errno("fork")};
   if (pid == 0) {
     setpgid(0, 0);
-    if (cgroup) cgroup->JoinFromChild();
     dup2(in[0], 0);
     dup2(out[1], 1);
     if (err >= 0) dup2(err, 2);

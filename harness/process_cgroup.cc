@@ -1,8 +1,10 @@
 #include "harness/process_cgroup.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -100,18 +102,30 @@ std::unique_ptr<ProcessCgroup> ProcessCgroup::Create() {
     refused.store(true);
     return nullptr;
   }
-  const int fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int procs_fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (dir_fd < 0 || procs_fd < 0) {
+    if (dir_fd >= 0) close(dir_fd);
+    if (procs_fd >= 0) close(procs_fd);
     rmdir(dir.c_str());
     refused.store(true);
     return nullptr;
   }
-  return std::unique_ptr<ProcessCgroup>(new ProcessCgroup(dir, fd));
+  return std::unique_ptr<ProcessCgroup>(new ProcessCgroup(dir, dir_fd, procs_fd));
 }
 
-void ProcessCgroup::JoinFromChild() const {
+pid_t ProcessCgroup::Fork() const {
+  clone_args args{};
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<uint64_t>(dir_fd_);
+  const long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid >= 0) return static_cast<pid_t>(pid);
+  // ENOSYS or EINVAL before Linux 5.7, or refused here (a seccomp profile).
+  const pid_t forked = fork();
   // "0": the writing process itself.
-  (void)!write(procs_fd_, "0", 1);
+  if (forked == 0) (void)!write(procs_fd_, "0", 1);
+  return forked;
 }
 
 bool ProcessCgroup::Empty() const {
@@ -141,6 +155,7 @@ void ProcessCgroup::KillAll(double wait_s) {
 
 ProcessCgroup::~ProcessCgroup() {
   KillAll();
+  close(dir_fd_);
   close(procs_fd_);
   // The leaf empties as its last process finishes exiting; a short wait for that.
   for (int i = 0; i < 100 && rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) {

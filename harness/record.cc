@@ -69,11 +69,10 @@ Finished RunIn(const std::vector<std::string>& argv, const std::string& cwd,
   // What the command starts in another session (setsid, a double fork)
   // stays in this leaf and is stopped with it, when it goes out of scope.
   const std::unique_ptr<ProcessCgroup> cgroup = ProcessCgroup::Create();
-  const pid_t pid = fork();
+  const pid_t pid = cgroup ? cgroup->Fork() : fork();
   if (pid < 0) return f;
   if (pid == 0) {
     setpgid(0, 0);  // so that a timeout kills the whole command
-    if (cgroup) cgroup->JoinFromChild();
     if (chdir(cwd.c_str()) != 0) _exit(127);
     if (out_fd >= 0) {
       dup2(out_fd, 1);
