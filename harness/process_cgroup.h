@@ -1,6 +1,6 @@
-// ProcessCgroup: a cgroup v2 leaf that a child of the harness joins before it
-// runs its program, so that everything the program starts can be stopped
-// with it, whatever session or process group it moved to.
+// ProcessCgroup: a cgroup v2 leaf that a child of the harness starts in
+// (Fork), so that everything its program starts can be stopped with it,
+// whatever session or process group it moved to.
 //
 // A process group is not enough: a workload that starts a server with
 // setsid, or a daemon that double-forks, leaves the group, and such a process
