@@ -147,6 +147,8 @@ TEST_CASE(
   REQUIRE(ok == '1');
   kill(killed, SIGKILL);
   waitpid(killed, nullptr, 0);
+  // The forked child took the leaf number this process hands out next (its
+  // counter is a copy of ours, and this test makes no other leaf meanwhile).
   const std::string mine = ProcessCgroup::Create()->path();
   const std::string stale = mine.substr(0, mine.rfind('/')) + "/blackout-" +
                             std::to_string(killed) + mine.substr(mine.rfind('-'));

@@ -134,15 +134,14 @@ bool ProcessCgroup::Empty() const {
   return events.empty() || events.find("populated 0") != std::string::npos;
 }
 
-void ProcessCgroup::KillAll(double wait_s) {
+void ProcessCgroup::KillAll() {
   if (Empty()) return;
   const int kill_fd = open((dir_ + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
   if (kill_fd >= 0) {
     (void)!write(kill_fd, "1", 1);
     close(kill_fd);
   }
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (!Empty() && std::chrono::steady_clock::now() < deadline) {
     if (kill_fd < 0) {
       // A kernel before 5.14: one by one, until nothing new appears.

@@ -49,9 +49,9 @@ class ProcessCgroup {
   // may have been made without glibc's fork bookkeeping. Returns as fork does.
   pid_t Fork() const;
 
-  // SIGKILLs every process in the leaf and waits, at most `wait_s` seconds,
-  // until the leaf is empty. Safe to call more than once.
-  void KillAll(double wait_s = 2.0);
+  // SIGKILLs every process in the leaf and waits, at most 2 s, until the
+  // leaf is empty. Safe to call more than once.
+  void KillAll();
 
   const std::string& path() const { return dir_; }
 
