@@ -81,7 +81,17 @@ struct MountArgs {
   bool cached_writes = false;
   // 2^20 entries, 56 MiB: about the last half minute of a mount under fio.
   uint64_t trace_limit = 1u << 20;
+  std::string spill_dir;
+  std::string spill_after = "1G";
+  bool no_spill = false;
 };
+
+// Where pages spill without --spill-dir: $TMPDIR, else /var/tmp (a disk on
+// most systems, where /tmp may be tmpfs).
+std::string DefaultSpillDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != 0 ? tmp : "/var/tmp";
+}
 
 // True when the FUSE mount at `mnt` has lost its daemon (killed, crashed):
 // the kernel then answers every call on it with ENOTCONN. stat() runs in a
@@ -207,6 +217,26 @@ int Mount(const MountArgs& args) {
   }
   config.direct_writes = !args.cached_writes;
   config.trace_limit = args.trace_limit;
+  {
+    Result<uint64_t> bytes = ParseByteSize(args.spill_after);
+    if (!bytes.ok()) return Usage("mount: --spill-after " + bytes.error());
+    config.spill_after = *bytes;
+  }
+  if (!args.no_spill) {
+    config.spill_dir_default = args.spill_dir.empty();
+    const std::string dir = args.spill_dir.empty() ? DefaultSpillDir() : args.spill_dir;
+    struct stat dst {};
+    if (stat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode)) {
+      if (!config.spill_dir_default) {
+        return Usage("mount: --spill-dir " + dir + " is not an existing directory");
+      }
+    } else if (UnderMountpoint(dir, config.mountpoint)) {
+      return Usage("mount: --spill-dir " + dir + " is inside the mount point " + config.mountpoint +
+                   "; choose a directory on a disk");
+    } else {
+      config.spill_dir = std::filesystem::absolute(dir).lexically_normal().string();
+    }
+  }
   config.socket_path = args.ctl.empty()
                            ? config.mountpoint + ".ctl"
                            : std::filesystem::absolute(args.ctl).lexically_normal().string();
@@ -472,6 +502,23 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                    "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "
                    "0 keeps all")
       ->capture_default_str();
+  CLI::Option* no_spill_flag =
+      mount->add_flag("--no-spill", mount_args->no_spill,
+                      "keep every pending page version in memory (no spill file)");
+  mount
+      ->add_option("--spill-dir", mount_args->spill_dir,
+                   "directory on a disk for the spill file: versions of file pages that only an "
+                   "un-synced write still holds (a later write replaced them) move there once "
+                   "pending writes hold more than --spill-after in memory. The file has no name "
+                   "and goes with the daemon. Default: $TMPDIR, else /var/tmp (skipped with a "
+                   "warning in the log when its file system has no direct I/O)")
+      ->excludes(no_spill_flag);
+  mount
+      ->add_option("--spill-after", mount_args->spill_after,
+                   "pending data held in memory before superseded versions spill (bytes, or "
+                   "512M, 4G)")
+      ->capture_default_str()
+      ->excludes(no_spill_flag);
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
 
   auto umount_mnt = std::make_shared<std::string>();

@@ -19,6 +19,7 @@
 #include "fusefs/control/signal_free_thread.h"
 #include "fusefs/fuse/adapter.h"
 #include "fusefs/lazyfs/fifo_reader.h"
+#include "fusefs/model/spill_file.h"
 
 namespace blackout::control {
 namespace {
@@ -78,6 +79,13 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   options.capacity_bytes = config.capacity_bytes;
   options.stale_all_entries = config.writeback_cache;
   options.trace_limit = config.trace_limit;
+  options.spill_after = config.spill_after;
+  if (!config.spill_dir.empty()) {
+    std::string error;
+    options.spill = model::SpillFile::Open(config.spill_dir, &error);
+    if (!options.spill && !config.spill_dir_default) return fail("--spill-dir: " + error);
+    if (!options.spill) log->warn("{}; every pending page stays in memory", error);
+  }
   model::Filesystem fs(options);
 
   fusefs::MountOptions mount_options;

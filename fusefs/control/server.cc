@@ -123,6 +123,14 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
       if (limit == "strict") reply["dirty_limit_bytes"] = bytes;
     }
     if (hooks_.direct_writes) reply["direct_writes"] = hooks_.direct_writes();
+    const model::MemoryUse memory = fs_.Memory();
+    reply["pending_memory_bytes"] = memory.pending_in_memory;
+    if (!memory.spill_dir.empty()) {
+      reply["spill"] = {{"dir", memory.spill_dir},
+                        {"bytes", memory.spilled},
+                        {"written_bytes", memory.spill_written}};
+      if (!memory.spill_error.empty()) reply["spill"]["error"] = memory.spill_error;
+    }
     return reply;
   }
   if (cmd == "seq") return json{{"ok", true}, {"seq", fs_.CurrentSeq()}};

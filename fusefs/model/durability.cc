@@ -51,7 +51,7 @@ void Filesystem::Impl::ApplyPending(Seq s) {
   it = pending.find(s);
   if (it == pending.end()) return;
   ApplyOp(dur, it->second, born);
-  pending.erase(it);
+  ErasePending(it);
 }
 
 void Filesystem::Impl::ApplyInodeOpsBefore(Ino ino, Seq before, bool data_only) {
@@ -260,6 +260,7 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
   auto garbage = std::make_unique<Garbage>();
   garbage->pending = std::move(pending);
   pending.clear();
+  pending_memory = 0;
   by_inode.clear();
   by_dir.clear();
   by_child.clear();

@@ -264,7 +264,7 @@ void Filesystem::Impl::FailFsync(Fh fh, Ino ino) {
     // USENIX ATC 2020, section 4: btrfs reverts the in-memory file state).
     for (Seq s : bi->second) {
       auto it = pending.find(s);
-      if (it != pending.end() && IsDataOp(it->second.kind)) pending.erase(it);
+      if (it != pending.end() && IsDataOp(it->second.kind)) ErasePending(it);
     }
     Node* v = vol.Mutable(ino);
     const Node* d = dur.Find(ino);
@@ -285,7 +285,7 @@ void Filesystem::Impl::FailFsync(Fh fh, Ino ino) {
   // posix-strict takes the same, pessimistic, reading.
   for (Seq s : bi->second) {
     auto it = pending.find(s);
-    if (it != pending.end() && it->second.kind == OpKind::kWrite) pending.erase(it);
+    if (it != pending.end() && it->second.kind == OpKind::kWrite) ErasePending(it);
   }
 }
 

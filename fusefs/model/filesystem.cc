@@ -90,9 +90,13 @@ Filesystem::Impl::Impl(Options o) : options(o) {
   vol.nodes[kRootIno] = root;
   dur.nodes[kRootIno] = root;  // shared copy-on-write, like every durable node
   links[kRootIno] = {};
+  if (options.spill) spiller = std::thread([this] { RunSpiller(); });
 }
 
-Filesystem::Impl::~Impl() { JoinReaper(); }
+Filesystem::Impl::~Impl() {
+  StopSpiller();
+  JoinReaper();
+}
 
 Result<const Node*> Filesystem::Impl::Dir(Ino ino) const {
   const Node* n = vol.Find(ino);
@@ -283,7 +287,7 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
   Relink(op);
 
   if (options.trace) PushTrace(TraceOf(op, pid, digest));
-  pending.emplace(s, std::move(op));
+  AddPending(std::move(op));
   return s;
 }
 

@@ -41,6 +41,8 @@
 
 namespace blackout::model {
 
+class SpillFile;
+
 using Ino = uint64_t;
 using Fh = uint64_t;
 using Seq = uint64_t;
@@ -204,6 +206,21 @@ struct Options {
   // with the kernel's writeback cache an inode may hold dirty pages of the
   // old epoch, which only an eviction drops cleanly.
   bool stale_all_entries = false;
+  // Where versions of file pages that only a pending write still holds go
+  // once pending writes hold more than `spill_after` bytes of whole pages in
+  // memory (crash_model.md, "Memory: the spill file"); null keeps every
+  // version in memory. A thread of the filesystem moves them.
+  std::shared_ptr<SpillFile> spill = nullptr;
+  uint64_t spill_after = uint64_t{1} << 30;
+};
+
+// What file data costs in memory and on the spill disk (Filesystem::Memory).
+struct MemoryUse {
+  uint64_t pending_in_memory = 0;  // bytes of whole pages pending writes hold in memory
+  uint64_t spilled = 0;            // bytes of pending writes in the spill file now
+  uint64_t spill_written = 0;      // bytes ever written to the spill file
+  std::string spill_dir;           // empty: no spill file
+  std::string spill_error;         // why spilling stopped (a full disk), or empty
 };
 
 class Filesystem {
@@ -286,6 +303,12 @@ class Filesystem {
   // With a trace limit, at most about twice what the kept entries name.
   size_t TraceStrings() const;
   BehaviourModel Model() const;
+  MemoryUse Memory() const;
+  // Moves every version of a file page that only a pending write holds to
+  // Options::spill now, whatever spill_after says (the spill thread does the
+  // same on its own past spill_after); returns the bytes moved, 0 without a
+  // spill file. Reads, syncs and crash states read spilled pages back.
+  uint64_t SpillSuperseded();
 
   // ---- Crash-state exploration (crash_model.md, "Generators").
   // The crash states `generator` gives for the operations pending now, in a

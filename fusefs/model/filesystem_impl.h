@@ -16,6 +16,7 @@
 //     pending op or a kernel reference never names a different file.
 #pragma once
 
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -195,6 +196,43 @@ struct Filesystem::Impl {
   void JoinReaper();
   // Makes `dur` (already the crash state) the new world: see PowerCut.
   PowerCutResult FinishCut(PowerCutResult result, const std::string& label);
+
+  // ---- spill.cc (crash_model.md, "Memory: the spill file")
+  // Every change to `pending` goes through these two (FinishCut empties it
+  // and zeroes pending_memory), so that pending_memory stays exact.
+  void AddPending(PendingOp op);
+  void ErasePending(std::map<Seq, PendingOp>::iterator it);
+  // Bytes of whole pages that pending writes hold in memory.
+  uint64_t pending_memory = 0;
+  // One version of a file page that only a pending write holds, on its way
+  // to the spill file: the reference keeps it alive while the lock is free.
+  struct SpillCandidate {
+    Seq seq;
+    uint32_t page;  // index among the write's whole pages
+    PageRef ref;
+  };
+  // Adds up to `limit` candidates to `batch`, going on from where the last
+  // call stopped and examining a bounded number of pages (the lock is held).
+  // True when it reached the end of `pending` (the next call starts over).
+  bool CollectSuperseded(std::vector<SpillCandidate>& batch, size_t limit);
+  // Writes `batch` to the spill file with the lock released, then points the
+  // writes at the chunk and frees the pages, again without the lock. False
+  // when the disk refused (spill_error says why; spilling stops).
+  bool SpillBatch(std::vector<SpillCandidate>& batch, std::unique_lock<std::mutex>& lock);
+  // Spills batch after batch until `enough()` or a whole pass over `pending`
+  // moves nothing (then spill_rescan_at waits for more pending data).
+  // Returns the bytes moved.
+  uint64_t SpillUntil(std::unique_lock<std::mutex>& lock, const std::function<bool()>& enough);
+  bool SpillDue() const;
+  void RunSpiller();
+  void StopSpiller();
+  Seq spill_cursor = 0;
+  size_t spill_cursor_page = 0;
+  uint64_t spill_rescan_at = 0;
+  std::string spill_error;
+  bool spill_stop = false;
+  std::condition_variable spill_cv;
+  std::thread spiller;
 
   // ---- crash_state.cc
   struct StateSpec {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "fusefs/model/spill_file.h"
+
 namespace blackout::model {
 
 const PageRef& ZeroPage() {
@@ -136,7 +138,7 @@ WriteData::WriteData(uint64_t offset, std::string_view bytes)
   while (bytes.size() >= kPageSize) {
     auto page = std::make_shared_for_overwrite<Page>();
     std::memcpy(page->bytes, bytes.data(), kPageSize);
-    whole_.push_back(std::move(page));
+    whole_.push_back({std::move(page), nullptr, 0});
     bytes.remove_prefix(kPageSize);
   }
   tail_.assign(bytes);
@@ -154,9 +156,10 @@ WriteData WriteData::Prefix(size_t n) const {
   n -= head_.size();
   const size_t keep = std::min(whole_.size(), n / kPageSize);
   out.whole_.assign(whole_.begin(), whole_.begin() + static_cast<ptrdiff_t>(keep));
+  for (const WholePage& w : out.whole_) out.spilled_ += w.chunk ? 1 : 0;
   n -= keep * kPageSize;
   if (keep < whole_.size()) {
-    out.tail_.assign(whole_[keep]->bytes, n);
+    out.tail_.assign(whole_[keep].Get()->bytes, n);
   } else {
     out.tail_ = tail_.substr(0, n);
   }
@@ -167,7 +170,7 @@ std::string WriteData::ToString() const {
   std::string s;
   s.reserve(size_);
   s += head_;
-  for (const PageRef& p : whole_) s.append(p->bytes, kPageSize);
+  for (const WholePage& w : whole_) s.append(w.Get()->bytes, kPageSize);
   s += tail_;
   return s;
 }
@@ -180,12 +183,13 @@ int64_t WriteData::ApplyTo(PageMap& pages) const {
   if (!whole_.empty()) {
     uint64_t idx = PageIndex(pos);
     auto it = pages.lower_bound(idx);
-    for (const PageRef& page : whole_) {
+    for (const WholePage& w : whole_) {
+      PageRef page = w.Get();
       while (it != pages.end() && it->first < idx) ++it;
       if (it != pages.end() && it->first == idx) {
-        it->second = page;  // the old page stays with whoever else holds it
+        it->second = std::move(page);  // the old page stays with whoever else holds it
       } else {
-        it = pages.emplace_hint(it, idx, page);
+        it = pages.emplace_hint(it, idx, std::move(page));
         ++added;
       }
       ++idx;
@@ -195,5 +199,17 @@ int64_t WriteData::ApplyTo(PageMap& pages) const {
   if (!tail_.empty()) added += WriteBytes(pages, pos, tail_);
   return added;
 }
+
+bool WriteData::MarkSpilled(size_t i, std::shared_ptr<const SpillChunk> chunk, uint32_t index) {
+  WholePage& w = whole_[i];
+  if (w.chunk) return false;
+  w.page.reset();
+  w.chunk = std::move(chunk);
+  w.index = index;
+  ++spilled_;
+  return true;
+}
+
+PageRef WriteData::WholePage::Get() const { return page ? page : SpillChunk::Load(chunk, index); }
 
 }  // namespace blackout::model

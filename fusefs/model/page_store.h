@@ -78,6 +78,8 @@ inline uint64_t PagesFor(uint64_t bytes) { return (bytes + kPageSize - 1) / kPag
 // pages are plain bytes. A write of N aligned bytes therefore costs N bytes,
 // not 2N, while it is pending (BENCHMARKS.md, "Memory").
 // Immutable once built: a page it holds is shared, so writers copy it (Own).
+class SpillChunk;
+
 class WriteData {
  public:
   WriteData() = default;
@@ -89,16 +91,39 @@ class WriteData {
   // The first `n` bytes, as a torn write leaves them. REQUIRES: n <= size().
   WriteData Prefix(size_t n) const;
   std::string ToString() const;
-  // Writes the bytes into `pages` (sharing the whole pages); returns the
-  // number of pages added.
+  // Writes the bytes into `pages` (sharing the whole pages still in memory,
+  // reading spilled ones back); returns the number of pages added.
   int64_t ApplyTo(PageMap& pages) const;
 
+  // ---- Spilling (Filesystem's spill pass, under the Filesystem mutex; the
+  // only change a WriteData sees after it is built).
+  size_t whole_pages() const { return whole_.size(); }
+  // Whole page `i` when it is in memory and this write alone holds it (no
+  // view shows this version any more), else null.
+  const PageRef* Superseded(size_t i) const {
+    const PageRef& p = whole_[i].page;
+    return p && p.use_count() == 1 ? &p : nullptr;
+  }
+  // Whole page `i` is now page `index` of `chunk`: its memory is released
+  // once the caller drops its own reference. False (and nothing changes)
+  // when it was spilled already.
+  bool MarkSpilled(size_t i, std::shared_ptr<const SpillChunk> chunk, uint32_t index);
+  size_t spilled_pages() const { return spilled_; }
+
  private:
+  // One whole page: in memory, or page `index` of a spill chunk.
+  struct WholePage {
+    PageRef page;
+    std::shared_ptr<const SpillChunk> chunk;
+    uint32_t index = 0;
+    PageRef Get() const;
+  };
   uint64_t offset_ = 0;
   size_t size_ = 0;
-  std::string head_;            // bytes before the first whole page (or all of a small write)
-  std::vector<PageRef> whole_;  // whole pages, from PageIndex(offset_ + head_.size())
-  std::string tail_;            // bytes after the last whole page
+  size_t spilled_ = 0;            // whole pages in a spill chunk
+  std::string head_;              // bytes before the first whole page (or all of a small write)
+  std::vector<WholePage> whole_;  // whole pages, from PageIndex(offset_ + head_.size())
+  std::string tail_;              // bytes after the last whole page
 };
 
 }  // namespace blackout::model

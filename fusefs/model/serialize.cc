@@ -306,7 +306,7 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
     m.Index(op);
     m.Relink(op);
     if (m.options.trace) m.PushTrace(m.TraceOf(op, 0, 0));
-    m.pending.emplace(op.seq, std::move(op));
+    m.AddPending(std::move(op));
   }
   return Ok();
 }

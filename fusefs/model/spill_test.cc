@@ -1,0 +1,202 @@
+// The spill file (crash_model.md, "Memory: the spill file"): versions of
+// file pages that only a pending write holds move to a disk and every crash
+// state, sync and saved crash point still sees them byte for byte.
+// Reproduce with: build/fusefs/model/spill_test "<test name>"
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "fusefs/model/filesystem.h"
+#include "fusefs/model/spill_file.h"
+
+using namespace blackout::model;
+
+namespace {
+
+const Caller kWho{1000, 1000, 4242, 022};
+constexpr size_t kPages = 4;
+constexpr int kVersions = 6;
+
+// Where the tests spill: $TMPDIR, else /var/tmp (as `blackout mount`).
+std::string SpillDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != 0 ? tmp : "/var/tmp";
+}
+
+// A spill file, or null when this machine's temporary directory cannot hold
+// one (no direct I/O there): the test then says so and checks nothing.
+std::shared_ptr<SpillFile> OpenSpill() {
+  std::string error;
+  std::shared_ptr<SpillFile> file = SpillFile::Open(SpillDir(), &error);
+  if (!file) WARN("skipped: no spill file on this machine: " << error);
+  return file;
+}
+
+// kPages whole pages of version `v`: every byte says which version and page.
+std::string Version(int v) {
+  std::string s;
+  for (size_t p = 0; p < kPages; ++p)
+    s += std::string(kPageSize, static_cast<char>('A' + v * 8 + p));
+  return s;
+}
+
+// Writes the file `f` kVersions times over without a sync, with a partial
+// write in between and an extension at the end. Returns the seq of each
+// version's write.
+std::vector<Seq> OverwriteWithoutSync(Filesystem& fs, Fh* fh_out = nullptr) {
+  auto c = fs.Create(kRootIno, "f", 0644, O_RDWR | O_CREAT, kWho);
+  REQUIRE(c.ok());
+  fs.SyncAll();  // the file's entry is durable; its data is not
+  std::vector<Seq> seqs;
+  for (int v = 0; v < kVersions; ++v) {
+    REQUIRE(fs.Write(c->fh, 0, Version(v), kWho).ok());
+    seqs.push_back(fs.CurrentSeq());
+    if (v == 2) REQUIRE(fs.Write(c->fh, 100, std::string(5000, 'x'), kWho).ok());
+  }
+  REQUIRE(fs.Write(c->fh, kPages * kPageSize, std::string(2 * kPageSize, 'z'), kWho).ok());
+  if (fh_out != nullptr) *fh_out = c->fh;
+  return seqs;
+}
+
+Options WithSpill(std::shared_ptr<SpillFile> file, uint64_t after) {
+  Options o;
+  o.spill = std::move(file);
+  o.spill_after = after;
+  return o;
+}
+
+std::string FileIn(const Filesystem& fs, const std::string& state) {
+  auto files = fs.CrashStateFiles(state);
+  REQUIRE(files.ok());
+  for (const StateFile& f : *files) {
+    if (f.path == "f") return f.data;
+  }
+  return "<missing>";
+}
+
+// Whether Memory().spilled reaches `bytes` within 10 s.
+bool SpilledSoon(const Filesystem& fs, uint64_t bytes) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fs.Memory().spilled != bytes) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("superseded page versions move to the spill file and every crash state keeps them") {
+  std::shared_ptr<SpillFile> file = OpenSpill();
+  if (!file) return;
+  // Spilling is left to the explicit call: the thread waits for 1 GiB.
+  Filesystem spilling(WithSpill(file, uint64_t{1} << 30));
+  Filesystem in_memory;
+  const std::vector<Seq> seqs = OverwriteWithoutSync(spilling);
+  OverwriteWithoutSync(in_memory);
+
+  const uint64_t before = spilling.Memory().pending_in_memory;
+  // Every version but the last is superseded: no view shows it.
+  const uint64_t superseded = (kVersions - 1) * kPages * kPageSize;
+  CHECK(spilling.SpillSuperseded() == superseded);
+  const MemoryUse use = spilling.Memory();
+  CHECK(use.spilled == superseded);
+  CHECK(use.pending_in_memory == before - superseded);
+  CHECK(use.spill_dir == SpillDir());
+  CHECK(spilling.SpillSuperseded() == 0);  // nothing left to move
+
+  for (const char* generator : {"prefix", "reorder:1", "torn"}) {
+    INFO("generator " << generator);
+    auto a = spilling.CrashStates(generator);
+    auto b = in_memory.CrashStates(generator);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    REQUIRE(a->size() == b->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      CHECK((*a)[i].id == (*b)[i].id);
+      CHECK((*a)[i].tree_hash == (*b)[i].tree_hash);
+    }
+  }
+  // An old version, read back from the disk.
+  std::string second = Version(1);
+  CHECK(FileIn(spilling, "prefix:" + std::to_string(seqs[1])) == second);
+  REQUIRE(spilling.PowerCutTo("prefix:" + std::to_string(seqs[1])).ok());
+  // The cut dropped every pending write; their pages go on another thread.
+  CHECK(SpilledSoon(spilling, 0));
+}
+
+TEST_CASE("an fsync after spilled versions makes the last one durable and empties the spill") {
+  std::shared_ptr<SpillFile> file = OpenSpill();
+  if (!file) return;
+  Filesystem fs(WithSpill(file, uint64_t{1} << 30));
+  Fh fh = 0;
+  OverwriteWithoutSync(fs, &fh);
+  REQUIRE(fs.SpillSuperseded() > 0);
+  REQUIRE(fs.Fsync(fh, /*datasync=*/false, kWho).ok());
+  CHECK(SpilledSoon(fs, 0));
+  CHECK(fs.Memory().pending_in_memory == 0);
+  fs.PowerCut();
+  auto a = fs.Lookup(kRootIno, "f");
+  REQUIRE(a.ok());
+  auto h = fs.Open(a->ino, O_RDONLY, kWho);
+  REQUIRE(h.ok());
+  std::string got;
+  REQUIRE(fs.Read(*h, 0, kPages * kPageSize, got).ok());
+  CHECK(got == Version(kVersions - 1));
+}
+
+TEST_CASE("a crash point saved with spilled versions explores like one that never spilled") {
+  std::shared_ptr<SpillFile> file = OpenSpill();
+  if (!file) return;
+  Filesystem spilling(WithSpill(file, uint64_t{1} << 30));
+  Filesystem in_memory;
+  OverwriteWithoutSync(spilling);
+  OverwriteWithoutSync(in_memory);
+  REQUIRE(spilling.SpillSuperseded() > 0);
+  Filesystem loaded;
+  REQUIRE(loaded.LoadCrashPoint(spilling.SaveCrashPoint()).ok());
+  auto a = loaded.CrashStates("prefix");
+  auto b = in_memory.CrashStates("prefix");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(a->size() == b->size());
+  for (size_t i = 0; i < a->size(); ++i) CHECK((*a)[i].tree_hash == (*b)[i].tree_hash);
+}
+
+TEST_CASE("the spill thread moves versions once pending writes hold more than spill_after") {
+  std::shared_ptr<SpillFile> file = OpenSpill();
+  if (!file) return;
+  const uint64_t after = 2 * kPages * kPageSize;
+  Filesystem fs(WithSpill(file, after));
+  OverwriteWithoutSync(fs);
+  // The thread works on its own: wait for it, at most 10 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fs.Memory().pending_in_memory > after && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const MemoryUse use = fs.Memory();
+  CHECK(use.pending_in_memory <= after);
+  CHECK(use.spilled > 0);
+  CHECK(use.spill_error.empty());
+}
+
+TEST_CASE("a spill directory that is missing or has no direct I/O is refused, naming it") {
+  std::string error;
+  CHECK(SpillFile::Open("/nonexistent-spill-dir", &error) == nullptr);
+  CHECK(error.find("/nonexistent-spill-dir") != std::string::npos);
+  // /dev/shm is tmpfs: spilled pages would stay in memory.
+  struct stat st {};
+  if (stat("/dev/shm", &st) != 0) {
+    WARN("skipped the tmpfs case: this machine has no /dev/shm");
+    return;
+  }
+  error.clear();
+  CHECK(SpillFile::Open("/dev/shm", &error) == nullptr);
+  CHECK(error.find("/dev/shm") != std::string::npos);
+  CHECK(error.find("tmpfs") != std::string::npos);
+}
