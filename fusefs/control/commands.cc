@@ -217,7 +217,9 @@ int Mount(const MountArgs& args) {
   }
   config.direct_writes = !args.cached_writes;
   config.trace_limit = args.trace_limit;
-  {
+  if (args.spill_after == "0") {
+    config.spill_after = 0;  // spill every superseded version at once
+  } else {
     Result<uint64_t> bytes = ParseByteSize(args.spill_after);
     if (!bytes.ok()) return Usage("mount: --spill-after " + bytes.error());
     config.spill_after = *bytes;
@@ -516,7 +518,7 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   mount
       ->add_option("--spill-after", mount_args->spill_after,
                    "pending data held in memory before superseded versions spill (bytes, or "
-                   "512M, 4G)")
+                   "512M, 4G; 0: spill each one at once)")
       ->capture_default_str()
       ->excludes(no_spill_flag);
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });

@@ -50,7 +50,8 @@ void Filesystem::Impl::ApplyPending(Seq s) {
   }
   it = pending.find(s);
   if (it == pending.end()) return;
-  ApplyOp(dur, it->second, born);
+  ApplyOp(dur, it->second, born,
+          it->second.ino == sync_ino && !sync_whole_writes.empty() ? &sync_whole_writes : nullptr);
   ErasePending(it);
 }
 
@@ -100,6 +101,9 @@ void Filesystem::Impl::SyncInode(Ino ino, bool datasync) {
   if (bi != by_inode.end()) {
     std::vector<Seq> seqs = bi->second;
     std::vector<Seq> left;
+    // Every pending data op of the inode is applied below: a spilled page
+    // that a later write of them replaces need not be read back.
+    NoteWholeWrites(ino, seqs);
     for (Seq s : seqs) {
       auto it = pending.find(s);
       if (it == pending.end()) continue;
@@ -111,6 +115,8 @@ void Filesystem::Impl::SyncInode(Ino ino, bool datasync) {
     }
     bi = by_inode.find(ino);
     if (bi != by_inode.end()) bi->second = std::move(left);
+    sync_ino = 0;
+    sync_whole_writes.clear();
   }
   if (rules.fsync_logs_names) {
     // btrfs logs the inode's names and, up the tree, the names of parent

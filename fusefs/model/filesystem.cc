@@ -281,7 +281,16 @@ void Filesystem::Impl::Relink(const PendingOp& op) {
 
 Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
   op.seq = ++seq;
+  const uint64_t pages_before = vol.page_count;
   ApplyOp(vol, op, born);
+  // Pages that left the volatile view (replaced by a write, cut off by a
+  // truncate, a punched hole) may leave versions only pending writes hold.
+  if (vol.page_count < pages_before) {
+    replaced_pages += pages_before - vol.page_count;
+  } else if (op.kind == OpKind::kWrite && op.length > 0) {
+    const uint64_t covered = PagesFor(op.offset + op.length) - PageIndex(op.offset);
+    replaced_pages += covered - std::min<uint64_t>(covered, vol.page_count - pages_before);
+  }
   Seq s = op.seq;
   Index(op);
   Relink(op);

@@ -220,15 +220,23 @@ struct Filesystem::Impl {
   // when the disk refused (spill_error says why; spilling stops).
   bool SpillBatch(std::vector<SpillCandidate>& batch, std::unique_lock<std::mutex>& lock);
   // Spills batch after batch until `enough()` or a whole pass over `pending`
-  // moves nothing (then spill_rescan_at waits for more pending data).
-  // Returns the bytes moved.
+  // moves nothing (then SpillDue waits for replaced_pages). Returns the
+  // bytes moved.
   uint64_t SpillUntil(std::unique_lock<std::mutex>& lock, const std::function<bool()>& enough);
   bool SpillDue() const;
+  // Before a sync applies every pending data op of `ino` (`seqs`, ascending):
+  // when some of them are spilled, fills sync_whole_writes with the last
+  // whole-page write of each page, for ApplyOp (pending_op.h).
+  void NoteWholeWrites(Ino ino, const std::vector<Seq>& seqs);
+  Ino sync_ino = 0;
+  std::unordered_map<uint64_t, Seq> sync_whole_writes;
   void RunSpiller();
   void StopSpiller();
   Seq spill_cursor = 0;
   size_t spill_cursor_page = 0;
-  uint64_t spill_rescan_at = 0;
+  // Pages that writes replaced in the volatile view since the last pass
+  // that found nothing to move: each may have left a superseded version.
+  uint64_t replaced_pages = 0;
   std::string spill_error;
   bool spill_stop = false;
   std::condition_variable spill_cv;

@@ -175,7 +175,8 @@ std::string WriteData::ToString() const {
   return s;
 }
 
-int64_t WriteData::ApplyTo(PageMap& pages) const {
+int64_t WriteData::ApplyTo(PageMap& pages,
+                           const std::function<bool(uint64_t)>& skip_spilled) const {
   int64_t added = 0;
   uint64_t pos = offset_;
   if (!head_.empty()) added += WriteBytes(pages, pos, head_);
@@ -184,6 +185,10 @@ int64_t WriteData::ApplyTo(PageMap& pages) const {
     uint64_t idx = PageIndex(pos);
     auto it = pages.lower_bound(idx);
     for (const WholePage& w : whole_) {
+      if (w.chunk && skip_spilled && skip_spilled(idx)) {
+        ++idx;
+        continue;
+      }
       PageRef page = w.Get();
       while (it != pages.end() && it->first < idx) ++it;
       if (it != pages.end() && it->first == idx) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -92,8 +93,13 @@ class WriteData {
   WriteData Prefix(size_t n) const;
   std::string ToString() const;
   // Writes the bytes into `pages` (sharing the whole pages still in memory,
-  // reading spilled ones back); returns the number of pages added.
-  int64_t ApplyTo(PageMap& pages) const;
+  // reading spilled ones back); returns the number of pages added. A spilled
+  // page whose index `skip_spilled` accepts is left out: the caller knows a
+  // later write replaces it.
+  int64_t ApplyTo(PageMap& pages,
+                  const std::function<bool(uint64_t)>& skip_spilled = nullptr) const;
+  // The page index of the first whole page (whole_pages() of them follow).
+  uint64_t first_whole_page() const { return PageIndex(offset_ + head_.size()); }
 
   // ---- Spilling (Filesystem's spill pass, under the Filesystem mutex; the
   // only change a WriteData sees after it is built).

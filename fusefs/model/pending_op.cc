@@ -87,7 +87,8 @@ void AddEntry(Tree& tree, Node* dir, const std::string& name, Ino ino,
 
 }  // namespace
 
-void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born>& born) {
+void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born>& born,
+             const std::unordered_map<uint64_t, Seq>* last_whole_write) {
   const timespec& t = op.time;
   switch (op.kind) {
     case OpKind::kCreate:
@@ -153,7 +154,14 @@ void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born
     }
     case OpKind::kWrite: {
       Node* n = tree.Ensure(op.ino, born);
-      tree.page_count += op.data.ApplyTo(n->pages);
+      if (last_whole_write != nullptr && op.data.spilled_pages() > 0) {
+        tree.page_count += op.data.ApplyTo(n->pages, [&](uint64_t idx) {
+          auto it = last_whole_write->find(idx);
+          return it != last_whole_write->end() && it->second > op.seq;
+        });
+      } else {
+        tree.page_count += op.data.ApplyTo(n->pages);
+      }
       n->attr.size = std::max(n->attr.size, op.offset + op.data.size());
       Touch(n, t);
       return;

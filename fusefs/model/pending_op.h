@@ -72,6 +72,13 @@ struct PendingOp {
 // has never seen. Never fails: on the durable view an operation may find its
 // source already gone (the entry it removes was never durable), and then does
 // what is left of it, as a journal replay would.
-void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born>& born);
+//
+// `last_whole_write`, when given, maps page indexes of `op.ino` to the seq of
+// the last pending write that covers the page whole and that the caller
+// applies in the same go: a spilled page of `op` that such a later write
+// replaces is not read back from the spill file (its bytes cannot show in
+// the result, whatever runs in between).
+void ApplyOp(Tree& tree, const PendingOp& op, const std::unordered_map<Ino, Born>& born,
+             const std::unordered_map<uint64_t, Seq>* last_whole_write = nullptr);
 
 }  // namespace blackout::model

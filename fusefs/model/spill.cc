@@ -9,6 +9,7 @@
 // pending write alone holds (use_count 1 under the lock) is one of them.
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "fusefs/model/filesystem_impl.h"
@@ -20,10 +21,6 @@ namespace {
 // Pages examined per hold of the lock when looking for superseded ones: a
 // few hundred microseconds at most, during which requests wait.
 constexpr size_t kScanPagesPerHold = 4096;
-// After a pass that found nothing to move, the next starts once pending
-// writes hold this much more memory: a workload whose pending data is all
-// still in view (nothing can move) costs one pass per 64 MiB written.
-constexpr uint64_t kRescanSlack = uint64_t{64} << 20;
 
 uint64_t InMemory(const PendingOp& op) {
   if (op.kind != OpKind::kWrite) return 0;
@@ -41,13 +38,38 @@ void Filesystem::Impl::AddPending(PendingOp op) {
 
 void Filesystem::Impl::ErasePending(std::map<Seq, PendingOp>::iterator it) {
   pending_memory -= InMemory(it->second);
-  spill_rescan_at = std::min(spill_rescan_at, pending_memory + kRescanSlack);
   pending.erase(it);
 }
 
+void Filesystem::Impl::NoteWholeWrites(Ino ino, const std::vector<Seq>& seqs) {
+  sync_ino = 0;
+  sync_whole_writes.clear();
+  bool spilled = false;
+  for (Seq s : seqs) {
+    auto it = pending.find(s);
+    if (it != pending.end() && it->second.kind == OpKind::kWrite) {
+      spilled = spilled || it->second.data.spilled_pages() > 0;
+    }
+  }
+  if (!spilled) return;
+  sync_ino = ino;
+  for (Seq s : seqs) {  // ascending: the last write of each page stays
+    auto it = pending.find(s);
+    if (it == pending.end() || it->second.kind != OpKind::kWrite) continue;
+    const WriteData& data = it->second.data;
+    for (size_t i = 0; i < data.whole_pages(); ++i)
+      sync_whole_writes[data.first_whole_page() + i] = s;
+  }
+}
+
 bool Filesystem::Impl::SpillDue() const {
+  // After a pass that found nothing to move, the next waits until writes
+  // have replaced pages in the volatile view (each may have left a version
+  // behind) in proportion to what a pass examines: a workload whose pending
+  // data is all still in view costs about 64 examined pages per page written.
+  const uint64_t enough_new = std::max<uint64_t>(1, pending_memory / kPageSize / 64);
   return options.spill && spill_error.empty() && pending_memory > options.spill_after &&
-         pending_memory >= spill_rescan_at;
+         replaced_pages >= enough_new;
 }
 
 bool Filesystem::Impl::CollectSuperseded(std::vector<SpillCandidate>& batch, size_t limit) {
@@ -89,10 +111,12 @@ bool Filesystem::Impl::SpillBatch(std::vector<SpillCandidate>& batch,
                   "; pending pages stay in memory";
     return false;
   }
+  auto it = pending.end();
   for (size_t i = 0; i < batch.size(); ++i) {
     // A sync or a power cut may have taken the write meanwhile (seqs are
-    // never reused); then the chunk's page goes unused.
-    auto it = pending.find(batch[i].seq);
+    // never reused); then the chunk's page goes unused. The batch is in seq
+    // order, a few pages per write: one lookup per write.
+    if (it == pending.end() || it->first != batch[i].seq) it = pending.find(batch[i].seq);
     if (it == pending.end() || it->second.kind != OpKind::kWrite) continue;
     if (it->second.data.MarkSpilled(batch[i].page, chunk, static_cast<uint32_t>(i))) {
       pending_memory -= kPageSize;
@@ -127,7 +151,7 @@ uint64_t Filesystem::Impl::SpillUntil(std::unique_lock<std::mutex>& lock,
     }
     if (pass_done) {
       if (!moved_in_pass) {
-        spill_rescan_at = pending_memory + kRescanSlack;
+        replaced_pages = 0;
         break;
       }
       moved_in_pass = false;
@@ -137,7 +161,7 @@ uint64_t Filesystem::Impl::SpillUntil(std::unique_lock<std::mutex>& lock,
 }
 
 void Filesystem::Impl::RunSpiller() {
-  pthread_setname_np(pthread_self(), "blackout-spill");
+  pthread_setname_np(pthread_self(), "spill");
   std::unique_lock lock(mu);
   for (;;) {
     spill_cv.wait(lock, [this] { return spill_stop || SpillDue(); });

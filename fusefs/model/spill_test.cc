@@ -150,6 +150,34 @@ TEST_CASE("an fsync after spilled versions makes the last one durable and emptie
   CHECK(got == Version(kVersions - 1));
 }
 
+TEST_CASE("an fsync reads back the spilled pages that no later whole write replaces") {
+  std::shared_ptr<SpillFile> file = OpenSpill();
+  if (!file) return;
+  Filesystem fs(WithSpill(file, uint64_t{1} << 30));
+  auto c = fs.Create(kRootIno, "g", 0644, O_RDWR | O_CREAT, kWho);
+  REQUIRE(c.ok());
+  fs.SyncAll();
+  // Every page of the first write is superseded: page 0 by a 10-byte write
+  // over it, pages 2 and 3 by a truncate, page 1 by a whole-page write (the
+  // only one the fsync may leave on the disk).
+  REQUIRE(fs.Write(c->fh, 0, Version(0), kWho).ok());
+  REQUIRE(fs.Write(c->fh, 0, "0123456789", kWho).ok());
+  AttrChange truncate;
+  truncate.size = 2 * kPageSize;
+  REQUIRE(fs.SetAttr(c->attr.ino, truncate, c->fh, kWho).ok());
+  REQUIRE(fs.Write(c->fh, kPageSize, std::string(kPageSize, '#'), kWho).ok());
+  REQUIRE(fs.SpillSuperseded() == 4 * kPageSize);
+  REQUIRE(fs.Fsync(c->fh, /*datasync=*/true, kWho).ok());
+  fs.PowerCut();
+  auto a = fs.Lookup(kRootIno, "g");
+  REQUIRE(a.ok());
+  auto h = fs.Open(a->ino, O_RDONLY, kWho);
+  REQUIRE(h.ok());
+  std::string got;
+  REQUIRE(fs.Read(*h, 0, 4 * kPageSize, got).ok());
+  CHECK(got == "0123456789" + Version(0).substr(10, kPageSize - 10) + std::string(kPageSize, '#'));
+}
+
 TEST_CASE("a crash point saved with spilled versions explores like one that never spilled") {
   std::shared_ptr<SpillFile> file = OpenSpill();
   if (!file) return;

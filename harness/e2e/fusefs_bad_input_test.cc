@@ -105,6 +105,40 @@ TEST_CASE("mount with --dirty-limit not a size, or without --writeback-cache, ex
   CHECK(MountTypeAt(t.path + "/mnt").empty());
 }
 
+TEST_CASE("mount with a spill directory that is missing, in memory or inside the mount exits 2") {
+  ExitSkippedWithoutFuse();
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{"--spill-dir", t.path + "/missing"},
+       "--spill-dir " + t.path + "/missing is not an existing directory"},
+      {{"--spill-dir", mnt}, "--spill-dir " + mnt + " is inside the mount point " + mnt},
+      {{"--spill-after", "lots"}, "--spill-after 'lots' is not a size"},
+      {{"--no-spill", "--spill-dir", t.path}, "--no-spill excludes --spill-dir"},
+  };
+  // /dev/shm is tmpfs: the daemon refuses it before it mounts.
+  if (std::filesystem::is_directory("/dev/shm")) {
+    cases.push_back({{"--spill-dir", "/dev/shm"}, "spill directory /dev/shm is on tmpfs"});
+  }
+  for (const Case& c : cases) {
+    INFO(c.args[0] << " " << c.args[1]);
+    std::vector<std::string> argv = {"mount", mnt};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const CommandResult r = Blackout(argv);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    // CLI11 adds a hint line to its own errors (the flags that exclude each other).
+    if (c.args[0] != "--no-spill") CHECK(Lines(r.err) == 1);
+    CHECK(MountTypeAt(mnt).empty());
+    CHECK_FALSE(Exists(mnt + ".ctl"));
+  }
+}
+
 TEST_CASE("mount with two transports, or an unknown BLACKOUT_TRANSPORT, exits 2 naming it") {
   ExitSkippedWithoutFuse();
   TempDir t;
