@@ -72,11 +72,15 @@ _blackout() {
     --out | --dir | --ctl | --lazyfs-fifo | --lazyfs-config)
       _blackout_files
       return ;;
+    --spill-dir)
+      _blackout_files -d
+      return ;;
     --*)
       # an option that takes a value we cannot guess (--seed, --jobs, ...)
       [[ $prev == --help || $prev == --foreground || $prev == --keep-going || $prev == --quiet ||
          $prev == --verbose || $prev == --dump || $prev == --writeback-cache ||
-         $prev == --io-uring || $prev == --dev-fuse || $prev == --cached-writes ]] || return ;;
+         $prev == --io-uring || $prev == --dev-fuse || $prev == --cached-writes ||
+         $prev == --no-spill ]] || return ;;
   esac
   if [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$(_blackout_help_options "$bin" "$sub")" -- "$cur")

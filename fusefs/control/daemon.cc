@@ -86,6 +86,11 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
     if (!options.spill && !config.spill_dir_default) return fail("--spill-dir: " + error);
     if (!options.spill) log->warn("{}; every pending page stays in memory", error);
   }
+  if (options.spill) {
+    log->info("superseded page versions spill to an unnamed file in {} once pending writes hold {} "
+              "bytes in memory",
+              config.spill_dir, config.spill_after);
+  }
   model::Filesystem fs(options);
 
   fusefs::MountOptions mount_options;

@@ -1,10 +1,11 @@
 // HeapPrefaulter: faults in the daemon's heap each time malloc extends it,
 // ahead of the writers, on a thread of its own.
 //
-// Every pending write needs fresh memory (a crash state may hold any subset
-// of the pending writes, so a write never reuses the memory of an earlier
-// one), and fresh memory costs a page fault and the kernel's zero fill per
-// 4 KiB on the request path: about a third of the daemon's time on
+// Every pending write needs memory of its own (a crash state may hold any
+// subset of the pending writes, so a write never reuses the memory of an
+// earlier one; only spilling superseded versions, crash_model.md, gives
+// memory back), and fresh memory costs a page fault and the kernel's zero
+// fill per 4 KiB on the request path: about a third of the daemon's time on
 // sequential 128 KiB writes (BENCHMARKS.md, "Profile of the write path").
 // The daemon allocates from the main arena, which grows by moving the
 // program break 64 MiB (M_TOP_PAD) past what it needs; this thread notices
