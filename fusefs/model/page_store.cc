@@ -205,14 +205,15 @@ int64_t WriteData::ApplyTo(PageMap& pages,
   return added;
 }
 
-bool WriteData::MarkSpilled(size_t i, std::shared_ptr<const SpillChunk> chunk, uint32_t index) {
+PageRef WriteData::MarkSpilled(size_t i, std::shared_ptr<const SpillChunk> chunk,
+                               uint32_t index) {
   WholePage& w = whole_[i];
-  if (w.chunk) return false;
-  w.page.reset();
+  if (w.chunk) return nullptr;
+  PageRef page = std::move(w.page);
   w.chunk = std::move(chunk);
   w.index = index;
   ++spilled_;
-  return true;
+  return page;
 }
 
 PageRef WriteData::WholePage::Get() const { return page ? page : SpillChunk::Load(chunk, index); }

@@ -110,10 +110,10 @@ class WriteData {
     const PageRef& p = whole_[i].page;
     return p && p.use_count() == 1 ? &p : nullptr;
   }
-  // Whole page `i` is now page `index` of `chunk`: its memory is released
-  // once the caller drops its own reference. False (and nothing changes)
-  // when it was spilled already.
-  bool MarkSpilled(size_t i, std::shared_ptr<const SpillChunk> chunk, uint32_t index);
+  // Whole page `i` is now page `index` of `chunk`. Returns the page it held,
+  // for the caller to drop where that costs no one (a page's last reference
+  // frees it); null, and nothing changes, when it was spilled already.
+  PageRef MarkSpilled(size_t i, std::shared_ptr<const SpillChunk> chunk, uint32_t index);
   size_t spilled_pages() const { return spilled_; }
 
  private:

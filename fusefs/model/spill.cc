@@ -8,6 +8,7 @@
 // versions those are is read off the reference counts: a page that a
 // pending write alone holds (use_count 1 under the lock) is one of them.
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cstring>
@@ -111,6 +112,10 @@ bool Filesystem::Impl::SpillBatch(std::vector<SpillCandidate>& batch,
                   "; pending pages stay in memory";
     return false;
   }
+  // The pages leave the writes here, under the lock, and are dropped after
+  // it, with the batch's own references: their memory goes back then.
+  std::vector<PageRef> released;
+  released.reserve(batch.size());
   auto it = pending.end();
   for (size_t i = 0; i < batch.size(); ++i) {
     // A sync or a power cut may have taken the write meanwhile (seqs are
@@ -118,14 +123,15 @@ bool Filesystem::Impl::SpillBatch(std::vector<SpillCandidate>& batch,
     // order, a few pages per write: one lookup per write.
     if (it == pending.end() || it->first != batch[i].seq) it = pending.find(batch[i].seq);
     if (it == pending.end() || it->second.kind != OpKind::kWrite) continue;
-    if (it->second.data.MarkSpilled(batch[i].page, chunk, static_cast<uint32_t>(i))) {
+    if (PageRef page = it->second.data.MarkSpilled(batch[i].page, chunk, static_cast<uint32_t>(i))) {
       pending_memory -= kPageSize;
+      released.push_back(std::move(page));
     }
   }
-  // The pages are freed here, most of them: not while requests wait.
   std::vector<SpillCandidate> done = std::move(batch);
   batch.clear();
   lock.unlock();
+  released.clear();
   done.clear();
   chunk.reset();
   lock.lock();
@@ -162,6 +168,14 @@ uint64_t Filesystem::Impl::SpillUntil(std::unique_lock<std::mutex>& lock,
 
 void Filesystem::Impl::RunSpiller() {
   pthread_setname_np(pthread_self(), "spill");
+  // Spilling runs on CPU time nothing else wants (SCHED_IDLE): with the
+  // kernel's writeback cache the writer and the request threads keep both
+  // CPUs of a small machine busy, and a spill thread competing with them
+  // cost a quarter of the sequential write rate (1,036 to 1,145 MiB/s
+  // against 1,245 to 1,458 as SCHED_IDLE, BENCHMARKS.md). When it lags,
+  // memory grows as it would without a spill file.
+  sched_param param{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
   std::unique_lock lock(mu);
   for (;;) {
     spill_cv.wait(lock, [this] { return spill_stop || SpillDue(); });
