@@ -104,12 +104,11 @@ bool Filesystem::Impl::SpillBatch(std::vector<SpillCandidate>& batch,
   for (const SpillCandidate& c : batch) pages.push_back(c.ref.get());
   const std::shared_ptr<SpillFile> file = options.spill;
   lock.unlock();
-  int err = 0;
-  std::shared_ptr<const SpillChunk> chunk = file->Write(pages.data(), pages.size(), &err);
+  std::string error;
+  std::shared_ptr<const SpillChunk> chunk = file->Write(pages.data(), pages.size(), &error);
   lock.lock();
   if (!chunk) {
-    spill_error = "cannot write to the spill file in " + file->dir() + ": " + std::strerror(err) +
-                  "; pending pages stay in memory";
+    spill_error = error + "; spilling stopped, pending pages stay in memory";
     return false;
   }
   // The pages leave the writes here, under the lock, and are dropped after

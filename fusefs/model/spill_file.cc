@@ -5,6 +5,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -45,7 +46,8 @@ bool Transfer(bool write, int fd, char* buf, size_t len, uint64_t offset, int* e
 
 }  // namespace
 
-std::shared_ptr<SpillFile> SpillFile::Open(const std::string& dir, std::string* error) {
+std::shared_ptr<SpillFile> SpillFile::Open(const std::string& dir, std::string* error,
+                                           uint64_t keep_free) {
   int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_DIRECT | O_CLOEXEC, 0600);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
     // No O_TMPFILE here: a named file, unlinked before anyone can use it.
@@ -80,12 +82,34 @@ std::shared_ptr<SpillFile> SpillFile::Open(const std::string& dir, std::string* 
              "a directory on a disk";
     return nullptr;
   }
-  return std::shared_ptr<SpillFile>(new SpillFile(fd, dir));
+  if (keep_free == 0) {
+    const uint64_t size = static_cast<uint64_t>(sfs.f_blocks) * sfs.f_frsize;
+    keep_free = std::max<uint64_t>(uint64_t{1} << 30, size / 20);
+  }
+  return std::shared_ptr<SpillFile>(new SpillFile(fd, dir, keep_free));
 }
 
 SpillFile::~SpillFile() { close(fd_); }
 
-std::shared_ptr<const SpillChunk> SpillFile::Write(const Page* const* pages, size_t n, int* err) {
+bool SpillFile::RoomToGrow(std::string* error) const {
+  struct statfs sfs {};
+  if (fstatfs(fd_, &sfs) != 0) {
+    *error = "cannot read the free space of the spill directory " + dir_ + ": " +
+             std::strerror(errno);
+    return false;
+  }
+  const uint64_t free_bytes = static_cast<uint64_t>(sfs.f_bavail) * sfs.f_bsize;
+  if (free_bytes < keep_free_ + kChunkBytes) {
+    *error = "the spill directory " + dir_ + " has " + std::to_string(free_bytes >> 20) +
+             " MiB free, and the last " + std::to_string(keep_free_ >> 20) +
+             " MiB of its disk are left to other programs";
+    return false;
+  }
+  return true;
+}
+
+std::shared_ptr<const SpillChunk> SpillFile::Write(const Page* const* pages, size_t n,
+                                                   std::string* error) {
   static thread_local AlignedChunk staging;
   for (size_t i = 0; i < n; ++i) {
     std::memcpy(staging.bytes + i * kPageSize, pages[i]->bytes, kPageSize);
@@ -94,6 +118,7 @@ std::shared_ptr<const SpillChunk> SpillFile::Write(const Page* const* pages, siz
   {
     std::lock_guard lock(mu_);
     if (free_.empty()) {
+      if (!RoomToGrow(error)) return nullptr;
       offset = end_;
       end_ += kChunkBytes;
     } else {
@@ -103,7 +128,9 @@ std::shared_ptr<const SpillChunk> SpillFile::Write(const Page* const* pages, siz
     ++chunks_held_;
     pages_held_ += n;
   }
-  if (!Transfer(/*write=*/true, fd_, staging.bytes, n * kPageSize, offset, err)) {
+  int err = 0;
+  if (!Transfer(/*write=*/true, fd_, staging.bytes, n * kPageSize, offset, &err)) {
+    *error = "cannot write to the spill file in " + dir_ + ": " + std::strerror(err);
     Release(offset, n);
     return nullptr;
   }

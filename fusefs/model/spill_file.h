@@ -34,16 +34,20 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
 
   // Opens an unnamed file in `dir` for direct I/O; null with a message that
   // names `dir` in *error when it cannot (missing, not writable, a file
-  // system without O_DIRECT, or tmpfs: memory itself).
-  static std::shared_ptr<SpillFile> Open(const std::string& dir, std::string* error);
+  // system without O_DIRECT, or tmpfs: memory itself). The file never grows
+  // into the last `keep_free` bytes of its file system (0: 5% of it, at
+  // least 1 GiB), which belong to the machine's other programs.
+  static std::shared_ptr<SpillFile> Open(const std::string& dir, std::string* error,
+                                         uint64_t keep_free = 0);
   ~SpillFile();
   SpillFile(const SpillFile&) = delete;
   SpillFile& operator=(const SpillFile&) = delete;
 
-  // Writes pages[0..n) to a free chunk and returns it; null with the errno in
-  // *err when the disk refuses (ENOSPC, EIO): the caller keeps the pages.
+  // Writes pages[0..n) to a free chunk and returns it; null with a message
+  // naming the directory in *error when the disk refuses (EIO, ENOSPC) or
+  // the file would grow into `keep_free`: the caller keeps the pages.
   // REQUIRES: 0 < n <= kChunkPages.
-  std::shared_ptr<const SpillChunk> Write(const Page* const* pages, size_t n, int* err);
+  std::shared_ptr<const SpillChunk> Write(const Page* const* pages, size_t n, std::string* error);
 
   const std::string& dir() const { return dir_; }
   uint64_t bytes_held() const;     // pages in chunks still referenced
@@ -51,11 +55,15 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
 
  private:
   friend class SpillChunk;
-  SpillFile(int fd, std::string dir) : fd_(fd), dir_(std::move(dir)) {}
+  SpillFile(int fd, std::string dir, uint64_t keep_free)
+      : fd_(fd), dir_(std::move(dir)), keep_free_(keep_free) {}
   void Release(uint64_t offset, size_t pages);
+  // Whether the file may grow by one more chunk; else *error says why.
+  bool RoomToGrow(std::string* error) const;
 
   int fd_;
   std::string dir_;
+  uint64_t keep_free_;
   mutable std::mutex mu_;
   std::vector<uint64_t> free_;  // offsets of chunks no page uses
   uint64_t end_ = 0;            // the file's size: chunks below it are in use or free

@@ -213,6 +213,34 @@ TEST_CASE("the spill thread moves versions once pending writes hold more than sp
   CHECK(use.spill_error.empty());
 }
 
+TEST_CASE("spilling stops short of the disk's last free bytes and status says why") {
+  std::string error;
+  // A file that must leave more free than any disk has: it may not grow.
+  std::shared_ptr<SpillFile> file = SpillFile::Open(SpillDir(), &error, ~uint64_t{0} >> 2);
+  if (!file) {
+    WARN("skipped: no spill file on this machine: " << error);
+    return;
+  }
+  Filesystem fs(WithSpill(file, uint64_t{1} << 30));
+  OverwriteWithoutSync(fs);
+  const uint64_t before = fs.Memory().pending_in_memory;
+  CHECK(fs.SpillSuperseded() == 0);
+  const MemoryUse use = fs.Memory();
+  CHECK(use.pending_in_memory == before);
+  CHECK(use.spilled == 0);
+  CHECK(use.spill_error.find("the spill directory " + SpillDir() + " has ") != std::string::npos);
+  CHECK(use.spill_error.find("left to other programs") != std::string::npos);
+  // Nothing was lost: every version is still there.
+  Filesystem in_memory;
+  OverwriteWithoutSync(in_memory);
+  auto a = fs.CrashStates("prefix");
+  auto b = in_memory.CrashStates("prefix");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(a->size() == b->size());
+  for (size_t i = 0; i < a->size(); ++i) CHECK((*a)[i].tree_hash == (*b)[i].tree_hash);
+}
+
 TEST_CASE("a spill directory that is missing or has no direct I/O is refused, naming it") {
   std::string error;
   CHECK(SpillFile::Open("/nonexistent-spill-dir", &error) == nullptr);
