@@ -50,8 +50,12 @@ void Filesystem::Impl::ApplyPending(Seq s) {
   }
   it = pending.find(s);
   if (it == pending.end()) return;
-  ApplyOp(dur, it->second, born,
-          it->second.ino == sync_ino && !sync_whole_writes.empty() ? &sync_whole_writes : nullptr);
+  const std::unordered_map<uint64_t, Seq>* last_whole_write = nullptr;
+  if (!sync_whole_writes.empty()) {
+    auto sw = sync_whole_writes.find(it->second.ino);
+    if (sw != sync_whole_writes.end()) last_whole_write = &sw->second;
+  }
+  ApplyOp(dur, it->second, born, last_whole_write);
   ErasePending(it);
 }
 
@@ -115,7 +119,6 @@ void Filesystem::Impl::SyncInode(Ino ino, bool datasync) {
     }
     bi = by_inode.find(ino);
     if (bi != by_inode.end()) bi->second = std::move(left);
-    sync_ino = 0;
     sync_whole_writes.clear();
   }
   if (rules.fsync_logs_names) {
@@ -175,7 +178,10 @@ void Filesystem::Impl::CommitJournal() {
 }
 
 void Filesystem::Impl::ApplyAll() {
+  // Every pending op is applied: see SyncInode.
+  for (const auto& [ino, seqs] : by_inode) NoteWholeWrites(ino, seqs);
   while (!pending.empty()) ApplyPending(pending.begin()->first);
+  sync_whole_writes.clear();
   by_inode.clear();
   by_dir.clear();
   by_child.clear();

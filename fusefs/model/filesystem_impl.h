@@ -224,12 +224,12 @@ struct Filesystem::Impl {
   // bytes moved.
   uint64_t SpillUntil(std::unique_lock<std::mutex>& lock, const std::function<bool()>& enough);
   bool SpillDue() const;
-  // Before a sync applies every pending data op of `ino` (`seqs`, ascending):
-  // when some of them are spilled, fills sync_whole_writes with the last
-  // whole-page write of each page, for ApplyOp (pending_op.h).
+  // Before a sync applies every pending data op of `ino` (`seqs`, ascending;
+  // SyncInode, or ApplyAll for every inode): when some of them are spilled,
+  // records in sync_whole_writes[ino] the last whole-page write of each
+  // page, for ApplyOp (pending_op.h). The sync clears it when it is done.
   void NoteWholeWrites(Ino ino, const std::vector<Seq>& seqs);
-  Ino sync_ino = 0;
-  std::unordered_map<uint64_t, Seq> sync_whole_writes;
+  std::unordered_map<Ino, std::unordered_map<uint64_t, Seq>> sync_whole_writes;
   void RunSpiller();
   void StopSpiller();
   Seq spill_cursor = 0;

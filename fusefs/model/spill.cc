@@ -43,8 +43,6 @@ void Filesystem::Impl::ErasePending(std::map<Seq, PendingOp>::iterator it) {
 }
 
 void Filesystem::Impl::NoteWholeWrites(Ino ino, const std::vector<Seq>& seqs) {
-  sync_ino = 0;
-  sync_whole_writes.clear();
   bool spilled = false;
   for (Seq s : seqs) {
     auto it = pending.find(s);
@@ -53,13 +51,13 @@ void Filesystem::Impl::NoteWholeWrites(Ino ino, const std::vector<Seq>& seqs) {
     }
   }
   if (!spilled) return;
-  sync_ino = ino;
+  std::unordered_map<uint64_t, Seq>& last = sync_whole_writes[ino];
   for (Seq s : seqs) {  // ascending: the last write of each page stays
     auto it = pending.find(s);
     if (it == pending.end() || it->second.kind != OpKind::kWrite) continue;
     const WriteData& data = it->second.data;
     for (size_t i = 0; i < data.whole_pages(); ++i)
-      sync_whole_writes[data.first_whole_page() + i] = s;
+      last[data.first_whole_page() + i] = s;
   }
 }
 
