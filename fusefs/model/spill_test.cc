@@ -89,6 +89,21 @@ bool SpilledSoon(const Filesystem& fs, uint64_t bytes) {
   return true;
 }
 
+// Checks that `a` and `b` give the same crash states for `generator`: the
+// same ids, and trees with the same names, sizes and bytes.
+void CheckSameStates(const Filesystem& a, const Filesystem& b, const std::string& generator) {
+  INFO("generator " << generator);
+  auto sa = a.CrashStates(generator);
+  auto sb = b.CrashStates(generator);
+  REQUIRE(sa.ok());
+  REQUIRE(sb.ok());
+  REQUIRE(sa->size() == sb->size());
+  for (size_t i = 0; i < sa->size(); ++i) {
+    CHECK((*sa)[i].id == (*sb)[i].id);
+    CHECK((*sa)[i].tree_hash == (*sb)[i].tree_hash);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("superseded page versions move to the spill file and every crash state keeps them") {
@@ -111,16 +126,7 @@ TEST_CASE("superseded page versions move to the spill file and every crash state
   CHECK(spilling.SpillSuperseded() == 0);  // nothing left to move
 
   for (const char* generator : {"prefix", "reorder:1", "torn"}) {
-    INFO("generator " << generator);
-    auto a = spilling.CrashStates(generator);
-    auto b = in_memory.CrashStates(generator);
-    REQUIRE(a.ok());
-    REQUIRE(b.ok());
-    REQUIRE(a->size() == b->size());
-    for (size_t i = 0; i < a->size(); ++i) {
-      CHECK((*a)[i].id == (*b)[i].id);
-      CHECK((*a)[i].tree_hash == (*b)[i].tree_hash);
-    }
+    CheckSameStates(spilling, in_memory, generator);
   }
   // An old version, read back from the disk.
   std::string second = Version(1);
@@ -197,12 +203,7 @@ TEST_CASE("a crash point saved with spilled versions explores like one that neve
   REQUIRE(spilling.SpillSuperseded() > 0);
   Filesystem loaded;
   REQUIRE(loaded.LoadCrashPoint(spilling.SaveCrashPoint()).ok());
-  auto a = loaded.CrashStates("prefix");
-  auto b = in_memory.CrashStates("prefix");
-  REQUIRE(a.ok());
-  REQUIRE(b.ok());
-  REQUIRE(a->size() == b->size());
-  for (size_t i = 0; i < a->size(); ++i) CHECK((*a)[i].tree_hash == (*b)[i].tree_hash);
+  CheckSameStates(loaded, in_memory, "prefix");
 }
 
 TEST_CASE("the spill thread moves versions once pending writes hold more than spill_after") {
@@ -242,12 +243,7 @@ TEST_CASE("spilling stops short of the disk's last free bytes and status says wh
   // Nothing was lost: every version is still there.
   Filesystem in_memory;
   OverwriteWithoutSync(in_memory);
-  auto a = fs.CrashStates("prefix");
-  auto b = in_memory.CrashStates("prefix");
-  REQUIRE(a.ok());
-  REQUIRE(b.ok());
-  REQUIRE(a->size() == b->size());
-  for (size_t i = 0; i < a->size(); ++i) CHECK((*a)[i].tree_hash == (*b)[i].tree_hash);
+  CheckSameStates(fs, in_memory, "prefix");
 }
 
 TEST_CASE("a spill directory that is missing or has no direct I/O is refused, naming it") {
