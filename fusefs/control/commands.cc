@@ -23,6 +23,7 @@
 #include "fusefs/fuse/mountinfo.h"
 #include "fusefs/fuse/uring.h"
 #include "fusefs/lazyfs/commands.h"
+#include "fusefs/model/spill_file.h"
 
 namespace blackout::control {
 namespace {
@@ -85,13 +86,6 @@ struct MountArgs {
   std::string spill_after = "1G";
   bool no_spill = false;
 };
-
-// Where pages spill without --spill-dir: $TMPDIR, else /var/tmp (a disk on
-// most systems, where /tmp may be tmpfs).
-std::string DefaultSpillDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != 0 ? tmp : "/var/tmp";
-}
 
 // True when the FUSE mount at `mnt` has lost its daemon (killed, crashed):
 // the kernel then answers every call on it with ENOTCONN. stat() runs in a
@@ -226,7 +220,7 @@ int Mount(const MountArgs& args) {
   }
   if (!args.no_spill) {
     config.spill_dir_default = args.spill_dir.empty();
-    const std::string dir = args.spill_dir.empty() ? DefaultSpillDir() : args.spill_dir;
+    const std::string dir = args.spill_dir.empty() ? model::SpillFile::DefaultDir() : args.spill_dir;
     struct stat dst {};
     if (stat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode)) {
       if (!config.spill_dir_default) {

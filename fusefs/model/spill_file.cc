@@ -89,6 +89,11 @@ std::shared_ptr<SpillFile> SpillFile::Open(const std::string& dir, std::string* 
   return std::shared_ptr<SpillFile>(new SpillFile(fd, dir, keep_free));
 }
 
+std::string SpillFile::DefaultDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != 0 ? tmp : "/var/tmp";
+}
+
 SpillFile::~SpillFile() { close(fd_); }
 
 bool SpillFile::RoomToGrow(std::string* error) const {

@@ -39,6 +39,9 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
   // least 1 GiB), which belong to the machine's other programs.
   static std::shared_ptr<SpillFile> Open(const std::string& dir, std::string* error,
                                          uint64_t keep_free = 0);
+  // Where `blackout mount` spills without --spill-dir: $TMPDIR, else
+  // /var/tmp (a disk on most systems, where /tmp may be tmpfs).
+  static std::string DefaultDir();
   ~SpillFile();
   SpillFile(const SpillFile&) = delete;
   SpillFile& operator=(const SpillFile&) = delete;
@@ -82,14 +85,12 @@ class SpillChunk {
   SpillChunk(const SpillChunk&) = delete;
   SpillChunk& operator=(const SpillChunk&) = delete;
 
-  size_t pages() const { return pages_; }
-
   // A fresh in-memory copy of page `index`. The last chunk read on each
   // thread stays in a buffer, so reading a chunk's pages in order costs one
   // read of the disk. A read error of the spill file leaves the model
   // without bytes it promised to keep: the process stops with a message
   // naming the file's directory rather than answer with wrong data.
-  // REQUIRES: index < pages().
+  // REQUIRES: index < the number of pages written to the chunk.
   static PageRef Load(const std::shared_ptr<const SpillChunk>& chunk, size_t index);
 
  private:

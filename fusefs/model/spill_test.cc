@@ -22,11 +22,8 @@ const Caller kWho{1000, 1000, 4242, 022};
 constexpr size_t kPages = 4;
 constexpr int kVersions = 6;
 
-// Where the tests spill: $TMPDIR, else /var/tmp (as `blackout mount`).
-std::string SpillDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != 0 ? tmp : "/var/tmp";
-}
+// Where the tests spill: where `blackout mount` does by default.
+std::string SpillDir() { return SpillFile::DefaultDir(); }
 
 // A spill file, or null when this machine's temporary directory cannot hold
 // one (no direct I/O there): the test then says so and checks nothing.
