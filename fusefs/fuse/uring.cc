@@ -98,6 +98,10 @@ constexpr uint64_t kTagWake = 3;            // no entry: look at the stop condit
 // payload: together they are what read(2) on /dev/fuse would have returned.
 constexpr size_t kRebuildRoom = sizeof(fuse_in_header) + kHeaderArea;
 
+// The kernel's readahead window for a FUSE mount unless raised
+// (VM_READAHEAD_PAGES).
+constexpr uint32_t kDefaultReadahead = 128 * 1024;
+
 struct UringQueues::Queue {
   unsigned qid = 0;
   // An overflow queue's thread: unpinned, normal priority (uring.h).
@@ -506,6 +510,16 @@ void UringQueues::PinAtIdlePriority(Queue& q) {
 // entry's requests come to the queue thread, on the caller's CPU. The queue
 // thread gives an entry back, the same way, when it holds more than its
 // share and a burst is on (more requests waiting behind the one it served).
+// Readahead: a sequential reader's window is issued as requests of 1 MiB,
+// which the queue thread's own entries take first, and the queue thread
+// runs only once the reader blocks on them: a quarter of the requests were
+// served that way, one after another with the reader (fio busy 81 to 85% of
+// the time). So the queue thread hands every entry that served readahead
+// (IsReadahead) to the overflow thread, which keeps it: while the reader
+// streams, its requests find no entry of the queue thread's and go to the
+// other CPU (fio busy 94 to 96%, sequential 128 KiB reads 1.1 to 1.4 times
+// as fast). The next request that comes alone, not readahead, while the
+// queue thread sleeps brings an entry back.
 // Only the thread of the ring that submitted an entry's command may commit
 // it (the kernel runs the entry's next delivery in that thread's context),
 // hence a message (IORING_OP_MSG_RING) to the other thread rather than a
@@ -521,6 +535,18 @@ void HandOver(UringQueues::Queue& q, Entry& e) {
   sqe->user_data = reinterpret_cast<uint64_t>(&e) | kTagHandOverFailed;
   --q.owned;
   q.handed_over.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Whether request `in`, which entry `e` holds, reads ahead for a sequential
+// reader ("Readahead" in Serve): a READ larger than the kernel's default
+// window of 128 KiB. Only a sequential reader's window grows past it (the
+// mount's is 1 MiB, RaiseReadahead in adapter.cc), or a direct read that
+// large, which waits for its 1 MiB or more of copying on any CPU as well.
+bool IsReadahead(const fuse_in_header& in, const Entry& e) {
+  if (in.opcode != FUSE_READ) return false;
+  fuse_read_in read{};
+  std::memcpy(&read, e.header.op_in, sizeof(read));
+  return read.size > kDefaultReadahead;
 }
 
 }  // namespace
@@ -594,11 +620,14 @@ void UringQueues::Serve(Queue& q) {
         e.header.ent.payload_sz = 0;
       }
       // Hand-over (above): the overflow thread, for a request that came
-      // alone while the queue thread sleeps; the queue thread, for an entry
-      // beyond its share while more requests wait.
+      // alone while the queue thread sleeps, unless it is readahead; the
+      // queue thread, for readahead, and for an entry beyond its share
+      // while more requests wait.
+      const bool readahead = IsReadahead(in, e);
       const bool hand_over =
-          q.peer != nullptr && (q.overflow ? ready == 1 && ThreadState(q.peer->tid.load()) == 'S'
-                                           : q.owned > q.entries.size() && seen < ready);
+          q.peer != nullptr &&
+          (q.overflow ? !readahead && ready == 1 && ThreadState(q.peer->tid.load()) == 'S'
+                      : readahead || (q.owned > q.entries.size() && seen < ready));
       if (hand_over) {
         // Released after the reply is in the entry: the thread that commits
         // it acquires both.
