@@ -167,10 +167,13 @@ void Filesystem::Impl::MaybeReap(Ino ino) {
   const Node* n = vol.Find(ino);
   if (n == nullptr || n->attr.nlink > 0) return;
   if (lookups.count(ino) != 0 || open_count.count(ino) != 0) return;
+  // Its pages leave the volatile view: versions only pending writes hold now.
   vol.page_count -= n->pages.size();
+  replaced_pages += n->pages.size();
   vol.nodes.erase(ino);
   links.erase(ino);
   ++links_gen;
+  if (SpillDue()) spill_cv.notify_one();
 }
 
 void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_t offset,

@@ -258,3 +258,24 @@ TEST_CASE("a spill directory that is missing or has no direct I/O is refused, na
   CHECK(error.find("/dev/shm") != std::string::npos);
   CHECK(error.find("tmpfs") != std::string::npos);
 }
+
+TEST_CASE("the pages of a deleted file whose writes are pending move to the spill file") {
+  std::shared_ptr<SpillFile> file = OpenSpill();
+  if (!file) return;
+  Filesystem fs(WithSpill(file, 0));
+  auto c = fs.Create(kRootIno, "f", 0644, O_RDWR | O_CREAT, kWho);
+  REQUIRE(c.ok());
+  fs.SyncAll();
+  REQUIRE(fs.Write(c->fh, 0, Version(1), kWho).ok());
+  const Seq write = fs.CurrentSeq();
+  // The one version is in view: nothing to move.
+  CHECK(fs.Memory().spilled == 0);
+  REQUIRE(fs.Unlink(kRootIno, "f", kWho).ok());
+  REQUIRE(fs.Release(c->fh).ok());
+  fs.Forget(c->attr.ino, 1);
+  // The file is gone from view, its pending write is not (a power cut may
+  // bring the file back with it): the thread moves its pages on its own.
+  CHECK(SpilledSoon(fs, kPages * kPageSize));
+  CHECK(fs.Memory().pending_in_memory == 0);
+  CHECK(FileIn(fs, "prefix:" + std::to_string(write)) == Version(1));
+}
