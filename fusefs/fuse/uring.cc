@@ -517,7 +517,7 @@ void UringQueues::PinAtIdlePriority(Queue& q) {
 // the time). So the queue thread hands every entry that served readahead
 // (IsReadahead) to the overflow thread, which keeps it: while the reader
 // streams, its requests find no entry of the queue thread's and go to the
-// other CPU (fio busy 94 to 96%, sequential 128 KiB reads 1.1 to 1.4 times
+// other CPU (fio busy 94 to 97%, sequential 128 KiB reads 1.05 to 1.4 times
 // as fast). The next request that comes alone, not readahead, while the
 // queue thread sleeps brings an entry back.
 // Only the thread of the ring that submitted an entry's command may commit
