@@ -275,7 +275,12 @@ TEST_CASE("the pages of a deleted file whose writes are pending move to the spil
   fs.Forget(c->attr.ino, 1);
   // The file is gone from view, its pending write is not (a power cut may
   // bring the file back with it): the thread moves its pages on its own.
-  CHECK(SpilledSoon(fs, kPages * kPageSize));
+  // (Their chunk is on the disk a moment before they leave memory.)
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fs.Memory().pending_in_memory != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   CHECK(fs.Memory().pending_in_memory == 0);
+  CHECK(fs.Memory().spilled == kPages * kPageSize);
   CHECK(FileIn(fs, "prefix:" + std::to_string(write)) == Version(1));
 }
