@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -514,7 +515,18 @@ TEST_CASE(
     CHECK(pwrite(f.get(), "x", 1, 0) == -1);
     CHECK(errno == EIO);
   }
-  CHECK(ReadFileIfExists(m.Path("f")) == old_content);
+  // Said in full when it fails (it did once in a fresh clone under ctest -j2,
+  // and the optional's mismatch alone told nothing): what came back, and the
+  // end of the daemon's log.
+  const std::optional<std::string> after = ReadFileIfExists(m.Path("f"));
+  const std::string log = ReadWholeFile(m.log());
+  INFO("daemon log, last lines:\n" << log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
+  REQUIRE(after.has_value());
+  const auto diff =
+      std::mismatch(after->begin(), after->end(), old_content.begin(), old_content.end());
+  INFO("read back " << after->size() << " bytes, first difference at byte "
+                    << (diff.first - after->begin()));
+  CHECK(*after == old_content);
 }
 
 }  // namespace
