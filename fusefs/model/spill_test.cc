@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -76,14 +77,19 @@ std::string FileIn(const Filesystem& fs, const std::string& state) {
   return "<missing>";
 }
 
-// Whether Memory().spilled reaches `bytes` within 10 s.
-bool SpilledSoon(const Filesystem& fs, uint64_t bytes) {
+// Whether `done()` holds within 10 s: for what the spill thread does on its own.
+bool Soon(const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (fs.Memory().spilled != bytes) {
+  while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
+}
+
+// Whether Memory().spilled reaches `bytes` within 10 s.
+bool SpilledSoon(const Filesystem& fs, uint64_t bytes) {
+  return Soon([&] { return fs.Memory().spilled == bytes; });
 }
 
 // Checks that `a` and `b` give the same crash states for `generator`: the
@@ -210,10 +216,7 @@ TEST_CASE("the spill thread moves versions once pending writes hold more than sp
   Filesystem fs(WithSpill(file, after));
   OverwriteWithoutSync(fs);
   // The thread works on its own: wait for it, at most 10 s.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (fs.Memory().pending_in_memory > after && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  Soon([&] { return fs.Memory().pending_in_memory <= after; });
   const MemoryUse use = fs.Memory();
   CHECK(use.pending_in_memory <= after);
   CHECK(use.spilled > 0);
@@ -276,11 +279,7 @@ TEST_CASE("the pages of a deleted file whose writes are pending move to the spil
   // The file is gone from view, its pending write is not (a power cut may
   // bring the file back with it): the thread moves its pages on its own.
   // (Their chunk is on the disk a moment before they leave memory.)
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (fs.Memory().pending_in_memory != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  CHECK(fs.Memory().pending_in_memory == 0);
+  CHECK(Soon([&] { return fs.Memory().pending_in_memory == 0; }));
   CHECK(fs.Memory().spilled == kPages * kPageSize);
   CHECK(FileIn(fs, "prefix:" + std::to_string(write)) == Version(1));
 }
