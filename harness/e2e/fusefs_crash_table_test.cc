@@ -425,7 +425,7 @@ TEST_CASE("as root the mount's readahead window is 1 MiB, in every mode") {
 // On the ring, a sequential reader's readahead requests go to the overflow
 // entries, served on the other CPU while the reader goes on, not to the
 // queue thread of the reader's CPU, which runs only once the reader blocks
-// (uring.cc, "Readahead"). Before that rule a quarter of them went there.
+// (uring.cc, "Readahead"). Before that rule a quarter to a half went there.
 TEST_CASE("io_uring: a sequential reader's readahead is served by the overflow entries") {
   if (!DefaultIsRing()) {
     WARN("SKIP: default mounts serve /dev/fuse here: no ring, no overflow entries");
