@@ -457,6 +457,11 @@ struct Handlers {
 
   static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                       fuse_file_info* fi) {
+    if ((to_set & FUSE_SET_ATTR_SIZE) != 0 && Adapter(req).IsOwnSizeFix(fuse_req_ctx(req)->pid)) {
+      // The size is already the model's: the kernel only takes it.
+      ReplyAttr(req, Fs(req).GetAttr(ino));
+      return;
+    }
     const std::optional<model::Fh> fh = fi ? std::optional<model::Fh>(fi->fh) : std::nullopt;
     ReplyAttr(req, Fs(req).SetAttr(ino, DecodeSetattr(attr, to_set), fh, Who(req)));
   }
@@ -524,8 +529,11 @@ struct Handlers {
     fuse_reply_buf(req, dst, *n);
   }
 
-  static void WriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
-    ReplyWrite(req, Fs(req).Write(fi->fh, static_cast<uint64_t>(off), Bytes(in), Who(req)));
+  static void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off,
+                       fuse_file_info* fi) {
+    const Result<size_t> r = Fs(req).Write(fi->fh, static_cast<uint64_t>(off), Bytes(in), Who(req));
+    if (!r.ok()) Adapter(req).NoteRefusedWrite(ino);
+    ReplyWrite(req, r);
   }
 
   // The request's bytes as one view. Without splice the kernel's data is a
@@ -808,6 +816,34 @@ void FuseAdapter::WriteBackDirtyPages() {
   close(fd);
 }
 
+void FuseAdapter::NoteRefusedWrite(model::Ino ino) {
+  if (!options_.writeback_cache) return;
+  std::lock_guard<std::mutex> lock(lookups_mu_);
+  refused_writes_.insert(ino);
+}
+
+void FuseAdapter::RestoreKernelSizes(std::vector<model::Ino> inodes) {
+  {
+    std::lock_guard<std::mutex> lock(lookups_mu_);
+    inodes.insert(inodes.end(), refused_writes_.begin(), refused_writes_.end());
+    refused_writes_.clear();
+    inodes.erase(std::remove_if(inodes.begin(), inodes.end(),
+                                [this](model::Ino ino) { return kernel_lookups_.count(ino) == 0; }),
+                 inodes.end());
+  }
+  std::sort(inodes.begin(), inodes.end());
+  inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
+  size_fix_tid_.store(gettid(), std::memory_order_release);
+  for (const model::FileSize& file : fs_.RegularFiles(inodes)) {
+    const std::string path = options_.mountpoint + file.path;
+    if (truncate(path.c_str(), static_cast<off_t>(file.size)) != 0) {
+      Log()->warn("after the power cut, {} may show a size the cut took back ({} bytes now): {}",
+                  path, file.size, std::strerror(errno));
+    }
+  }
+  size_fix_tid_.store(0, std::memory_order_release);
+}
+
 void FuseAdapter::InvalidateEntries(
     const std::vector<std::pair<model::Ino, std::string>>& entries) {
   if (!mounted_) return;
@@ -848,11 +884,13 @@ InvalidationCount FuseAdapter::InvalidateKernelCaches(
   // there (fuse_finish_open without FOPEN_KEEP_CACHE), file by file, instead
   // of all of them inside the power cut (0.5 s for 1 GiB cached). With the
   // writeback cache, dirty pages may outlive a close: everything goes now,
-  // after the dirty pages were written back in bulk.
+  // after the dirty pages were written back in bulk, and the kernel is then
+  // told the sizes it would not take otherwise (RestoreKernelSizes).
   for (model::Ino ino : inodes) {
     const bool now = options_.writeback_cache || open.count(ino) > 0;
     if (fuse_lowlevel_notify_inval_inode(session_, ino, now ? 0 : -1, 0) == 0) ++count.inodes;
   }
+  if (options_.writeback_cache) RestoreKernelSizes(extra_inodes);
   Log()->info("invalidated {} entries and {} inodes after power cut", count.entries, count.inodes);
   return count;
 }

@@ -40,12 +40,15 @@
 // from inside a request handler (the kernel would wait for the handler).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -160,6 +163,25 @@ class FuseAdapter {
   // kernel write it back first, one page per round trip: 4.6 to 5.4 s for
   // 1 GiB dirty, against 0.13 to 0.16 s in syncfs's batched writes.
   void WriteBackDirtyPages();
+  // With the writeback cache, after a power cut: gives the kernel the
+  // model's size of each of `inodes` it holds that is a regular file. The
+  // kernel then keeps a regular file's size as its own writes and truncates
+  // left it and takes none from a GETATTR or lookup reply
+  // (fuse_get_cache_mask), so that a cut's lost growth or lost truncate
+  // would still show in stat and in reads. It takes the size from a SETATTR
+  // reply: this truncates each file through the mount to the model's size,
+  // and the handler answers that request with the model's attributes,
+  // recording nothing (IsOwnSizeFix).
+  void RestoreKernelSizes(std::vector<model::Ino> inodes);
+  // Whether a SETATTR comes from RestoreKernelSizes (the kernel names the
+  // calling thread).
+  bool IsOwnSizeFix(pid_t caller_tid) const {
+    return caller_tid != 0 && caller_tid == size_fix_tid_.load(std::memory_order_acquire);
+  }
+  // With the writeback cache: a write of `ino` the model refused (the
+  // kernel's writeback of pages from before a power cut, or a fault). The
+  // kernel's size may include it.
+  void NoteRefusedWrite(model::Ino ino);
   friend struct Handlers;
   FuseAdapter(model::Filesystem& fs, MountOptions options);
 
@@ -217,6 +239,10 @@ class FuseAdapter {
   uint64_t cache_generation_ = 1;
   std::unordered_map<model::Ino, uint64_t> opened_in_generation_;
   std::unordered_map<model::Ino, uint64_t> open_files_;
+  // Inodes with a write refused since the last InvalidateKernelCaches
+  // (NoteRefusedWrite), under lookups_mu_.
+  std::unordered_set<model::Ino> refused_writes_;
+  std::atomic<pid_t> size_fix_tid_{0};  // the thread in RestoreKernelSizes
 };
 
 }  // namespace blackout::fusefs

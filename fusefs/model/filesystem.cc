@@ -484,6 +484,19 @@ Result<Attr> Filesystem::GetAttr(Ino ino) {
   return n->Report();
 }
 
+std::vector<FileSize> Filesystem::RegularFiles(const std::vector<Ino>& inodes) const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<FileSize> files;
+  for (Ino ino : inodes) {
+    const Node* n = impl_->vol.Find(ino);
+    if (n == nullptr || !n->IsReg()) continue;
+    std::string path = impl_->Path(ino);
+    if (path.empty() || path[0] != '/') continue;  // no name left ("" or "?")
+    files.push_back(FileSize{ino, std::move(path), n->attr.size});
+  }
+  return files;
+}
+
 Result<Attr> Filesystem::SetAttr(Ino ino, const AttrChange& change, std::optional<Fh> fh,
                                  const Caller& who) {
   std::lock_guard lock(impl_->mu);

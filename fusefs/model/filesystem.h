@@ -160,6 +160,13 @@ struct StateFile {
   std::string data;  // a file's bytes (holes as zeros); a symlink's target
 };
 
+// A regular file of the volatile view (Filesystem::RegularFiles).
+struct FileSize {
+  Ino ino = 0;
+  std::string path;  // from the root, e.g. "/store/wal.log": the inode's first name
+  uint64_t size = 0;
+};
+
 struct PowerCutResult {
   uint64_t dropped_ops = 0;    // pending operations lost
   uint64_t epoch = 0;          // new epoch; older handles answer EIO
@@ -293,6 +300,9 @@ class Filesystem {
   // handle of the old epoch answers EIO from now on.
   PowerCutResult PowerCut(CrashStateKind state = CrashStateKind::kDropAll);
   Unsynced ListUnsynced() const;
+  // Those of `inodes` that are regular files with a name in the volatile
+  // view, in the order given.
+  std::vector<FileSize> RegularFiles(const std::vector<Ino>& inodes) const;
   // Writes the view into `dir` (created if missing; must be empty) as plain
   // files, directories and symlinks, with modes and xattrs where possible.
   Result<void> Materialize(View view, const std::string& dir) const;

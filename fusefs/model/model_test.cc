@@ -1252,3 +1252,31 @@ TEST_CASE("xfs and ext4-writeback journals order entry operations in crash state
   REQUIRE_FALSE(states->empty());
   for (const auto& s : *states) CHECK(Show(d, s.id) != "wal=absent sst=absent ");
 }
+
+TEST_CASE("RegularFiles: each regular file's first name and size in the volatile view") {
+  Disk d;
+  d.Mkdir("dir");
+  d.FsyncDir("");
+  d.Durable("dir/f", "12345");
+  Fh g = d.Create("g");
+  d.Write(g, 0, "ab");
+  const Ino f = d.Resolve("dir/f");
+  const Ino g_ino = d.Resolve("g");
+  REQUIRE(d.fs.Link(f, kRootIno, "also-f", kWho).ok());
+  const Ino dir = d.Resolve("dir");
+  const Ino unknown = 9999;
+  std::vector<FileSize> files = d.fs.RegularFiles({g_ino, dir, unknown, f});
+  REQUIRE(files.size() == 2);  // the directory and the unknown inode left out
+  CHECK(files[0].ino == g_ino);
+  CHECK(files[0].path == "/g");
+  CHECK(files[0].size == 2);
+  CHECK(files[1].ino == f);
+  CHECK(files[1].path == "/dir/f");
+  CHECK(files[1].size == 5);
+  // A power cut takes g away (never synced): it is left out too.
+  d.Close(g);
+  d.Cut();
+  files = d.fs.RegularFiles({g_ino, f});
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].path == "/dir/f");
+}
