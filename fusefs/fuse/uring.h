@@ -52,9 +52,10 @@
 // caller that waits for each request keeps being served on its own CPU.
 // A burst can end with an overflow entry freed last, though; then the
 // overflow thread hands that entry to the queue thread (uring.cc,
-// "Hand-over"). An entry that served readahead goes the other way, to the
-// overflow thread, so that a streaming reader's requests are served on the
-// other CPU while it reads (uring.cc, "Readahead").
+// "Hand-over"). An entry that served readahead, or the writeback cache's
+// writeback of a large run, goes the other way, to the overflow thread, so
+// that a streaming reader's requests are served on the other CPU while it
+// reads (uring.cc, "Readahead").
 #pragma once
 
 #include <sys/uio.h>
