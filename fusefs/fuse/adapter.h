@@ -171,7 +171,10 @@ class FuseAdapter {
   // would still show in stat and in reads. It takes the size from a SETATTR
   // reply: this truncates each file through the mount to the model's size,
   // and the handler answers that request with the model's attributes,
-  // recording nothing (IsOwnSizeFix).
+  // recording nothing (IsOwnSizeFix). The control socket's power cut
+  // answers after this ran. A crash trigger's cut runs it afterwards, on
+  // the cache drop thread, while the program may go on: a file it opens
+  // anew and grows in the page cache in that window loses the growth.
   void RestoreKernelSizes(std::vector<model::Ino> inodes);
   // Whether a SETATTR comes from RestoreKernelSizes (the kernel names the
   // calling thread).
