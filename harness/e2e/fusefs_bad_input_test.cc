@@ -326,6 +326,37 @@ TEST_CASE("SIGTERM, SIGINT or SIGHUP to the daemon unmounts cleanly and removes 
   CHECK_FALSE(Exists(mnt + ".ctl"));
 }
 
+TEST_CASE("a test process that ends through std::terminate unmounts its fixtures' mounts") {
+  ExitSkippedWithoutFuse();
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // No destructor runs from here on, as when Catch2's reporter throws.
+    signal(SIGABRT, SIG_DFL);
+    close(pipe_fds[0]);
+    MountFixture m;
+    const std::string line = m.mnt() + "\n";
+    if (write(pipe_fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(1);
+    std::terminate();
+  }
+  close(pipe_fds[1]);
+  std::string mnt;
+  char c;
+  while (read(pipe_fds[0], &c, 1) == 1 && c != '\n') mnt += c;
+  close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE_FALSE(mnt.empty());
+  INFO("the child's mount point: " << mnt);
+  const bool left = !MountTypeAt(mnt).empty();
+  if (left) (void)RunCommand({"fusermount3", "-u", "-z", mnt});
+  CHECK(WIFSIGNALED(status));
+  CHECK_FALSE(left);
+  CHECK_FALSE(Exists(std::filesystem::path(mnt).parent_path().string()));  // its directory too
+}
+
 TEST_CASE("after kill -9 of the daemon, umount falls back to fusermount3 and a remount works") {
   ExitSkippedWithoutFuse();
   TempDir t;

@@ -9,6 +9,11 @@
 // A process without /dev/fuse exits 77 on the first fixture, which CTest
 // reports as "skipped" for tests added with the FUSE flag.
 //
+// A test process that ends through std::terminate (an exception out of a
+// destructor or a noexcept function, or Catch2's own reporter failing, as
+// it does on a test name too long to wrap) runs no destructor: a terminate
+// handler unmounts every live fixture's mount first.
+//
 // Header-only; framework-free (failures throw std::runtime_error) so both
 // Catch2 tests and the harness's tests can use it.
 #pragma once
@@ -22,13 +27,16 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace blackout::e2e {
@@ -190,8 +198,12 @@ class MountFixture {
                                  got + ", not " + want + "; log:\n" + log);
       }
     }
+    Remember(this);
   }
-  ~MountFixture() { Cleanup(); }
+  ~MountFixture() {
+    Forget(this);
+    Cleanup();
+  }
   MountFixture(const MountFixture&) = delete;
   MountFixture& operator=(const MountFixture&) = delete;
 
@@ -232,6 +244,46 @@ class MountFixture {
   }
 
  private:
+  // The live fixtures, for the terminate handler (file comment).
+  static std::mutex& LiveMutex() {
+    static std::mutex mu;
+    return mu;
+  }
+  static std::unordered_set<MountFixture*>& Live() {
+    static std::unordered_set<MountFixture*> live;
+    return live;
+  }
+  static std::terminate_handler& PreviousTerminate() {
+    static std::terminate_handler previous = nullptr;
+    return previous;
+  }
+  static void Remember(MountFixture* m) {
+    static const bool installed = [] {
+      PreviousTerminate() = std::set_terminate(UnmountAllAndTerminate);
+      return true;
+    }();
+    (void)installed;
+    std::lock_guard<std::mutex> lock(LiveMutex());
+    Live().insert(m);
+  }
+  static void Forget(MountFixture* m) {
+    std::lock_guard<std::mutex> lock(LiveMutex());
+    Live().erase(m);
+  }
+  [[noreturn]] static void UnmountAllAndTerminate() {
+    std::unordered_set<MountFixture*> live;
+    {
+      std::lock_guard<std::mutex> lock(LiveMutex());
+      live.swap(Live());
+    }
+    for (MountFixture* m : live) {
+      std::cerr << "terminating: unmounting " << m->mnt_ << "\n";
+      m->Cleanup();
+    }
+    if (PreviousTerminate() != nullptr) PreviousTerminate()();  // says why, then aborts
+    std::abort();
+  }
+
   void Cleanup() {
     if (dir_.empty()) return;
     if (Mounted()) (void)RunCommand({BlackoutBin(), "umount", mnt_});
