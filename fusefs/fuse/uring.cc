@@ -523,8 +523,8 @@ void UringQueues::PinAtIdlePriority(Queue& q) {
 // of large runs of dirty pages is the same kind of request: nobody waits on
 // one alone (a writer that fsyncs, or fio's cache drop at each pass, waits
 // for all of them), and the flusher issues them from the writer's CPU, so
-// they go the same way (fio busy 88 to 92% of the time instead of 69 to
-// 79%; --writeback-cache sequential 128 KiB writes 2,044 to 2,293 MiB/s
+// they go the same way (fio busy 90 to 93% of the time instead of 70 to
+// 81%; --writeback-cache sequential 128 KiB writes 2,044 to 2,293 MiB/s
 // against 1,452 to 1,809 in paired runs).
 // Only the thread of the ring that submitted an entry's command may commit
 // it (the kernel runs the entry's next delivery in that thread's context),
