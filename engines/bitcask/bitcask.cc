@@ -35,10 +35,6 @@ std::optional<uint32_t> ParseId(std::string_view digits) {
   return v;
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string EncodeDefaultRecord(double ts, std::string_view key, std::string_view value) {
   std::string r;
   r.reserve(kHeaderSize + key.size() + value.size());
@@ -194,14 +190,8 @@ Status BitcaskStore::Recover() {
     BLACKOUT_ASSIGN_OR_RETURN(lock_, env_->LockDir(dir_));
     // Leftovers of a compaction that crashed before its renames: never part
     // of the store (see CompactFixed).
-    BLACKOUT_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
-    bool removed = false;
-    for (const std::string& name : names) {
-      if (EndsWith(name, ".data.tmp") || EndsWith(name, ".hint.tmp")) {
-        BLACKOUT_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, name)));
-        removed = true;
-      }
-    }
+    BLACKOUT_ASSIGN_OR_RETURN(bool removed,
+                              RemoveLeftovers(*env_, dir_, {".data.tmp", ".hint.tmp"}));
     if (removed) BLACKOUT_RETURN_IF_ERROR(env_->SyncDir(dir_));
   }
   BLACKOUT_ASSIGN_OR_RETURN(std::vector<uint32_t> ids, FindFileIds());

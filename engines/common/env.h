@@ -11,6 +11,7 @@
 #define BLACKOUT_ENGINES_COMMON_ENV_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -114,6 +115,14 @@ class Env {
 
 // "dir/name" (no doubled slash).
 std::string JoinPath(std::string_view dir, std::string_view name);
+
+bool EndsWith(std::string_view s, std::string_view suffix);
+
+// Fixed profiles' recovery: removes every entry of `dir` whose name ends with
+// one of `suffixes` (files a crash left half made, never part of the store).
+// True if it removed any; the caller makes that durable with SyncDir(dir).
+[[nodiscard]] Result<bool> RemoveLeftovers(Env& env, const std::string& dir,
+                                           std::initializer_list<std::string_view> suffixes);
 
 }  // namespace blackout::engines
 

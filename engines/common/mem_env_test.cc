@@ -154,5 +154,28 @@ TEST_CASE("MemEnv directory lock excludes a second holder until released or cras
   CHECK(env.LockDir("/s").ok());
 }
 
+TEST_CASE("RemoveLeftovers removes only names with a listed suffix, and says so", "[mem_env]") {
+  MemEnv env("/store");
+  REQUIRE(env.CreateDirs("/store").ok());
+  for (const char* name : {"1.data", "1.data.tmp", "2.hint.tmp", "tmp", "x.tmp.keep"}) {
+    REQUIRE(OpenOrDie(env, std::string("/store/") + name, OpenMode::kWrite)->Close().ok());
+  }
+  env.ClearCalls();
+  auto removed = RemoveLeftovers(env, "/store", {".data.tmp", ".hint.tmp"});
+  REQUIRE(removed.ok());
+  CHECK(*removed);
+  auto names = env.ListDir("/store");
+  REQUIRE(names.ok());
+  std::sort(names->begin(), names->end());
+  CHECK(*names == Calls{"1.data", "tmp", "x.tmp.keep"});
+  // No sync of its own: the caller decides when the removals must be durable.
+  for (const auto& call : env.Calls()) CHECK(call.rfind("fsync", 0) != 0);
+
+  auto again = RemoveLeftovers(env, "/store", {".data.tmp", ".hint.tmp"});
+  REQUIRE(again.ok());
+  CHECK_FALSE(*again);
+  CHECK_FALSE(RemoveLeftovers(env, "/missing", {".tmp"}).ok());
+}
+
 }  // namespace
 }  // namespace blackout::engines

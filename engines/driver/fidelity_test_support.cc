@@ -271,4 +271,14 @@ std::string DiffTraces(const std::vector<std::string>& want, const std::vector<s
   return "";
 }
 
+std::string MemEnvMismatch(const std::string& name, bool star_sizes) {
+  auto workload = LoadWorkload(name);
+  if (!workload.ok()) return workload.status().ToString();
+  auto want = LoadExpectedTrace(name);
+  if (!want.ok()) return want.status().ToString();
+  auto got = RunOnMemEnv(*workload);
+  if (!got.ok()) return "running " + name + " on the MemEnv: " + got.status().ToString();
+  return DiffTraces(*want, *got, star_sizes);
+}
+
 }  // namespace blackout::engines::fidelity

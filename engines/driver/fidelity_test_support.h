@@ -54,6 +54,11 @@ std::vector<std::string> NormalizeStrace(const std::vector<std::string>& strace_
 std::string DiffTraces(const std::vector<std::string>& want, const std::vector<std::string>& got,
                        bool star_sizes);
 
+// The whole check of a port on the MemEnv: loads workload NAME, runs it and
+// compares with NAME.trace. "" when they match, else why not (a load or run
+// error, or DiffTraces's report).
+std::string MemEnvMismatch(const std::string& name, bool star_sizes);
+
 }  // namespace blackout::engines::fidelity
 
 #endif  // BLACKOUT_ENGINES_DRIVER_FIDELITY_TEST_SUPPORT_H_

@@ -21,10 +21,6 @@ constexpr uint32_t kFixedMagic = 0x424C534D;  // "BLSM"
 // Fixed profile: vlen of a tombstone, so that "" stays a value.
 constexpr uint32_t kFixedTombstone = 0xFFFFFFFF;
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string TableName(uint64_t seq) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "sst_%06llu.sst", static_cast<unsigned long long>(seq));
@@ -331,14 +327,7 @@ Status LsmTree::Recover() {
   if (fixed()) {
     BLACKOUT_ASSIGN_OR_RETURN(lock_, env_->LockDir(dir_));
     // A table being written when the process died never got its final name.
-    BLACKOUT_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
-    bool removed = false;
-    for (const std::string& name : names) {
-      if (EndsWith(name, ".sst.tmp")) {
-        BLACKOUT_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, name)));
-        removed = true;
-      }
-    }
+    BLACKOUT_ASSIGN_OR_RETURN(bool removed, RemoveLeftovers(*env_, dir_, {".sst.tmp"}));
     if (removed) BLACKOUT_RETURN_IF_ERROR(env_->SyncDir(dir_));
   }
   BLACKOUT_RETURN_IF_ERROR(LoadTables());

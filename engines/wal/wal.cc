@@ -11,10 +11,6 @@ namespace wf = wal_format;
 
 namespace {
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string Basename(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 
 std::string ParentDir(const std::string& path) {
@@ -108,16 +104,9 @@ Status WriteAheadLog::RecoverFixed() {
   BLACKOUT_RETURN_IF_ERROR(env_->CreateDirs(dir_));
   if (created) BLACKOUT_RETURN_IF_ERROR(env_->SyncDir(ParentDir(dir_)));
   BLACKOUT_ASSIGN_OR_RETURN(lock_, env_->LockDir(dir_));
-  bool dir_changed = false;
   // A leftover temp file is a truncate rewrite whose rename never happened:
   // the segment it was meant to replace is still whole.
-  BLACKOUT_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
-  for (const auto& n : names) {
-    if (EndsWith(n, ".wal.tmp")) {
-      BLACKOUT_RETURN_IF_ERROR(env_->Remove(JoinPath(dir_, n)));
-      dir_changed = true;
-    }
-  }
+  BLACKOUT_ASSIGN_OR_RETURN(bool dir_changed, RemoveLeftovers(*env_, dir_, {".wal.tmp"}));
   BLACKOUT_ASSIGN_OR_RETURN(auto paths, SegmentPaths());
   uint64_t max_seq = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
