@@ -81,7 +81,35 @@ json Diagnosis::ToJson() const {
                  {"path", x.path},
                  {"after_seq", x.after_seq},
                  {"after", x.after_what}});
-  return {{"found", found}, {"fixes", f}, {"rechecks", rechecks}, {"text", text}};
+  return {{"found", found},
+          {"fixes", f},
+          {"rechecks", rechecks},
+          {"rechecks_known", rechecks_known},
+          {"text", text}};
+}
+
+void RecheckMemo::Put(uint64_t tree_hash, std::vector<std::string> violated) {
+  std::lock_guard lock(mu_);
+  outcomes_.emplace(tree_hash, std::move(violated));
+}
+
+RecheckMemo::Recheck RecheckMemo::Wrap(Recheck recheck, int* known) {
+  return [this, recheck = std::move(recheck),
+          known](const std::string& id) -> std::optional<std::vector<std::string>> {
+    auto hash = fs_.CrashStateHash(id);
+    if (hash.ok()) {
+      std::lock_guard lock(mu_);
+      if (auto it = outcomes_.find(*hash); it != outcomes_.end()) {
+        ++*known;
+        return it->second;
+      }
+    }
+    std::optional<std::vector<std::string>> violated = recheck(id);
+    // Not kept: a state that could not be checked (an interruption, a
+    // setup error) is not known.
+    if (violated && hash.ok()) Put(*hash, *violated);
+    return violated;
+  };
 }
 
 Diagnosis Diagnose(const DiagnosisInput& in) {

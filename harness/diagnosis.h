@@ -30,10 +30,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "fusefs/model/filesystem.h"
 
 namespace blackout::harness {
 
@@ -54,18 +58,43 @@ struct DiagnosisInput {
   // Re-checks the state with these ops kept too (given as the crash-state
   // id to build); returns the invariants it violates, or nullopt when it
   // could not be checked.
-  std::function<std::optional<std::vector<std::string>>(const std::string& id)> recheck;
+  using Recheck = std::function<std::optional<std::vector<std::string>>(const std::string& id)>;
+  Recheck recheck;
 };
 
 struct Diagnosis {
   bool found = false;
   std::vector<SyncFix> fixes;  // one set (the first smallest found)
   int rechecks = 0;
+  int rechecks_known = 0;  // of them, answered by a RecheckMemo without a check
   std::string text;  // the sentence for reports
   nlohmann::json ToJson() const;
 };
 
 Diagnosis Diagnose(const DiagnosisInput& in);
+
+// The outcomes of the crash states of one crash point checked so far, by
+// tree (model::Filesystem::CrashStateHash). The diagnoses of different states
+// re-check the same candidate states over and over (the state with every
+// directory entry kept, the halves of a bisection), often states the explorer
+// itself checked, and identical trees have the same outcome: a look-up here
+// is one state built in memory and hashed, where a check may be a process
+// start. Thread-safe.
+class RecheckMemo {
+ public:
+  using Recheck = DiagnosisInput::Recheck;
+  explicit RecheckMemo(const model::Filesystem& fs) : fs_(fs) {}
+  // The invariants a checked state with this tree violates (none: {}).
+  void Put(uint64_t tree_hash, std::vector<std::string> violated);
+  // `recheck` behind a look-up of the state's tree; what it checks goes in
+  // too. Counts the states it answered without `recheck` in *known.
+  Recheck Wrap(Recheck recheck, int* known);
+
+ private:
+  const model::Filesystem& fs_;
+  std::mutex mu_;
+  std::map<uint64_t, std::vector<std::string>> outcomes_;
+};
 
 // The crash-state id that keeps `kept` and drops the rest of `pending`
 // ("keep-all" when nothing is dropped).

@@ -456,75 +456,98 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     return "";
   };
 
+  RecheckMemo memo(mfs);
+  auto invariants = [](const CrashStateResult& r) {
+    std::vector<std::string> v;
+    for (const auto& x : r.check.violations) v.push_back(x.invariant);
+    return v;
+  };
+
+  // Every distinct state checked first, then the violating ones diagnosed:
+  // by then the memo knows every listed state, so a diagnosis re-runs the
+  // check only for a candidate state no one has checked.
+  std::vector<int> firsts;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
+  const int total = static_cast<int>(firsts.size());
   std::vector<CrashStateResult> results(jobs.size());
-  std::atomic<int> next{0};
-  std::atomic<int> checked{0};
-  const int total = static_cast<int>(
-      std::count_if(jobs.begin(), jobs.end(), [](const auto& j) { return j.same_as < 0; }));
-  auto worker = [&] {
-    for (int i = next++; i < static_cast<int>(jobs.size()); i = next++) {
-      const Job& j = jobs[i];
-      if (j.same_as >= 0 || Interrupted()) continue;
-      CrashStateResult& r = results[i];
-      const double t = Now();
-      r.point = "end";
-      r.state = j.info.id;
-      for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
-      r.error = check_state(j.info.id, &r);
-      json ex = {{"id", j.info.id},
-                 {"generator", j.info.generator},
-                 {"kept", DescribeOps(j.info.kept, by_seq, kDescribedOps)},
-                 {"kept_ops", j.info.kept.size()},
-                 {"dropped", DescribeOps(j.info.dropped, by_seq, kDescribedOps)},
-                 {"dropped_ops", j.info.dropped.size()}};
-      if (j.info.torn)
-        ex["torn"] = DescribeOps({j.info.torn}, by_seq)[0].get<std::string>() + ", first " +
-                     std::to_string(j.info.torn_bytes) + " bytes";
-      if (r.error.empty() && !r.check.violations.empty()) {
-        // Which sync would have saved it (diagnosis.h), re-checked the same way.
-        DiagnosisInput di;
-        di.trace = &*trace;
-        di.kept = j.info.kept;
-        di.dropped = j.info.dropped;
-        di.torn = j.info.torn;
-        di.model = s.model;
-        for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
-        di.lost_writes = r.check.lost_writes;
-        di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+  std::vector<double> started(jobs.size(), 0);
+  std::atomic<int> done{0};
+  auto finish = [&](int i) {
+    CrashStateResult& r = results[i];
+    r.seconds = Now() - started[i];
+    if (o.explore_progress) o.explore_progress("end", jobs[i].info.id, ++done, total);
+  };
+  auto violates = [&](int i) {
+    return results[i].error.empty() && !results[i].check.violations.empty();
+  };
+  const int threads = std::max(1, o.jobs);
+  ParallelFor(total, threads, [&](int k) {
+    const int i = firsts[k];
+    if (Interrupted()) return;
+    const Job& j = jobs[i];
+    CrashStateResult& r = results[i];
+    started[i] = Now();
+    r.point = "end";
+    r.state = j.info.id;
+    for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    r.error = check_state(j.info.id, &r);
+    if (r.error.empty()) memo.Put(j.info.tree_hash, invariants(r));
+    json ex = {{"id", j.info.id},
+               {"generator", j.info.generator},
+               {"kept", DescribeOps(j.info.kept, by_seq, kDescribedOps)},
+               {"kept_ops", j.info.kept.size()},
+               {"dropped", DescribeOps(j.info.dropped, by_seq, kDescribedOps)},
+               {"dropped_ops", j.info.dropped.size()}};
+    if (j.info.torn)
+      ex["torn"] = DescribeOps({j.info.torn}, by_seq)[0].get<std::string>() + ", first " +
+                   std::to_string(j.info.torn_bytes) + " bytes";
+    r.exploration = std::move(ex);
+    if (!violates(i)) finish(i);
+  });
+  std::vector<int> diagnosed;
+  for (int i : firsts)
+    if (violates(i)) diagnosed.push_back(i);
+  ParallelFor(static_cast<int>(diagnosed.size()), threads, [&](int k) {
+    const int i = diagnosed[k];
+    if (Interrupted()) return;
+    const Job& j = jobs[i];
+    CrashStateResult& r = results[i];
+    // Which sync would have saved it (diagnosis.h), re-checked the same way.
+    DiagnosisInput di;
+    di.trace = &*trace;
+    di.kept = j.info.kept;
+    di.dropped = j.info.dropped;
+    di.torn = j.info.torn;
+    di.model = s.model;
+    for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
+    di.lost_writes = r.check.lost_writes;
+    int known = 0;
+    di.recheck = memo.Wrap(
+        [&](const std::string& id) -> std::optional<std::vector<std::string>> {
           CrashStateResult again;
           if (!check_state(id, &again).empty()) return std::nullopt;
-          std::vector<std::string> v;
-          for (const auto& x : again.check.violations) v.push_back(x.invariant);
-          return v;
-        };
-        Diagnosis dg = Diagnose(di);
-        ex["diagnosis"] = dg.ToJson();
-        // The finding is named by the sync that would have saved the state
-        // (DESIGN.md), else by what was pending at the cut.
-        if (dg.found) {
-          for (const auto& f : dg.fixes) {
-            const char* name = f.directory ? "exec-directory-not-fsynced" : "exec-file-not-fsynced";
-            if (r.check.lost_writes > 0 && !std::count(r.findings.begin(), r.findings.end(), name))
-              r.findings.push_back(name);
-          }
-          if (fsync_failed && r.check.lost_writes > 0)
-            r.findings.push_back("exec-data-lost-after-fsync-error");
-        } else {
-          ExecFindings(gaps, fsync_failed, &r);
-        }
+          return invariants(again);
+        },
+        &known);
+    Diagnosis dg = Diagnose(di);
+    dg.rechecks_known = known;
+    r.exploration["diagnosis"] = dg.ToJson();
+    // The finding is named by the sync that would have saved the state
+    // (DESIGN.md), else by what was pending at the cut.
+    if (dg.found) {
+      for (const auto& f : dg.fixes) {
+        const char* name = f.directory ? "exec-directory-not-fsynced" : "exec-file-not-fsynced";
+        if (r.check.lost_writes > 0 && !std::count(r.findings.begin(), r.findings.end(), name))
+          r.findings.push_back(name);
       }
-      r.exploration = std::move(ex);
-      r.seconds = Now() - t;
-      if (o.explore_progress) o.explore_progress("end", j.info.id, ++checked, total);
+      if (fsync_failed && r.check.lost_writes > 0)
+        r.findings.push_back("exec-data-lost-after-fsync-error");
+    } else {
+      ExecFindings(gaps, fsync_failed, &r);
     }
-  };
-  {
-    std::vector<std::thread> threads;
-    for (int t = 1; t < std::min<int>(std::max(1, o.jobs), static_cast<int>(jobs.size())); ++t)
-      threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-  }
+    finish(i);
+  });
   if (Interrupted()) return failed("interrupted");
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].same_as < 0) continue;

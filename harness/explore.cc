@@ -283,16 +283,42 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     loaded.push_back(std::move(*lp));
   }
 
+  std::vector<std::unique_ptr<RecheckMemo>> memos;  // one a point
+  for (const LoadedPoint& lp : loaded) memos.push_back(std::make_unique<RecheckMemo>(*lp.fs));
+  auto invariants = [](const CheckOutcome& check) {
+    std::vector<std::string> v;
+    for (const auto& x : check.violations) v.push_back(x.invariant);
+    return v;
+  };
+
   const double generated = Now();
   std::vector<CrashStateResult> results(jobs.size());
   std::atomic<int> dir_counter{0};
   auto fresh_dir = [&] { return work + "/state-" + std::to_string(dir_counter++); };
+  // Every distinct state checked first, then the violating ones diagnosed:
+  // by then each point's memo knows every listed state, so a diagnosis
+  // re-checks only candidate states no one has checked (the difference is
+  // large where a check is a process, --recovery child).
+  std::vector<double> started(jobs.size(), 0);
+  std::vector<int> firsts;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
+  std::atomic<int> done{0};
+  auto finish = [&](int i) {
+    results[i].seconds = Now() - started[i];
+    if (o.explore_progress)
+      o.explore_progress(results[i].point, jobs[i].info.id, ++done,
+                         static_cast<int>(firsts.size()));
+  };
+  auto violates = [&](int i) {
+    return results[i].error.empty() && !results[i].check.violations.empty();
+  };
   auto evaluate = [&](int i) {
     const Job& j = jobs[i];
     const SavedPoint& sp = run->points[j.point];
     const model::Filesystem& mfs = *loaded[j.point].fs;
     CrashStateResult& r = results[i];
-    const double t = Now();
+    started[i] = Now();
     r.point = sp.name;
     r.items_done = sp.items_done;
     r.state = j.info.id;
@@ -301,6 +327,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
         CheckState(s, o, mfs, j.info.id, *oracles[j.point], kind, dir, applied[j.point].get());
     std::error_code ec;
     fs::remove_all(dir, ec);
+    if (c.error.empty()) memos[j.point]->Put(j.info.tree_hash, invariants(c.check));
     r.error = c.error;
     r.recovered = c.recovered;
     r.recovery_error = c.recovery_error;
@@ -308,8 +335,8 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     const json timing = {{"materialize_s", c.materialize_s},
                          {"recover_s", c.recover_s},
                          {"check_s", c.check_s}};
-    auto gaps = GapsInStore(unsynced[j.point], std::string("/") + kStoreRel);
-    for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    for (const auto& g : GapsInStore(unsynced[j.point], std::string("/") + kStoreRel))
+      r.gaps.push_back(DescribeGap(g));
     json ex = {{"id", j.info.id},
                {"generator", j.info.generator},
                {"kept", DescribeOps(j.info.kept, trace, kDescribedOps)},
@@ -320,51 +347,58 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     if (j.info.torn)
       ex["torn"] = DescribeOps({j.info.torn}, trace)[0].get<std::string>() + ", first " +
                    std::to_string(j.info.torn_bytes) + " bytes";
-    if (!r.check.violations.empty() && r.error.empty()) {
-      FindingContext fc;
-      fc.scenario = &s;
-      fc.kind = s.crash_kind;
-      fc.lost_writes = r.check.lost_writes;
-      fc.gaps = gaps;
-      r.findings = DiagnoseFindings(fc);
-      DiagnosisInput di;
-      di.trace = &run->trace;
-      di.model = s.model;
-      di.kept = j.info.kept;
-      di.dropped = j.info.dropped;
-      di.torn = j.info.torn;
-      for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
-      di.lost_writes = r.check.lost_writes;
-      di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
-        const std::string d = fresh_dir();
-        StateCheck rc =
-            CheckState(s, o, mfs, id, *oracles[j.point], kind, d, applied[j.point].get());
-        std::error_code e2;
-        fs::remove_all(d, e2);
-        if (!rc.error.empty()) return std::nullopt;
-        std::vector<std::string> v;
-        for (const auto& x : rc.check.violations) v.push_back(x.invariant);
-        return v;
-      };
-      Diagnosis dg = Diagnose(di);
-      FindingsFromDiagnosis(s, dg, &r.findings);
-      ex["diagnosis"] = dg.ToJson();
-      ex["reproduce"] = ReplayCommand(s, sp.name, j.info.id);
-    }
     r.exploration = std::move(ex);
-    r.seconds = Now() - t;
   };
-  std::vector<int> firsts;
-  for (size_t i = 0; i < jobs.size(); ++i)
-    if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
-  std::atomic<int> checked{0};
-  ParallelFor(static_cast<int>(firsts.size()), std::max(1, o.jobs), [&](int k) {
+  auto diagnose = [&](int i) {
+    const Job& j = jobs[i];
+    const SavedPoint& sp = run->points[j.point];
+    const model::Filesystem& mfs = *loaded[j.point].fs;
+    CrashStateResult& r = results[i];
+    FindingContext fc;
+    fc.scenario = &s;
+    fc.kind = s.crash_kind;
+    fc.lost_writes = r.check.lost_writes;
+    fc.gaps = GapsInStore(unsynced[j.point], std::string("/") + kStoreRel);
+    r.findings = DiagnoseFindings(fc);
+    DiagnosisInput di;
+    di.trace = &run->trace;
+    di.model = s.model;
+    di.kept = j.info.kept;
+    di.dropped = j.info.dropped;
+    di.torn = j.info.torn;
+    for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
+    di.lost_writes = r.check.lost_writes;
+    int known = 0;
+    di.recheck = memos[j.point]->Wrap(
+        [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+          const std::string d = fresh_dir();
+          StateCheck rc =
+              CheckState(s, o, mfs, id, *oracles[j.point], kind, d, applied[j.point].get());
+          std::error_code e2;
+          fs::remove_all(d, e2);
+          if (!rc.error.empty()) return std::nullopt;
+          return invariants(rc.check);
+        },
+        &known);
+    Diagnosis dg = Diagnose(di);
+    dg.rechecks_known = known;
+    FindingsFromDiagnosis(s, dg, &r.findings);
+    r.exploration["diagnosis"] = dg.ToJson();
+    r.exploration["reproduce"] = ReplayCommand(s, sp.name, j.info.id);
+  };
+  const int threads = std::max(1, o.jobs);
+  ParallelFor(static_cast<int>(firsts.size()), threads, [&](int k) {
     if (Interrupted()) return;
     evaluate(firsts[k]);
-    const int done = ++checked;
-    if (o.explore_progress)
-      o.explore_progress(results[firsts[k]].point, jobs[firsts[k]].info.id, done,
-                         static_cast<int>(firsts.size()));
+    if (!violates(firsts[k])) finish(firsts[k]);
+  });
+  std::vector<int> violating;
+  for (int i : firsts)
+    if (violates(i)) violating.push_back(i);
+  ParallelFor(static_cast<int>(violating.size()), threads, [&](int k) {
+    if (Interrupted()) return;
+    diagnose(violating[k]);
+    finish(violating[k]);
   });
   if (summary != nullptr)
     *summary = {{"recovery", RecoversInMemory(o) ? "in-memory" : "child"},

@@ -206,6 +206,88 @@ harness::Diagnosis DiagnoseLoss(const Filesystem& f, const json& trace,
   return harness::Diagnose(in);
 }
 
+// Twelve files in db/, each fsynced, their entries pending: every prefix
+// state loses the files created after it, and their diagnoses re-check the
+// same candidate states (the one keeping every entry, bisection halves).
+TEST_CASE("RecheckMemo: across the diagnoses each distinct tree is checked once") {
+  Disk d;
+  const Ino db = d.Mkdir("db");
+  d.SyncAll();
+  for (int i = 0; i < 12; ++i) {
+    const Fh fh = d.Create(db, "f" + std::to_string(i));
+    d.Write(fh, 0, "r");
+    d.Fsync(fh);
+  }
+  const json trace = TraceJson(d.fs);
+  auto offline = Reload(d.fs);
+  auto states = offline->CrashStates("prefix");
+  REQUIRE(states.ok());
+  REQUIRE(states->size() == 13);
+  // The check: every file there. Counts what it really checks, by tree.
+  std::multiset<uint64_t> checked;
+  auto check = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+    auto h = offline->CrashStateHash(id);
+    REQUIRE(h.ok());
+    checked.insert(*h);
+    const std::string files = Files(*offline, id);
+    if (std::count(files.begin(), files.end(), '=') == 12) return std::vector<std::string>{};
+    return std::vector<std::string>{"acked-durable"};
+  };
+  auto diagnose = [&](const CrashStateInfo& s, harness::DiagnosisInput::Recheck recheck) {
+    harness::DiagnosisInput in;
+    in.trace = &trace;
+    in.kept = s.kept;
+    in.dropped = s.dropped;
+    in.violated = {"acked-durable"};
+    in.lost_writes = 1;
+    in.recheck = std::move(recheck);
+    return harness::Diagnose(in);
+  };
+
+  // As the explorer goes: every state checked, then the violating ones diagnosed.
+  harness::RecheckMemo memo(*offline);
+  std::vector<const CrashStateInfo*> violating;
+  for (const auto& s : *states) {
+    auto v = check(s.id);
+    REQUIRE(v.has_value());
+    memo.Put(s.tree_hash, *v);
+    if (!v->empty()) violating.push_back(&s);
+  }
+  REQUIRE(violating.size() == 12);
+  std::vector<harness::Diagnosis> with_memo;
+  int known = 0;
+  for (const CrashStateInfo* s : violating)
+    with_memo.push_back(diagnose(*s, memo.Wrap(check, &known)));
+  for (uint64_t h : checked) CHECK(checked.count(h) == 1);
+  int rechecks = 0;
+  for (const auto& dg : with_memo) rechecks += dg.rechecks;
+  CHECK(known > 0);
+  CHECK(static_cast<int>(checked.size()) == 13 + rechecks - known);
+
+  // The same diagnoses as without the memo.
+  for (size_t i = 0; i < with_memo.size(); ++i) {
+    const auto plain = diagnose(*violating[i], check);
+    CHECK(plain.found);
+    CHECK(plain.text == with_memo[i].text);
+    CHECK(plain.rechecks == with_memo[i].rechecks);
+  }
+
+  // A check that could not be made is not remembered: asked again, it runs.
+  harness::RecheckMemo fresh(*offline);
+  int runs = 0;
+  int none = 0;
+  auto failing = fresh.Wrap(
+      [&](const std::string&) -> std::optional<std::vector<std::string>> {
+        ++runs;
+        return std::nullopt;
+      },
+      &none);
+  CHECK_FALSE(failing("keep-all").has_value());
+  CHECK_FALSE(failing("keep-all").has_value());
+  CHECK(runs == 2);
+  CHECK(none == 0);
+}
+
 TEST_CASE("the diagnosis names the missing directory fsync and verifies it") {
   TwoPending t;
   const Fh fh = t.d.Create(t.db, "g");  // unrelated, so f's ops are not the only ones

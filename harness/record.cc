@@ -308,8 +308,10 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
                  " crash states; no report written"};
   };
-  // Diagnoses of different states often re-check the same candidate state.
-  std::map<std::string, std::optional<std::vector<std::string>>> rechecked;
+  RecheckMemo memo(fs);
+  auto outcome = [](const StateOutcome& o) {
+    return o.violation() ? std::vector<std::string>{"check"} : std::vector<std::string>{};
+  };
   for (const model::CrashStateInfo& s : states) {
     StateOutcome o;
     o.id = s.id;
@@ -320,6 +322,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
       return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
     }
     if (Interrupted()) return interrupted();
+    memo.Put(s.tree_hash, outcome(o));
     if (o.violation()) ++result.violations;
     if (o.violation() && result.diagnosed < options.diagnose) {
       ++result.diagnosed;
@@ -332,18 +335,17 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
       di.dropped = s.dropped;
       di.torn = s.torn;
       di.violated = {"check"};
-      di.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
-        if (auto it = rechecked.find(id); it != rechecked.end()) return it->second;
-        StateOutcome again;
-        std::optional<std::vector<std::string>> v;
-        if (Interrupted()) return v;
-        if (check_state(id, &again) && !Interrupted()) {
-          v = again.violation() ? std::vector<std::string>{"check"} : std::vector<std::string>{};
-        }
-        rechecked.emplace(id, v);
-        return v;
-      };
-      o.diagnosis = Diagnose(di).ToJson();
+      int known = 0;
+      di.recheck = memo.Wrap(
+          [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+            StateOutcome again;
+            if (Interrupted() || !check_state(id, &again) || Interrupted()) return std::nullopt;
+            return outcome(again);
+          },
+          &known);
+      Diagnosis dg = Diagnose(di);
+      dg.rechecks_known = known;
+      o.diagnosis = dg.ToJson();
     }
     result.states.push_back(std::move(o));
     if (options.progress) options.progress(result.states.size(), states.size(), result.violations);

@@ -371,4 +371,11 @@ Result<void> Filesystem::MaterializeCrashState(std::string_view id, const std::s
   return MaterializeTree(state, dir);
 }
 
+Result<uint64_t> Filesystem::CrashStateHash(std::string_view id) const {
+  std::lock_guard lock(impl_->mu);
+  auto spec = impl_->ParseStateId(id);
+  if (!spec.ok()) return Errno{spec.error()};
+  return HashTree(impl_->BuildState(*spec));
+}
+
 }  // namespace blackout::model

@@ -334,6 +334,10 @@ class Filesystem {
   Result<PowerCutResult> PowerCutTo(std::string_view id);
   // Materialize crash state `id` into `dir` (rules as Materialize).
   Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
+  // The hash of crash state `id`'s tree, as CrashStateInfo::tree_hash gives
+  // it for the states CrashStates lists: equal hashes, identical trees (names,
+  // modes, xattrs, sizes, bytes). EINVAL as PowerCutTo.
+  Result<uint64_t> CrashStateHash(std::string_view id) const;
   // Crash state `id` as a list, without touching the disk: every directory,
   // file and symlink, each directory before what it holds, names in sorted
   // order. A file with several hard links is listed once per name.

@@ -1032,6 +1032,31 @@ TEST_CASE("identical crash states are listed once") {
   CHECK(states->size() == 3);  // none, create, create+write
 }
 
+TEST_CASE("CrashStateHash gives any state id the tree hash CrashStates lists") {
+  Disk d;
+  Fh fh = d.Create("f");
+  d.Write(fh, 0, "a");
+  d.Write(fh, 0, "a");  // the second write changes nothing
+  auto states = d.fs.CrashStates("prefix");
+  REQUIRE(states.ok());
+  REQUIRE(states->size() == 3);
+  for (const auto& s : *states) {
+    auto h = d.fs.CrashStateHash(s.id);
+    REQUIRE(h.ok());
+    CHECK(*h == s.tree_hash);
+  }
+  // The state with both writes is the one with the first: same tree, same
+  // hash, though CrashStates listed only one of them.
+  const Seq last = states->back().kept.back();
+  auto both = d.fs.CrashStateHash("keep-all");
+  auto first_only = d.fs.CrashStateHash("prefix:" + std::to_string(last));
+  REQUIRE(both.ok());
+  REQUIRE(first_only.ok());
+  CHECK(*both == *first_only);
+  CHECK(*both != (*states)[0].tree_hash);
+  CHECK(d.fs.CrashStateHash("prefix:x").error() == EINVAL);
+}
+
 TEST_CASE("PowerCutTo leaves exactly the chosen crash state") {
   Disk d;
   MemtableFlush(d);

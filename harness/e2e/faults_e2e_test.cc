@@ -71,6 +71,48 @@ TEST_CASE("the exec, fault and program scenarios of the suite run as they expect
   CHECK(w.Clean());
 }
 
+TEST_CASE("an explored exec scenario runs its check once per distinct crash state") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  // 12 records, each file fsynced, their directory entries never: every
+  // prefix state loses the records created after it, and each diagnosis
+  // re-checks candidate states the others (or the states themselves) had.
+  const std::string records = Source() + "/scenarios/exec/records.py";
+  const std::string runs = w.path + "/check-runs";
+  json s = ExecScenario("python3 " + records + " write 12 --sync file",
+                        "echo x >> " + runs + "; python3 " + records + " check");
+  s["crash"]["states"] = {"prefix"};
+  s["expect"]["violations"] = {"acked-durable"};
+  const std::string file = w.Write("records.json", s);
+  Output o = w.Run("run " + file + " --jobs 2 --out " + w.path + "/out --no-color");
+  INFO(o.text);
+  CHECK(o.code == 0);
+  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  const json& sc = report["scenarios"][0];
+  std::set<std::string> distinct;  // states with an outcome of their own
+  int rechecks = 0;
+  int known = 0;
+  int diagnosed = 0;
+  for (const auto& st : sc["crash_states"]) {
+    const json& ex = st["exploration"];
+    if (!ex.contains("same_tree_as")) distinct.insert(st["state"].get<std::string>());
+    if (!ex.contains("diagnosis")) continue;
+    ++diagnosed;
+    CHECK(ex["diagnosis"]["found"] == true);
+    rechecks += ex["diagnosis"]["rechecks"].get<int>();
+    known += ex["diagnosis"]["rechecks_known"].get<int>();
+  }
+  CHECK(distinct.size() == 14);  // none, the directory, each of the 12 records
+  CHECK(diagnosed == 13);
+  CHECK(rechecks > 13);
+  // Every candidate state of this workload is one of the prefix states.
+  CHECK(known == rechecks);
+  std::ifstream in(runs);
+  const auto lines = std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+  CHECK(lines == static_cast<long>(distinct.size()) + rechecks - known);
+  CHECK(w.Clean());
+}
+
 TEST_CASE("an exec workload that is not found or prints no acks is a setup error, exit 2") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
