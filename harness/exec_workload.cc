@@ -378,7 +378,7 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
 }
 
 std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOptions& o,
-                                                  json* contract) {
+                                                  json* contract, json* summary) {
   const ExecSpec& e = *s.exec;
   const double t0 = Now();
   *contract = {{"process", e.contract}, {"power", e.contract}};
@@ -405,6 +405,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
   const std::string point_file = work + "/end.point";
   if (auto saved = control.SaveCrashPoint(point_file); !saved.ok()) return failed(saved.error());
   rec.fs.reset();  // unmount: the rest is offline
+  const double recorded = Now();
   const bool fsync_failed = FsyncFailed(*trace);
   const std::vector<Gap> gaps = GapsInStore(*unsynced, "");
   std::map<uint64_t, json> by_seq;
@@ -432,6 +433,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     }
   }
 
+  const double generated = Now();
   // One state: materialized into its own directory, which stands for the
   // mount (BLACKOUT_MNT; BLACKOUT_CTL is empty: no mount, no control socket).
   std::atomic<int> counter{0};
@@ -505,6 +507,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     r.exploration = std::move(ex);
     if (!violates(i)) finish(i);
   });
+  const double checked = Now();
   std::vector<int> diagnosed;
   for (int i : firsts)
     if (violates(i)) diagnosed.push_back(i);
@@ -549,6 +552,15 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     finish(i);
   });
   if (Interrupted()) return failed("interrupted");
+  if (summary != nullptr)
+    *summary = {{"recovery", "exec"},
+                {"crash_points", 1},
+                {"states", jobs.size()},
+                {"distinct_states", firsts.size()},
+                {"record_s", recorded - t0},
+                {"generate_s", generated - recorded},
+                {"check_s", checked - generated},
+                {"diagnose_s", Now() - checked}};
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].same_as < 0) continue;
     // Same tree as an earlier state: same outcome.

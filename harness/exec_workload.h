@@ -55,7 +55,9 @@ bool UsesExecExploration(const Scenario& s);
 // carry the mount's capacity or fault rules: recovery runs unlimited and
 // fault-free. A setup failure (also one state's) comes back as one result
 // with `error` set.
+// *summary (when not null) as ExploreScenario's, with "recovery": "exec".
 std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOptions& o,
-                                                  nlohmann::json* contract);
+                                                  nlohmann::json* contract,
+                                                  nlohmann::json* summary = nullptr);
 
 }  // namespace blackout::harness

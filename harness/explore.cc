@@ -392,6 +392,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     evaluate(firsts[k]);
     if (!violates(firsts[k])) finish(firsts[k]);
   });
+  const double checked = Now();
   std::vector<int> violating;
   for (int i : firsts)
     if (violates(i)) violating.push_back(i);
@@ -407,7 +408,8 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
                 {"distinct_states", firsts.size()},
                 {"record_s", recorded - t0},
                 {"generate_s", generated - recorded},
-                {"check_s", Now() - generated}};
+                {"check_s", checked - generated},
+                {"diagnose_s", Now() - checked}};
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].same_as < 0) continue;
     // Same tree as an earlier state of this point: same outcome.

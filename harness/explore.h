@@ -81,7 +81,7 @@ bool UsesExploration(const Scenario& s);
 // setup failure comes back as one result with `error` set.
 // *summary (when not null) says where the time went: {"recovery": "in-memory"
 // | "child", "crash_points", "states", "distinct_states", "record_s",
-// "generate_s", "check_s"} (reports/report-schema.md).
+// "generate_s", "check_s", "diagnose_s"} (reports/report-schema.md).
 std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOptions& o,
                                               nlohmann::json* contract,
                                               nlohmann::json* summary = nullptr);

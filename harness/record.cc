@@ -324,31 +324,35 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     if (Interrupted()) return interrupted();
     memo.Put(s.tree_hash, outcome(o));
     if (o.violation()) ++result.violations;
-    if (o.violation() && result.diagnosed < options.diagnose) {
-      ++result.diagnosed;
-      // Which sync would have saved it (diagnosis.h): the state re-checked
-      // with the ops that sync would have made durable kept too.
-      DiagnosisInput di;
-      di.trace = &trace;
-      di.model = options.model;
-      di.kept = s.kept;
-      di.dropped = s.dropped;
-      di.torn = s.torn;
-      di.violated = {"check"};
-      int known = 0;
-      di.recheck = memo.Wrap(
-          [&](const std::string& id) -> std::optional<std::vector<std::string>> {
-            StateOutcome again;
-            if (Interrupted() || !check_state(id, &again) || Interrupted()) return std::nullopt;
-            return outcome(again);
-          },
-          &known);
-      Diagnosis dg = Diagnose(di);
-      dg.rechecks_known = known;
-      o.diagnosis = dg.ToJson();
-    }
     result.states.push_back(std::move(o));
     if (options.progress) options.progress(result.states.size(), states.size(), result.violations);
+  }
+  // Then the diagnoses, once the memo knows every listed state.
+  for (size_t k = 0; k < states.size() && result.diagnosed < options.diagnose; ++k) {
+    const model::CrashStateInfo& s = states[k];
+    StateOutcome& o = result.states[k];
+    if (!o.violation()) continue;
+    ++result.diagnosed;
+    // Which sync would have saved it (diagnosis.h): the state re-checked
+    // with the ops that sync would have made durable kept too.
+    DiagnosisInput di;
+    di.trace = &trace;
+    di.model = options.model;
+    di.kept = s.kept;
+    di.dropped = s.dropped;
+    di.torn = s.torn;
+    di.violated = {"check"};
+    int known = 0;
+    di.recheck = memo.Wrap(
+        [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+          StateOutcome again;
+          if (Interrupted() || !check_state(id, &again) || Interrupted()) return std::nullopt;
+          return outcome(again);
+        },
+        &known);
+    Diagnosis dg = Diagnose(di);
+    dg.rechecks_known = known;
+    o.diagnosis = dg.ToJson();
   }
   if (Interrupted()) return interrupted();  // during the last diagnosis
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

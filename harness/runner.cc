@@ -826,7 +826,7 @@ std::vector<ScenarioResult> RunScenarios(const std::vector<Scenario>& scenarios,
           observer.on_state_start(s, point, state, done, total);
         };
       std::vector<CrashStateResult> explored =
-          s.exec ? ExploreExecScenario(s, explore_options, &contract)
+          s.exec ? ExploreExecScenario(s, explore_options, &contract, &summary)
                  : ExploreScenario(s, explore_options, &contract, &summary);
       std::lock_guard<std::mutex> l(mu);
       r.states = std::move(explored);

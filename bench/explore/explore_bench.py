@@ -3,7 +3,8 @@
 
 Three tables, each row one `blackout run` whose report.json gives the states
 checked and where the time went (scenarios[].exploration: record_s,
-generate_s, check_s; crash_states[].exploration.timing summed: materialize,
+generate_s, check_s, diagnose_s; the diagnoses' re-checks, and of them those
+a state checked before answered; crash_states[].exploration.timing summed: materialize,
 recover, check):
 
 1. per engine: N ops with nothing synced after the first sync step, crash at
@@ -66,16 +67,23 @@ def row(label, wall, rep):
     for st in states:
         for k, v in (st.get("exploration") or {}).get("timing", {}).items():
             sums[k] += v
+    rechecks = known = 0
+    for st in states:
+        dg = (st.get("exploration") or {}).get("diagnosis") or {}
+        rechecks += dg.get("rechecks", 0)
+        known += dg.get("rechecks_known", 0)
     ex = rep.get("exploration", {})
     rate = len(states) / wall if wall else 0
     print(f"| {label} | {len(states)} | {rep['outcome']} | {wall:.1f} | {rate:.0f} | "
           f"{ex.get('record_s', 0):.2f} | {ex.get('check_s', 0):.2f} | "
+          f"{ex.get('diagnose_s', 0):.2f} | {rechecks} ({known}) | "
           f"{sums['materialize_s']:.2f} | {sums['recover_s']:.2f} | {sums['check_s']:.2f} |")
     sys.stdout.flush()
 
 
-HEADER = ("| {} | states | outcome | wall s | states/s | record s | explore s | materialize s "
-          "| recover s | check s |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| {} | states | outcome | wall s | states/s | record s | explore s | diagnose s "
+          "| re-checks (known) | materialize s | recover s | check s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main():
