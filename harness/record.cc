@@ -380,7 +380,7 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
   if (options.diagnose > 0 && result.diagnosed < result.violations) {
     s << "  diagnosed the first " << result.diagnosed << " of " << result.violations
-      << " violations (--diagnose N for more; each re-runs the check a few times)\n";
+      << " violations (--diagnose N for more; each may run the check in a few more states)\n";
   }
   return s.str();
 }

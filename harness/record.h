@@ -46,11 +46,12 @@ struct ExploreOptions {
   uint64_t seed = 1;     // for random:N, printed with every failure
   size_t limit = 1000;   // crash states per generator
   double timeout_s = 60; // per check
-  // Violating states diagnosed (each diagnosis re-runs the check in a few
-  // candidate states), the first ones in order; 0: none.
+  // Violating states diagnosed (each diagnosis asks about a few candidate
+  // states, and runs the check in those no checked state had the files
+  // of), the first ones in order, after every state is checked; 0: none.
   size_t diagnose = 20;
-  // Called after each crash state is checked (and diagnosed): states done,
-  // states in all, violations so far.
+  // Called after each crash state is checked: states done, states in all,
+  // violations so far.
   std::function<void(size_t, size_t, size_t)> progress;
   std::string tmp_root = TempRoot();  // $TMPDIR, or /tmp
 };
