@@ -15,13 +15,18 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-// Per key: the history of atoms that touched it, as (unit, value) in order.
+// Per key: the history of atoms that touched it, as (unit, value) in order;
+// a null value is a removal. The values point into the oracle's units (a
+// check copies no value: explored states are checked by the thousand).
 struct KeyHistory {
-  std::vector<std::pair<int, std::optional<json>>> writes;
+  std::vector<std::pair<int, const json*>> writes;
   // Position (1-based in `writes`; 0 = before any write) of the latest write
   // whose value equals what was recovered; -1 if none matches.
   int survived_upto = -1;
 };
+
+// Whether two values, each null for "absent", are the same.
+bool Same(const json* a, const json* b) { return a == b || (a && b && *a == *b); }
 
 }  // namespace
 
@@ -47,7 +52,7 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   std::map<std::string, KeyHistory> keys;
   for (size_t u = 0; u < units.size(); ++u)
     for (const auto& a : units[u].atoms)
-      keys[a.key].writes.push_back({static_cast<int>(u), a.value});
+      keys[a.key].writes.push_back({static_cast<int>(u), a.value ? &*a.value : nullptr});
 
   // no-corruption: a recovered key or value that no op wrote.
   for (const auto& [key, value] : in.observed) {
@@ -69,11 +74,10 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   std::set<std::pair<int, std::string>> lost_atoms;  // (unit, key)
   for (auto& [key, h] : keys) {
     auto obs = in.observed.find(key);
-    const std::optional<json> recovered =
-        obs == in.observed.end() ? std::nullopt : std::optional<json>(obs->second);
+    const json* recovered = obs == in.observed.end() ? nullptr : &obs->second;
     if (!recovered) h.survived_upto = 0;
     for (size_t p = 0; p < h.writes.size(); ++p)
-      if (h.writes[p].second == recovered) h.survived_upto = static_cast<int>(p) + 1;
+      if (Same(h.writes[p].second, recovered)) h.survived_upto = static_cast<int>(p) + 1;
     for (size_t p = std::max(h.survived_upto, 0); p < h.writes.size(); ++p) {
       lost_units.insert(h.writes[p].first);
       lost_atoms.insert({h.writes[p].first, key});
@@ -104,16 +108,14 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   // Count keys whose recovered value differs from the oracle, applying one
   // unit at a time; a prefix matches when the count reaches zero.
   {
-    std::map<std::string, std::optional<json>> current;  // oracle state, touched keys only
+    std::map<std::string, const json*> current;  // oracle state, touched keys only (null: absent)
     auto matches = [&](const std::string& key) {
       auto obs = in.observed.find(key);
-      const std::optional<json> recovered =
-          obs == in.observed.end() ? std::nullopt : std::optional<json>(obs->second);
-      return current[key] == recovered;
+      return Same(current[key], obs == in.observed.end() ? nullptr : &obs->second);
     };
     int mismatched = 0;
     for (const auto& [key, h] : keys) {
-      current[key] = std::nullopt;
+      current[key] = nullptr;
       if (!matches(key)) ++mismatched;
     }
     bool found = mismatched == 0;
@@ -121,7 +123,7 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
       // Atom by atom: a batch cut short is atomic-batches' business, not a hole.
       for (const auto& a : units[u].atoms) {
         const bool before = matches(a.key);
-        current[a.key] = a.value;
+        current[a.key] = a.value ? &*a.value : nullptr;
         const bool after = matches(a.key);
         mismatched += static_cast<int>(before) - static_cast<int>(after);
         found = found || mismatched == 0;

@@ -22,22 +22,26 @@ std::string Short(const json& v) {
 
 // How a value read back differs from what was written to `key`: "" when it
 // is one of them.
-std::string Misread(const std::map<std::string, std::vector<json>>& written,
-                    const std::string& key, const json& value) {
+// Values written, per key (pointers into the oracle's units, which outlive
+// the check: no copy of any value).
+using Written = std::map<std::string, std::vector<const json*>>;
+
+std::string Misread(const Written& written, const std::string& key, const json& value) {
   auto it = written.find(key);
   if (it != written.end())
-    for (const auto& w : it->second)
-      if (w == value) return "";
+    for (const json* w : it->second)
+      if (*w == value) return "";
   if (it != written.end() && value.is_string())
-    for (const auto& w : it->second)
-      if (w.is_string() && w.get<std::string>().size() > value.get<std::string>().size() &&
-          w.get<std::string>().compare(0, value.get<std::string>().size(),
-                                       value.get<std::string>()) == 0)
-        return "a truncated copy of the acknowledged " + Short(w);
+    for (const json* w : it->second)
+      if (w->is_string() &&
+          w->get_ref<const std::string&>().size() > value.get_ref<const std::string&>().size() &&
+          w->get_ref<const std::string&>().compare(0, value.get_ref<const std::string&>().size(),
+                                                   value.get_ref<const std::string&>()) == 0)
+        return "a truncated copy of the acknowledged " + Short(*w);
   for (const auto& [other, values] : written)
     if (other != key)
-      for (const auto& w : values)
-        if (w == value) return "the value written to key " + json(other).dump();
+      for (const json* w : values)
+        if (*w == value) return "the value written to key " + json(other).dump();
   return "a value never written";
 }
 
@@ -61,8 +65,7 @@ std::optional<LogicalState> ReadView(StoreKind kind, const std::string& op, cons
   return *st;
 }
 
-void CheckReads(const CheckInput& in, const std::map<std::string, std::vector<json>>& written,
-                CheckOutcome* out) {
+void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out) {
   const Oracle& oracle = *in.oracle;
   const auto& units = oracle.units();
   const bool exact = Has(in.check, "exact-values");
@@ -171,12 +174,14 @@ void CheckReads(const CheckInput& in, const std::map<std::string, std::vector<js
 void CheckHoleInvariants(const CheckInput& in, CheckOutcome* out) {
   const Oracle& oracle = *in.oracle;
   const auto& units = oracle.units();
-  std::map<std::string, std::vector<json>> written;
-  std::map<std::string, std::vector<std::pair<int, std::optional<json>>>> history;
+  Written written;
+  // Per key, (unit, value) in order; null: a removal.
+  std::map<std::string, std::vector<std::pair<int, const json*>>> history;
   for (size_t u = 0; u < units.size(); ++u)
     for (const auto& a : units[u].atoms) {
-      if (a.value) written[a.key].push_back(*a.value);
-      history[a.key].push_back({static_cast<int>(u), a.value});
+      const json* value = a.value ? &*a.value : nullptr;
+      if (value) written[a.key].push_back(value);
+      history[a.key].push_back({static_cast<int>(u), value});
     }
   CheckReads(in, written, out);
   if (!in.recovered) return;
