@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -30,6 +33,7 @@
 #include "harness/process_cgroup.h"
 #include "harness/sync_guard.h"
 #include "harness/temp_dir.h"
+#include "harness/util.h"
 #include "reports/report.h"
 
 namespace blackout::harness {
@@ -289,12 +293,22 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     by_seq[e.seq] = entry;
     trace["entries"].push_back(std::move(entry));
   }
-  // Runs the check in crash state `id`: its exit code and output.
-  auto check_state = [&](const std::string& id, StateOutcome* o) -> bool {
-    const std::string dir = work + "/state";
-    const std::string log = work + "/check.out";
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+  // Runs the check in crash state `id`, in a directory of its own (checks
+  // run --jobs at a time): its exit code and output. False with *dir_out
+  // set when the state could not be materialized there.
+  std::atomic<int> counter{0};
+  auto check_state = [&](const std::string& id, StateOutcome* o, std::string* dir_out) -> bool {
+    const std::string dir = work + "/state-" + std::to_string(counter++);
+    const std::string log = dir + ".out";
+    *dir_out = dir;
+    struct Remove {
+      std::string dir, log;
+      ~Remove() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        std::filesystem::remove(log, ec);
+      }
+    } remove{dir, log};
     if (!fs.MaterializeCrashState(id, dir).ok()) return false;
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     const Finished f = RunIn({"sh", "-c", options.check}, dir, dir, id, fd, options.timeout_s);
@@ -304,35 +318,57 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     o->output = ReadAllFile(log, 4096);
     return true;
   };
+  std::atomic<size_t> done{0};
   auto interrupted = [&] {
-    return Error{"explore: interrupted after " + std::to_string(result.states.size()) +
+    return Error{"explore: interrupted after " + std::to_string(done.load()) +
                  " crash states; no report written"};
   };
   RecheckMemo memo(fs);
   auto outcome = [](const StateOutcome& o) {
     return o.violation() ? std::vector<std::string>{"check"} : std::vector<std::string>{};
   };
-  for (const model::CrashStateInfo& s : states) {
-    StateOutcome o;
+  result.states.resize(states.size());
+  std::vector<char> materialized(states.size(), 1);
+  std::vector<std::string> dirs(states.size());
+  std::atomic<size_t> violations{0};
+  std::mutex progress_mu;
+  const int jobs = static_cast<int>(std::max<size_t>(1, options.jobs));
+  ParallelFor(static_cast<int>(states.size()), jobs, [&](int k) {
+    if (Interrupted()) return;
+    const model::CrashStateInfo& s = states[k];
+    StateOutcome& o = result.states[k];
     o.id = s.id;
     o.generator = s.generator;
     o.dropped = s.dropped;
     o.lost = DescribeOps(s.dropped, by_seq, kDescribedOps);
-    if (!check_state(s.id, &o)) {
-      return Error{"explore: cannot materialize crash state " + s.id + " into " + work + "/state"};
+    if (!check_state(s.id, &o, &dirs[k])) {
+      materialized[k] = 0;
+      return;
     }
-    if (Interrupted()) return interrupted();
+    if (Interrupted()) return;
     memo.Put(s.tree_hash, outcome(o));
-    if (o.violation()) ++result.violations;
-    result.states.push_back(std::move(o));
-    if (options.progress) options.progress(result.states.size(), states.size(), result.violations);
+    if (o.violation()) ++violations;
+    const size_t n = ++done;
+    std::lock_guard lock(progress_mu);
+    if (options.progress) options.progress(n, states.size(), violations.load());
+  });
+  for (size_t k = 0; k < states.size(); ++k) {
+    if (!materialized[k]) {
+      return Error{"explore: cannot materialize crash state " + states[k].id + " into " + dirs[k]};
+    }
   }
-  // Then the diagnoses, once the memo knows every listed state.
-  for (size_t k = 0; k < states.size() && result.diagnosed < options.diagnose; ++k) {
-    const model::CrashStateInfo& s = states[k];
-    StateOutcome& o = result.states[k];
-    if (!o.violation()) continue;
-    ++result.diagnosed;
+  if (Interrupted()) return interrupted();
+  result.violations = violations.load();
+  // Then the diagnoses of the first --diagnose violating states, once the
+  // memo knows every listed state.
+  std::vector<size_t> diagnosed;
+  for (size_t k = 0; k < states.size() && diagnosed.size() < options.diagnose; ++k)
+    if (result.states[k].violation()) diagnosed.push_back(k);
+  result.diagnosed = diagnosed.size();
+  ParallelFor(static_cast<int>(diagnosed.size()), jobs, [&](int i) {
+    if (Interrupted()) return;
+    const model::CrashStateInfo& s = states[diagnosed[i]];
+    StateOutcome& o = result.states[diagnosed[i]];
     // Which sync would have saved it (diagnosis.h): the state re-checked
     // with the ops that sync would have made durable kept too.
     DiagnosisInput di;
@@ -346,14 +382,15 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
     di.recheck = memo.Wrap(
         [&](const std::string& id) -> std::optional<std::vector<std::string>> {
           StateOutcome again;
-          if (Interrupted() || !check_state(id, &again) || Interrupted()) return std::nullopt;
+          std::string dir;
+          if (Interrupted() || !check_state(id, &again, &dir) || Interrupted()) return std::nullopt;
           return outcome(again);
         },
         &known);
     Diagnosis dg = Diagnose(di);
     dg.rechecks_known = known;
     o.diagnosis = dg.ToJson();
-  }
+  });
   if (Interrupted()) return interrupted();  // during the last diagnosis
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;

@@ -50,6 +50,8 @@ struct ExploreOptions {
   // states, and runs the check in those no checked state had the files
   // of), the first ones in order, after every state is checked; 0: none.
   size_t diagnose = 20;
+  // Checks run at once (each in its own materialized state).
+  size_t jobs = 1;
   // Called after each crash state is checked: states done, states in all,
   // violations so far.
   std::function<void(size_t, size_t, size_t)> progress;

@@ -125,6 +125,8 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
   explore->add_option("--diagnose", ex->diagnose,
                       "violating states to diagnose, the first ones: which fsync would have "
                       "saved each (default 20; 0: none)");
+  explore->add_option("--jobs", ex->jobs, "checks run in parallel (default 1)")
+      ->check(CLI::Range(size_t{1}, size_t{256}));
   explore->add_option("--out", *out_dir,
                       "directory for report.html, report.md, report.json and junit.xml");
   explore->callback([ex, out_dir, &exit_code] { exit_code = RunExplore(*ex, *out_dir); });
