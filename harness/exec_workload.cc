@@ -495,16 +495,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     r.error = check_state(j.info.id, &r);
     if (r.error.empty()) memo.Put(j.info.tree_hash, invariants(r));
-    json ex = {{"id", j.info.id},
-               {"generator", j.info.generator},
-               {"kept", DescribeOps(j.info.kept, by_seq, kDescribedOps)},
-               {"kept_ops", j.info.kept.size()},
-               {"dropped", DescribeOps(j.info.dropped, by_seq, kDescribedOps)},
-               {"dropped_ops", j.info.dropped.size()}};
-    if (j.info.torn)
-      ex["torn"] = DescribeOps({j.info.torn}, by_seq)[0].get<std::string>() + ", first " +
-                   std::to_string(j.info.torn_bytes) + " bytes";
-    r.exploration = std::move(ex);
+    r.exploration = DescribeState(j.info, by_seq);
     if (!violates(i)) finish(i);
   });
   const double checked = Now();
@@ -565,15 +556,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     if (jobs[i].same_as < 0) continue;
     // Same tree as an earlier state: same outcome.
     CrashStateResult r = results[jobs[i].same_as];
-    r.state = jobs[i].info.id;
-    r.seconds = 0;
-    r.exploration["id"] = jobs[i].info.id;
-    r.exploration["generator"] = jobs[i].info.generator;
-    r.exploration["kept"] = DescribeOps(jobs[i].info.kept, by_seq, kDescribedOps);
-    r.exploration["kept_ops"] = jobs[i].info.kept.size();
-    r.exploration["dropped"] = DescribeOps(jobs[i].info.dropped, by_seq, kDescribedOps);
-    r.exploration["dropped_ops"] = jobs[i].info.dropped.size();
-    r.exploration["same_tree_as"] = jobs[jobs[i].same_as].info.id;
+    SameTreeResult(jobs[i].info, jobs[jobs[i].same_as].info, by_seq, &r);
     results[i] = std::move(r);
   }
   // A setup error of one state (a check that hangs, a command that cannot

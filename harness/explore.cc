@@ -93,6 +93,28 @@ json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, jso
   return out;
 }
 
+json DescribeState(const model::CrashStateInfo& info, const std::map<uint64_t, json>& trace) {
+  json ex = {{"id", info.id},
+             {"generator", info.generator},
+             {"kept", DescribeOps(info.kept, trace, kDescribedOps)},
+             {"kept_ops", info.kept.size()},
+             {"dropped", DescribeOps(info.dropped, trace, kDescribedOps)},
+             {"dropped_ops", info.dropped.size()}};
+  if (info.torn)
+    ex["torn"] = DescribeOps({info.torn}, trace)[0].get<std::string>() + ", first " +
+                 std::to_string(info.torn_bytes) + " bytes";
+  return ex;
+}
+
+void SameTreeResult(const model::CrashStateInfo& info, const model::CrashStateInfo& first,
+                    const std::map<uint64_t, json>& trace, CrashStateResult* r) {
+  r->state = info.id;
+  r->seconds = 0;
+  r->exploration.erase("torn");
+  r->exploration.update(DescribeState(info, trace));
+  r->exploration["same_tree_as"] = first.id;
+}
+
 bool UsesExploration(const Scenario& s) {
   // A crash trigger's point is explored like one between entries: the
   // recording run arms it to save instead of cutting (RecordWorkload), so
@@ -337,17 +359,8 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
                          {"check_s", c.check_s}};
     for (const auto& g : GapsInStore(unsynced[j.point], std::string("/") + kStoreRel))
       r.gaps.push_back(DescribeGap(g));
-    json ex = {{"id", j.info.id},
-               {"generator", j.info.generator},
-               {"kept", DescribeOps(j.info.kept, trace, kDescribedOps)},
-               {"kept_ops", j.info.kept.size()},
-               {"dropped", DescribeOps(j.info.dropped, trace, kDescribedOps)},
-               {"dropped_ops", j.info.dropped.size()}};
-    ex["timing"] = timing;
-    if (j.info.torn)
-      ex["torn"] = DescribeOps({j.info.torn}, trace)[0].get<std::string>() + ", first " +
-                   std::to_string(j.info.torn_bytes) + " bytes";
-    r.exploration = std::move(ex);
+    r.exploration = DescribeState(j.info, trace);
+    r.exploration["timing"] = timing;
   };
   auto diagnose = [&](int i) {
     const Job& j = jobs[i];
@@ -415,15 +428,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     // Same tree as an earlier state of this point: same outcome.
     CrashStateResult r = results[jobs[i].same_as];
     const Job& j = jobs[i];
-    r.state = j.info.id;
-    r.seconds = 0;
-    r.exploration["id"] = j.info.id;
-    r.exploration["generator"] = j.info.generator;
-    r.exploration["kept"] = DescribeOps(j.info.kept, trace, kDescribedOps);
-    r.exploration["kept_ops"] = j.info.kept.size();
-    r.exploration["dropped"] = DescribeOps(j.info.dropped, trace, kDescribedOps);
-    r.exploration["dropped_ops"] = j.info.dropped.size();
-    r.exploration["same_tree_as"] = jobs[j.same_as].info.id;
+    SameTreeResult(j.info, jobs[j.same_as].info, trace, &r);
     r.exploration.erase("timing");  // recovered once, timed once
     if (r.exploration.contains("reproduce"))
       r.exploration["reproduce"] = ReplayCommand(s, r.point, j.info.id);

@@ -125,6 +125,17 @@ nlohmann::json DescribeOps(const std::vector<uint64_t>& seqs,
 // The limit explored states use in reports (their counts are given whole).
 inline constexpr size_t kDescribedOps = 24;
 
+// What a report says of explored crash state `info` (its `exploration`,
+// reports/report-schema.md): id, generator, the ops kept and dropped, in
+// words and counted, and the torn write if there is one.
+nlohmann::json DescribeState(const model::CrashStateInfo& info,
+                             const std::map<uint64_t, nlohmann::json>& trace);
+// `r`, the result of the state `first` whose tree state `info` has too, made
+// the result of `info`: the same outcome, described as `info`, with
+// `same_tree_as` naming `first`.
+void SameTreeResult(const model::CrashStateInfo& info, const model::CrashStateInfo& first,
+                    const std::map<uint64_t, nlohmann::json>& trace, CrashStateResult* r);
+
 // The reproducer line of one explored state.
 std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id);
 
