@@ -2,6 +2,8 @@
 // from SaveCrashPoint bytes, the generators' states, dedup by tree hash, the
 // diagnosis (with re-checks answered by the model itself), the minimizer's
 // workload expansion and delta debugging.
+#include "harness/explore.h"
+
 #include <fcntl.h>
 
 #include <catch2/catch.hpp>
@@ -151,6 +153,50 @@ struct TwoPending {
     write = d.fs.CurrentSeq();
   }
 };
+
+TEST_CASE("a state with an earlier state's tree gets its outcome and its own description") {
+  TwoPending t;
+  const std::map<uint64_t, json> trace = [&] {
+    std::map<uint64_t, json> m;
+    for (const auto& e : TraceJson(t.d.fs)["entries"]) m[e["seq"].get<uint64_t>()] = e;
+    return m;
+  }();
+  CrashStateInfo torn;  // the write torn at 0 bytes: the tree of "create only"
+  torn.id = "torn:" + std::to_string(t.write) + ":0";
+  torn.generator = "torn";
+  torn.kept = {t.create, t.write};
+  torn.torn = t.write;
+  CrashStateInfo prefix;
+  prefix.id = "prefix:" + std::to_string(t.create);
+  prefix.generator = "prefix";
+  prefix.kept = {t.create};
+  prefix.dropped = {t.write};
+
+  harness::CrashStateResult first;
+  first.state = torn.id;
+  first.check.lost_writes = 1;
+  first.seconds = 2.5;
+  first.exploration = harness::DescribeState(torn, trace);
+  first.exploration["diagnosis"] = {{"found", false}};
+  REQUIRE(first.exploration.contains("torn"));
+
+  harness::CrashStateResult same = first;
+  harness::SameTreeResult(prefix, torn, trace, &same);
+  CHECK(same.state == prefix.id);
+  CHECK(same.seconds == 0);
+  CHECK(same.check.lost_writes == 1);  // the outcome is the first state's
+  CHECK(same.exploration["diagnosis"] == first.exploration["diagnosis"]);
+  CHECK(same.exploration["same_tree_as"] == torn.id);
+  CHECK(same.exploration["id"] == prefix.id);
+  CHECK(same.exploration["generator"] == "prefix");
+  CHECK(same.exploration["dropped_ops"] == 1);
+  CHECK_FALSE(same.exploration.contains("torn"));  // prefix tore nothing
+
+  harness::CrashStateResult back = same;
+  harness::SameTreeResult(torn, prefix, trace, &back);
+  CHECK(back.exploration["torn"] == first.exploration["torn"]);
+  CHECK(back.exploration["dropped_ops"] == 0);
+}
 
 TEST_CASE("generators list the states the crash model promises, each tree once") {
   TwoPending t;
