@@ -156,11 +156,9 @@ struct TwoPending {
 
 TEST_CASE("a state with an earlier state's tree gets its outcome and its own description") {
   TwoPending t;
-  const std::map<uint64_t, json> trace = [&] {
-    std::map<uint64_t, json> m;
-    for (const auto& e : TraceJson(t.d.fs)["entries"]) m[e["seq"].get<uint64_t>()] = e;
-    return m;
-  }();
+  const json entries = TraceJson(t.d.fs)["entries"];
+  std::map<uint64_t, json> trace;
+  for (const auto& e : entries) trace[e["seq"].get<uint64_t>()] = e;
   CrashStateInfo torn;  // the write torn at 0 bytes: the tree of "create only"
   torn.id = "torn:" + std::to_string(t.write) + ":0";
   torn.generator = "torn";
