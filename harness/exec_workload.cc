@@ -544,14 +544,8 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
   });
   if (Interrupted()) return failed("interrupted");
   if (summary != nullptr)
-    *summary = {{"recovery", "exec"},
-                {"crash_points", 1},
-                {"states", jobs.size()},
-                {"distinct_states", firsts.size()},
-                {"record_s", recorded - t0},
-                {"generate_s", generated - recorded},
-                {"check_s", checked - generated},
-                {"diagnose_s", Now() - checked}};
+    *summary = ExplorationSummary("exec", 1, jobs.size(), firsts.size(),
+                                  {t0, recorded, generated, checked, Now()});
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].same_as < 0) continue;
     // Same tree as an earlier state: same outcome.

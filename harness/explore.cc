@@ -93,6 +93,18 @@ json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, jso
   return out;
 }
 
+json ExplorationSummary(const std::string& recovery, size_t crash_points, size_t states,
+                        size_t distinct_states, const ExplorationTimes& t) {
+  return {{"recovery", recovery},
+          {"crash_points", crash_points},
+          {"states", states},
+          {"distinct_states", distinct_states},
+          {"record_s", t.recorded - t.started},
+          {"generate_s", t.generated - t.recorded},
+          {"check_s", t.checked - t.generated},
+          {"diagnose_s", t.diagnosed - t.checked}};
+}
+
 json DescribeState(const model::CrashStateInfo& info, const std::map<uint64_t, json>& trace) {
   json ex = {{"id", info.id},
              {"generator", info.generator},
@@ -415,14 +427,9 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     finish(violating[k]);
   });
   if (summary != nullptr)
-    *summary = {{"recovery", RecoversInMemory(o) ? "in-memory" : "child"},
-                {"crash_points", run->points.size()},
-                {"states", jobs.size()},
-                {"distinct_states", firsts.size()},
-                {"record_s", recorded - t0},
-                {"generate_s", generated - recorded},
-                {"check_s", checked - generated},
-                {"diagnose_s", Now() - checked}};
+    *summary =
+        ExplorationSummary(RecoversInMemory(o) ? "in-memory" : "child", run->points.size(),
+                           jobs.size(), firsts.size(), {t0, recorded, generated, checked, Now()});
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].same_as < 0) continue;
     // Same tree as an earlier state of this point: same outcome.

@@ -122,6 +122,14 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
 // square of the pending ops.
 nlohmann::json DescribeOps(const std::vector<uint64_t>& seqs,
                            const std::map<uint64_t, nlohmann::json>& trace, size_t limit = 0);
+// A scenario's `exploration` summary (reports/report-schema.md) from the
+// times (Now()) its phases ended.
+struct ExplorationTimes {
+  double started = 0, recorded = 0, generated = 0, checked = 0, diagnosed = 0;
+};
+nlohmann::json ExplorationSummary(const std::string& recovery, size_t crash_points, size_t states,
+                                  size_t distinct_states, const ExplorationTimes& t);
+
 // The limit explored states use in reports (their counts are given whole).
 inline constexpr size_t kDescribedOps = 24;
 
