@@ -473,11 +473,10 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
   const int total = static_cast<int>(firsts.size());
   std::vector<CrashStateResult> results(jobs.size());
-  std::vector<double> started(jobs.size(), 0);
   std::atomic<int> done{0};
+  // A state is done once checked and, if it violates, diagnosed; its
+  // seconds are those of its own check and diagnosis.
   auto finish = [&](int i) {
-    CrashStateResult& r = results[i];
-    r.seconds = Now() - started[i];
     if (o.explore_progress) o.explore_progress("end", jobs[i].info.id, ++done, total);
   };
   auto violates = [&](int i) {
@@ -489,13 +488,14 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     if (Interrupted()) return;
     const Job& j = jobs[i];
     CrashStateResult& r = results[i];
-    started[i] = Now();
+    const double t = Now();
     r.point = "end";
     r.state = j.info.id;
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     r.error = check_state(j.info.id, &r);
     if (r.error.empty()) memo.Put(j.info.tree_hash, invariants(r));
     r.exploration = DescribeState(j.info, by_seq);
+    r.seconds = Now() - t;
     if (!violates(i)) finish(i);
   });
   const double checked = Now();
@@ -507,6 +507,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     if (Interrupted()) return;
     const Job& j = jobs[i];
     CrashStateResult& r = results[i];
+    const double t = Now();
     // Which sync would have saved it (diagnosis.h), re-checked the same way.
     DiagnosisInput di;
     di.trace = &*trace;
@@ -540,6 +541,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     } else {
       ExecFindings(gaps, fsync_failed, &r);
     }
+    r.seconds += Now() - t;
     finish(i);
   });
   if (Interrupted()) return failed("interrupted");

@@ -333,13 +333,13 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   // by then each point's memo knows every listed state, so a diagnosis
   // re-checks only candidate states no one has checked (the difference is
   // large where a check is a process, --recovery child).
-  std::vector<double> started(jobs.size(), 0);
   std::vector<int> firsts;
   for (size_t i = 0; i < jobs.size(); ++i)
     if (jobs[i].same_as < 0) firsts.push_back(static_cast<int>(i));
   std::atomic<int> done{0};
+  // A state is done once checked and, if it violates, diagnosed; its
+  // seconds are those of its own check and diagnosis.
   auto finish = [&](int i) {
-    results[i].seconds = Now() - started[i];
     if (o.explore_progress)
       o.explore_progress(results[i].point, jobs[i].info.id, ++done,
                          static_cast<int>(firsts.size()));
@@ -352,7 +352,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     const SavedPoint& sp = run->points[j.point];
     const model::Filesystem& mfs = *loaded[j.point].fs;
     CrashStateResult& r = results[i];
-    started[i] = Now();
+    const double t = Now();
     r.point = sp.name;
     r.items_done = sp.items_done;
     r.state = j.info.id;
@@ -373,12 +373,14 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       r.gaps.push_back(DescribeGap(g));
     r.exploration = DescribeState(j.info, trace);
     r.exploration["timing"] = timing;
+    r.seconds = Now() - t;
   };
   auto diagnose = [&](int i) {
     const Job& j = jobs[i];
     const SavedPoint& sp = run->points[j.point];
     const model::Filesystem& mfs = *loaded[j.point].fs;
     CrashStateResult& r = results[i];
+    const double t = Now();
     FindingContext fc;
     fc.scenario = &s;
     fc.kind = s.crash_kind;
@@ -410,6 +412,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     FindingsFromDiagnosis(s, dg, &r.findings);
     r.exploration["diagnosis"] = dg.ToJson();
     r.exploration["reproduce"] = ReplayCommand(s, sp.name, j.info.id);
+    r.seconds += Now() - t;
   };
   const int threads = std::max(1, o.jobs);
   ParallelFor(static_cast<int>(firsts.size()), threads, [&](int k) {
