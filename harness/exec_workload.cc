@@ -459,11 +459,6 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
   };
 
   RecheckMemo memo(mfs);
-  auto invariants = [](const CrashStateResult& r) {
-    std::vector<std::string> v;
-    for (const auto& x : r.check.violations) v.push_back(x.invariant);
-    return v;
-  };
 
   // Every distinct state checked first, then the violating ones diagnosed:
   // by then the memo knows every listed state, so a diagnosis re-runs the
@@ -493,7 +488,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     r.state = j.info.id;
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     r.error = check_state(j.info.id, &r);
-    if (r.error.empty()) memo.Put(j.info.tree_hash, invariants(r));
+    if (r.error.empty()) memo.Put(j.info.tree_hash, r.check.Violated());
     r.exploration = DescribeState(j.info, by_seq);
     r.seconds = Now() - t;
     if (!violates(i)) finish(i);
@@ -515,14 +510,14 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     di.dropped = j.info.dropped;
     di.torn = j.info.torn;
     di.model = s.model;
-    for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
+    di.violated = r.check.Violated();
     di.lost_writes = r.check.lost_writes;
     int known = 0;
     di.recheck = memo.Wrap(
         [&](const std::string& id) -> std::optional<std::vector<std::string>> {
           CrashStateResult again;
           if (!check_state(id, &again).empty()) return std::nullopt;
-          return invariants(again);
+          return again.check.Violated();
         },
         &known);
     Diagnosis dg = Diagnose(di);

@@ -319,11 +319,6 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
 
   std::vector<std::unique_ptr<RecheckMemo>> memos;  // one a point
   for (const LoadedPoint& lp : loaded) memos.push_back(std::make_unique<RecheckMemo>(*lp.fs));
-  auto invariants = [](const CheckOutcome& check) {
-    std::vector<std::string> v;
-    for (const auto& x : check.violations) v.push_back(x.invariant);
-    return v;
-  };
 
   const double generated = Now();
   std::vector<CrashStateResult> results(jobs.size());
@@ -361,7 +356,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
         CheckState(s, o, mfs, j.info.id, *oracles[j.point], kind, dir, applied[j.point].get());
     std::error_code ec;
     fs::remove_all(dir, ec);
-    if (c.error.empty()) memos[j.point]->Put(j.info.tree_hash, invariants(c.check));
+    if (c.error.empty()) memos[j.point]->Put(j.info.tree_hash, c.check.Violated());
     r.error = c.error;
     r.recovered = c.recovered;
     r.recovery_error = c.recovery_error;
@@ -393,7 +388,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     di.kept = j.info.kept;
     di.dropped = j.info.dropped;
     di.torn = j.info.torn;
-    for (const auto& v : r.check.violations) di.violated.push_back(v.invariant);
+    di.violated = r.check.Violated();
     di.lost_writes = r.check.lost_writes;
     int known = 0;
     di.recheck = memos[j.point]->Wrap(
@@ -404,7 +399,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
           std::error_code e2;
           fs::remove_all(d, e2);
           if (!rc.error.empty()) return std::nullopt;
-          return invariants(rc.check);
+          return rc.check.Violated();
         },
         &known);
     Diagnosis dg = Diagnose(di);

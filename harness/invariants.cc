@@ -30,6 +30,12 @@ bool Same(const json* a, const json* b) { return a == b || (a && b && *a == *b);
 
 }  // namespace
 
+std::vector<std::string> CheckOutcome::Violated() const {
+  std::vector<std::string> names;
+  for (const Violation& v : violations) names.push_back(v.invariant);
+  return names;
+}
+
 bool IsContractName(const std::string& c) {
   return c == "acked" || c == "synced-prefix" || c == "batch-atomic" || c == "none";
 }

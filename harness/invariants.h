@@ -54,6 +54,8 @@ struct CheckOutcome {
   int lost_writes = 0;                     // of which lost (whatever the contract)
   int promised_lost = 0;                   // of which the contract promised
   std::vector<std::string> lost_examples;  // up to 5 descriptions
+  // The names of the violated invariants, in order.
+  std::vector<std::string> Violated() const;
 };
 
 CheckOutcome CheckInvariants(const CheckInput& in);

@@ -30,12 +30,6 @@ Ack Append(const std::string& k, uint64_t seq) {
   return MakeAck({{"op", "append"}, {"key", k}, {"value", "v"}}, {{"ok", true}, {"seq", seq}});
 }
 
-std::vector<std::string> Names(const CheckOutcome& o) {
-  std::vector<std::string> v;
-  for (const auto& x : o.violations) v.push_back(x.invariant);
-  return v;
-}
-
 CheckOutcome Check(StoreKind kind, std::vector<Ack> acks, const json& dump,
                    const LogicalState* base = nullptr, std::vector<std::string> problems = {}) {
   auto oracle = Oracle::Build(kind, std::move(acks), base);
@@ -59,44 +53,44 @@ json Kv(json data) { return {{"ok", true}, {"kind", "kv"}, {"data", std::move(da
 
 TEST_CASE("no-resurrection reports a deleted key that comes back with its old value") {
   auto out = Check(StoreKind::kKeyValue, {Put("k", "old"), Del("k")}, Kv({{"k", "old"}}));
-  REQUIRE(Names(out) == std::vector<std::string>{"no-resurrection"});
+  REQUIRE(out.Violated() == std::vector<std::string>{"no-resurrection"});
   CHECK(out.violations[0].message.find("came back") != std::string::npos);
 }
 
 TEST_CASE("no-resurrection accepts a key deleted and written again") {
   auto out =
       Check(StoreKind::kKeyValue, {Put("k", "old"), Del("k"), Put("k", "new")}, Kv({{"k", "new"}}));
-  CHECK(Names(out).empty());
+  CHECK(out.Violated().empty());
 }
 
 TEST_CASE("no-resurrection counts a key deleted after a crash step's recovered state") {
   LogicalState base = {{"k", "from-before-the-crash"}};
   auto out = Check(StoreKind::kKeyValue, {Del("k")}, Kv({{"k", "from-before-the-crash"}}), &base);
-  CHECK(Names(out) == std::vector<std::string>{"no-resurrection"});
+  CHECK(out.Violated() == std::vector<std::string>{"no-resurrection"});
 }
 
 TEST_CASE("exact-values names a recovered value that is a truncated copy") {
   auto out = Check(StoreKind::kKeyValue, {Put("b", "xyzxyz")}, Kv({{"b", "xyz"}}));
-  REQUIRE(Names(out) == std::vector<std::string>{"exact-values"});
+  REQUIRE(out.Violated() == std::vector<std::string>{"exact-values"});
   CHECK(out.violations[0].message.find("truncated") != std::string::npos);
 }
 
 TEST_CASE("exact-values names another key's value read back") {
   auto out = Check(StoreKind::kKeyValue, {Put("a", "AAA"), Put("b", "BBB")},
                    Kv({{"a", "AAA"}, {"b", "AAA"}}));
-  REQUIRE(Names(out) == std::vector<std::string>{"exact-values"});
+  REQUIRE(out.Violated() == std::vector<std::string>{"exact-values"});
   CHECK(out.violations[0].message.find("written to key \"a\"") != std::string::npos);
 }
 
 TEST_CASE("exact-values checks what a workload get returned against the acknowledged value") {
   Ack get = MakeAck({{"op", "get"}, {"key", "a"}}, {{"ok", true}, {"found", true}, {"value", "x"}});
   auto out = Check(StoreKind::kKeyValue, {Put("a", "xyz"), get}, Kv({{"a", "xyz"}}));
-  REQUIRE(Names(out) == std::vector<std::string>{"exact-values"});
+  REQUIRE(out.Violated() == std::vector<std::string>{"exact-values"});
   auto fine = Check(StoreKind::kKeyValue,
                     {Put("a", "x"), MakeAck({{"op", "get"}, {"key", "a"}},
                                             {{"ok", true}, {"found", true}, {"value", "x"}})},
                     Kv({{"a", "x"}}));
-  CHECK(Names(fine).empty());
+  CHECK(fine.Violated().empty());
 }
 
 TEST_CASE("replay-complete reports records appended after seq S that replay(after=S) skips") {
@@ -110,7 +104,7 @@ TEST_CASE("replay-complete reports records appended after seq S that replay(afte
   auto out = Check(StoreKind::kLog,
                    {Append("a", 1), Append("b", 2), checkpoint, truncate, Append("c", 1), replay},
                    dump);
-  REQUIRE(Names(out) == std::vector<std::string>{"replay-complete"});
+  REQUIRE(out.Violated() == std::vector<std::string>{"replay-complete"});
   CHECK(out.violations[0].message.find("\"c\"") != std::string::npos);
 }
 
@@ -122,12 +116,12 @@ TEST_CASE("replay-complete accepts a replay that returns every later record") {
                {"records", json::array({{{"seq", 1}, {"type", "PUT"}, {"key", "a"}, {"value", "v"}},
                                         rec})}};
   auto out = Check(StoreKind::kLog, {Append("a", 1), Append("b", 2), replay}, dump);
-  CHECK(Names(out).empty());
+  CHECK(out.Violated().empty());
 }
 
 TEST_CASE("structure reports the problems the engine's verify answered") {
   auto out = Check(StoreKind::kKeyValue, {Put("a", "1")}, Kv({{"a", "1"}}), nullptr,
                    {"page 2 is reachable twice"});
-  REQUIRE(Names(out) == std::vector<std::string>{"structure"});
+  REQUIRE(out.Violated() == std::vector<std::string>{"structure"});
   CHECK(out.violations[0].message.find("page 2 is reachable twice") != std::string::npos);
 }

@@ -26,12 +26,6 @@ Ack Put(const std::string& k, const std::string& v, bool synced = false) {
   return MakeAck({{"op", "put"}, {"key", k}, {"value", v}}, {{"ok", true}}, synced);
 }
 
-std::vector<std::string> Names(const CheckOutcome& o) {
-  std::vector<std::string> v;
-  for (const auto& x : o.violations) v.push_back(x.invariant);
-  return v;
-}
-
 CheckOutcome Check(StoreKind kind, std::vector<Ack> acks, const json& dump,
                    const std::string& contract) {
   auto oracle = Oracle::Build(kind, std::move(acks));
@@ -67,7 +61,7 @@ TEST_CASE(
     "lost acknowledged puts violate acked-durable under an 'acked' contract and are counted") {
   auto out = Check(StoreKind::kKeyValue, {Put("a", "1", true), Put("b", "2"), Put("c", "3")},
                    Kv({{"a", "1"}}), "acked");
-  CHECK(Names(out) == std::vector<std::string>{"acked-durable"});  // still a prefix
+  CHECK(out.Violated() == std::vector<std::string>{"acked-durable"});  // still a prefix
   CHECK(out.lost_writes == 2);
   CHECK(out.promised_lost == 2);
   CHECK(out.violations[0].message.find("2 of 3 acknowledged writes") != std::string::npos);
@@ -82,30 +76,30 @@ TEST_CASE(
   auto synced = Check(StoreKind::kKeyValue, acks, Kv({{"a", "1"}, {"b", "2"}}), "synced-prefix");
   CHECK(synced.violations.empty());
   auto too_much = Check(StoreKind::kKeyValue, acks, Kv({{"a", "1"}}), "synced-prefix");
-  CHECK(Names(too_much) == std::vector<std::string>{"acked-durable"});
+  CHECK(too_much.Violated() == std::vector<std::string>{"acked-durable"});
 }
 
 TEST_CASE("a hole (a later write survived, an earlier one did not) violates prefix") {
   auto out = Check(StoreKind::kKeyValue, {Put("a", "1"), Put("b", "2"), Put("c", "3")},
                    Kv({{"a", "1"}, {"c", "3"}}), "none");
-  CHECK(Names(out) == std::vector<std::string>{"prefix"});
+  CHECK(out.Violated() == std::vector<std::string>{"prefix"});
   CHECK(out.violations[0].message.find("was lost, but the later") != std::string::npos);
 }
 
 TEST_CASE("an older value of an overwritten key is a loss, a value never written is corruption") {
   auto older =
       Check(StoreKind::kKeyValue, {Put("a", "1"), Put("a", "2")}, Kv({{"a", "1"}}), "acked");
-  CHECK(Names(older) == std::vector<std::string>{"acked-durable"});
+  CHECK(older.Violated() == std::vector<std::string>{"acked-durable"});
   auto garbage =
       Check(StoreKind::kKeyValue, {Put("a", "1")}, Kv({{"a", "1\x01"}, {"zz", "?"}}), "none");
-  CHECK(Names(garbage) == std::vector<std::string>{"no-corruption", "no-corruption", "prefix"});
+  CHECK(garbage.Violated() == std::vector<std::string>{"no-corruption", "no-corruption", "prefix"});
 }
 
 TEST_CASE("a deleted key that comes back is a lost acknowledged delete") {
   auto out = Check(StoreKind::kKeyValue,
                    {Put("a", "1"), MakeAck({{"op", "delete"}, {"key", "a"}}, {{"ok", true}})},
                    Kv({{"a", "1"}}), "acked");
-  CHECK(Names(out) == std::vector<std::string>{"acked-durable"});
+  CHECK(out.Violated() == std::vector<std::string>{"acked-durable"});
 }
 
 TEST_CASE("wal records are matched by seq, batches must survive whole, truncate removes records") {
@@ -126,7 +120,7 @@ TEST_CASE("wal records are matched by seq, batches must survive whole, truncate 
   CHECK(whole.violations.empty());
   auto torn = Check(StoreKind::kLog, acks,
                     log({rec(1, "PUT", "k1", "v1"), rec(2, "PUT", "a", "1")}), "none");
-  CHECK(Names(torn) == std::vector<std::string>{"atomic-batches"});
+  CHECK(torn.Violated() == std::vector<std::string>{"atomic-batches"});
 
   acks.push_back(MakeAck({{"op", "checkpoint"}}, {{"ok", true}, {"seq", 5}}));
   acks.push_back(MakeAck({{"op", "truncate"}, {"up_to", 2}}, {{"ok", true}}));
@@ -162,7 +156,7 @@ TEST_CASE("events are matched by id and their content") {
   CHECK(lost.violations.empty());
   CHECK(lost.lost_writes == 1);
   auto changed = Check(StoreKind::kEvents, acks, dump({ev(1, "T", {{"n", 2}})}), "none");
-  CHECK(Names(changed) == std::vector<std::string>{"no-corruption", "prefix"});
+  CHECK(changed.Violated() == std::vector<std::string>{"no-corruption", "prefix"});
 }
 
 TEST_CASE("a store that does not recover fails recovers and loses everything") {
@@ -174,7 +168,7 @@ TEST_CASE("a store that does not recover fails recovers and loses everything") {
   in.recovery_error = "recovery did not finish within 5 s";
   in.check = kAll;
   auto out = CheckInvariants(in);
-  CHECK(Names(out) == std::vector<std::string>{"recovers"});
+  CHECK(out.Violated() == std::vector<std::string>{"recovers"});
   CHECK(out.lost_writes == 1);
 }
 

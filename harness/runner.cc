@@ -626,7 +626,7 @@ void Judge(ScenarioResult* r) {
       r->error = st.point + " / " + st.state + ": " + st.error;
       return;
     }
-    for (const auto& x : st.check.violations) v.push_back(x.invariant);
+    for (const std::string& name : st.check.Violated()) v.push_back(name);
     f.insert(f.end(), st.findings.begin(), st.findings.end());
   }
   r->violations = SortedUnique(v);
