@@ -82,6 +82,9 @@ TEST_CASE("an explored exec scenario runs its check once per distinct crash stat
   json s = ExecScenario("python3 " + records + " write 12 --sync file",
                         "echo x >> " + runs + "; python3 " + records + " check");
   s["crash"]["states"] = {"prefix"};
+  // A Python start per check, two at a time beside the other tests: room
+  // for a loaded machine (the helper's 2 s is for checks that hang).
+  s["crash"]["recovery_timeout_s"] = 60;
   s["expect"]["violations"] = {"acked-durable"};
   const std::string file = w.Write("records.json", s);
   Output o = w.Run("run " + file + " --jobs 2 --out " + w.path + "/out --no-color");
