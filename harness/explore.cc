@@ -284,7 +284,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   std::vector<LoadedPoint> loaded;
   std::vector<std::unique_ptr<Oracle>> oracles;
   std::vector<std::unique_ptr<Oracle>> applied;  // with the op in flight (SavedPoint::in_flight)
-  std::vector<json> unsynced;
+  std::vector<std::vector<Gap>> gaps;            // a point's unsynced entries in the store
   std::vector<Job> jobs;
   for (size_t p = 0; p < run->points.size(); ++p) {
     const SavedPoint& sp = run->points[p];
@@ -302,7 +302,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       auto alt = Oracle::Build(FindEngine(s.engine)->kind, std::move(with));
       if (alt.ok()) applied.back() = std::make_unique<Oracle>(std::move(*alt));
     }
-    unsynced.push_back(UnsyncedJson(lp->fs->ListUnsynced()));
+    gaps.push_back(GapsInStore(UnsyncedJson(lp->fs->ListUnsynced()), std::string("/") + kStoreRel));
     std::map<uint64_t, int> by_hash;
     for (const auto& g : s.states) {
       auto states = lp->fs->CrashStates(g, o.seed, kStateLimit);
@@ -323,7 +323,14 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   const double generated = Now();
   std::vector<CrashStateResult> results(jobs.size());
   std::atomic<int> dir_counter{0};
-  auto fresh_dir = [&] { return work + "/state-" + std::to_string(dir_counter++); };
+  // Crash state `id` of point `p` checked in a directory of its own, removed after.
+  auto check_at = [&](size_t p, const std::string& id) {
+    const std::string dir = work + "/state-" + std::to_string(dir_counter++);
+    StateCheck c = CheckState(s, o, *loaded[p].fs, id, *oracles[p], kind, dir, applied[p].get());
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return c;
+  };
   // Every distinct state checked first, then the violating ones diagnosed:
   // by then each point's memo knows every listed state, so a diagnosis
   // re-checks only candidate states no one has checked (the difference is
@@ -345,17 +352,12 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   auto evaluate = [&](int i) {
     const Job& j = jobs[i];
     const SavedPoint& sp = run->points[j.point];
-    const model::Filesystem& mfs = *loaded[j.point].fs;
     CrashStateResult& r = results[i];
     const double t = Now();
     r.point = sp.name;
     r.items_done = sp.items_done;
     r.state = j.info.id;
-    const std::string dir = fresh_dir();
-    StateCheck c =
-        CheckState(s, o, mfs, j.info.id, *oracles[j.point], kind, dir, applied[j.point].get());
-    std::error_code ec;
-    fs::remove_all(dir, ec);
+    const StateCheck c = check_at(j.point, j.info.id);
     if (c.error.empty()) memos[j.point]->Put(j.info.tree_hash, c.check.Violated());
     r.error = c.error;
     r.recovered = c.recovered;
@@ -364,8 +366,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     const json timing = {{"materialize_s", c.materialize_s},
                          {"recover_s", c.recover_s},
                          {"check_s", c.check_s}};
-    for (const auto& g : GapsInStore(unsynced[j.point], std::string("/") + kStoreRel))
-      r.gaps.push_back(DescribeGap(g));
+    for (const auto& g : gaps[j.point]) r.gaps.push_back(DescribeGap(g));
     r.exploration = DescribeState(j.info, trace);
     r.exploration["timing"] = timing;
     r.seconds = Now() - t;
@@ -373,14 +374,13 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   auto diagnose = [&](int i) {
     const Job& j = jobs[i];
     const SavedPoint& sp = run->points[j.point];
-    const model::Filesystem& mfs = *loaded[j.point].fs;
     CrashStateResult& r = results[i];
     const double t = Now();
     FindingContext fc;
     fc.scenario = &s;
     fc.kind = s.crash_kind;
     fc.lost_writes = r.check.lost_writes;
-    fc.gaps = GapsInStore(unsynced[j.point], std::string("/") + kStoreRel);
+    fc.gaps = gaps[j.point];
     r.findings = DiagnoseFindings(fc);
     DiagnosisInput di;
     di.trace = &run->trace;
@@ -393,11 +393,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     int known = 0;
     di.recheck = memos[j.point]->Wrap(
         [&](const std::string& id) -> std::optional<std::vector<std::string>> {
-          const std::string d = fresh_dir();
-          StateCheck rc =
-              CheckState(s, o, mfs, id, *oracles[j.point], kind, d, applied[j.point].get());
-          std::error_code e2;
-          fs::remove_all(d, e2);
+          const StateCheck rc = check_at(j.point, id);
           if (!rc.error.empty()) return std::nullopt;
           return rc.check.Violated();
         },
