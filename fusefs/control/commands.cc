@@ -38,9 +38,13 @@ std::string MountTypeAt(const std::string& path) {
 
 bool WaitUntilUnmounted(const std::string& mnt, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
+  // A daemon told to stop unmounts within a few milliseconds: look often at
+  // first (a harness run unmounts once per scenario), then less.
+  auto every = std::chrono::milliseconds(1);
   while (!MountTypeAt(mnt).empty()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(every);
+    every = std::min(every * 2, std::chrono::milliseconds(20));
   }
   return true;
 }

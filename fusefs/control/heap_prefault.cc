@@ -11,6 +11,12 @@
 #include "fusefs/control/signal_free_thread.h"
 
 namespace blackout::control {
+namespace {
+
+// The populating holds the memory map's lock for this much at a time.
+constexpr uintptr_t kStepBytes = uintptr_t{8} << 20;
+
+}  // namespace
 
 HeapPrefaulter::~HeapPrefaulter() { Stop(); }
 
@@ -30,9 +36,11 @@ void HeapPrefaulter::Stop() {
 }
 
 void HeapPrefaulter::Run() {
-  // [.., populated_to) of the heap is faulted in: what lies below the break
-  // now is in use already.
+  // [.., populated_to) of the heap is faulted in, or left to fault as it is
+  // used: what lies below the break now is in use already, and so is the
+  // first pad (below).
   auto populated_to = reinterpret_cast<uintptr_t>(sbrk(0));
+  bool first_growth = true;
   auto idle = std::chrono::milliseconds(2);
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, idle, [this] { return stop_; })) {
@@ -43,13 +51,28 @@ void HeapPrefaulter::Run() {
       continue;
     }
     idle = std::chrono::milliseconds(2);
-    lock.unlock();
-    const int rc =
-        madvise(reinterpret_cast<void*>(populated_to), brk - populated_to, MADV_POPULATE_WRITE);
-    const int err = errno;
-    lock.lock();
-    if (rc != 0 && err == EINVAL) return;  // a kernel before 5.14
-    populated_to = brk;
+    if (first_growth) {
+      // The first growth after the mount brings the first pad: most mounts
+      // (a scenario's, a test's) never hold more, and populating all of it
+      // cost each of them 64 MiB of memory and the CPU to clear it. It
+      // faults in as it is used; the prefaulting starts with the next
+      // growth, once writes come in bulk.
+      first_growth = false;
+      populated_to = brk;
+      continue;
+    }
+    // In steps, so that the memory map's lock, which the populating holds,
+    // is free in between for a thread start or an mmap(2).
+    while (populated_to < brk && !stop_) {
+      const uintptr_t end = std::min(brk, populated_to + kStepBytes);
+      lock.unlock();
+      const int rc =
+          madvise(reinterpret_cast<void*>(populated_to), end - populated_to, MADV_POPULATE_WRITE);
+      const int err = errno;
+      lock.lock();
+      if (rc != 0 && err == EINVAL) return;  // a kernel before 5.14
+      populated_to = end;
+    }
   }
 }
 

@@ -11,7 +11,10 @@
 // program break 64 MiB (M_TOP_PAD) past what it needs; this thread notices
 // the break move and asks the kernel to populate the new range with
 // madvise(MADV_POPULATE_WRITE), which allocates the missing pages without
-// touching their contents, so it never races malloc for a byte.
+// touching their contents, so it never races malloc for a byte. It leaves
+// the first growth after the mount alone (most mounts never need more than
+// that pad) and populates 8 MiB at a time, so that a thread start or an
+// mmap(2) elsewhere in the daemon waits for one step at most.
 //
 // Linux 5.14 or later; on an older kernel the first call fails and the
 // thread ends (writes then fault as before). Costs at most the pad, 64 MiB,
