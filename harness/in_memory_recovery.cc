@@ -10,6 +10,7 @@
 #include "engines/common/mem_env.h"
 #include "engines/common/utf8.h"
 #include "engines/driver/driver.h"
+#include "harness/util.h"
 
 namespace blackout::harness {
 namespace {
@@ -84,13 +85,14 @@ void Run(Work& w) {
     if (!session.ok()) {
       const int code = session.status().IsInvalidArgument() ? 2 : 1;
       r.error = "the store does not open after the crash (exit " + std::to_string(code) +
-                "): " + Text(session.status().ToString());
+                "): " + RelativeTo(kMemRoot, Text(session.status().ToString()));
     } else {
       r.dump = (*session)->Dump();
       ReplaceInvalidUtf8(r.dump);
       if (!r.dump.is_object() || r.dump.value("ok", false) != true) {
         r.error = "the store does not open after the crash (exit 1): " +
-                  (r.dump.is_object() ? r.dump.value("error", r.dump.dump()) : r.dump.dump());
+                  RelativeTo(kMemRoot, r.dump.is_object() ? r.dump.value("error", r.dump.dump())
+                                                          : r.dump.dump());
       } else {
         r.recovered = true;
       }
@@ -99,10 +101,12 @@ void Run(Work& w) {
         json reply = engines::HandleRequestLine(**session, R"({"op":"verify"})", &close_requested);
         ReplaceInvalidUtf8(reply);
         if (reply.value("ok", false) != true) {
-          problems.push_back("verify failed: " + reply.value("error", reply.dump()));
+          problems.push_back(
+              RelativeTo(kMemRoot, "verify failed: " + reply.value("error", reply.dump())));
         } else {
           for (const auto& p : reply.value("problems", json::array()))
-            problems.push_back(p.is_string() ? p.get<std::string>() : p.dump());
+            problems.push_back(
+                RelativeTo(kMemRoot, p.is_string() ? p.get<std::string>() : p.dump()));
         }
       }
     }
@@ -110,7 +114,7 @@ void Run(Work& w) {
     // The child would die of the uncaught exception with no answer.
     r = Recovery{};
     r.error = std::string("the store does not open after the crash: the recovery threw: ") +
-              Text(e.what());
+              RelativeTo(kMemRoot, Text(e.what()));
   }
   std::lock_guard lock(w.mu);
   w.result = std::move(r);

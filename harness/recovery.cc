@@ -1,5 +1,6 @@
 #include "harness/recovery.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -52,8 +53,10 @@ Recovery RecoverStore(const std::string& blackout_bin, const Scenario& s, const 
     r.dump = json();
   }
   if (*code != 0 || !r.dump.is_object() || r.dump.value("ok", false) != true) {
-    r.error = "the store does not open after the crash (exit " + std::to_string(*code) + "): " +
-              (r.dump.is_object() ? r.dump.value("error", r.dump.dump()) : *out + Tail(log));
+    r.error =
+        "the store does not open after the crash (exit " + std::to_string(*code) + "): " +
+        RelativeTo(std::filesystem::path(store).parent_path().string(),
+                   r.dump.is_object() ? r.dump.value("error", r.dump.dump()) : *out + Tail(log));
     return r;
   }
   r.recovered = true;
@@ -76,14 +79,15 @@ Expected<std::vector<std::string>> VerifyStore(const std::string& blackout_bin, 
   } catch (const json::exception&) {
     return Error{"verify answered something that is not JSON: " + *line};
   }
+  const std::string root = std::filesystem::path(store).parent_path().string();
   std::vector<std::string> problems;
   if (reply.value("ok", false) != true) {
     // An engine that opened for --dump but cannot verify has a problem too.
-    problems.push_back("verify failed: " + reply.value("error", reply.dump()));
+    problems.push_back(RelativeTo(root, "verify failed: " + reply.value("error", reply.dump())));
     return problems;
   }
   for (const auto& p : reply.value("problems", json::array()))
-    problems.push_back(p.is_string() ? p.get<std::string>() : p.dump());
+    problems.push_back(RelativeTo(root, p.is_string() ? p.get<std::string>() : p.dump()));
   return problems;
 }
 

@@ -46,6 +46,19 @@ inline std::string Tail(const std::string& file, size_t max = 600) {
   return "..." + s.substr(start);
 }
 
+// `text` with every "ROOT/" written as a path relative to `root`: a
+// recovery's messages name files of the crash state it opened, under a
+// temporary directory (or the in-memory root) that means nothing once the run
+// ended and differs from one run to the next; relative, they read the same in
+// every run and with either recovery.
+inline std::string RelativeTo(const std::string& root, std::string text) {
+  const std::string prefix = root + "/";
+  for (size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at)) {
+    text.erase(at, prefix.size());
+  }
+  return text;
+}
+
 // Runs fn(i) for i in [0, n) on up to `jobs` threads, this one included.
 inline void ParallelFor(int n, int jobs, const std::function<void(int)>& fn) {
   std::atomic<int> next{0};

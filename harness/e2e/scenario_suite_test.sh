@@ -17,5 +17,15 @@ if [ $rc -ne 0 ]; then
   echo "scenario suite exit $rc; report: $out/report.md"
   echo "reproduce: $bin run $src/scenarios --out $out"
   sed -n '1,40p' "$out/report.md" 2>/dev/null
+  exit $rc
 fi
-exit $rc
+# A report reads the same in every run: the recoveries' messages name the
+# crash state's files relative to it, not under a temporary directory.
+for f in report.json report.md junit.xml report.html; do
+  if grep -q "blackout-run-\|/blackout-state/" "$out/$f"; then
+    echo "$out/$f names a temporary directory of the run:"
+    grep -o ".\{60\}\(blackout-run-\|/blackout-state/\).\{40\}" "$out/$f" | head -3
+    exit 1
+  fi
+done
+exit 0
