@@ -17,12 +17,18 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 
 // Per key: the history of atoms that touched it, as (unit, value) in order;
 // a null value is a removal. The values point into the oracle's units (a
-// check copies no value: explored states are checked by the thousand).
+// check copies no value: explored states are checked by the thousand), and
+// each is compared with the recovered value once.
 struct KeyHistory {
   std::vector<std::pair<int, const json*>> writes;
+  const json* recovered = nullptr;  // the recovered value; null: the key is absent
+  std::vector<char> same;           // same[p]: writes[p] left the recovered value
   // Position (1-based in `writes`; 0 = before any write) of the latest write
   // whose value equals what was recovered; -1 if none matches.
   int survived_upto = -1;
+  // For the prefix check: whether the key's value after the units applied so
+  // far is the recovered one.
+  bool prefix_matches = false;
 };
 
 // Whether two values, each null for "absent", are the same.
@@ -56,9 +62,22 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   }
 
   std::map<std::string, KeyHistory> keys;
-  for (size_t u = 0; u < units.size(); ++u)
-    for (const auto& a : units[u].atoms)
-      keys[a.key].writes.push_back({static_cast<int>(u), a.value ? &*a.value : nullptr});
+  // atoms[u][i]: the history of unit u's i-th atom's key, and the atom's
+  // place in it.
+  std::vector<std::vector<std::pair<KeyHistory*, size_t>>> atoms(units.size());
+  for (size_t u = 0; u < units.size(); ++u) {
+    for (const auto& a : units[u].atoms) {
+      KeyHistory& h = keys[a.key];
+      atoms[u].push_back({&h, h.writes.size()});
+      h.writes.push_back({static_cast<int>(u), a.value ? &*a.value : nullptr});
+    }
+  }
+  for (auto& [key, h] : keys) {
+    auto obs = in.observed.find(key);
+    h.recovered = obs == in.observed.end() ? nullptr : &obs->second;
+    h.same.reserve(h.writes.size());
+    for (const auto& w : h.writes) h.same.push_back(Same(w.second, h.recovered));
+  }
 
   // no-corruption: a recovered key or value that no op wrote.
   for (const auto& [key, value] : in.observed) {
@@ -68,25 +87,22 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
                                    ", which no acknowledged op wrote");
       continue;
     }
-    bool written = false;
-    for (const auto& w : it->second.writes) written |= w.second && *w.second == value;
-    if (!written)
+    const std::vector<char>& same = it->second.same;
+    if (std::find(same.begin(), same.end(), 1) == same.end())
       violate("no-corruption", "recovered key " + json(key).dump() + " = " + value.dump() +
                                    ", a value never written to it");
   }
 
   // Which writes survived, per key.
   std::set<int> lost_units;
-  std::set<std::pair<int, std::string>> lost_atoms;  // (unit, key)
+  std::set<std::pair<int, const KeyHistory*>> lost_atoms;  // (unit, its key's history)
   for (auto& [key, h] : keys) {
-    auto obs = in.observed.find(key);
-    const json* recovered = obs == in.observed.end() ? nullptr : &obs->second;
-    if (!recovered) h.survived_upto = 0;
+    if (!h.recovered) h.survived_upto = 0;
     for (size_t p = 0; p < h.writes.size(); ++p)
-      if (Same(h.writes[p].second, recovered)) h.survived_upto = static_cast<int>(p) + 1;
+      if (h.same[p]) h.survived_upto = static_cast<int>(p) + 1;
     for (size_t p = std::max(h.survived_upto, 0); p < h.writes.size(); ++p) {
       lost_units.insert(h.writes[p].first);
-      lost_atoms.insert({h.writes[p].first, key});
+      lost_atoms.insert({h.writes[p].first, &h});
     }
   }
   out.lost_writes = static_cast<int>(lost_units.size());
@@ -114,24 +130,18 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   // Count keys whose recovered value differs from the oracle, applying one
   // unit at a time; a prefix matches when the count reaches zero.
   {
-    std::map<std::string, const json*> current;  // oracle state, touched keys only (null: absent)
-    auto matches = [&](const std::string& key) {
-      auto obs = in.observed.find(key);
-      return Same(current[key], obs == in.observed.end() ? nullptr : &obs->second);
-    };
     int mismatched = 0;
-    for (const auto& [key, h] : keys) {
-      current[key] = nullptr;
-      if (!matches(key)) ++mismatched;
+    for (auto& [key, h] : keys) {
+      h.prefix_matches = h.recovered == nullptr;  // before the first unit, no key has a value
+      if (!h.prefix_matches) ++mismatched;
     }
     bool found = mismatched == 0;
     for (size_t u = 0; u < units.size() && !found; ++u) {
       // Atom by atom: a batch cut short is atomic-batches' business, not a hole.
-      for (const auto& a : units[u].atoms) {
-        const bool before = matches(a.key);
-        current[a.key] = a.value ? &*a.value : nullptr;
-        const bool after = matches(a.key);
-        mismatched += static_cast<int>(before) - static_cast<int>(after);
+      for (const auto& [h, p] : atoms[u]) {
+        const bool after = h->same[p] != 0;
+        mismatched += static_cast<int>(h->prefix_matches) - static_cast<int>(after);
+        h->prefix_matches = after;
         found = found || mismatched == 0;
       }
     }
@@ -158,7 +168,7 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
     // An atom survived if its write or a later write to its key did (a wal
     // truncate may have removed the batch's records since, legitimately).
     size_t present = 0;
-    for (const auto& a : units[u].atoms) present += !lost_atoms.count({static_cast<int>(u), a.key});
+    for (const auto& [h, p] : atoms[u]) present += !lost_atoms.count({static_cast<int>(u), h});
     if (present != 0 && present != units[u].atoms.size())
       violate("atomic-batches", std::to_string(present) + " of the " +
                                     std::to_string(units[u].atoms.size()) + " records of " +

@@ -459,6 +459,11 @@ Result<std::vector<WalRecord>> WriteAheadLog::Iterate() {
 Result<std::vector<WalRecord>> WriteAheadLog::Replay(int64_t after_seq) {
   if (!broken_.ok()) return broken_;
   BLACKOUT_ASSIGN_OR_RETURN(std::vector<WalRecord> all, ReadAll());
+  return Replayed(std::move(all), after_seq);
+}
+
+std::vector<WalRecord> WriteAheadLog::Replayed(std::vector<WalRecord> all,
+                                               int64_t after_seq) const {
   std::vector<WalRecord> out;
   auto wanted = [after_seq](const WalRecord& r) {
     return static_cast<int64_t>(r.seq) > after_seq && (r.op_type == "PUT" || r.op_type == "DELETE");

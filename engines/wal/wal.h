@@ -109,6 +109,9 @@ class WriteAheadLog {
   [[nodiscard]] Result<std::vector<WalRecord>> Replay(int64_t after_seq = 0);
   // Every readable record of every type (REF's iterate()). Durability: as Replay.
   [[nodiscard]] Result<std::vector<WalRecord>> Iterate();
+  // What Replay(after_seq) answers when the log reads as `all` (Iterate's
+  // answer), without reading it again.
+  std::vector<WalRecord> Replayed(std::vector<WalRecord> all, int64_t after_seq = 0) const;
   // The last seq handed out (0 for an empty log).
   uint64_t current_seq() const { return seq_; }
   // Flush + fsync + close. Durability: everything appended survives power
