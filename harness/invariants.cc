@@ -1,10 +1,9 @@
 #include "harness/invariants.h"
 
-#include "harness/invariants_holes.h"
-
 #include <algorithm>
-#include <map>
 #include <set>
+
+#include "harness/invariants_holes.h"
 
 namespace blackout::harness {
 namespace {
@@ -14,22 +13,6 @@ using nlohmann::json;
 bool Has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
-
-// Per key: the history of atoms that touched it, as (unit, value) in order;
-// a null value is a removal. The values point into the oracle's units (a
-// check copies no value: explored states are checked by the thousand), and
-// each is compared with the recovered value once.
-struct KeyHistory {
-  std::vector<std::pair<int, const json*>> writes;
-  const json* recovered = nullptr;  // the recovered value; null: the key is absent
-  std::vector<char> same;           // same[p]: writes[p] left the recovered value
-  // Position (1-based in `writes`; 0 = before any write) of the latest write
-  // whose value equals what was recovered; -1 if none matches.
-  int survived_upto = -1;
-  // For the prefix check: whether the key's value after the units applied so
-  // far is the recovered one.
-  bool prefix_matches = false;
-};
 
 // Whether two values, each null for "absent", are the same.
 bool Same(const json* a, const json* b) { return a == b || (a && b && *a == *b); }
@@ -61,48 +44,58 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
     return out;
   }
 
-  std::map<std::string, KeyHistory> keys;
-  // atoms[u][i]: the history of unit u's i-th atom's key, and the atom's
-  // place in it.
-  std::vector<std::vector<std::pair<KeyHistory*, size_t>>> atoms(units.size());
-  for (size_t u = 0; u < units.size(); ++u) {
-    for (const auto& a : units[u].atoms) {
-      KeyHistory& h = keys[a.key];
-      atoms[u].push_back({&h, h.writes.size()});
-      h.writes.push_back({static_cast<int>(u), a.value ? &*a.value : nullptr});
+  // The oracle groups the writes by key (the same for every state); per
+  // state, each write's value is compared with the recovered one once. The
+  // values point into the oracle (a check copies no value: explored states
+  // are checked by the thousand).
+  const auto& keys = oracle.keys();
+  auto value_of = [&](size_t w) -> const json* {
+    const auto [u, i] = oracle.written_at(w);
+    const auto& v = units[u].atoms[i].value;
+    return v ? &*v : nullptr;
+  };
+  std::vector<const json*> recovered(keys.size(), nullptr);  // null: the key is absent
+  std::vector<char> same(oracle.write_count());              // the write left the recovered value
+  auto any_same = [&](size_t k) {
+    const auto begin = same.begin() + static_cast<std::ptrdiff_t>(keys[k].first);
+    return std::find(begin, begin + static_cast<std::ptrdiff_t>(keys[k].count), 1) !=
+           begin + static_cast<std::ptrdiff_t>(keys[k].count);
+  };
+
+  // Both lists are in key order: one walk pairs them, and no-corruption
+  // (a recovered key or value that no op wrote) names them in that order.
+  auto obs = in.observed.begin();
+  auto unknown_key = [&](const std::string& key, const json& value) {
+    violate("no-corruption", "recovered key " + json(key).dump() + " = " + value.dump() +
+                                 ", which no acknowledged op wrote");
+  };
+  for (size_t k = 0; k < keys.size(); ++k) {
+    for (; obs != in.observed.end() && obs->first < keys[k].key; ++obs)
+      unknown_key(obs->first, obs->second);
+    const bool found = obs != in.observed.end() && obs->first == keys[k].key;
+    if (found) recovered[k] = &obs->second;
+    for (size_t w = keys[k].first; w < keys[k].first + keys[k].count; ++w)
+      same[w] = Same(value_of(w), recovered[k]);
+    if (found) {
+      if (!any_same(k))
+        violate("no-corruption", "recovered key " + json(obs->first).dump() + " = " +
+                                     obs->second.dump() + ", a value never written to it");
+      ++obs;
     }
   }
-  for (auto& [key, h] : keys) {
-    auto obs = in.observed.find(key);
-    h.recovered = obs == in.observed.end() ? nullptr : &obs->second;
-    h.same.reserve(h.writes.size());
-    for (const auto& w : h.writes) h.same.push_back(Same(w.second, h.recovered));
-  }
+  for (; obs != in.observed.end(); ++obs) unknown_key(obs->first, obs->second);
 
-  // no-corruption: a recovered key or value that no op wrote.
-  for (const auto& [key, value] : in.observed) {
-    auto it = keys.find(key);
-    if (it == keys.end()) {
-      violate("no-corruption", "recovered key " + json(key).dump() + " = " + value.dump() +
-                                   ", which no acknowledged op wrote");
-      continue;
-    }
-    const std::vector<char>& same = it->second.same;
-    if (std::find(same.begin(), same.end(), 1) == same.end())
-      violate("no-corruption", "recovered key " + json(key).dump() + " = " + value.dump() +
-                                   ", a value never written to it");
-  }
-
-  // Which writes survived, per key.
+  // Which writes survived, per key: those up to the latest whose value was
+  // recovered (none, when the key is absent and no removal matches).
+  std::vector<char> write_lost(oracle.write_count());
   std::set<int> lost_units;
-  std::set<std::pair<int, const KeyHistory*>> lost_atoms;  // (unit, its key's history)
-  for (auto& [key, h] : keys) {
-    if (!h.recovered) h.survived_upto = 0;
-    for (size_t p = 0; p < h.writes.size(); ++p)
-      if (h.same[p]) h.survived_upto = static_cast<int>(p) + 1;
-    for (size_t p = std::max(h.survived_upto, 0); p < h.writes.size(); ++p) {
-      lost_units.insert(h.writes[p].first);
-      lost_atoms.insert({h.writes[p].first, &h});
+  for (size_t k = 0; k < keys.size(); ++k) {
+    int survived_upto = recovered[k] ? -1 : 0;  // 1-based; 0: before any write
+    for (size_t p = 0; p < keys[k].count; ++p)
+      if (same[keys[k].first + p]) survived_upto = static_cast<int>(p) + 1;
+    for (size_t p = std::max(survived_upto, 0); p < keys[k].count; ++p) {
+      write_lost[keys[k].first + p] = 1;
+      lost_units.insert(oracle.written_at(keys[k].first + p).first);
     }
   }
   out.lost_writes = static_cast<int>(lost_units.size());
@@ -130,18 +123,21 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   // Count keys whose recovered value differs from the oracle, applying one
   // unit at a time; a prefix matches when the count reaches zero.
   {
+    // Per key: whether its value after the units applied so far (none
+    // before the first) is the recovered one.
+    std::vector<char> matches(keys.size());
     int mismatched = 0;
-    for (auto& [key, h] : keys) {
-      h.prefix_matches = h.recovered == nullptr;  // before the first unit, no key has a value
-      if (!h.prefix_matches) ++mismatched;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      matches[k] = recovered[k] == nullptr;
+      if (!matches[k]) ++mismatched;
     }
     bool found = mismatched == 0;
     for (size_t u = 0; u < units.size() && !found; ++u) {
       // Atom by atom: a batch cut short is atomic-batches' business, not a hole.
-      for (const auto& [h, p] : atoms[u]) {
-        const bool after = h->same[p] != 0;
-        mismatched += static_cast<int>(h->prefix_matches) - static_cast<int>(after);
-        h->prefix_matches = after;
+      for (size_t i = 0; i < units[u].atoms.size(); ++i) {
+        const auto [k, w] = oracle.place(static_cast<int>(u), i);
+        mismatched += static_cast<int>(matches[k]) - static_cast<int>(same[w]);
+        matches[k] = same[w];
         found = found || mismatched == 0;
       }
     }
@@ -167,8 +163,16 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
     if (!units[u].batch || units[u].atoms.size() < 2) continue;
     // An atom survived if its write or a later write to its key did (a wal
     // truncate may have removed the batch's records since, legitimately).
+    // An atom is present when no write of the unit to its key was lost.
+    auto unit_lost_key = [&](size_t k) {
+      for (size_t w = keys[k].first; w < keys[k].first + keys[k].count; ++w)
+        if (write_lost[w] && oracle.written_at(w).first == static_cast<int>(u)) return true;
+      return false;
+    };
     size_t present = 0;
-    for (const auto& [h, p] : atoms[u]) present += !lost_atoms.count({static_cast<int>(u), h});
+    for (size_t i = 0; i < units[u].atoms.size(); ++i) {
+      present += !unit_lost_key(oracle.place(static_cast<int>(u), i).first);
+    }
     if (present != 0 && present != units[u].atoms.size())
       violate("atomic-batches", std::to_string(present) + " of the " +
                                     std::to_string(units[u].atoms.size()) + " records of " +

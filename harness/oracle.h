@@ -71,10 +71,31 @@ class Oracle {
   // One line naming a unit for messages: "put k1=v1 at $.workload[3]".
   std::string Describe(int unit) const;
 
+  // The atoms of the units grouped by key, built once for the checks of
+  // every crash state: keys() in the order of a LogicalState's keys, each
+  // with its writes in unit order; a write is written_at(w) = (unit, atom
+  // index in it), numbered across all keys, keys()[k] holding the writes
+  // [first, first + count). place(u, i): unit u's i-th atom as (key index,
+  // write number).
+  struct KeyWrites {
+    std::string key;
+    size_t first = 0;
+    size_t count = 0;
+  };
+  const std::vector<KeyWrites>& keys() const { return keys_; }
+  std::pair<int, size_t> written_at(size_t w) const { return written_at_[w]; }
+  size_t write_count() const { return written_at_.size(); }
+  std::pair<size_t, size_t> place(int unit, size_t atom) const { return places_[unit][atom]; }
+
  private:
+  void IndexKeys();
+
   StoreKind kind_ = StoreKind::kKeyValue;
   std::vector<Ack> acks_;
   std::vector<Unit> units_;
+  std::vector<KeyWrites> keys_;
+  std::vector<std::pair<int, size_t>> written_at_;
+  std::vector<std::vector<std::pair<size_t, size_t>>> places_;
 };
 
 // Reads a dump object into the same map form; fails on a dump that does not
