@@ -20,28 +20,50 @@ std::string Short(const json& v) {
   return Clip(t, 80);
 }
 
+// The value of the oracle's write number `w` (null: a removal): a pointer
+// into its units, which outlive the check (no copy of any value).
+const json* WrittenValue(const Oracle& oracle, size_t w) {
+  const auto [u, i] = oracle.written_at(w);
+  const auto& v = oracle.units()[u].atoms[i].value;
+  return v ? &*v : nullptr;
+}
+
+// The index of `key` in oracle.keys(), or none when no op wrote it.
+std::optional<size_t> KeyIndex(const Oracle& oracle, const std::string& key) {
+  const auto& keys = oracle.keys();
+  auto it =
+      std::lower_bound(keys.begin(), keys.end(), key,
+                       [](const Oracle::KeyWrites& k, const std::string& s) { return k.key < s; });
+  if (it == keys.end() || it->key != key) return std::nullopt;
+  return static_cast<size_t>(it - keys.begin());
+}
+
 // How a value read back differs from what was written to `key`: "" when it
 // is one of them.
-// Values written, per key (pointers into the oracle's units, which outlive
-// the check: no copy of any value).
-using Written = std::map<std::string, std::vector<const json*>>;
-
-std::string Misread(const Written& written, const std::string& key, const json& value) {
-  auto it = written.find(key);
-  if (it != written.end())
-    for (const json* w : it->second)
-      if (*w == value) return "";
-  if (it != written.end() && value.is_string())
-    for (const json* w : it->second)
-      if (w->is_string() &&
-          w->get_ref<const std::string&>().size() > value.get_ref<const std::string&>().size() &&
-          w->get_ref<const std::string&>().compare(0, value.get_ref<const std::string&>().size(),
-                                                   value.get_ref<const std::string&>()) == 0)
-        return "a truncated copy of the acknowledged " + Short(*w);
-  for (const auto& [other, values] : written)
-    if (other != key)
-      for (const json* w : values)
-        if (*w == value) return "the value written to key " + json(other).dump();
+std::string Misread(const Oracle& oracle, const std::string& key, const json& value) {
+  const auto& keys = oracle.keys();
+  const std::optional<size_t> k = KeyIndex(oracle, key);
+  // The first value written to key i (removals left out) for which
+  // `pick` holds, or null.
+  auto find_value = [&](size_t i, const auto& pick) -> const json* {
+    for (size_t w = keys[i].first; w < keys[i].first + keys[i].count; ++w)
+      if (const json* v = WrittenValue(oracle, w); v && pick(*v)) return v;
+    return nullptr;
+  };
+  auto equal = [&](const json& w) { return w == value; };
+  if (k && find_value(*k, equal)) return "";
+  if (k && value.is_string()) {
+    const std::string& got = value.get_ref<const std::string&>();
+    auto longer_copy = [&](const json& w) {
+      return w.is_string() && w.get_ref<const std::string&>().size() > got.size() &&
+             w.get_ref<const std::string&>().compare(0, got.size(), got) == 0;
+    };
+    if (const json* w = find_value(*k, longer_copy))
+      return "a truncated copy of the acknowledged " + Short(*w);
+  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (keys[i].key != key && find_value(i, equal))
+      return "the value written to key " + json(keys[i].key).dump();
   return "a value never written";
 }
 
@@ -65,20 +87,21 @@ std::optional<LogicalState> ReadView(StoreKind kind, const std::string& op, cons
   return *st;
 }
 
-void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out) {
+void CheckReads(const CheckInput& in, CheckOutcome* out) {
   const Oracle& oracle = *in.oracle;
   const auto& units = oracle.units();
   const bool exact = Has(in.check, "exact-values");
   const bool replay = Has(in.check, "replay-complete") && oracle.kind() == StoreKind::kLog;
   if (!exact && !replay) return;
-  LogicalState state;
+  // The oracle's state after the acks so far (pointers into its units).
+  std::map<std::string, const json*> state;
   std::map<std::string, int> written_by;  // key -> index of the ack that wrote it
   size_t next_unit = 0;
   for (size_t i = 0; i < oracle.acks().size(); ++i) {
     while (next_unit < units.size() && units[next_unit].ack <= static_cast<int>(i)) {
       for (const auto& a : units[next_unit].atoms) {
         if (a.value) {
-          state[a.key] = *a.value;
+          state[a.key] = &*a.value;
           written_by[a.key] = units[next_unit].ack;
         } else {
           state.erase(a.key);
@@ -97,7 +120,7 @@ void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out)
       if (auto want = state.find(key); want != state.end())
         out->violations.push_back({"exact-values", "get " + json(key).dump() +
                                                        " found nothing, not the acknowledged " +
-                                                       Short(want->second) + at});
+                                                       Short(*want->second) + at});
       continue;
     }
     if (exact && oracle.kind() == StoreKind::kKeyValue && op == "get" &&
@@ -108,11 +131,11 @@ void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out)
       if (want == state.end())
         out->violations.push_back({"exact-values", "get " + json(key).dump() + " returned " +
                                                        Short(got) + ", but the key was deleted" + at});
-      else if (want->second != got)
-        out->violations.push_back(
-            {"exact-values", "get " + json(key).dump() + " returned " + Short(got) +
-                                 ", not the acknowledged " + Short(want->second) + ": " +
-                                 Misread(written, key, got) + at});
+      else if (*want->second != got)
+        out->violations.push_back({"exact-values", "get " + json(key).dump() + " returned " +
+                                                       Short(got) + ", not the acknowledged " +
+                                                       Short(*want->second) + ": " +
+                                                       Misread(oracle, key, got) + at});
       continue;
     }
     auto view = ReadView(oracle.kind(), op, ack.reply);
@@ -120,10 +143,10 @@ void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out)
     if (exact) {
       for (const auto& [key, got] : *view) {
         auto want = state.find(key);
-        if (want != state.end() && want->second != got)
+        if (want != state.end() && *want->second != got)
           out->violations.push_back({"exact-values", op + " returned " + json(key).dump() + " = " +
                                                          Short(got) + ", not the acknowledged " +
-                                                         Short(want->second) + at});
+                                                         Short(*want->second) + at});
         else if (want == state.end() && oracle.kind() == StoreKind::kKeyValue)
           out->violations.push_back({"exact-values", op + " returned " + json(key).dump() + " = " +
                                                          Short(got) + ", a key that is deleted" + at});
@@ -152,12 +175,12 @@ void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out)
       for (const auto& [key, record] : state) {
         const bool expected = anchor >= 0 ? written_by[key] > anchor : key > SeqKey(after);
         if (!expected) continue;
-        auto hit = std::find(returned.begin(), returned.end(), record);
+        auto hit = std::find(returned.begin(), returned.end(), *record);
         if (hit != returned.end()) {
           returned.erase(hit);
           continue;
         }
-        if (missing++ == 0) first = Short(record);
+        if (missing++ == 0) first = Short(*record);
       }
       if (missing > 0)
         out->violations.push_back(
@@ -174,16 +197,7 @@ void CheckReads(const CheckInput& in, const Written& written, CheckOutcome* out)
 void CheckHoleInvariants(const CheckInput& in, CheckOutcome* out) {
   const Oracle& oracle = *in.oracle;
   const auto& units = oracle.units();
-  Written written;
-  // Per key, (unit, value) in order; null: a removal.
-  std::map<std::string, std::vector<std::pair<int, const json*>>> history;
-  for (size_t u = 0; u < units.size(); ++u)
-    for (const auto& a : units[u].atoms) {
-      const json* value = a.value ? &*a.value : nullptr;
-      if (value) written[a.key].push_back(value);
-      history[a.key].push_back({static_cast<int>(u), value});
-    }
-  CheckReads(in, written, out);
+  CheckReads(in, out);
   if (!in.recovered) return;
 
   if (Has(in.check, "structure") && in.structure_checked && !in.structure_problems.empty()) {
@@ -196,8 +210,8 @@ void CheckHoleInvariants(const CheckInput& in, CheckOutcome* out) {
 
   if (Has(in.check, "exact-values"))
     for (const auto& [key, value] : in.observed) {
-      std::string how = Misread(written, key, value);
-      if (!how.empty() && history.count(key))
+      std::string how = Misread(oracle, key, value);
+      if (!how.empty() && KeyIndex(oracle, key))
         out->violations.push_back({"exact-values", "recovered " + json(key).dump() + " = " +
                                                        Short(value) + ": " + how});
     }
@@ -207,9 +221,14 @@ void CheckHoleInvariants(const CheckInput& in, CheckOutcome* out) {
     if (in.contract == "acked") promised = static_cast<int>(units.size());
     if (in.contract == "synced-prefix" || in.contract == "batch-atomic")
       promised = oracle.synced_units();
-    for (const auto& [key, h] : history) {
-      auto obs = in.observed.find(key);
+    const auto& keys = oracle.keys();
+    for (size_t k = 0; k < keys.size(); ++k) {
+      auto obs = in.observed.find(keys[k].key);
       if (obs == in.observed.end()) continue;
+      // The key's writes in order: (unit, value; null: a removal).
+      std::vector<std::pair<int, const json*>> h;
+      for (size_t w = keys[k].first; w < keys[k].first + keys[k].count; ++w)
+        h.push_back({oracle.written_at(w).first, WrittenValue(oracle, w)});
       int removal = -1;  // position in h of the last promised removal
       for (size_t p = 0; p < h.size(); ++p)
         if (!h[p].second && h[p].first < promised) removal = static_cast<int>(p);
@@ -220,10 +239,10 @@ void CheckHoleInvariants(const CheckInput& in, CheckOutcome* out) {
       bool older = false;
       for (int p = 0; p < removal; ++p) older |= h[p].second && *h[p].second == obs->second;
       if (!rewritten && older)
-        out->violations.push_back({"no-resurrection",
-                                   "key " + json(key).dump() + " came back as " +
-                                       Short(obs->second) + " after " +
-                                       oracle.Describe(h[removal].first) + " removed it"});
+        out->violations.push_back(
+            {"no-resurrection", "key " + json(keys[k].key).dump() + " came back as " +
+                                    Short(obs->second) + " after " +
+                                    oracle.Describe(h[removal].first) + " removed it"});
     }
   }
 }
