@@ -281,41 +281,72 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     model::CrashStateInfo info;
     int same_as = -1;  // index of the job with the same tree
   };
-  std::vector<LoadedPoint> loaded;
-  std::vector<std::unique_ptr<Oracle>> oracles;
-  std::vector<std::unique_ptr<Oracle>> applied;  // with the op in flight (SavedPoint::in_flight)
-  std::vector<std::vector<Gap>> gaps;            // a point's unsynced entries in the store
-  std::vector<Job> jobs;
-  for (size_t p = 0; p < run->points.size(); ++p) {
+  // Each point loaded, its oracles built and its states listed on its own
+  // (in parallel: a workload with a crash point after every op has
+  // thousands), then the jobs gathered in point order.
+  struct Point {
+    LoadedPoint loaded;
+    std::unique_ptr<Oracle> oracle;
+    std::unique_ptr<Oracle> applied;  // with the op in flight (SavedPoint::in_flight)
+    std::vector<Gap> gaps;            // the point's unsynced entries in the store
+    std::vector<model::CrashStateInfo> states;
+    std::string error;
+  };
+  std::vector<Point> points(run->points.size());
+  ParallelFor(static_cast<int>(points.size()), std::max(1, o.jobs), [&](int p) {
     const SavedPoint& sp = run->points[p];
+    Point& pt = points[p];
     auto lp = LoadPoint(s, sp.file);
-    if (!lp.ok()) return failed(lp.error());
+    if (!lp.ok()) {
+      pt.error = lp.error();
+      return;
+    }
     auto oracle = Oracle::Build(FindEngine(s.engine)->kind, sp.acks);
-    if (!oracle.ok()) return failed(oracle.error());
-    oracles.push_back(std::make_unique<Oracle>(std::move(*oracle)));
-    applied.emplace_back();
+    if (!oracle.ok()) {
+      pt.error = oracle.error();
+      return;
+    }
+    pt.oracle = std::make_unique<Oracle>(std::move(*oracle));
     if (sp.in_flight) {
       std::vector<Ack> with = sp.acks;
       with.push_back(*sp.in_flight);
       // An op whose effect needs a reply it did not get (a failed append has
       // no seq) cannot be judged as applied: judged one way only.
       auto alt = Oracle::Build(FindEngine(s.engine)->kind, std::move(with));
-      if (alt.ok()) applied.back() = std::make_unique<Oracle>(std::move(*alt));
+      if (alt.ok()) pt.applied = std::make_unique<Oracle>(std::move(*alt));
     }
-    gaps.push_back(GapsInStore(UnsyncedJson(lp->fs->ListUnsynced()), std::string("/") + kStoreRel));
-    std::map<uint64_t, int> by_hash;
+    pt.gaps = GapsInStore(UnsyncedJson(lp->fs->ListUnsynced()), std::string("/") + kStoreRel);
     for (const auto& g : s.states) {
       auto states = lp->fs->CrashStates(g, o.seed, kStateLimit);
-      if (!states.ok()) return failed("generator '" + g + "' failed: " + std::strerror(states.error()));
-      for (auto& info : *states) {
-        Job j{p, std::move(info), -1};
-        auto [it, fresh] = by_hash.emplace(j.info.tree_hash, static_cast<int>(jobs.size()));
-        if (!fresh) j.same_as = it->second;
-        jobs.push_back(std::move(j));
+      if (!states.ok()) {
+        pt.error = "generator '" + g + "' failed: " + std::strerror(states.error());
+        return;
       }
+      for (auto& info : *states) pt.states.push_back(std::move(info));
     }
-    loaded.push_back(std::move(*lp));
+    pt.loaded = std::move(*lp);
+  });
+  std::vector<LoadedPoint> loaded;
+  std::vector<std::unique_ptr<Oracle>> oracles;
+  std::vector<std::unique_ptr<Oracle>> applied;
+  std::vector<std::vector<Gap>> gaps;
+  std::vector<Job> jobs;
+  for (size_t p = 0; p < points.size(); ++p) {
+    Point& pt = points[p];
+    if (!pt.error.empty()) return failed(pt.error);
+    std::map<uint64_t, int> by_hash;
+    for (auto& info : pt.states) {
+      Job j{p, std::move(info), -1};
+      auto [it, fresh] = by_hash.emplace(j.info.tree_hash, static_cast<int>(jobs.size()));
+      if (!fresh) j.same_as = it->second;
+      jobs.push_back(std::move(j));
+    }
+    loaded.push_back(std::move(pt.loaded));
+    oracles.push_back(std::move(pt.oracle));
+    applied.push_back(std::move(pt.applied));
+    gaps.push_back(std::move(pt.gaps));
   }
+  points.clear();
 
   std::vector<std::unique_ptr<RecheckMemo>> memos;  // one a point
   for (const LoadedPoint& lp : loaded) memos.push_back(std::make_unique<RecheckMemo>(*lp.fs));
