@@ -15,6 +15,7 @@
 #include "fusefs/model/filesystem.h"
 #include "harness/diagnosis.h"
 #include "harness/minimize.h"
+#include "harness/util.h"
 
 namespace {
 
@@ -451,3 +452,13 @@ TEST_CASE("delta debugging finds the elements a failure needs, keeping pinned on
 }
 
 }  // namespace
+
+TEST_CASE("recovery messages name a crash state's files relative to its root") {
+  CHECK(harness::RelativeTo("/tmp/blackout-run-x/mnt",
+                            "Corruption: /tmp/blackout-run-x/mnt/store/4.hint offset 30; see "
+                            "/tmp/blackout-run-x/mnt/store/5.data") ==
+        "Corruption: store/4.hint offset 30; see store/5.data");
+  CHECK(harness::RelativeTo("/blackout-state", "no path here") == "no path here");
+  // Only the root itself followed by a slash: a sibling keeps its name.
+  CHECK(harness::RelativeTo("/tmp/a", "/tmp/ab/c and /tmp/a/c") == "/tmp/ab/c and c");
+}

@@ -135,22 +135,19 @@ Expected<Oracle> Oracle::Build(StoreKind kind, std::vector<Ack> acks, const Logi
 
 void Oracle::IndexKeys() {
   std::map<std::string, std::vector<std::pair<int, size_t>>> by_key;
-  for (size_t u = 0; u < units_.size(); ++u)
+  places_.resize(units_.size());
+  for (size_t u = 0; u < units_.size(); ++u) {
+    places_[u].resize(units_[u].atoms.size());
     for (size_t i = 0; i < units_[u].atoms.size(); ++i)
       by_key[units_[u].atoms[i].key].push_back({static_cast<int>(u), i});
-  std::map<std::pair<int, size_t>, std::pair<size_t, size_t>> place_of;
-  for (auto& [key, writes] : by_key) {
-    KeyWrites k{key, written_at_.size(), writes.size()};
-    for (const auto& at : writes) {
-      place_of[at] = {keys_.size(), written_at_.size()};
-      written_at_.push_back(at);
-    }
-    keys_.push_back(std::move(k));
   }
-  places_.resize(units_.size());
-  for (size_t u = 0; u < units_.size(); ++u)
-    for (size_t i = 0; i < units_[u].atoms.size(); ++i)
-      places_[u].push_back(place_of[{static_cast<int>(u), i}]);
+  for (auto& [key, writes] : by_key) {
+    keys_.push_back({key, written_at_.size(), writes.size()});
+    for (const auto& [u, i] : writes) {
+      places_[u][i] = {keys_.size() - 1, written_at_.size()};
+      written_at_.push_back({u, i});
+    }
+  }
 }
 
 int Oracle::synced_units() const {
