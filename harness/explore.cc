@@ -326,10 +326,6 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     }
     pt.loaded = std::move(*lp);
   });
-  std::vector<LoadedPoint> loaded;
-  std::vector<std::unique_ptr<Oracle>> oracles;
-  std::vector<std::unique_ptr<Oracle>> applied;
-  std::vector<std::vector<Gap>> gaps;
   std::vector<Job> jobs;
   for (size_t p = 0; p < points.size(); ++p) {
     Point& pt = points[p];
@@ -341,15 +337,11 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       if (!fresh) j.same_as = it->second;
       jobs.push_back(std::move(j));
     }
-    loaded.push_back(std::move(pt.loaded));
-    oracles.push_back(std::move(pt.oracle));
-    applied.push_back(std::move(pt.applied));
-    gaps.push_back(std::move(pt.gaps));
+    pt.states.clear();
   }
-  points.clear();
 
   std::vector<std::unique_ptr<RecheckMemo>> memos;  // one a point
-  for (const LoadedPoint& lp : loaded) memos.push_back(std::make_unique<RecheckMemo>(*lp.fs));
+  for (const Point& pt : points) memos.push_back(std::make_unique<RecheckMemo>(*pt.loaded.fs));
 
   const double generated = Now();
   std::vector<CrashStateResult> results(jobs.size());
@@ -357,7 +349,8 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
   // Crash state `id` of point `p` checked in a directory of its own, removed after.
   auto check_at = [&](size_t p, const std::string& id) {
     const std::string dir = work + "/state-" + std::to_string(dir_counter++);
-    StateCheck c = CheckState(s, o, *loaded[p].fs, id, *oracles[p], kind, dir, applied[p].get());
+    const Point& pt = points[p];
+    StateCheck c = CheckState(s, o, *pt.loaded.fs, id, *pt.oracle, kind, dir, pt.applied.get());
     std::error_code ec;
     fs::remove_all(dir, ec);
     return c;
@@ -397,7 +390,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     const json timing = {{"materialize_s", c.materialize_s},
                          {"recover_s", c.recover_s},
                          {"check_s", c.check_s}};
-    for (const auto& g : gaps[j.point]) r.gaps.push_back(DescribeGap(g));
+    for (const auto& g : points[j.point].gaps) r.gaps.push_back(DescribeGap(g));
     r.exploration = DescribeState(j.info, trace);
     r.exploration["timing"] = timing;
     r.seconds = Now() - t;
@@ -411,7 +404,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     fc.scenario = &s;
     fc.kind = s.crash_kind;
     fc.lost_writes = r.check.lost_writes;
-    fc.gaps = gaps[j.point];
+    fc.gaps = points[j.point].gaps;
     r.findings = DiagnoseFindings(fc);
     DiagnosisInput di;
     di.trace = &run->trace;
