@@ -85,14 +85,13 @@ void Run(Work& w) {
     if (!session.ok()) {
       const int code = session.status().IsInvalidArgument() ? 2 : 1;
       r.error = "the store does not open after the crash (exit " + std::to_string(code) +
-                "): " + RelativeTo(kMemRoot, Text(session.status().ToString()));
+                "): " + Text(session.status().ToString());
     } else {
       r.dump = (*session)->Dump();
       ReplaceInvalidUtf8(r.dump);
       if (!r.dump.is_object() || r.dump.value("ok", false) != true) {
         r.error = "the store does not open after the crash (exit 1): " +
-                  RelativeTo(kMemRoot, r.dump.is_object() ? r.dump.value("error", r.dump.dump())
-                                                          : r.dump.dump());
+                  (r.dump.is_object() ? r.dump.value("error", r.dump.dump()) : r.dump.dump());
       } else {
         r.recovered = true;
       }
@@ -101,12 +100,10 @@ void Run(Work& w) {
         json reply = engines::HandleRequestLine(**session, R"({"op":"verify"})", &close_requested);
         ReplaceInvalidUtf8(reply);
         if (reply.value("ok", false) != true) {
-          problems.push_back(
-              RelativeTo(kMemRoot, "verify failed: " + reply.value("error", reply.dump())));
+          problems.push_back("verify failed: " + reply.value("error", reply.dump()));
         } else {
           for (const auto& p : reply.value("problems", json::array()))
-            problems.push_back(
-                RelativeTo(kMemRoot, p.is_string() ? p.get<std::string>() : p.dump()));
+            problems.push_back(p.is_string() ? p.get<std::string>() : p.dump());
         }
       }
     }
@@ -114,8 +111,11 @@ void Run(Work& w) {
     // The child would die of the uncaught exception with no answer.
     r = Recovery{};
     r.error = std::string("the store does not open after the crash: the recovery threw: ") +
-              RelativeTo(kMemRoot, Text(e.what()));
+              Text(e.what());
   }
+  // Messages name the state's files relative to it (RelativeTo).
+  r.error = RelativeTo(kMemRoot, r.error);
+  for (std::string& p : problems) p = RelativeTo(kMemRoot, p);
   std::lock_guard lock(w.mu);
   w.result = std::move(r);
   w.problems = std::move(problems);

@@ -49,11 +49,6 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
   // values point into the oracle (a check copies no value: explored states
   // are checked by the thousand).
   const auto& keys = oracle.keys();
-  auto value_of = [&](size_t w) -> const json* {
-    const auto [u, i] = oracle.written_at(w);
-    const auto& v = units[u].atoms[i].value;
-    return v ? &*v : nullptr;
-  };
   std::vector<const json*> recovered(keys.size(), nullptr);  // null: the key is absent
   std::vector<char> same(oracle.write_count());              // the write left the recovered value
   auto any_same = [&](size_t k) {
@@ -75,7 +70,7 @@ CheckOutcome CheckInvariants(const CheckInput& in) {
     const bool found = obs != in.observed.end() && obs->first == keys[k].key;
     if (found) recovered[k] = &obs->second;
     for (size_t w = keys[k].first; w < keys[k].first + keys[k].count; ++w)
-      same[w] = Same(value_of(w), recovered[k]);
+      same[w] = Same(oracle.written_value(w), recovered[k]);
     if (found) {
       if (!any_same(k))
         violate("no-corruption", "recovered key " + json(obs->first).dump() + " = " +

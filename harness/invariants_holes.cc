@@ -20,14 +20,6 @@ std::string Short(const json& v) {
   return Clip(t, 80);
 }
 
-// The value of the oracle's write number `w` (null: a removal): a pointer
-// into its units, which outlive the check (no copy of any value).
-const json* WrittenValue(const Oracle& oracle, size_t w) {
-  const auto [u, i] = oracle.written_at(w);
-  const auto& v = oracle.units()[u].atoms[i].value;
-  return v ? &*v : nullptr;
-}
-
 // The index of `key` in oracle.keys(), or none when no op wrote it.
 std::optional<size_t> KeyIndex(const Oracle& oracle, const std::string& key) {
   const auto& keys = oracle.keys();
@@ -47,7 +39,7 @@ std::string Misread(const Oracle& oracle, const std::string& key, const json& va
   // `pick` holds, or null.
   auto find_value = [&](size_t i, const auto& pick) -> const json* {
     for (size_t w = keys[i].first; w < keys[i].first + keys[i].count; ++w)
-      if (const json* v = WrittenValue(oracle, w); v && pick(*v)) return v;
+      if (const json* v = oracle.written_value(w); v && pick(*v)) return v;
     return nullptr;
   };
   auto equal = [&](const json& w) { return w == value; };
@@ -228,7 +220,7 @@ void CheckHoleInvariants(const CheckInput& in, CheckOutcome* out) {
       // The key's writes in order: (unit, value; null: a removal).
       std::vector<std::pair<int, const json*>> h;
       for (size_t w = keys[k].first; w < keys[k].first + keys[k].count; ++w)
-        h.push_back({oracle.written_at(w).first, WrittenValue(oracle, w)});
+        h.push_back({oracle.written_at(w).first, oracle.written_value(w)});
       int removal = -1;  // position in h of the last promised removal
       for (size_t p = 0; p < h.size(); ++p)
         if (!h[p].second && h[p].first < promised) removal = static_cast<int>(p);

@@ -84,6 +84,11 @@ class Oracle {
   };
   const std::vector<KeyWrites>& keys() const { return keys_; }
   std::pair<int, size_t> written_at(size_t w) const { return written_at_[w]; }
+  // The value write `w` left (null: a removal), where the units hold it.
+  const nlohmann::json* written_value(size_t w) const {
+    const auto& v = units_[written_at_[w].first].atoms[written_at_[w].second].value;
+    return v ? &*v : nullptr;
+  }
   size_t write_count() const { return written_at_.size(); }
   std::pair<size_t, size_t> place(int unit, size_t atom) const { return places_[unit][atom]; }
 

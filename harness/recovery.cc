@@ -53,6 +53,7 @@ Recovery RecoverStore(const std::string& blackout_bin, const Scenario& s, const 
     r.dump = json();
   }
   if (*code != 0 || !r.dump.is_object() || r.dump.value("ok", false) != true) {
+    // Messages name the state's files relative to it (RelativeTo).
     r.error =
         "the store does not open after the crash (exit " + std::to_string(*code) + "): " +
         RelativeTo(std::filesystem::path(store).parent_path().string(),
