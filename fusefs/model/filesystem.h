@@ -227,7 +227,7 @@ struct MemoryUse {
   uint64_t spilled = 0;            // bytes of pending writes in the spill file now
   uint64_t spill_written = 0;      // bytes ever written to the spill file
   std::string spill_dir;           // empty: no spill file
-  std::string spill_error;         // why spilling stopped (a full disk), or empty
+  std::string spill_error;  // why the disk refused the last spill (spilling pauses), or empty
 };
 
 class Filesystem {

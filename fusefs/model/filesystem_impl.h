@@ -16,6 +16,7 @@
 //     pending op or a kernel reference never names a different file.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -217,7 +218,7 @@ struct Filesystem::Impl {
   bool CollectSuperseded(std::vector<SpillCandidate>& batch, size_t limit);
   // Writes `batch` to the spill file with the lock released, then points the
   // writes at the chunk and frees the pages, again without the lock. False
-  // when the disk refused (spill_error says why; spilling stops).
+  // when the disk refused: spill_error says why and spilling pauses.
   bool SpillBatch(std::vector<SpillCandidate>& batch, std::unique_lock<std::mutex>& lock);
   // Spills batch after batch until `enough()` or a whole pass over `pending`
   // moves nothing (then SpillDue waits for replaced_pages). Returns the
@@ -237,7 +238,16 @@ struct Filesystem::Impl {
   // Pages that writes replaced in the volatile view since the last pass
   // that found nothing to move: each may have left a superseded version.
   uint64_t replaced_pages = 0;
+  // Why the disk refused the last spill (full, or failing), or empty once a
+  // spill succeeds again. Spilling pauses until spill_retry_at, 1 s after
+  // the first refusal and twice as long after each further one, up to
+  // kSpillMaxPause: a disk that another program filled for a while gets
+  // used again when it has room, and one that keeps failing costs one
+  // refused chunk per pause.
   std::string spill_error;
+  std::chrono::steady_clock::time_point spill_retry_at{};
+  std::chrono::seconds spill_pause{0};
+  bool SpillPaused() const;
   bool spill_stop = false;
   std::condition_variable spill_cv;
   std::thread spiller;

@@ -23,6 +23,9 @@ namespace {
 // few hundred microseconds at most, during which requests wait.
 constexpr size_t kScanPagesPerHold = 4096;
 
+// The longest pause after the disk refused a spill (Impl::spill_error).
+constexpr std::chrono::seconds kSpillMaxPause{64};
+
 uint64_t InMemory(const PendingOp& op) {
   if (op.kind != OpKind::kWrite) return 0;
   return (op.data.whole_pages() - op.data.spilled_pages()) * kPageSize;
@@ -61,14 +64,18 @@ void Filesystem::Impl::NoteWholeWrites(Ino ino, const std::vector<Seq>& seqs) {
   }
 }
 
+bool Filesystem::Impl::SpillPaused() const {
+  return !spill_error.empty() && std::chrono::steady_clock::now() < spill_retry_at;
+}
+
 bool Filesystem::Impl::SpillDue() const {
   // After a pass that found nothing to move, the next waits until writes
   // have replaced pages in the volatile view (each may have left a version
   // behind) in proportion to what a pass examines: a workload whose pending
   // data is all still in view costs about 64 examined pages per page written.
   const uint64_t enough_new = std::max<uint64_t>(1, pending_memory / kPageSize / 64);
-  return options.spill && spill_error.empty() && pending_memory > options.spill_after &&
-         replaced_pages >= enough_new;
+  return options.spill && pending_memory > options.spill_after && replaced_pages >= enough_new &&
+         !SpillPaused();
 }
 
 bool Filesystem::Impl::CollectSuperseded(std::vector<SpillCandidate>& batch, size_t limit) {
@@ -106,9 +113,14 @@ bool Filesystem::Impl::SpillBatch(std::vector<SpillCandidate>& batch,
   std::shared_ptr<const SpillChunk> chunk = file->Write(pages.data(), pages.size(), &error);
   lock.lock();
   if (!chunk) {
-    spill_error = error + "; spilling stopped, pending pages stay in memory";
+    spill_pause = std::min(kSpillMaxPause, std::max(std::chrono::seconds(1), 2 * spill_pause));
+    spill_retry_at = std::chrono::steady_clock::now() + spill_pause;
+    spill_error = error + "; spilling paused for " + std::to_string(spill_pause.count()) +
+                  " s, pending pages stay in memory meanwhile";
     return false;
   }
+  spill_error.clear();
+  spill_pause = std::chrono::seconds(0);
   // The pages leave the writes here, under the lock, and are dropped after
   // it, with the batch's own references: their memory goes back then.
   std::vector<PageRef> released;
@@ -140,7 +152,7 @@ uint64_t Filesystem::Impl::SpillUntil(std::unique_lock<std::mutex>& lock,
   uint64_t moved = 0;
   bool moved_in_pass = false;
   std::vector<SpillCandidate> batch;
-  while (spill_error.empty() && !enough()) {
+  while (!enough()) {
     const bool pass_done = CollectSuperseded(batch, SpillFile::kChunkPages);
     if (batch.size() == SpillFile::kChunkPages || (pass_done && !batch.empty())) {
       const size_t n = batch.size();
@@ -175,6 +187,8 @@ void Filesystem::Impl::RunSpiller() {
   pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
   std::unique_lock lock(mu);
   for (;;) {
+    // After a refusal, no write wakes the thread until the pause is over.
+    if (SpillPaused()) spill_cv.wait_until(lock, spill_retry_at, [this] { return spill_stop; });
     spill_cv.wait(lock, [this] { return spill_stop || SpillDue(); });
     if (spill_stop) return;
     SpillUntil(lock, [this] { return spill_stop || pending_memory <= options.spill_after; });

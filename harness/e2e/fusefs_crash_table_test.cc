@@ -10,8 +10,12 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -434,6 +438,96 @@ TEST_CASE("versions spilled to the disk come back in the crash state that holds 
   m.PowerCut("prefix:" + std::to_string(writes[2]));
   CHECK(ReadFileIfExists(m.Path("f")) == version(2));
   CHECK(m.Ctl({"status"})["pending_memory_bytes"] == 0);
+}
+
+// Polls `status` of `m` until `done(status)` holds, at most 15 s; returns
+// the last status.
+nlohmann::json StatusWhen(const MountFixture& m,
+                          const std::function<bool(const nlohmann::json&)>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  nlohmann::json status = m.Ctl({"status"});
+  while (!done(status) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = m.Ctl({"status"});
+  }
+  return status;
+}
+
+TEST_CASE(
+    "a spill disk that is full or fails pauses spilling without losing a byte, and spilling "
+    "resumes once the disk takes writes again") {
+  // The spill disk is a blackoutfs mount of its own: its size and its
+  // errors are ours to set. A spill file leaves the disk's last 1 GiB to
+  // other programs, so 1040 MiB with 20 MiB taken has no room for a chunk.
+  MountFixture disk("posix-strict", {"--capacity", "1040M"});
+  INFO(disk.Reproduce());
+  WriteFile(disk.Path("filler"), std::string(20 << 20, 'f'), /*do_fsync=*/false);
+  MountFixture m("posix-strict", {"--spill-after", "0", "--spill-dir", disk.mnt()});
+  INFO(m.Reproduce());
+  REQUIRE(m.Ctl({"status"})["spill"]["dir"] == disk.mnt());
+
+  // Eight versions of 256 KiB of each file written over each other, no
+  // fsync: seven of them are superseded, and spilled when the disk has room.
+  constexpr size_t kVersion = 256 << 10;
+  auto version = [](char file, int v) {
+    return std::string(kVersion, static_cast<char>(file + v));
+  };
+  std::map<std::string, std::vector<uint64_t>> seqs;  // each version's last write
+  auto overwrite = [&](const std::string& name, char file) {
+    const int fd = open(m.Path(name).c_str(), O_RDWR | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    // From a page-aligned buffer: one write request of whole pages each.
+    std::unique_ptr<char, decltype(&std::free)> buf(
+        static_cast<char*>(std::aligned_alloc(4096, kVersion)), &std::free);
+    for (int v = 0; v < 8; ++v) {
+      version(file, v).copy(buf.get(), kVersion);
+      REQUIRE(pwrite(fd, buf.get(), kVersion, 0) == static_cast<ssize_t>(kVersion));
+      seqs[name].push_back(m.Ctl({"status"})["seq"]);
+    }
+    close(fd);
+  };
+  auto paused_by = [](const std::string& why) {
+    return [why](const nlohmann::json& s) {
+      return s["spill"].value("error", "").find(why) != std::string::npos;
+    };
+  };
+  auto spilled = [](uint64_t bytes, uint64_t in_memory) {
+    return [bytes, in_memory](const nlohmann::json& s) {
+      return !s["spill"].contains("error") && s["spill"]["bytes"] == bytes &&
+             s["pending_memory_bytes"] == in_memory;
+    };
+  };
+
+  // Full: the versions stay in memory and status says why.
+  overwrite("f", 'a');
+  nlohmann::json status = StatusWhen(m, paused_by("spilling paused"));
+  CHECK(status["spill"].value("error", "").find("the spill directory " + disk.mnt() + " has ") !=
+        std::string::npos);
+  CHECK(status["spill"]["bytes"] == 0);
+  CHECK(status["pending_memory_bytes"] == 8 * kVersion);
+  // Room again: the next try spills them.
+  REQUIRE(unlink(disk.Path("filler").c_str()) == 0);
+  status = StatusWhen(m, spilled(7 * kVersion, kVersion));
+  CHECK_FALSE(status["spill"].contains("error"));
+  CHECK(status["spill"]["bytes"] == 7 * kVersion);
+
+  // Failing: the disk answers EIO to every write, then recovers.
+  disk.Ctl({"fail", "--op", "write", "--errno", "EIO"});
+  overwrite("g", 'k');
+  status = StatusWhen(m, paused_by("Input/output error"));
+  CHECK(
+      status["spill"].value("error", "").find("cannot write to the spill file in " + disk.mnt()) !=
+      std::string::npos);
+  CHECK(status["spill"]["bytes"] == 7 * kVersion);
+  disk.Ctl({"clear-faults"});
+  status = StatusWhen(m, spilled(14 * kVersion, 2 * kVersion));
+  CHECK(status["spill"]["bytes"] == 14 * kVersion);
+
+  // Nothing was lost: the crash state that holds the third version of g
+  // (and all of f, written before) reads it back from the disk.
+  m.PowerCut("prefix:" + std::to_string(seqs["g"][2]));
+  CHECK(ReadFileIfExists(m.Path("f")) == version('a', 7));
+  CHECK(ReadFileIfExists(m.Path("g")) == version('k', 2));
 }
 
 // "major:minor" of the file system mounted at `path`, from mountinfo.
