@@ -9,6 +9,7 @@
 #include <memory>
 #include <regex>
 
+#include "fusefs/control/cli_checks.h"
 #include "harness/child_process.h"
 #include "harness/progress.h"
 #include "harness/runner.h"
@@ -209,7 +210,8 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
   run->add_option("--shard", args->shard,
                   "run only shard I of N (1-based, e.g. 2/4) of the sorted suite");
   run->add_option("--seed", args->seed,
-                  "seed for anything random; printed with every failure (default 0)");
+                  "seed for anything random; printed with every failure (default 0)")
+      ->check(control::WholeNumber(0));
   run->add_flag(
       "--keep-going", args->keep_going,
       "after a setup error (a mount or engine that cannot start), go on with the other scenarios");

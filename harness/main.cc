@@ -3,6 +3,7 @@
 // exit code 2 (bad usage), as every blackout command does.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
 
 #include "engines/driver/commands.h"
 #include "fusefs/control/commands.h"
@@ -24,6 +25,20 @@ int main(int argc, char** argv) {
   blackout::reports::AddReportCommand(app, exit_code);
   blackout::harness::AddHelpExamples(app);  // after every subcommand
   (void)exit_code;
+  // CLI11 says only "A subcommand is required" for a misspelt command.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->check_name(argv[1]);
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "blackout: unknown command '%s'; commands: %s (blackout --help)\n",
+                   argv[1], names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "fusefs/control/cli_checks.h"
 #include "harness/child_process.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -305,9 +306,12 @@ void AddMinimizeCommand(CLI::App& app, int& exit_code) {
       "minimize", "Shrink a failing scenario to a smaller one that fails the same invariants");
   cmd->add_option("SCENARIO", m->scenario, "scenario file")->required();
   cmd->add_option("--out", m->out, "where to write it (default NAME.min.json beside the input)");
-  cmd->add_option("--max-tries", m->max_tries, "at most this many runs (default 200)");
-  cmd->add_option("--jobs", m->jobs, "crash states run in parallel in each run (default 1)");
-  cmd->add_option("--seed", m->seed, "seed for the generators (default 0)");
+  cmd->add_option("--max-tries", m->max_tries, "at most this many runs (default 200)")
+      ->check(control::WholeNumber(1));
+  cmd->add_option("--jobs", m->jobs, "crash states run in parallel in each run (default 1)")
+      ->check(control::WholeNumber(1));
+  cmd->add_option("--seed", m->seed, "seed for the generators (default 0)")
+      ->check(control::WholeNumber(0));
   cmd->callback([m, &exit_code] { exit_code = Minimize(*m); });
 }
 

@@ -246,7 +246,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& options) {
   model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(options.model);
   if (!m.ok()) {
     return Error{"explore: --model " + options.model +
-                 " is unknown; models: posix-strict, ext4-ordered, ext4-writeback, btrfs, xfs"};
+                 " is unknown; models: " + model::BehaviourModelNames()};
   }
   std::ifstream in(options.trace, std::ios::binary);
   if (!in) return Error{"explore: cannot read " + options.trace};

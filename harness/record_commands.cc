@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "fusefs/control/cli_checks.h"
 #include "harness/child_process.h"
 #include "harness/record.h"
 #include "harness/sync_guard.h"
@@ -96,8 +97,11 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
       "Run COMMAND on a temporary blackoutfs (cwd inside the mount, BLACKOUT_MNT set) and save "
       "the crash point at its end to TRACE");
   record->add_option("--out", rec->out, "crash-point file to write (TRACE)")->required();
-  record->add_option("--model", rec->model, "behaviour model of the mount (default posix-strict)");
-  record->add_option("--timeout", rec->timeout_s, "seconds before COMMAND is killed (default 600)");
+  record->add_option("--model", rec->model,
+                     "behaviour model of the mount: posix-strict (default), ext4-ordered, "
+                     "ext4-writeback, btrfs, xfs");
+  record->add_option("--timeout", rec->timeout_s, "seconds before COMMAND is killed (default 600)")
+      ->check(control::PositiveSeconds());
   record->add_option("COMMAND", rec->command, "the command and its arguments, after --")
       ->required();
   record->callback([rec, &exit_code] { exit_code = RunRecord(*rec); });
@@ -119,12 +123,17 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
   explore->add_option("--model", ex->model,
                       "behaviour model: posix-strict (default), ext4-ordered, ext4-writeback, "
                       "btrfs, xfs");
-  explore->add_option("--seed", ex->seed, "seed for random:N (default 1)");
-  explore->add_option("--limit", ex->limit, "crash states per generator (default 1000)");
-  explore->add_option("--timeout", ex->timeout_s, "seconds per check (default 60)");
-  explore->add_option("--diagnose", ex->diagnose,
-                      "violating states to diagnose, the first ones: which fsync would have "
-                      "saved each (default 20; 0: none)");
+  explore->add_option("--seed", ex->seed, "seed for random:N (default 1)")
+      ->check(control::WholeNumber(0));
+  explore->add_option("--limit", ex->limit, "crash states per generator (default 1000)")
+      ->check(control::WholeNumber(1));
+  explore->add_option("--timeout", ex->timeout_s, "seconds per check (default 60)")
+      ->check(control::PositiveSeconds());
+  explore
+      ->add_option("--diagnose", ex->diagnose,
+                   "violating states to diagnose, the first ones: which fsync would have "
+                   "saved each (default 20; 0: none)")
+      ->check(control::WholeNumber(0));
   explore->add_option("--jobs", ex->jobs, "checks run in parallel (default 1)")
       ->check(CLI::Range(size_t{1}, size_t{256}));
   explore->add_option("--out", *out_dir,

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "fusefs/control/cli_checks.h"
 #include "harness/child_process.h"
 #include "harness/engine_catalog.h"
 #include "harness/explore.h"
@@ -102,6 +103,9 @@ std::optional<model::CrashStateInfo> DescribeCrashState(const model::Filesystem&
   const std::string kind = id.substr(0, c1), rest = id.substr(c1 + 1);
   if (kind == "prefix" && IsNumber(rest)) {
     const uint64_t upto = std::stoull(rest);
+    // The generator names no other prefix: 0 keeps nothing, S keeps up to
+    // the pending op S.
+    if (upto != 0 && !pending_set.count(upto)) return std::nullopt;
     info.generator = "prefix";
     for (uint64_t q : pending) (q <= upto ? info.kept : info.dropped).push_back(q);
   } else if (kind == "reorder") {
@@ -152,6 +156,9 @@ int Replay(const ReplayArgs& a) {
 
   RunOptions o;
   o.blackout_bin = SelfExe();
+  // The state goes to --to and the recovery runs there, its log beside it,
+  // for the user to look at afterwards.
+  o.recovery = RecoveryMode::kChild;
   o.tmp_root = TempRoot();
   o.seed = a.seed;
   auto temp = TempDir::Make(o.tmp_root, "blackout-replay");
@@ -284,7 +291,8 @@ void AddExploreCommands(CLI::App& app, int& exit_code) {
   replay->add_option("--to", r->to, "directory to write it into (new or empty)")->required();
   replay->add_option("--point", r->point,
                      "crash point, e.g. end or after_op:3 (default: the scenario's last)");
-  replay->add_option("--seed", r->seed, "the run's seed (default 0)");
+  replay->add_option("--seed", r->seed, "the run's seed (default 0)")
+      ->check(control::WholeNumber(0));
   replay->add_flag("--recover", r->recover,
                    "also recover the store and check the invariants, printing the violations");
   replay->callback([r, &exit_code] { exit_code = Replay(*r); });

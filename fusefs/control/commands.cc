@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fusefs/control/cli_checks.h"
 #include "fusefs/control/client.h"
 #include "fusefs/control/daemon.h"
 #include "fusefs/control/fault_protocol.h"
@@ -176,7 +177,7 @@ int Mount(const MountArgs& args) {
   model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(args.model);
   if (!m.ok()) {
     return Usage("mount: --model " + args.model +
-                 " is unknown; models: posix-strict, ext4-ordered");
+                 " is unknown; models: " + model::BehaviourModelNames());
   }
   config.model = *m;
   if (!args.capacity.empty()) {
@@ -448,7 +449,7 @@ int Ctl(const CtlArgs& a) {
   if (!reply->value("ok", false)) {
     std::cerr << "blackout: ctl " << a.command << ": "
               << reply->value("error", std::string("the daemon answered ok:false")) << "\n";
-    return 1;
+    return reply->value("usage", false) ? 2 : 1;
   }
   return 0;
 }
@@ -461,7 +462,8 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
       app.add_subcommand("mount", "Mount blackoutfs on MNT; returns once the mount is usable");
   mount->add_option("MNT", mount_args->mnt, "mount point (an existing directory)")->required();
   mount->add_option("--model", mount_args->model,
-                    "behaviour model: posix-strict (default) or ext4-ordered");
+                    "behaviour model: posix-strict (default), ext4-ordered, ext4-writeback, btrfs, "
+                    "xfs (fusefs/model/crash_model.md)");
   mount->add_option("--ctl", mount_args->ctl, "control socket path (default MNT.ctl)");
   mount->add_option("--capacity", mount_args->capacity,
                     "size of the disk: writes past it fail with ENOSPC, statfs reports it "
@@ -501,6 +503,7 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
       ->add_option("--trace-limit", mount_args->trace_limit,
                    "keep the last N operations in the trace (`ctl trace`), 56 bytes each; "
                    "0 keeps all")
+      ->check(control::WholeNumber(0))
       ->capture_default_str();
   CLI::Option* no_spill_flag =
       mount->add_flag("--no-spill", mount_args->no_spill,
@@ -540,9 +543,12 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                   "arguments of the command (snapshot: DIR; saved-points: DIR, where the crash "
                   "points of crash-after --save triggers are written)");
   ctl->add_option("--ctl", ctl_args->ctl, "control socket path (default MNT.ctl)");
-  ctl->add_option("--state", ctl_args->state, "power-cut: drop-all (default) or keep-all");
+  ctl->add_option("--state", ctl_args->state,
+                  "power-cut: drop-all (default), keep-all, or a crash-state id of the pending "
+                  "operations (prefix:S, reorder:K:S1,S2, torn:S:B, random:N:SEED:I)");
   ctl->add_option("--view", ctl_args->view, "snapshot: durable (default) or volatile");
-  ctl->add_option("--timeout", ctl_args->timeout_s, "seconds to wait for the reply (default 120)");
+  ctl->add_option("--timeout", ctl_args->timeout_s, "seconds to wait for the reply (default 120)")
+      ->check(control::PositiveSeconds());
   AddFaultOptions(*ctl, ctl_args->fault);
   ctl->callback([ctl_args, &exit_code] { exit_code = Ctl(*ctl_args); });
 }

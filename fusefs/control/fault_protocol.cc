@@ -3,12 +3,21 @@
 #include <cctype>
 #include <limits>
 
+#include "fusefs/control/cli_checks.h"
+
 namespace blackout::control {
 namespace {
 
 using nlohmann::json;
 
 json Error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
+// A rule or trigger the request spells wrong: `blackout ctl` exits 2 on it
+// (server.cc, BadRequest).
+json BadRequest(const std::string& message) {
+  json e = Error(message);
+  e["usage"] = true;
+  return e;
+}
 
 // An optional positive integer field; `out` untouched when absent.
 bool PositiveField(const json& r, const char* name, const std::string& cmd,
@@ -137,13 +146,13 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
   const std::string cmd = request.value("cmd", std::string());
   if (cmd == "fail") {
     Result<model::FaultRule> rule = ParseFailRequest(request);
-    if (!rule.ok()) return Error(rule.error());
+    if (!rule.ok()) return BadRequest(rule.error());
     if (!fs.AddFault(*rule).ok()) return Error("fail: the model refused the rule");
     return json{{"ok", true}, {"rules", fs.Faults().size()}};
   }
   if (cmd == "crash-after") {
     Result<model::CrashTrigger> t = ParseCrashAfterRequest(request);
-    if (!t.ok()) return Error(t.error());
+    if (!t.ok()) return BadRequest(t.error());
     if (t->save) {
       // Beside the armed triggers: a recording run saves several points.
       model::Result<uint64_t> id = fs.AddCrashTrigger(*t);
@@ -184,9 +193,12 @@ void AddFaultOptions(CLI::App& ctl, FaultArgs& args) {
   ctl.add_option("--path", args.path, "fail, crash-after: glob of paths (default *)");
   ctl.add_option("--errno", args.err,
                  "fail: error to answer (" + std::string(model::FaultErrnoNames()) + ")");
-  ctl.add_option("--nth", args.nth, "fail, crash-after: the Nth matching operation");
-  ctl.add_option("--from", args.from, "fail: the Nth matching operation and later");
-  ctl.add_option("--count", args.count, "fail: how many matching operations fail");
+  ctl.add_option("--nth", args.nth, "fail, crash-after: the Nth matching operation")
+      ->check(control::WholeNumber(1));
+  ctl.add_option("--from", args.from, "fail: the Nth matching operation and later")
+      ->check(control::WholeNumber(1));
+  ctl.add_option("--count", args.count, "fail: how many matching operations fail")
+      ->check(control::WholeNumber(1));
   ctl.add_flag("--before", args.before, "crash-after: cut before the operation");
   ctl.add_flag("--save", args.save,
                "crash-after: save the crash point there instead of cutting (fetch it with "

@@ -38,13 +38,22 @@ std::shared_ptr<spdlog::logger> Log() {
 }
 
 json Error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
+// A request the daemon refuses for what it asks (an unknown command or
+// state, a missing or misplaced argument): `blackout ctl` exits 2 on it, as
+// on any bad usage, and 1 when a well-formed request failed.
+json BadRequest(const std::string& message) {
+  json e = Error(message);
+  e["usage"] = true;
+  return e;
+}
 
 // The refusal of a command asked to write its output into the mount, where it
 // would become part of the state under test.
 json InsideMount(const std::string& command, const std::string& path) {
-  return Error(command + ": " + path +
-               " is inside the mount: its files would become part of the state under test; give "
-               "a path outside it");
+  return BadRequest(
+      command + ": " + path +
+      " is inside the mount: its files would become part of the state under test; give "
+      "a path outside it");
 }
 
 std::string RootRelative(const std::string& path) {
@@ -87,7 +96,7 @@ ControlServer::~ControlServer() { Stop(); }
 json ControlServer::HandleLine(std::string_view line, bool* shutdown) {
   json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded() || !request.is_object()) {
-    return Error(
+    return BadRequest(
         "request is not a JSON object; send one object per line, e.g. {\"cmd\":\"status\"}");
   }
   return Handle(request, shutdown);
@@ -95,7 +104,7 @@ json ControlServer::HandleLine(std::string_view line, bool* shutdown) {
 
 json ControlServer::Handle(const json& request, bool* shutdown) {
   if (!request.contains("cmd") || !request["cmd"].is_string()) {
-    return Error(std::string("request has no \"cmd\" string; commands: ") + kCommands);
+    return BadRequest(std::string("request has no \"cmd\" string; commands: ") + kCommands);
   }
   const std::string cmd = request["cmd"];
   if (cmd == "status") {
@@ -178,14 +187,14 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
     if (shutdown != nullptr) *shutdown = true;
     return json{{"ok", true}};
   }
-  return Error("unknown command '" + cmd + "'; commands: " + kCommands);
+  return BadRequest("unknown command '" + cmd + "'; commands: " + kCommands);
 }
 
 json ControlServer::PowerCut(const json& request) {
   std::string state = "drop-all";
   if (request.contains("state")) {
     if (!request["state"].is_string()) {
-      return Error("power-cut: \"state\" must be a string; states: " + std::string(kStates));
+      return BadRequest("power-cut: \"state\" must be a string; states: " + std::string(kStates));
     }
     state = request["state"];
   }
@@ -196,8 +205,8 @@ json ControlServer::PowerCut(const json& request) {
   } else {
     model::Result<model::PowerCutResult> r = fs_.PowerCutTo(state);
     if (!r.ok()) {
-      return Error("power-cut: unknown or stale \"state\" '" + state + "' (" +
-                   std::strerror(r.error()) + "); states: " + kStates);
+      return BadRequest("power-cut: unknown or stale \"state\" '" + state + "' (" +
+                        std::strerror(r.error()) + "); states: " + kStates);
     }
     cut = std::move(*r);
   }
@@ -230,7 +239,7 @@ json ControlServer::PowerCut(const json& request) {
 json ControlServer::Snapshot(const json& request) {
   if (!request.contains("dir") || !request["dir"].is_string() ||
       request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
-    return Error(
+    return BadRequest(
         "snapshot: missing \"dir\": give the absolute path of an empty or missing directory");
   }
   const std::string dir = request["dir"];
@@ -242,8 +251,8 @@ json ControlServer::Snapshot(const json& request) {
     } else if (request["view"] == "volatile") {
       view = model::View::kVolatile;
     } else {
-      return Error("snapshot: unknown \"view\" " + request["view"].dump() +
-                   "; views: durable, volatile");
+      return BadRequest("snapshot: unknown \"view\" " + request["view"].dump() +
+                        "; views: durable, volatile");
     }
   }
   const model::Result<void> r = fs_.Materialize(view, dir);
@@ -257,7 +266,7 @@ json ControlServer::Snapshot(const json& request) {
 json ControlServer::CrashPoint(const json& request) {
   if (!request.contains("path") || !request["path"].is_string() ||
       request["path"].get<std::string>().empty() || request["path"].get<std::string>()[0] != '/') {
-    return Error("crash-point: missing \"path\": give the absolute path of the file to write");
+    return BadRequest("crash-point: missing \"path\": give the absolute path of the file to write");
   }
   const std::string path = request["path"];
   if (fusefs::PathOnMount(path, hooks_.mountpoint)) return InsideMount("crash-point", path);
@@ -274,7 +283,7 @@ json ControlServer::CrashPoint(const json& request) {
 json ControlServer::SavedPoints(const json& request) {
   if (!request.contains("dir") || !request["dir"].is_string() ||
       request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
-    return Error(
+    return BadRequest(
         "saved-points: missing \"dir\": give the absolute path of an existing directory outside "
         "the mount");
   }

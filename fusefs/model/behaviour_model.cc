@@ -85,6 +85,10 @@ Result<BehaviourModel> ParseBehaviourModel(std::string_view name) {
   return Errno{EINVAL};
 }
 
+const char* BehaviourModelNames() {
+  return "posix-strict, ext4-ordered, ext4-writeback, btrfs, xfs";
+}
+
 std::string_view Name(BehaviourModel m) {
   switch (m) {
     case BehaviourModel::kPosixStrict:

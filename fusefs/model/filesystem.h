@@ -96,6 +96,8 @@ struct Created {
 enum class BehaviourModel { kPosixStrict, kExt4Ordered, kExt4Writeback, kBtrfs, kXfs };
 // "posix-strict", "ext4-ordered", "ext4-writeback", "btrfs", "xfs"; EINVAL otherwise.
 Result<BehaviourModel> ParseBehaviourModel(std::string_view name);
+// "posix-strict, ext4-ordered, ext4-writeback, btrfs, xfs": for messages.
+const char* BehaviourModelNames();
 std::string_view Name(BehaviourModel m);
 
 enum class View { kDurable, kVolatile };

@@ -63,11 +63,23 @@ TEST_CASE("replay writes the reported crash state, and with --recover shows its 
   CHECK(r.text.find("no crash state 'reorder:1:99999'") != std::string::npos);
   CHECK_FALSE(fs::exists(w.path + "/other"));
 
-  r = w.Run("replay " + scenario + " --state " + id + " --to " + w.path + "/checked --recover");
+  // A prefix no generator gives (past the last pending op) is refused too.
+  r = w.Run("replay " + scenario + " --state prefix:99999 --to " + w.path + "/other");
+  CHECK(r.code == 2);
+  CHECK(r.text.find("no crash state 'prefix:99999'") != std::string::npos);
+  CHECK_FALSE(fs::exists(w.path + "/other"));
+
+  // --recover leaves the state it recovered, and the recovery's log, where
+  // it says.
+  const std::string checked = w.path + "/checked";
+  r = w.Run("replay " + scenario + " --state " + id + " --to " + checked + " --recover");
   REQUIRE(r.code == 0);
   CHECK(r.text.find("acknowledged writes 8, lost 8") != std::string::npos);
   CHECK(r.text.find("violation acked-durable") != std::string::npos);
-  fs::remove(w.path + "/checked.log");
+  CHECK(r.text.find("materialized into " + checked) != std::string::npos);
+  CHECK(fs::exists(checked + "/store/wal.log"));
+  CHECK(fs::exists(checked + ".log"));
+  fs::remove(checked + ".log");
   fs::remove_all(w.path + "/out");
   CHECK(w.Clean());
 }

@@ -253,7 +253,20 @@ TEST_CASE("ctl fail, crash-after and mount --capacity act on a live mount") {
   CHECK(bad.code == 2);
   bad = w.Run("ctl " + mnt + " fail --op write --path '[x'");
   CHECK(bad.code == 2);
+  // Counts start at 1: 0 (or a negative number) is refused, not taken as
+  // "not given" (a rule for every fsync) or wrapped around.
+  for (const std::string opts :
+       {"fail --op fsync --nth 0", "fail --op fsync --from 0", "fail --op fsync --count 0",
+        "crash-after --op fsync --nth 0", "fail --op fsync --nth -1", "status --timeout 0"}) {
+    bad = w.Run("ctl " + mnt + " " + opts);
+    INFO(opts);
+    CHECK(bad.code == 2);
+    const std::string option = opts.substr(opts.rfind(" --") + 1);
+    CHECK(bad.text.find(option.substr(0, option.find(' '))) != std::string::npos);
+  }
+  CHECK(json::parse(w.Run("ctl " + mnt + " faults").text)["rules"].empty());
   CHECK(w.Run("mount " + w.path + "/tmp --capacity lots").code == 2);
+  CHECK(w.Run("mount " + w.path + "/tmp --trace-limit -5").code == 2);
 
   // The power goes right after the 1st fsync of *.log: its data survives,
   // the later unsynced write does not.

@@ -394,10 +394,13 @@ TEST_CASE("power-cut to a crash-state id (prefix:S) keeps exactly the operations
   m.PowerCut(state);
   CHECK(ReadFileIfExists(m.Path("a")) == "");
   CHECK_FALSE(Exists(m.Path("b")));
-  // A malformed id is the daemon's error: exit 1.
-  const CommandResult bad = m.CtlCommand({"power-cut", "--state", "prefix:x"});
-  CHECK(bad.exit_code == 1);
-  CHECK(bad.err.find("prefix:x") != std::string::npos);
+  // A malformed id, or one no generator gives here, is refused by the
+  // daemon as a bad argument: exit 2, naming it.
+  for (const std::string id : {"prefix:x", "random:5", "reorder:1:999999"}) {
+    const CommandResult bad = m.CtlCommand({"power-cut", "--state", id});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("'" + id + "'") != std::string::npos);
+  }
 }
 
 TEST_CASE("versions spilled to the disk come back in the crash state that holds them") {

@@ -150,6 +150,12 @@ TEST_CASE("bad input is one clear error and exit 2, before anything is mounted")
   Output missing = w.Run("run " + w.path + "/nothing.json");
   CHECK(missing.code == 2);
   CHECK(missing.text.find("no such file or directory") != std::string::npos);
+  Output seed = w.Run("run " + good + " --seed -1");
+  CHECK(seed.code == 2);
+  CHECK(seed.text.find("--seed: expected a whole number >= 0, got '-1'") != std::string::npos);
+  Output command = w.Run("rnu " + good);
+  CHECK(command.code == 2);
+  CHECK(command.text.find("unknown command 'rnu'; commands: ") != std::string::npos);
   CHECK(w.Clean());
 }
 
