@@ -18,7 +18,7 @@ void AddHelpExamples(CLI::App& app) {
       "  blackout record --out t.trace -- PROGRAM...  record a program once, then\n"
       "  blackout explore t.trace --check 'CMD'       check it in every crash state\n"
       "Run `blackout SUBCOMMAND --help` for every option of a subcommand.\n"
-      "Colour: only on a terminal; --no-color or NO_COLOR=1 turns it off.\n"
+      "Colour (blackout run): only on a terminal; run --no-color or NO_COLOR=1 turns it off.\n"
       "Exit codes: 0 as expected, 1 an outcome differs (or the command failed), 2 bad usage.");
   static const std::map<std::string, std::string> examples = {
       {"validate",
@@ -68,6 +68,19 @@ void AddHelpExamples(CLI::App& app) {
        "  blackout explore /tmp/git.trace --check 'git -C r fsck' --states prefix,reorder:2 --out "
        "out\n"
        "With --out, render the report again with `blackout report out/report.json -f html`."},
+      {"replay",
+       "Examples:\n"
+       "  blackout replay scenarios/explore/lsm-flush-missing-dir-fsync-reorder.json --state "
+       "prefix:14 --to /tmp/state\n"
+       "  blackout replay SCENARIO --point end --state prefix:12 --to /tmp/state --recover\n"
+       "A report's `reproduce` line for a crash state is such a command. --to must be new or "
+       "empty; with --recover, the engine's log is written beside it (/tmp/state.log)."},
+      {"minimize",
+       "Examples:\n"
+       "  blackout minimize scenarios/seed/no-directory-fsync-anywhere-wal-power.json\n"
+       "  blackout minimize my.json --out my.min.json --max-tries 50 --jobs 2\n"
+       "Keeps removing workload entries while the scenario still fails the same invariants "
+       "(and finding); progress on stderr."},
   };
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (!sub->get_footer().empty()) continue;

@@ -216,7 +216,8 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
       "--keep-going", args->keep_going,
       "after a setup error (a mount or engine that cannot start), go on with the other scenarios");
   run->add_flag("--quiet", args->quiet, "print only unexpected outcomes, errors and the summary");
-  run->add_flag("--verbose", args->verbose, "also print one line per crash state");
+  run->add_flag("--verbose", args->verbose, "also print one line per crash state")
+      ->excludes("--quiet");
   run->add_flag("--no-color", args->no_color,
                 "no colour in the output (also NO_COLOR=1; colour is only used on a terminal)");
   run->callback([args, &exit_code] { exit_code = Run(*args); });

@@ -304,9 +304,9 @@ void ExecFindings(const std::vector<Gap>& gaps, bool fsync_failed, CrashStateRes
   auto has = [&](Gap::Kind k) {
     return std::any_of(gaps.begin(), gaps.end(), [&](const Gap& g) { return g.kind == k; });
   };
-  if (has(Gap::Kind::kFileData)) r->findings.push_back("exec-file-not-fsynced");
-  if (has(Gap::Kind::kDirEntries)) r->findings.push_back("exec-directory-not-fsynced");
-  if (fsync_failed) r->findings.push_back("exec-data-lost-after-fsync-error");
+  if (has(Gap::Kind::kFileData)) r->findings.push_back(kExecFileNotFsynced);
+  if (has(Gap::Kind::kDirEntries)) r->findings.push_back(kExecDirectoryNotFsynced);
+  if (fsync_failed) r->findings.push_back(kExecDataLostAfterFsyncError);
 }
 
 std::string PointName(const Scenario& s) {
@@ -527,7 +527,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     // (DESIGN.md), else by what was pending at the cut.
     if (dg.found) {
       for (const auto& f : dg.fixes) {
-        const char* name = f.directory ? "exec-directory-not-fsynced" : "exec-file-not-fsynced";
+        const char* name = f.directory ? kExecDirectoryNotFsynced : kExecFileNotFsynced;
         if (r.check.lost_writes > 0 && !std::count(r.findings.begin(), r.findings.end(), name))
           r.findings.push_back(name);
       }

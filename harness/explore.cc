@@ -58,8 +58,8 @@ void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<st
   if (s.engine != "lsm" || !d.found) return;
   for (const auto& f : d.fixes)
     if (f.directory && f.after_what.find(".sst") != std::string::npos &&
-        !std::count(out->begin(), out->end(), "lsm-flush-missing-dir-fsync"))
-      out->push_back("lsm-flush-missing-dir-fsync");
+        !std::count(out->begin(), out->end(), kLsmFlushMissingDirFsync))
+      out->push_back(kLsmFlushMissingDirFsync);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "harness/findings.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace blackout::harness {
@@ -97,6 +98,17 @@ std::vector<Gap> GapsInStore(const nlohmann::json& unsynced, const std::string& 
       gaps.push_back({Gap::Kind::kDirEntries, rel, d.value("pending_entries", uint64_t{0}),
                       d.value("since", uint64_t{0})});
   return gaps;
+}
+
+const std::vector<std::string>& KnownFindings() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n = {kExecFileNotFsynced, kExecDirectoryNotFsynced,
+                                  kExecDataLostAfterFsyncError, kLsmFlushMissingDirFsync};
+    for (const Rule& r : Rules()) n.push_back(r.name);
+    std::sort(n.begin(), n.end());
+    return n;
+  }();
+  return names;
 }
 
 std::vector<std::string> DiagnoseFindings(const FindingContext& ctx) {

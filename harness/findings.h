@@ -41,6 +41,18 @@ struct FindingContext {
 // Names of the findings this crash state shows (possibly none).
 std::vector<std::string> DiagnoseFindings(const FindingContext& ctx);
 
+// The findings named outside DiagnoseFindings: by an exec workload's gaps or
+// diagnosis (exec_workload.cc, record.cc) and by the LSM's diagnosis
+// (explore.cc).
+inline constexpr const char* kExecFileNotFsynced = "exec-file-not-fsynced";
+inline constexpr const char* kExecDirectoryNotFsynced = "exec-directory-not-fsynced";
+inline constexpr const char* kExecDataLostAfterFsyncError = "exec-data-lost-after-fsync-error";
+inline constexpr const char* kLsmFlushMissingDirFsync = "lsm-flush-missing-dir-fsync";
+
+// Every finding name a run can report, sorted: what a scenario's
+// expect.finding may name.
+const std::vector<std::string>& KnownFindings();
+
 // One line per gap for reports: "file wal.log: 480 bytes not fsynced (since trace #12)".
 std::string DescribeGap(const Gap& g);
 

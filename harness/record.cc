@@ -29,6 +29,7 @@
 #include "harness/child_process.h"
 #include "harness/diagnosis.h"
 #include "harness/explore.h"
+#include "harness/findings.h"
 #include "harness/mounted_fs.h"
 #include "harness/process_cgroup.h"
 #include "harness/sync_guard.h"
@@ -462,8 +463,8 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
     json findings = json::array();
     if (o.diagnosis.is_object() && o.diagnosis.value("found", false)) {
       for (const json& fix : o.diagnosis["fixes"]) {
-        const std::string name = fix.value("sync", "") == "fsync-dir" ? "exec-directory-not-fsynced"
-                                                                      : "exec-file-not-fsynced";
+        const std::string name =
+            fix.value("sync", "") == "fsync-dir" ? kExecDirectoryNotFsynced : kExecFileNotFsynced;
         if (std::find(findings.begin(), findings.end(), name) == findings.end()) {
           findings.push_back(name);
         }

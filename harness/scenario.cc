@@ -8,7 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include "engines/common/mem_env.h"
+#include "engines/driver/driver.h"
 #include "harness/engine_catalog.h"
+#include "harness/findings.h"
 #include "harness/invariants.h"
 #include "harness/scenario_exec.h"
 
@@ -131,6 +134,7 @@ bool IsSupportedGenerator(const std::string& g) { return IsGeneratorName(g); }
 void CheckEngine(Checker& c, const json& doc, Scenario* s) {
   const json* engine = c.Field(doc, "$", "engine", FieldType::kObject, true);
   if (!engine) return;
+  const int problems_before = c.count();
   c.OnlyFields(*engine, "$.engine", {"name", "config"});
   if (const json* name = c.Field(*engine, "$.engine", "name", FieldType::kString, true)) {
     s->engine = name->get<std::string>();
@@ -146,6 +150,14 @@ void CheckEngine(Checker& c, const json& doc, Scenario* s) {
       else
         s->profile = p->get<std::string>();
     }
+  }
+  // The engine's own check of its config (keys, types, values), as it runs
+  // when the engine starts: opened on an empty store in memory, nothing is
+  // written anywhere.
+  if (c.count() == problems_before && FindEngine(s->engine)) {
+    engines::MemEnv env("/validate");
+    auto session = engines::OpenEngineSession(s->engine, &env, "/validate/store", s->config);
+    if (!session.ok()) c.Fail("$.engine.config", session.status().message());
   }
 }
 
@@ -448,10 +460,14 @@ void CheckChecksAndExpect(Checker& c, const json& doc, Scenario* s) {
     std::sort(s->expect_violations.begin(), s->expect_violations.end());
   }
   if (const json* f = c.Field(*expect, "$.expect", "finding", FieldType::kString, false)) {
-    if (f->get<std::string>().empty())
+    const std::string name = f->get<std::string>();
+    const std::vector<std::string>& known = KnownFindings();
+    if (name.empty())
       c.Fail("$.expect.finding", "expected a finding name, got an empty string");
+    else if (!std::count(known.begin(), known.end(), name))
+      c.Fail("$.expect.finding", "unknown finding '" + name + "'; findings: " + Join(known));
     else
-      s->expect_finding = f->get<std::string>();
+      s->expect_finding = name;
   }
 }
 

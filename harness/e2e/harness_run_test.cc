@@ -139,6 +139,20 @@ TEST_CASE("bad input is one clear error and exit 2, before anything is mounted")
   CHECK(o.code == 2);
   CHECK(o.text.find("engine lsm has no op 'append'") != std::string::npos);
 
+  // The engine's config and the expected finding are checked with the
+  // rest, not when the engine starts or when the run ends.
+  json config = LsmScenario();
+  config["engine"]["config"] = {{"memtable_sise", 4}};
+  config["expect"]["finding"] = "lsm-wal-missing-fsynk";
+  const std::string config_file = w.Write("config.json", config);
+  o = w.Run("validate " + config_file);
+  CHECK(o.code == 2);
+  CHECK(o.text.find(config_file + ": $.engine.config: unknown config key 'memtable_sise' for "
+                                  "engine lsm; keys: ") != std::string::npos);
+  CHECK(o.text.find(config_file + ": $.expect.finding: unknown finding 'lsm-wal-missing-fsynk'; "
+                                  "findings: ") != std::string::npos);
+  CHECK(o.text.find("lsm-wal-missing-fsync") != std::string::npos);
+
   const std::string good = w.Write("good.json", LsmScenario());
   Output out = w.Run("run " + good + " --out /dev/null/out");
   CHECK(out.code == 2);
