@@ -90,6 +90,8 @@ struct MountArgs {
   std::string spill_dir;
   std::string spill_after = "1G";
   bool no_spill = false;
+  std::string load;
+  std::string load_state;
 };
 
 // True when the FUSE mount at `mnt` has lost its daemon (killed, crashed):
@@ -263,6 +265,22 @@ int Mount(const MountArgs& args) {
     lazyfs::Config lazyfs_config;
     if (!lazyfs::LoadConfig(config.lazyfs_config, config.mountpoint, &lazyfs_config, &error)) {
       return Usage("mount: --lazyfs-config: " + error);
+    }
+  }
+
+  if (!args.load.empty()) {
+    // Checked here too, so that a bad file or state is reported before the fork.
+    config.load_path = std::filesystem::absolute(args.load).lexically_normal().string();
+    config.load_state = args.load_state;
+    if (UnderMountpoint(config.load_path, config.mountpoint)) {
+      return Usage("mount: --load " + args.load + " is inside the mount point " +
+                   config.mountpoint + "; the daemon reads it before the mount exists");
+    }
+    model::Options scratch_options;
+    scratch_options.model = config.model;
+    model::Filesystem scratch(scratch_options);
+    if (!LoadCrashPointFile(scratch, config.load_path, config.load_state, &error)) {
+      return Usage("mount: " + error);
     }
   }
 
@@ -522,6 +540,17 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                    "512M, 4G; 0: spill each one at once)")
       ->capture_default_str()
       ->excludes(no_spill_flag);
+  CLI::Option* load =
+      mount->add_option("--load", mount_args->load,
+                        "start from a saved crash point (`blackout record --out FILE`, `ctl "
+                        "saved-points DIR`): the files as the program saw them, its un-synced "
+                        "operations pending, so that `ctl power-cut --state ID` cuts to any of "
+                        "its crash states on a live mount");
+  mount
+      ->add_option("--load-state", mount_args->load_state,
+                   "with --load: start in this crash state of the point instead (drop-all, "
+                   "keep-all, prefix:S, ...), e.g. to run a program's recovery on it")
+      ->needs(load);
   mount->callback([mount_args, &exit_code] { exit_code = Mount(*mount_args); });
 
   auto umount_mnt = std::make_shared<std::string>();

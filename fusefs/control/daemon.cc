@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <thread>
 
@@ -53,6 +57,39 @@ void Report(int& ready_fd, const std::string& line) {
 
 }  // namespace
 
+bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const std::string& state,
+                        std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    *error = "--load: cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    *error = "--load: cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  if (!fs.LoadCrashPoint(bytes).ok()) {
+    *error = "--load: " + path +
+             " is not a saved crash point (write one with `blackout record --out FILE` or "
+             "`blackout ctl MNT saved-points DIR`)";
+    return false;
+  }
+  if (state.empty()) return true;
+  if (state == "drop-all" || state == "keep-all") {
+    fs.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
+                                    : model::CrashStateKind::kKeepAll);
+    return true;
+  }
+  if (!fs.PowerCutTo(state).ok()) {
+    *error = "--load-state: the crash point " + path + " has no crash state '" + state +
+             "'; states: drop-all, keep-all, or an id of its generators (prefix:S, "
+             "reorder:K:S1,S2, torn:S:B, random:N:SEED:I) that `blackout explore` reports";
+    return false;
+  }
+  return true;
+}
+
 int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // Pending data grows by about a page per 4 KiB write. In a per-thread
   // arena (the session loop's workers) every such growth was an mprotect(2)
@@ -92,6 +129,13 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
               config.spill_dir, config.spill_after);
   }
   model::Filesystem fs(options);
+  if (!config.load_path.empty()) {
+    std::string error;
+    if (!LoadCrashPointFile(fs, config.load_path, config.load_state, &error)) return fail(error);
+    log->info("started from the crash point {}{}", config.load_path,
+              config.load_state.empty() ? std::string(", its operations pending")
+                                        : ", in its crash state " + config.load_state);
+  }
 
   fusefs::MountOptions mount_options;
   mount_options.mountpoint = config.mountpoint;

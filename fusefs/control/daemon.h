@@ -27,7 +27,19 @@ struct DaemonConfig {
   std::string spill_dir;
   bool spill_dir_default = false;  // not asked for: without direct I/O there, go on without
   uint64_t spill_after = uint64_t{1} << 30;  // model::Options::spill_after
+  // A saved crash point to start from (mount --load), absolute; empty: an
+  // empty file system. load_state: a crash state of it to cut to first.
+  std::string load_path;
+  std::string load_state;
 };
+
+// Loads the crash point saved in `path` (model::Filesystem::SaveCrashPoint's
+// bytes: `blackout record --out`, `ctl saved-points`) into `fs`, then, when
+// `state` is not empty, cuts the power to that crash state of it (drop-all,
+// keep-all or an id of its generators). False with a message naming the
+// file or the state in *error.
+bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const std::string& state,
+                        std::string* error);
 
 // Mounts, listens on the control socket, then serves until the file system is
 // unmounted, SIGTERM/SIGINT/SIGHUP arrives or a client sends "shutdown"; then

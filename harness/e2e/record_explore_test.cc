@@ -399,6 +399,59 @@ TEST_CASE("explore refuses a file that is not a crash point, and an unknown gene
   CHECK(missing.exit_code == 2);
 }
 
+TEST_CASE(
+    "mount --load starts a live mount from a recorded crash point, its operations pending or "
+    "cut to a crash state of it; a bad file or state exits 2 naming it") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/t.trace";
+  // durable.txt and its entry are synced; pending.txt is not.
+  RecordScript(t.path, trace,
+               "echo kept > durable.txt && sync durable.txt . && echo lost > pending.txt");
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  auto read = [&](const std::string& name) {
+    return std::filesystem::exists(mnt + "/" + name) ? ReadWhole(mnt + "/" + name) : "<none>";
+  };
+  struct Unmount {
+    std::string mnt;
+    ~Unmount() { (void)Run({Bin(), "umount", mnt}); }
+  };
+  {
+    Unmount u{mnt};
+    const Ran m = Run({Bin(), "mount", mnt, "--load", trace});
+    INFO(m.out);
+    REQUIRE(m.exit_code == 0);
+    // As the program left it, then the power goes: what was not synced goes too.
+    CHECK(read("durable.txt") == "kept\n");
+    CHECK(read("pending.txt") == "lost\n");
+    CHECK(Run({Bin(), "ctl", mnt, "power-cut"}).exit_code == 0);
+    CHECK(read("durable.txt") == "kept\n");
+    CHECK(read("pending.txt") == "<none>");
+  }
+  {
+    Unmount u{mnt};
+    REQUIRE(Run({Bin(), "mount", mnt, "--load", trace, "--load-state", "drop-all"}).exit_code == 0);
+    CHECK(read("durable.txt") == "kept\n");
+    CHECK(read("pending.txt") == "<none>");
+  }
+  std::ofstream(t.path + "/junk") << "not a crash point";
+  for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--load", t.path + "/none"}, "--load: cannot open " + t.path + "/none"},
+           {{"--load", t.path + "/junk"}, "--load: " + t.path + "/junk is not a saved crash point"},
+           {{"--load", trace, "--load-state", "prefix:x"},
+            "--load-state: the crash point " + trace + " has no crash state 'prefix:x'"},
+           {{"--load-state", "drop-all"}, "--load-state requires --load"}}) {
+    std::vector<std::string> argv = {Bin(), "mount", mnt};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const Ran bad = Run(argv);
+    INFO(bad.out);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.out.find(message) != std::string::npos);
+    CHECK(NoMountLeft(t.path));
+  }
+}
+
 TEST_CASE("explore with an --out it cannot write exits 2 before it runs any crash state") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
