@@ -573,6 +573,18 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
   }
   // An exec scenario names a program instead of an engine and its workload.
   const bool exec = IsExecScenario(doc);
+  if (exec && doc.contains("engine") && doc.contains("recover")) {
+    json without = doc;
+    without.erase("recover");
+    if (!IsExecScenario(without)) {
+      // An engine scenario with a recover block: say that, not that the
+      // engine's workload and check are not an exec workload's.
+      c.Fail("$.recover",
+             "applies to exec scenarios (the command that recovers a program's files); an "
+             "engine scenario recovers by opening its engine on the crash state: remove it");
+      return std::nullopt;
+    }
+  }
   if (const json* p = c.Field(doc, "$", "promise", FieldType::kObject, false)) {
     c.OnlyFields(*p, "$.promise", {"process", "power"});
     if (exec)

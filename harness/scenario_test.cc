@@ -111,6 +111,35 @@ TEST_CASE("an op the engine does not have, a missing field and a wrong type are 
   CHECK(AnyContains(problems, "$.workload[2].op", "use {\"step\":\"restart\"}"));
 }
 
+TEST_CASE(
+    "an engine config the engine refuses, an unknown finding and a recover block in an engine "
+    "scenario are refused where they are written") {
+  json doc = Valid();
+  doc["engine"]["config"] = {{"profile", "fixed"}, {"memtable_threshold", "big"}};
+  doc["expect"]["finding"] = "lsm-wal-missing-fsynk";
+  std::vector<Problem> problems;
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  INFO(Messages(problems)[0]);
+  CHECK(AnyContains(problems, "$.engine.config", "memtable_threshold"));
+  CHECK(AnyContains(problems, "$.expect.finding",
+                    "unknown finding 'lsm-wal-missing-fsynk'; findings: "));
+  CHECK(AnyContains(problems, "$.expect.finding", "lsm-wal-missing-fsync, "));
+  CHECK(problems.size() == 2);
+
+  doc = Valid();
+  doc["engine"]["config"] = {{"profile", "fixed"}, {"memtable_sise", 4}};
+  problems.clear();
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  CHECK(AnyContains(problems, "$.engine.config", "unknown config key 'memtable_sise'"));
+
+  doc = Valid();
+  doc["recover"] = {{"exec", "true"}};
+  problems.clear();
+  CHECK_FALSE(ParseScenario(doc, "f.json", &problems));
+  REQUIRE(problems.size() == 1);
+  CHECK(AnyContains(problems, "$.recover", "applies to exec scenarios"));
+}
+
 TEST_CASE("unknown steps, generators and invariants are refused with the names that exist") {
   json doc = Valid();
   doc["workload"].push_back({{"step", "frobnicate"}});
