@@ -1,5 +1,7 @@
 #include "engines/driver/commands.h"
 
+#include <sys/stat.h>
+
 #include <iostream>
 #include <memory>
 
@@ -16,7 +18,17 @@ void AddEngineCommand(CLI::App& app, int& exit_code) {
       "engine",
       "Run a reference engine as a JSON-lines server on stdin/stdout (engines: " + names + ")");
   cmd->add_option("name", options->engine, "engine name")->required();
-  cmd->add_option("--dir", options->dir, "store directory")->required();
+  cmd->add_option("--dir", options->dir,
+                  "store directory (made if missing: a crash state may have lost it)")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& dir) -> std::string {
+            struct stat st {};
+            if (stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+              return dir + " exists and is not a directory";
+            return "";
+          },
+          "DIR"));
   cmd->add_option("--config", options->config_json,
                   "engine configuration as a JSON object, e.g. '{\"profile\":\"fixed\"}'");
   cmd->add_flag("--dump", options->dump, "open (recover) the store, print its contents, exit");

@@ -167,6 +167,9 @@ TEST_CASE("bad input is one clear error and exit 2, before anything is mounted")
   Output seed = w.Run("run " + good + " --seed -1");
   CHECK(seed.code == 2);
   CHECK(seed.text.find("--seed: expected a whole number >= 0, got '-1'") != std::string::npos);
+  Output engine_dir = w.Run("engine lsm --dir " + good);
+  CHECK(engine_dir.code == 2);
+  CHECK(engine_dir.text.find(good + " exists and is not a directory") != std::string::npos);
   Output command = w.Run("rnu " + good);
   CHECK(command.code == 2);
   CHECK(command.text.find("unknown command 'rnu'; commands: ") != std::string::npos);
