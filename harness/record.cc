@@ -241,18 +241,34 @@ Expected<RecordResult> Record(const RecordOptions& options) {
   return result;  // ~MountedFs unmounts
 }
 
-Expected<ExploreResult> Explore(const ExploreOptions& options) {
+Expected<ExploreResult> Explore(const ExploreOptions& given) {
   const auto started = std::chrono::steady_clock::now();
+  ExploreOptions options = given;
   if (options.check.empty()) return Error{"explore: --check is empty; give a shell command"};
+  std::ifstream in(options.trace, std::ios::binary);
+  if (!in) return Error{"explore: cannot read " + options.trace};
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  const auto saved_model = model::Filesystem::SavedModel(bytes.str());
+  if (!saved_model.ok()) {
+    return Error{"explore: " + options.trace +
+                 " is not a crash point (make one with `blackout record --out FILE -- CMD`)"};
+  }
+  const std::string recorded =
+      *saved_model ? std::string(model::Name(**saved_model)) : std::string();
+  if (options.model.empty()) options.model = recorded.empty() ? "posix-strict" : recorded;
   model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(options.model);
   if (!m.ok()) {
     return Error{"explore: --model " + options.model +
                  " is unknown; models: " + model::BehaviourModelNames()};
   }
-  std::ifstream in(options.trace, std::ios::binary);
-  if (!in) return Error{"explore: cannot read " + options.trace};
-  std::stringstream bytes;
-  bytes << in.rdbuf();
+  if (!recorded.empty() && options.model != recorded) {
+    return Error{"explore: --model " + options.model + ": " + options.trace +
+                 " was recorded under " + recorded +
+                 ", and which operations are still pending at a crash point depends on the "
+                 "model's sync rules; explore it without --model, or record again with --model " +
+                 options.model};
+  }
   model::Options fs_options;
   fs_options.model = *m;
   model::Filesystem fs(fs_options);

@@ -42,7 +42,9 @@ struct ExploreOptions {
   std::string trace;  // crash-point file from `blackout record` or ctl crash-point
   std::string check;  // shell command (sh -c), run in each materialized crash state
   std::vector<std::string> states = {"drop-all", "prefix"};  // model generators
-  std::string model = "posix-strict";
+  // Empty: the model the trace was recorded under (posix-strict for a trace
+  // from before traces named it). Another one than that is refused.
+  std::string model;
   uint64_t seed = 1;     // for random:N, printed with every failure
   size_t limit = 1000;   // crash states per generator
   double timeout_s = 60; // per check

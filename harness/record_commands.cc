@@ -121,7 +121,8 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
                    "random:N (default drop-all,prefix)")
       ->delimiter(',');
   explore->add_option("--model", ex->model,
-                      "behaviour model: posix-strict (default), ext4-ordered, ext4-writeback, "
+                      "behaviour model, the one the trace was recorded under (the default; "
+                      "another is refused): posix-strict, ext4-ordered, ext4-writeback, "
                       "btrfs, xfs");
   explore->add_option("--seed", ex->seed, "seed for random:N (default 1)")
       ->check(control::WholeNumber(0));

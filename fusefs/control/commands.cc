@@ -74,7 +74,7 @@ int RunProgram(std::vector<std::string> argv) {
 
 struct MountArgs {
   std::string mnt;
-  std::string model = "posix-strict";
+  std::string model;  // empty: --load's model, else posix-strict
   std::string ctl;
   std::string capacity;
   std::string lazyfs_fifo;
@@ -176,9 +176,29 @@ int Mount(const MountArgs& args) {
     return Usage("mount: mount point " + args.mnt + " does not exist (create the directory first)");
   }
   if (!S_ISDIR(st.st_mode)) return Usage("mount: mount point " + args.mnt + " is not a directory");
-  model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(args.model);
+  std::string model_name = args.model;
+  if (!args.load.empty()) {
+    // A crash point says which model it was saved under: the mount takes it.
+    std::ifstream in(args.load, std::ios::binary);
+    std::string head(16, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    const auto saved = model::Filesystem::SavedModel(head);
+    if (saved.ok() && *saved) {
+      const std::string recorded(model::Name(**saved));
+      if (model_name.empty()) model_name = recorded;
+      if (model_name != recorded) {
+        return Usage("mount: --model " + model_name + ": the crash point " + args.load +
+                     " was saved under " + recorded +
+                     ", and which operations are still pending there depends on the model; "
+                     "mount it without --model");
+      }
+    }
+  }
+  if (model_name.empty()) model_name = "posix-strict";
+  model::Result<model::BehaviourModel> m = model::ParseBehaviourModel(model_name);
   if (!m.ok()) {
-    return Usage("mount: --model " + args.model +
+    return Usage("mount: --model " + model_name +
                  " is unknown; models: " + model::BehaviourModelNames());
   }
   config.model = *m;
@@ -318,9 +338,10 @@ int Mount(const MountArgs& args) {
     std::string transport = reply.substr(2);
     transport.erase(0, transport.find_first_not_of(' '));
     transport.erase(transport.find_last_not_of(" \n") + 1);
-    std::cout << "mounted blackoutfs on " << config.mountpoint << " (model " << args.model
-              << (transport.empty() ? "" : ", transport " + transport) << ", control socket "
-              << config.socket_path << ", log " << config.log_path << ", pid " << pid << ")\n";
+    std::cout << "mounted blackoutfs on " << config.mountpoint << " (model "
+              << model::Name(config.model) << (transport.empty() ? "" : ", transport " + transport)
+              << ", control socket " << config.socket_path << ", log " << config.log_path
+              << ", pid " << pid << ")\n";
     return 0;
   }
   int status = 0;
@@ -480,8 +501,8 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
       app.add_subcommand("mount", "Mount blackoutfs on MNT; returns once the mount is usable");
   mount->add_option("MNT", mount_args->mnt, "mount point (an existing directory)")->required();
   mount->add_option("--model", mount_args->model,
-                    "behaviour model: posix-strict (default), ext4-ordered, ext4-writeback, btrfs, "
-                    "xfs (fusefs/model/crash_model.md)");
+                    "behaviour model: posix-strict (default; with --load, the crash point's), "
+                    "ext4-ordered, ext4-writeback, btrfs, xfs (fusefs/model/crash_model.md)");
   mount->add_option("--ctl", mount_args->ctl, "control socket path (default MNT.ctl)");
   mount->add_option("--capacity", mount_args->capacity,
                     "size of the disk: writes past it fail with ENOSPC, statfs reports it "

@@ -69,7 +69,10 @@ bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const st
     *error = "--load: cannot read " + path + ": " + std::strerror(errno);
     return false;
   }
-  if (!fs.LoadCrashPoint(bytes).ok()) {
+  if (const auto r = fs.LoadCrashPoint(bytes); !r.ok() && r.error() == EXDEV) {
+    *error = "--load: " + path + " was saved under another behaviour model than the mount's";
+    return false;
+  } else if (!r.ok()) {
     *error = "--load: " + path +
              " is not a saved crash point (write one with `blackout record --out FILE` or "
              "`blackout ctl MNT saved-points DIR`)";

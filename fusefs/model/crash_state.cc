@@ -115,7 +115,9 @@ Result<Filesystem::Impl::StateSpec> Filesystem::Impl::ParseStateId(std::string_v
   }
   if (kind == "prefix" && parts.size() == 2) {
     uint64_t upto;
-    if (!ParseU64(parts[1], upto)) return Errno{EINVAL};
+    // The generator's ids: prefix:0 keeps nothing, prefix:S keeps up to the
+    // pending op S. Any other S names no state of these pending ops.
+    if (!ParseU64(parts[1], upto) || (upto != 0 && pending.count(upto) == 0)) return Errno{EINVAL};
     for (const auto& [s, op] : pending) {
       if (s <= upto) spec.kept.push_back(s);
     }

@@ -396,9 +396,16 @@ class Filesystem {
   // Replaces this filesystem's state by a saved crash point: the volatile
   // view becomes the saved one, CrashStates/PowerCutTo/MaterializeCrashState
   // answer as the saved filesystem did, open handles answer EIO (new epoch).
-  // The behaviour model is this filesystem's (Options), so one crash point
-  // can be explored under several models. EINVAL: not a saved crash point.
+  // EINVAL: not a saved crash point. EXDEV: saved under another behaviour
+  // model than this filesystem's (SavedModel). Which operations are still
+  // pending at a point depends on the model's sync rules (an ext4-ordered
+  // fsync commits earlier renames, a posix-strict one does not), so a point
+  // explored under another model would show states that model never leaves.
   Result<void> LoadCrashPoint(std::string_view saved);
+  // The behaviour model a crash point was saved under; nullopt for a point
+  // saved before crash points recorded it (LoadCrashPoint takes those under
+  // any model). EINVAL: an unknown model.
+  static Result<std::optional<BehaviourModel>> SavedModel(std::string_view saved);
 
  private:
   struct Impl;

@@ -2,7 +2,9 @@
 // operations as bytes, so crash states can be explored offline
 // (crash_model.md, "Record once, explore offline").
 //
-// Format (version 1), host byte order, then zlib-compressed as a whole:
+// Format: "BLKCP2\n\0" u8 model (BehaviourModel), then the version 1 bytes
+// (a version 1 point, from before the model was saved, has only those):
+// u64 raw size, then in host byte order and zlib-compressed as a whole:
 //   "BLKCP1\n\0" u64 seq u64 next_ino
 //   u64 count, born:    ino attr str(target)
 //   u64 count, nodes:   ino attr str(target) u64 n {str(name) u64 ino}
@@ -25,6 +27,15 @@ namespace blackout::model {
 namespace {
 
 constexpr char kMagic[8] = {'B', 'L', 'K', 'C', 'P', '1', '\n', '\0'};
+// Uncompressed in front of the version 1 bytes. Read as their u64 raw size it
+// is far beyond the size limit, so a reader of version 1 refuses it.
+constexpr char kModelMagic[8] = {'B', 'L', 'K', 'C', 'P', '2', '\n', '\0'};
+constexpr uint8_t kLastModel = static_cast<uint8_t>(BehaviourModel::kXfs);
+
+bool HasModelHeader(std::string_view saved) {
+  return saved.size() > sizeof kModelMagic &&
+         std::memcmp(saved.data(), kModelMagic, sizeof kModelMagic) == 0;
+}
 
 struct Out {
   std::string b;
@@ -185,10 +196,23 @@ std::string Filesystem::Impl::SaveLocked() const {
   compress2(reinterpret_cast<Bytef*>(z.data() + sizeof raw), &zlen,
             reinterpret_cast<const Bytef*>(o.b.data()), o.b.size(), 1);
   z.resize(sizeof raw + zlen);
-  return z;
+  std::string header(kModelMagic, sizeof kModelMagic);
+  header.push_back(static_cast<char>(m.options.model));
+  return header + z;
+}
+
+Result<std::optional<BehaviourModel>> Filesystem::SavedModel(std::string_view saved) {
+  if (!HasModelHeader(saved)) return std::optional<BehaviourModel>();
+  const auto model = static_cast<uint8_t>(saved[sizeof kModelMagic]);
+  if (model > kLastModel) return Errno{EINVAL};
+  return std::optional<BehaviourModel>(static_cast<BehaviourModel>(model));
 }
 
 Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
+  Result<std::optional<BehaviourModel>> model = SavedModel(saved);
+  if (!model.ok()) return Errno{EINVAL};
+  if (*model && **model != impl_->options.model) return Errno{EXDEV};
+  if (HasModelHeader(saved)) saved.remove_prefix(sizeof kModelMagic + 1);
   uint64_t raw = 0;
   if (saved.size() < sizeof raw) return Errno{EINVAL};
   std::memcpy(&raw, saved.data(), sizeof raw);

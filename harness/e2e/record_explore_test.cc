@@ -435,8 +435,29 @@ TEST_CASE(
     CHECK(read("durable.txt") == "kept\n");
     CHECK(read("pending.txt") == "<none>");
   }
+  // A point keeps the model it was recorded under: the mount and explore
+  // take it, and refuse another (which ops are pending depends on it).
+  const std::string ext4 = t.path + "/ext4.trace";
+  const Ran rec = Run({"env", "TMPDIR=" + t.path, Bin(), "record", "--out", ext4, "--model",
+                       "ext4-ordered", "--", "sh", "-c", "echo x > f"});
+  REQUIRE(rec.exit_code == 0);
+  {
+    Unmount u{mnt};
+    const Ran m = Run({Bin(), "mount", mnt, "--load", ext4});
+    REQUIRE(m.exit_code == 0);
+    CHECK(m.out.find("(model ext4-ordered,") != std::string::npos);
+  }
+  const Ran ex = Run({Bin(), "explore", ext4, "--check", "true"});
+  CHECK(ex.exit_code == 0);
+  CHECK(ex.out.find("model ext4-ordered") != std::string::npos);
+  const Ran other = Run({Bin(), "explore", ext4, "--check", "true", "--model", "posix-strict"});
+  CHECK(other.exit_code == 2);
+  CHECK(other.out.find(ext4 + " was recorded under ext4-ordered") != std::string::npos);
+
   std::ofstream(t.path + "/junk") << "not a crash point";
   for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--load", ext4, "--model", "xfs"},
+            "the crash point " + ext4 + " was saved under ext4-ordered"},
            {{"--load", t.path + "/none"}, "--load: cannot open " + t.path + "/none"},
            {{"--load", t.path + "/junk"}, "--load: " + t.path + "/junk is not a saved crash point"},
            {{"--load", trace, "--load-state", "prefix:x"},
