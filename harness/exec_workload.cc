@@ -235,8 +235,10 @@ std::string RecoverAndCheck(
     if (rec.timed_out || rec.exit_code != 0) {
       r->recovered = false;
       r->recovery_error =
-          rec.timed_out ? "exec.recover did not finish within " + limit
-                        : "exec.recover exited " + std::to_string(rec.exit_code) + ": " + Tail(log, kStderrTail);
+          rec.timed_out ? StagePath(e, "recover") + " did not finish within " + limit
+                        : StagePath(e, "recover") + " exited " + std::to_string(rec.exit_code) +
+                              (Tail(log, kStderrTail).empty() ? " (no output on stderr)"
+                                                              : ": " + Tail(log, kStderrTail));
     }
   }
   if (!r->recovered) return "";
@@ -249,7 +251,9 @@ std::string RecoverAndCheck(
   if (chk.exit_code == 126 || chk.exit_code == 127)
     return cpath + " could not run (exit " + std::to_string(chk.exit_code) + "): " + Tail(log, kStderrTail);
   out->corrupt = chk.exit_code != 0;
-  out->corrupt_why = "exec.check exited " + std::to_string(chk.exit_code) + ": " + Tail(log, kStderrTail);
+  const std::string said = Tail(log, kStderrTail);
+  out->corrupt_why = cpath + " exited " + std::to_string(chk.exit_code) +
+                     (said.empty() ? " (no output on stderr)" : ": " + said);
   std::istringstream lines(chk.out);
   for (std::string l; std::getline(lines, l);)
     if (!Trim(l).empty()) out->found.insert(Trim(l));
@@ -274,9 +278,15 @@ void JudgeExec(const Scenario& s, const std::vector<ExecAck>& acks, const Checke
     }
   }
   const bool judged = r->recovered && !c.corrupt;
-  if (judged) {
+  if (!r->recovered) {
+    // Nothing was read back: every acknowledged write counts as lost, as
+    // for an engine that does not recover (invariants.cc).
+    out.lost_writes = out.acked_writes;
+  } else {
+    // A check that found corruption (exit != 0) still printed the IDs it
+    // could read: the others are lost to the program too.
     out.lost_writes = static_cast<int>(missing.size());
-    if (e.contract == "acked") out.promised_lost = out.lost_writes;
+    if (judged && e.contract == "acked") out.promised_lost = out.lost_writes;
     for (size_t i = 0; i < missing.size() && i < 5; ++i)
       out.lost_examples.push_back("ack " + missing[i]);
   }

@@ -122,10 +122,12 @@ std::vector<std::string> DiagnoseFindings(const FindingContext& ctx) {
 }
 
 std::string DescribeGap(const Gap& g) {
+  // An exec workload's paths are relative to the mount: its top directory is "".
+  const std::string path = g.path.empty() ? "." : g.path;
   if (g.kind == Gap::Kind::kFileData)
-    return "file " + g.path + ": " + std::to_string(g.pending) +
-           " bytes not fsynced (since trace #" + std::to_string(g.since) + ")";
-  return "directory " + g.path + ": " + std::to_string(g.pending) +
+    return "file " + path + ": " + std::to_string(g.pending) + " bytes not fsynced (since trace #" +
+           std::to_string(g.since) + ")";
+  return "directory " + path + ": " + std::to_string(g.pending) +
          " entries not made durable by a directory fsync (since trace #" + std::to_string(g.since) +
          ")";
 }

@@ -272,10 +272,21 @@ int Minimize(const MinimizeArgs& a) {
   json result = subset_doc(keep);
 
   result["name"] = orig->name + "-min";
-  result["description"] = "Minimized by blackout minimize from " + orig->name + " (" +
-                          std::to_string(ExpandWorkload(doc["workload"]).size()) + " -> " +
-                          std::to_string(keep.size()) + " workload entries): " +
-                          orig->description;
+  result["description"] =
+      "Minimized by blackout minimize from " + orig->name + " (" +
+      std::to_string(ExpandWorkload(doc["workload"]).size()) + " -> " +
+      std::to_string(keep.size()) +
+      " workload entries, the same violations); the original: " + orig->description;
+  // A relative $schema is relative to the input's directory: keep it
+  // pointing at the same file from the output's.
+  if (result.contains("$schema") && result["$schema"].is_string()) {
+    const std::filesystem::path schema = result["$schema"].get<std::string>();
+    if (schema.is_relative() && schema.string().find("://") == std::string::npos) {
+      const std::filesystem::path from = std::filesystem::absolute(in_path).parent_path();
+      const std::filesystem::path to = std::filesystem::absolute(out).parent_path();
+      result["$schema"] = (from / schema).lexically_normal().lexically_relative(to).string();
+    }
+  }
   result["expect"]["violations"] = json(std::vector<std::string>(target.begin(), target.end()));
   if (!want_finding) result["expect"].erase("finding");
   std::vector<Problem> pr;

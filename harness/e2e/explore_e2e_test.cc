@@ -88,15 +88,18 @@ TEST_CASE("minimize shrinks a failing seed scenario to fewer ops with the same v
   SkipWithoutFuse();
   WorkDir w("explore_e2e_test");
   json doc = Read(Seed("seed/no-directory-fsync-anywhere-wal-power.json"));
-  doc.erase("$schema");
+  doc["$schema"] = "../schema.json";  // w.path/schema.json, from in/
   const std::string in = w.Write("in/dirsync.json", doc);
-  Output r = w.Run("minimize " + in + " --max-tries 40");
+  fs::create_directories(w.path + "/in/min");
+  Output r =
+      w.Run("minimize " + in + " --max-tries 40 --out " + w.path + "/in/min/dirsync.min.json");
   REQUIRE(r.code == 0);
-  const std::string out = w.path + "/in/dirsync.min.json";
+  const std::string out = w.path + "/in/min/dirsync.min.json";
   REQUIRE(fs::exists(out));
   CHECK(r.text.find("minimize: try ") != std::string::npos);  // progress on stderr
   const json min = Read(out);
   CHECK(min["name"] == doc["name"].get<std::string>() + "-min");
+  CHECK(min["$schema"] == "../../schema.json");  // the same file, from in/min/
   CHECK(min["workload"].size() < 25);  // 1 sync step + 24 appends before
   CHECK(min["expect"]["violations"] == json::array({"acked-durable"}));
   CHECK(w.Run("validate " + out).code == 0);

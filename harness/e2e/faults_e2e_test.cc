@@ -139,6 +139,37 @@ TEST_CASE("an exec workload that is not found or prints no acks is a setup error
 }
 
 TEST_CASE(
+    "a check that finds corruption counts the acks it did not print as lost, and a recover that "
+    "fails counts all of them") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  json s = ExecScenario("echo ack 1; echo ack 2; echo ack 3", "echo 1; exit 1");
+  s["check"]["invariants"] = {"recovers", "acked-durable", "no-corruption"};
+  s["expect"]["violations"] = {"no-corruption"};
+  const std::string file = w.Write("corrupt.json", s);
+  Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
+  INFO(o.text);
+  CHECK(o.code == 0);
+  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  const json& st = report["scenarios"][0]["crash_states"][0];
+  CHECK(st["lost_writes"] == 2);  // 2 and 3: the check could not read them
+  CHECK(st.dump().find("$.check.exec exited 1 (no output on stderr)") != std::string::npos);
+
+  s = ExecScenario("echo ack 1; echo ack 2", "echo 1; echo 2");
+  s["recover"] = {{"exec", "echo broken >&2; exit 3"}};
+  s["expect"]["violations"] = {"recovers"};
+  const std::string failing = w.Write("recover-fails.json", s);
+  o = w.Run("run " + failing + " --out " + w.path + "/out2 --no-color");
+  INFO(o.text);
+  CHECK(o.code == 0);
+  report = json::parse(std::ifstream(w.path + "/out2/report.json"));
+  const json& rec = report["scenarios"][0]["crash_states"][0];
+  CHECK(rec["lost_writes"] == 2);  // nothing was read back
+  CHECK(rec.dump().find("$.recover.exec exited 3: broken") != std::string::npos);
+  CHECK(w.Clean());
+}
+
+TEST_CASE(
     "a check that hangs is killed at the time limit: exit 2 naming the file and "
     "$.check.exec, on the mount and in explored states") {
   SkipWithoutFuse();
