@@ -162,7 +162,14 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
                       {"pending_entries", d.pending_entries},
                       {"since", d.since}});
     }
-    return json{{"ok", true}, {"files", std::move(files)}, {"dirs", std::move(dirs)}};
+    json failed = json::array();
+    for (const auto& f : u.failed_writeback) {
+      failed.push_back({{"path", RootRelative(f.path)}, {"failed_fsync", f.since}});
+    }
+    return json{{"ok", true},
+                {"files", std::move(files)},
+                {"dirs", std::move(dirs)},
+                {"failed_writeback", std::move(failed)}};
   }
   if (cmd == "snapshot") return Snapshot(request);
   if (cmd == "crash-point") return CrashPoint(request);

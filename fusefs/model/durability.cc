@@ -277,6 +277,7 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
   by_dir.clear();
   by_child.clear();
   meta.clear();
+  writeback_failed.clear();
 
   RepairTree(dur);
   Tree old = std::move(vol);
@@ -382,7 +383,17 @@ Unsynced Filesystem::ListUnsynced() const {
     if (d.path.empty()) d.path = "(deleted)";
     out.dirs.push_back(std::move(d));
   }
+  for (const auto& [ino, s] : m.writeback_failed) {
+    if (m.vol.Find(ino) == nullptr) continue;  // deleted since: nothing to lose there
+    UnsyncedFile f;
+    f.ino = ino;
+    f.since = s;
+    f.path = m.Path(ino);
+    if (f.path.empty()) f.path = "(deleted)";
+    out.failed_writeback.push_back(std::move(f));
+  }
   auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
+  std::sort(out.failed_writeback.begin(), out.failed_writeback.end(), by_path);
   std::sort(out.files.begin(), out.files.end(), by_path);
   std::sort(out.dirs.begin(), out.dirs.end(), by_path);
   return out;

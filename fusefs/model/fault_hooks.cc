@@ -283,10 +283,15 @@ void Filesystem::Impl::FailFsync(Fh fh, Ino ino) {
   // LWN 752063, "PostgreSQL's fsync() surprise"). A retried fsync finds
   // nothing to write and succeeds. POSIX leaves the state unspecified;
   // posix-strict takes the same, pessimistic, reading.
+  bool dropped = false;
   for (Seq s : bi->second) {
     auto it = pending.find(s);
-    if (it != pending.end() && it->second.kind == OpKind::kWrite) ErasePending(it);
+    if (it != pending.end() && it->second.kind == OpKind::kWrite) {
+      ErasePending(it);
+      dropped = true;
+    }
   }
+  if (dropped) writeback_failed.try_emplace(ino, seq);
 }
 
 }  // namespace blackout::model

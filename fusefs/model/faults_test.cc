@@ -148,9 +148,16 @@ TEST_CASE("ext4: a program that retries fsync after EIO believes its data durabl
     CHECK(fs.Fsync(f, false, kWho).ok());
     // The running system still shows the bytes...
     CHECK(ReadAll(fs, "data") == "committed");
+    // ...nothing of the file is pending, and unsynced says what a cut loses...
+    const Unsynced u = fs.ListUnsynced();
+    CHECK(u.files.empty());
+    REQUIRE(u.failed_writeback.size() == 1);
+    CHECK(u.failed_writeback[0].path == "/data");
+    CHECK(u.failed_writeback[0].since > 0);
     // ...and a power cut shows what the disk has.
     fs.PowerCut(CrashStateKind::kKeepAll);
     CHECK(ReadAll(fs, "data").empty());
+    CHECK(fs.ListUnsynced().failed_writeback.empty());
   }
 }
 

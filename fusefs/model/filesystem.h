@@ -132,6 +132,10 @@ struct UnsyncedDir {
 struct Unsynced {
   std::vector<UnsyncedFile> files;
   std::vector<UnsyncedDir> dirs;
+  // Files whose un-synced writes a failed fsync dropped (crash_model.md,
+  // "Failed fsync"): reads still show those bytes, a power cut loses them.
+  // `since` is the failed fsync's trace position, pending_bytes 0.
+  std::vector<UnsyncedFile> failed_writeback;
 };
 
 // Which crash state a power cut leaves. More generators come with the

@@ -120,6 +120,10 @@ struct Filesystem::Impl {
   // Linux's errseq_t reports an error once to each file open when it
   // happened (lib/errseq.c, file_check_and_advance_wb_err).
   std::unordered_map<Ino, std::unordered_set<Fh>> unreported_wb_err;
+  // Files whose un-synced writes a failed fsync dropped (FailFsync, every
+  // model but btrfs): the volatile view shows bytes no crash state has.
+  // Inode -> the failed fsync's trace position; cleared by a power cut.
+  std::map<Ino, Seq> writeback_failed;
 
   // ---- filesystem.cc helpers
   Result<const Node*> Dir(Ino ino) const;  // ENOENT / ENOTDIR

@@ -276,6 +276,21 @@ TEST_CASE("ctl fail, crash-after and mount --capacity act on a live mount") {
   close(fd);
   CHECK(w.Run("ctl " + mnt + " clear-faults").code == 0);
 
+  // A failed fsync drops a.db's un-synced write: nothing of it is pending,
+  // and unsynced names it under failed_writeback (a power cut loses it).
+  CHECK(w.Run("ctl " + mnt + " fail --op fsync --path '*.db' --errno EIO --nth 1").code == 0);
+  fd = open((mnt + "/a.db").c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  errno = 0;
+  CHECK(fsync(fd) == -1);
+  CHECK(errno == EIO);
+  close(fd);
+  const json unsynced = json::parse(w.Run("ctl " + mnt + " unsynced").text);
+  CHECK(unsynced["files"].empty());
+  REQUIRE(unsynced["failed_writeback"].size() == 1);
+  CHECK(unsynced["failed_writeback"][0]["path"] == "/a.db");
+  CHECK(w.Run("ctl " + mnt + " clear-faults").code == 0);
+
   // Bad usage: exit 2 with the accepted values.
   Output bad = w.Run("ctl " + mnt + " fail --op frob");
   CHECK(bad.code == 2);
