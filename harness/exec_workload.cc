@@ -23,6 +23,7 @@
 #include "harness/mounted_fs.h"
 #include "harness/sync_guard.h"
 #include "harness/temp_dir.h"
+#include "harness/timeline.h"
 #include "harness/util.h"
 
 namespace blackout::harness {
@@ -329,6 +330,23 @@ std::string PointName(const Scenario& s) {
 
 // States per generator; a reorder enumeration can be vast.
 constexpr size_t kStateLimit = 5000;
+// Explored states that get a timeline in report.html, as explore.cc draws
+// for an engine's.
+constexpr size_t kTimelines = 20;
+
+// The program's `ack ID` lines as the timeline draws acknowledgements
+// ("ack ID" at the trace position where the line was read).
+std::vector<Ack> TimelineAcks(const std::vector<ExecAck>& acks) {
+  std::vector<Ack> out;
+  for (size_t i = 0; i < acks.size(); ++i) {
+    Ack a;
+    a.op_number = static_cast<int>(i) + 1;
+    a.request = {{"op", "ack"}, {"key", acks[i].id}};
+    a.seq_before = a.seq_after = acks[i].seq;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -361,6 +379,7 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
 
   // The crash.
   std::vector<Gap> gaps;
+  const std::vector<Ack> acks = TimelineAcks(rec.acks);
   if (s.crash_kind == CrashKind::kPower && !rec.triggered) {
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());
@@ -368,6 +387,9 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
     auto cut = control.PowerCut(state);
     if (!cut.ok()) return finish(cut.error());
+    r.timeline = CrashTimeline(control, &*unsynced, acks, state);
+  } else {
+    r.timeline = CrashTimeline(control, nullptr, acks, rec.triggered ? "drop-all" : "process");
   }
   bool fsync_failed = false;
   if (auto trace = control.Trace(); trace.ok()) fsync_failed = FsyncFailed(*trace);
@@ -559,6 +581,21 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     CrashStateResult r = results[jobs[i].same_as];
     SameTreeResult(jobs[i].info, jobs[jobs[i].same_as].info, by_seq, &r);
     results[i] = std::move(r);
+  }
+  // report.html's timeline: only where something was lost, violating
+  // states first, at most kTimelines of them (explore.cc does the same).
+  const std::vector<Ack> acks = TimelineAcks(rec.acks);
+  size_t drawn = 0;
+  for (bool violating : {true, false}) {
+    for (size_t i = 0; i < jobs.size() && drawn < kTimelines; ++i) {
+      CrashStateResult& r = results[i];
+      if (!r.timeline.is_null() || r.check.violations.empty() != !violating) continue;
+      if (r.check.lost_writes == 0 && r.check.violations.empty()) continue;
+      const Job& j = jobs[i];
+      r.timeline = ExploredTimeline(*trace, mfs.CurrentSeq(), acks, j.info.id, j.info.kept,
+                                    j.info.dropped, j.info.torn);
+      ++drawn;
+    }
   }
   // A setup error of one state (a check that hangs, a command that cannot
   // run) is the scenario's: report it once, as the mount path does.

@@ -317,9 +317,22 @@ void Diagnosis(std::ostringstream& o, const json& d) {
   if (d.is_object()) {
     const std::string text = !Str(d, "text").empty() ? Str(d, "text") : Str(d, "summary");
     if (!text.empty()) o << EscapeMarkup(text);
+    // "found" is what the text says; the re-check counts read as a sentence.
+    static const std::set<std::string> said = {"text", "summary", "found", "rechecks",
+                                               "rechecks_known"};
     for (const auto& [k, v] : d.items())
-      if (k != "text" && k != "summary")
+      if (!said.count(k))
         o << "<div class=\"meta\">" << EscapeMarkup(k) << ": " << Generic(v) << "</div>";
+    if (d.contains("rechecks") && d["rechecks"].is_number_integer()) {
+      const int64_t n = d["rechecks"].get<int64_t>();
+      const int64_t known = d.value("rechecks_known", int64_t{0});
+      o << "<div class=\"meta\">re-checked " << n << " candidate state" << (n == 1 ? "" : "s")
+        << (known > 0 ? ", " + std::to_string(known) +
+                            " of them with the outcome of a state "
+                            "checked already"
+                      : std::string())
+        << "</div>";
+    }
   } else {
     o << Generic(d);
   }

@@ -110,11 +110,19 @@ TEST_CASE("report.html renders reports with missing and unknown fields, and expl
       {"dropped", {"#12 write /store/wal.log [0, +20)"}},
       {"diagnosis",
        {{"text", "fsync of store/ after the create of wal.log at trace #9"},
+        {"found", true},
+        {"rechecks", 5},
+        {"rechecks_known", 3},
         {"fixes", {{{"sync", "fsync-dir"}, {"path", "/store"}}}}}},
       {"reproduce", "blackout replay b.json --point end --state reorder:3 --to DIR"}};
   r["scenarios"][1]["crash_states"][0]["hole_table"] = {{{"offset", 0}, {"length", 20}}};
   const std::string b = RenderHtml(r);
   CHECK(b.find("fsync of store/ after the create of wal.log at trace #9") != std::string::npos);
+  // The diagnosis' counters read as a sentence, not as raw fields.
+  CHECK(b.find("re-checked 5 candidate states, 3 of them with the outcome of a state checked "
+               "already") != std::string::npos);
+  CHECK(b.find("rechecks_known") == std::string::npos);
+  CHECK(b.find("found: ") == std::string::npos);
   CHECK(b.find("$ blackout replay b.json --point end --state reorder:3 --to DIR") !=
         std::string::npos);
   CHECK(b.find("<th>offset</th>") != std::string::npos);  // the unknown hole table

@@ -59,6 +59,16 @@ TEST_CASE("the exec, fault and program scenarios of the suite run as they expect
   // the diagnosis "fsync of kv.log after the rewrite".
   bool diagnosed = false;
   for (const auto& s : report["scenarios"]) {
+    // Every state that lost acknowledged IDs, explored or cut on the mount,
+    // carries the timeline report.html draws, the program's acks in it.
+    for (const auto& st : s["crash_states"]) {
+      if (st.value("lost_writes", 0) == 0 || s["engine"] != "exec") continue;
+      INFO(s["name"].get<std::string>() + " " + st["state"].get<std::string>());
+      REQUIRE(st.contains("timeline"));
+      CHECK_FALSE(st["timeline"]["entries"].empty());
+      REQUIRE_FALSE(st["timeline"]["acks"].empty());
+      CHECK(st["timeline"]["acks"][0]["label"].get<std::string>().rfind("ack ", 0) == 0);
+    }
     if (s["name"] == "exec-compact-in-place-drop-all") CHECK(s["violations"].empty());
     if (s["name"] != "exec-compact-in-place") continue;
     CHECK(s["violations"] == json::array({"acked-durable"}));
