@@ -430,6 +430,9 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
         << o.diagnosis.value("text", "");
     }
     s << "\n    reproduce: " << ExploreCommand(options, result, o.generator) << "\n";
+    s << "    look at it on a live mount: mkdir -p /tmp/blackout-state && blackout mount "
+         "/tmp/blackout-state --load "
+      << ShellQuote(options.trace) << " --load-state " << o.id << "\n";
   }
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
   if (options.diagnose > 0 && result.diagnosed < result.violations) {

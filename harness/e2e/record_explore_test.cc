@@ -138,6 +138,19 @@ TEST_CASE("explore finds the crash state that loses a file written without fsync
   const size_t cmd = at + std::string("reproduce: blackout").size();
   const std::string line = ex.out.substr(cmd, ex.out.find('\n', cmd) - cmd);
   CHECK(Run({"sh", "-c", "'" + Bin() + "'" + line}).exit_code == 1);
+  // So does the line that mounts the state (here under the test's directory).
+  const size_t look = ex.out.find("look at it on a live mount: ");
+  REQUIRE(look != std::string::npos);
+  const size_t from = look + std::string("look at it on a live mount: ").size();
+  std::string mount_line = ex.out.substr(from, ex.out.find('\n', from) - from);
+  const std::string state_dir = t.path + "/state";
+  mount_line = std::regex_replace(mount_line, std::regex("/tmp/blackout-state"), state_dir);
+  mount_line = std::regex_replace(mount_line, std::regex("&& blackout "), "&& '" + Bin() + "' ");
+  const Ran mounted = Run({"sh", "-c", mount_line});
+  INFO(mount_line << "\n" << mounted.out);
+  CHECK(mounted.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(state_dir + "/data.txt"));  // drop-all lost it
+  CHECK(Run({Bin(), "umount", state_dir}).exit_code == 0);
 }
 
 TEST_CASE("explore names what each violating state lost and the fsync that would have saved it") {
