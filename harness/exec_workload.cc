@@ -522,6 +522,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     r.error = check_state(j.info.id, &r);
     if (r.error.empty()) memo.Put(j.info.tree_hash, r.check.Violated());
     r.exploration = DescribeState(j.info, by_seq);
+    r.exploration["reproduce"] = ReplayCommand(s, "end", j.info.id);
     r.seconds = Now() - t;
     if (!violates(i)) finish(i);
   });
@@ -580,6 +581,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     // Same tree as an earlier state: same outcome.
     CrashStateResult r = results[jobs[i].same_as];
     SameTreeResult(jobs[i].info, jobs[jobs[i].same_as].info, by_seq, &r);
+    r.exploration["reproduce"] = ReplayCommand(s, "end", jobs[i].info.id);
     results[i] = std::move(r);
   }
   // report.html's timeline: only where something was lost, violating
@@ -602,6 +604,34 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
   for (const auto& r : results)
     if (!r.error.empty()) return failed(r.error + " (crash state " + r.state + ")");
   return results;
+}
+
+std::string RecordExecPoint(const Scenario& s, const RunOptions& o, const std::string& work,
+                            ExecPoint* out) {
+  ExecRecording rec;
+  if (std::string err = RecordExecWorkload(s, o, &rec); !err.empty()) return err;
+  FsControl& control = rec.fs->control();
+  auto trace = control.Trace();
+  if (!trace.ok()) return trace.error();
+  out->file = work + "/end.point";
+  auto saved = control.SaveCrashPoint(out->file);
+  if (!saved.ok()) return saved.error();
+  out->seq = saved->value("seq", uint64_t{0});
+  out->trace = std::move(*trace);
+  for (const ExecAck& a : rec.acks) out->acks.push_back(a.id);
+  return "";  // ~MountedFs unmounts
+}
+
+std::string CheckExecStateIn(const Scenario& s, const ExecPoint& point, const std::string& dir,
+                             CrashStateResult* r) {
+  std::vector<ExecAck> acks;
+  for (const std::string& id : point.acks) acks.push_back({id, 0});
+  Checked c;
+  auto plain = [](const std::vector<std::string>& argv) { return argv; };
+  if (std::string err = RecoverAndCheck(s, dir, "", dir + ".log", plain, r, &c); !err.empty())
+    return err;
+  JudgeExec(s, acks, c, r);
+  return "";
 }
 
 }  // namespace blackout::harness

@@ -60,4 +60,21 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
                                                   nlohmann::json* contract,
                                                   nlohmann::json* summary = nullptr);
 
+// For `blackout replay` of an exec scenario: the workload run once on the
+// mount, as ExploreExecScenario runs it, its crash point at the end saved.
+struct ExecPoint {
+  std::string file;               // the saved crash point
+  uint64_t seq = 0;               // the trace position at the end
+  nlohmann::json trace;           // {"entries": [...]} of the recording
+  std::vector<std::string> acks;  // the acknowledged IDs, in order
+};
+// Records into `work`/end.point. Returns a setup error, or "".
+std::string RecordExecPoint(const Scenario& s, const RunOptions& o, const std::string& work,
+                            ExecPoint* out);
+// Runs the scenario's recover and check in `dir`, a crash state
+// materialized there (BLACKOUT_MNT=dir, as ExploreExecScenario does), and
+// judges them against the point's acks. Returns a setup error, or "".
+std::string CheckExecStateIn(const Scenario& s, const ExecPoint& point, const std::string& dir,
+                             CrashStateResult* r);
+
 }  // namespace blackout::harness

@@ -15,6 +15,7 @@
 #include "fusefs/control/cli_checks.h"
 #include "harness/child_process.h"
 #include "harness/engine_catalog.h"
+#include "harness/exec_workload.h"
 #include "harness/explore.h"
 #include "harness/minimize.h"
 #include "harness/oracle.h"
@@ -134,13 +135,122 @@ std::optional<model::CrashStateInfo> DescribeCrashState(const model::Filesystem&
   return info;
 }
 
+// The refusal of a --state that the point's generators do not give: exit 2,
+// with some of the ids they do.
+int UnknownState(const ReplayArgs& a, const Scenario& s, const model::Filesystem& fs,
+                 const std::string& point) {
+  std::string ids;
+  size_t shown = 0, total = 0;
+  std::vector<std::string> gens = {"drop-all", "keep-all"};
+  gens.insert(gens.end(), s.states.begin(), s.states.end());
+  std::set<std::string> seen;
+  for (const auto& g : gens) {
+    auto states = fs.CrashStates(g, a.seed, 1000);
+    if (!states.ok()) continue;
+    for (const auto& st : *states) {
+      if (!seen.insert(st.id).second) continue;
+      ++total;
+      if (shown++ < 12) ids += (ids.empty() ? "" : ", ") + st.id;
+    }
+  }
+  std::fprintf(stderr,
+               "blackout replay: --state: crash point %s of %s has no crash state '%s'; its "
+               "generators give %zu, e.g. %s\n",
+               point.c_str(), a.scenario.c_str(), a.state.c_str(), total, ids.c_str());
+  return 2;
+}
+
+// The pending ops a state keeps, drops and tears, as replay prints them.
+void PrintStateOps(const model::CrashStateInfo& info, const json& trace_reply) {
+  std::map<uint64_t, json> trace;
+  for (const auto& e : trace_reply.value("entries", json::array()))
+    trace[e.value("seq", uint64_t{0})] = e;
+  std::vector<uint64_t> kept = info.kept;
+  if (info.torn) std::erase(kept, info.torn);
+  std::printf("pending ops kept (%zu):\n%s", kept.size(),
+              Join(DescribeOps(kept, trace), "  ").c_str());
+  std::printf("pending ops dropped (%zu):\n%s", info.dropped.size(),
+              Join(DescribeOps(info.dropped, trace), "  ").c_str());
+  if (info.torn)
+    std::printf("pending op torn: %s, first %llu bytes reached the disk\n",
+                DescribeOps({info.torn}, trace)[0].get<std::string>().c_str(),
+                static_cast<unsigned long long>(info.torn_bytes));
+}
+
+// replay of an exec scenario: its workload runs once on a mount, the crash
+// point at its end is saved, and the state's files (what BLACKOUT_MNT holds
+// after the crash) go to --to; with --recover the scenario's recover and
+// check run there, as the exploration runs them.
+int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o,
+               const std::string& work) {
+  if (!a.point.empty() && a.point != "end") {
+    std::fprintf(stderr,
+                 "blackout replay: --point: %s is an exec scenario: its one crash point is "
+                 "'end'\n",
+                 a.scenario.c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "blackout replay: recording %s (its exec workload) once\n", s.name.c_str());
+  ExecPoint p;
+  if (std::string err = RecordExecPoint(s, o, work, &p); !err.empty()) {
+    std::fprintf(stderr, "blackout replay: %s: %s\n", a.scenario.c_str(), err.c_str());
+    return 2;  // the scenario's setup, as `blackout run` reports it
+  }
+  auto lp = LoadPoint(s, p.file);
+  if (!lp.ok()) {
+    std::fprintf(stderr, "blackout replay: %s\n", lp.error().c_str());
+    return 1;
+  }
+  auto info = DescribeCrashState(*lp->fs, s, a.state, a.seed);
+  if (!info) return UnknownState(a, s, *lp->fs, "end");
+  const std::string dir = fs::absolute(a.to).lexically_normal().string();
+  std::printf("crash point end (trace #%llu, %zu acknowledged IDs) of %s\n",
+              static_cast<unsigned long long>(p.seq), p.acks.size(), s.name.c_str());
+  std::printf("crash state %s (generator %s, model %s)\n", info->id.c_str(),
+              info->generator.c_str(), s.model.c_str());
+  PrintStateOps(*info, p.trace);
+  if (auto r = lp->fs->MaterializeCrashState(info->id, dir); !r.ok()) {
+    std::fprintf(stderr, "blackout replay: cannot materialize crash state %s into %s: %s\n",
+                 info->id.c_str(), dir.c_str(), std::strerror(r.error()));
+    return r.error() == EINVAL ? 2 : 1;
+  }
+  const ExecSpec& e = *s.exec;
+  std::printf("materialized into %s (the program's files, as BLACKOUT_MNT holds them)\n",
+              dir.c_str());
+  if (!a.recover) {
+    // The scenario's commands run in its directory, BLACKOUT_MNT naming the files.
+    std::printf("recover and check it by hand: cd %s && export BLACKOUT_MNT=%s; %s%s\n",
+                fs::absolute(e.dir).lexically_normal().c_str(), dir.c_str(),
+                e.recover.empty() ? "" : (e.recover + "; ").c_str(), e.check.c_str());
+    return 0;
+  }
+  CrashStateResult r;
+  if (std::string err = CheckExecStateIn(s, p, dir, &r); !err.empty()) {
+    std::fprintf(stderr, "blackout replay: %s: %s\n", a.scenario.c_str(), err.c_str());
+    return 2;
+  }
+  std::printf("%s and checked there (their stderr: %s.log)\n",
+              e.recover.empty() ? "not recovered (no recover command)" : "recovered", dir.c_str());
+  if (!r.recovered) std::printf("recovery failed: %s\n", r.recovery_error.c_str());
+  std::printf("acknowledged IDs %d, lost %d\n", r.check.acked_writes, r.check.lost_writes);
+  if (r.check.violations.empty())
+    std::printf("no invariant violated (checked: %zu)\n", s.check.size());
+  for (const auto& v : r.check.violations)
+    std::printf("violation %s: %s\n", v.invariant.c_str(), v.message.c_str());
+  return 0;
+}
+
 int Replay(const ReplayArgs& a) {
   InstallInterruptHandler();
   auto s = LoadScenarioForCommand(a.scenario, "replay");
   if (!s) return 2;
   std::string why;
-  if (s->exec || s->crash_kind != CrashKind::kPower)
-    why = "replay needs an engine scenario with crash.kind power";
+  if (s->crash_kind != CrashKind::kPower)
+    why = "replay needs a scenario with crash.kind power";
+  else if (s->exec && !s->crash_trigger.is_null())
+    why =
+        "replay of an exec scenario needs its crash at the end (a crash trigger cuts the power "
+        "on the mount: its state is drop-all, as `blackout run` shows it)";
   for (const auto& w : s->workload)
     if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage)
       why = "replay cannot rebuild a state after a crash or damage step in the workload (" +
@@ -167,6 +277,7 @@ int Replay(const ReplayArgs& a) {
     return 1;
   }
   const std::string work = temp->path();
+  if (s->exec) return ReplayExec(a, *s, o, work);
 
   std::fprintf(stderr, "blackout replay: recording %s (%zu workload entries) once\n",
                s->name.c_str(), s->workload.size());
@@ -200,46 +311,15 @@ int Replay(const ReplayArgs& a) {
     return 1;
   }
   auto info = DescribeCrashState(*lp->fs, *s, a.state, a.seed);
-  if (!info) {
-    std::string ids;
-    size_t shown = 0, total = 0;
-    std::vector<std::string> gens = {"drop-all", "keep-all"};
-    gens.insert(gens.end(), s->states.begin(), s->states.end());
-    std::set<std::string> seen;
-    for (const auto& g : gens) {
-      auto states = lp->fs->CrashStates(g, a.seed, 1000);
-      if (!states.ok()) continue;
-      for (const auto& st : *states) {
-        if (!seen.insert(st.id).second) continue;
-        ++total;
-        if (shown++ < 12) ids += (ids.empty() ? "" : ", ") + st.id;
-      }
-    }
-    std::fprintf(stderr,
-                 "blackout replay: --state: crash point %s of %s has no crash state '%s'; its "
-                 "generators give %zu, e.g. %s\n",
-                 sp->name.c_str(), a.scenario.c_str(), a.state.c_str(), total, ids.c_str());
-    return 2;
-  }
+  if (!info) return UnknownState(a, *s, *lp->fs, sp->name);
 
-  std::map<uint64_t, json> trace;
-  for (const auto& e : run->trace.value("entries", json::array()))
-    trace[e.value("seq", uint64_t{0})] = e;
   const std::string dir = fs::absolute(a.to).lexically_normal().string();
   const std::string store = dir + "/store";
   std::printf("crash point %s (trace #%llu, %zu acknowledged ops) of %s\n", sp->name.c_str(),
               static_cast<unsigned long long>(sp->seq), sp->acks.size(), s->name.c_str());
   std::printf("crash state %s (generator %s, model %s)\n", info->id.c_str(),
               info->generator.c_str(), s->model.c_str());
-  std::vector<uint64_t> kept = info->kept;
-  if (info->torn) std::erase(kept, info->torn);
-  std::printf("pending ops kept (%zu):\n%s", kept.size(), Join(DescribeOps(kept, trace), "  ").c_str());
-  std::printf("pending ops dropped (%zu):\n%s", info->dropped.size(),
-              Join(DescribeOps(info->dropped, trace), "  ").c_str());
-  if (info->torn)
-    std::printf("pending op torn: %s, first %llu bytes reached the disk\n",
-                DescribeOps({info->torn}, trace)[0].get<std::string>().c_str(),
-                static_cast<unsigned long long>(info->torn_bytes));
+  PrintStateOps(*info, run->trace);
 
   const std::string recover_cmd = "blackout engine " + s->engine + " --dump --dir " + store +
                                   " --config '" + s->config.dump() + "'";

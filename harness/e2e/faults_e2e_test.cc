@@ -126,6 +126,46 @@ TEST_CASE("an explored exec scenario runs its check once per distinct crash stat
   CHECK(w.Clean());
 }
 
+TEST_CASE(
+    "an explored exec state's reproduce line replays it: its files in --to, and with --recover "
+    "its check run there, the same violation") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  const std::string file = Source() + "/scenarios/exec/compact-in-place.json";
+  Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
+  REQUIRE(o.code == 0);
+  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  std::string reproduce;
+  for (const auto& st : report["scenarios"][0]["crash_states"])
+    if (!st["violations"].empty()) reproduce = st["exploration"].value("reproduce", "");
+  REQUIRE(reproduce.rfind("blackout replay " + file + " --point end --state ", 0) == 0);
+  const std::string args = reproduce.substr(std::string("blackout ").size());
+  const std::string replay = args.substr(0, args.find(" --to "));
+  const std::string to = w.path + "/state";
+  o = w.Run(replay + " --to " + to);
+  INFO(o.text);
+  CHECK(o.code == 0);
+  CHECK(o.text.find("pending ops dropped (1):") != std::string::npos);
+  CHECK(fs::exists(to + "/kv.log"));
+  CHECK(o.text.find("recover and check it by hand: cd " + Source() +
+                    "/scenarios/exec && export "
+                    "BLACKOUT_MNT=" +
+                    to + "; python3 compact.py check") != std::string::npos);
+  const std::string checked = w.path + "/checked";
+  o = w.Run(replay + " --to " + checked + " --recover");
+  CHECK(o.code == 0);
+  CHECK(o.text.find("acknowledged IDs 5, lost 5") != std::string::npos);
+  CHECK(o.text.find("violation acked-durable: 5 of 5 acked IDs not found") != std::string::npos);
+  CHECK(fs::exists(checked + "/kv.log"));
+  fs::remove(checked + ".log");
+  // The one crash point of an exec scenario is its end.
+  o = w.Run(replay.substr(0, replay.find(" --point ")) +
+            " --point after_op:1 --state drop-all --to " + w.path + "/other");
+  CHECK(o.code == 2);
+  CHECK(o.text.find("its one crash point is 'end'") != std::string::npos);
+  CHECK(w.Clean());
+}
+
 TEST_CASE("an exec workload that is not found or prints no acks is a setup error, exit 2") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
