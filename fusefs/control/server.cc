@@ -109,15 +109,20 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
   const std::string cmd = request["cmd"];
   if (cmd == "status") {
     const model::Unsynced u = fs_.ListUnsynced();
-    uint64_t pending = u.files.size();
-    for (const auto& d : u.dirs) pending += d.pending_entries;
+    // pending_ops, as it was first defined: files with un-synced data plus
+    // un-synced directory entries; the two parts are given apart too.
+    uint64_t entries = 0;
+    for (const auto& d : u.dirs) entries += d.pending_entries;
+    const uint64_t pending = u.files.size() + entries;
     json reply{{"ok", true},
                {"model", std::string(model::Name(fs_.Model()))},
                {"seq", fs_.CurrentSeq()},
                {"epoch", fs_.Epoch()},
                {"mountpoint", hooks_.mountpoint},
                {"pid", getpid()},  // the daemon's, for tools that watch it
-               {"pending_ops", pending}};
+               {"pending_ops", pending},
+               {"pending_files", u.files.size()},
+               {"pending_entries", entries}};
     if (hooks_.transport) {
       const auto [transport, ring_requests] = hooks_.transport();
       reply["transport"] = transport;

@@ -36,7 +36,8 @@
 //
 // "pending_ops" in status counts, from ListUnsynced, each file with pending
 // data as one and each pending directory entry as one: the model does not
-// expose its pending-operation count directly.
+// expose its pending-operation count directly. "pending_files" and
+// "pending_entries" are the two parts.
 //
 // Thread-safety: Handle() may be called from any thread; the socket is served
 // by one thread of its own, so requests are answered one at a time.

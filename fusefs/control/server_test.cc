@@ -73,6 +73,19 @@ TEST_CASE("status reports model, trace position, epoch, mount point and the daem
   CHECK(r["pid"] == getpid());  // the server runs in this process here
 }
 
+TEST_CASE("status counts the files with un-synced data and the un-synced entries apart") {
+  ServedFilesystem s;
+  for (const char* name : {"a", "b"}) {
+    auto c = s.fs.Create(model::kRootIno, name, 0644, O_WRONLY | O_CREAT, model::Caller{});
+    REQUIRE(c.ok());
+    REQUIRE(s.fs.Write(c->fh, 0, "abc", model::Caller{}).ok());
+  }
+  const json r = Call(s.socket, {{"cmd", "status"}});
+  CHECK(r["pending_files"] == 2);    // a and b have data no sync has reached
+  CHECK(r["pending_entries"] == 2);  // nor have their names
+  CHECK(r["pending_ops"] == 4);      // the sum, as pending_ops always was
+}
+
 TEST_CASE("trace lists the operations and how many a trace limit dropped") {
   ServedFilesystem s;
   auto c = s.fs.Create(model::kRootIno, "f", 0644, O_WRONLY | O_CREAT, model::Caller{});
