@@ -330,9 +330,6 @@ std::string PointName(const Scenario& s) {
 
 // States per generator; a reorder enumeration can be vast.
 constexpr size_t kStateLimit = 5000;
-// Explored states that get a timeline in report.html, as explore.cc draws
-// for an engine's.
-constexpr size_t kTimelines = 20;
 
 // The program's `ack ID` lines as the timeline draws acknowledgements
 // ("ack ID" at the trace position where the line was read).
@@ -584,21 +581,12 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     r.exploration["reproduce"] = ReplayCommand(s, "end", jobs[i].info.id);
     results[i] = std::move(r);
   }
-  // report.html's timeline: only where something was lost, violating
-  // states first, at most kTimelines of them (explore.cc does the same).
   const std::vector<Ack> acks = TimelineAcks(rec.acks);
-  size_t drawn = 0;
-  for (bool violating : {true, false}) {
-    for (size_t i = 0; i < jobs.size() && drawn < kTimelines; ++i) {
-      CrashStateResult& r = results[i];
-      if (!r.timeline.is_null() || r.check.violations.empty() != !violating) continue;
-      if (r.check.lost_writes == 0 && r.check.violations.empty()) continue;
-      const Job& j = jobs[i];
-      r.timeline = ExploredTimeline(*trace, mfs.CurrentSeq(), acks, j.info.id, j.info.kept,
-                                    j.info.dropped, j.info.torn);
-      ++drawn;
-    }
-  }
+  AddTimelines(results, [&](size_t i) {
+    const Job& j = jobs[i];
+    return ExploredTimeline(*trace, mfs.CurrentSeq(), acks, j.info.id, j.info.kept, j.info.dropped,
+                            j.info.torn);
+  });
   // A setup error of one state (a check that hangs, a command that cannot
   // run) is the scenario's: report it once, as the mount path does.
   for (const auto& r : results)

@@ -142,6 +142,19 @@ bool UsesExploration(const Scenario& s) {
   return s.model != "posix-strict" && s.model != "ext4-ordered";
 }
 
+void AddTimelines(std::vector<CrashStateResult>& results, const std::function<json(size_t)>& draw) {
+  size_t drawn = 0;
+  for (bool violating : {true, false}) {
+    for (size_t i = 0; i < results.size() && drawn < kTimelines; ++i) {
+      CrashStateResult& r = results[i];
+      if (!r.timeline.is_null() || r.check.violations.empty() != !violating) continue;
+      if (r.check.lost_writes == 0 && r.check.violations.empty()) continue;
+      r.timeline = draw(i);
+      ++drawn;
+    }
+  }
+}
+
 std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id) {
   // A trigger's point has spaces, '*' and '#' ("before fsync *.wal #6").
   const bool plain =
@@ -464,22 +477,12 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
       r.exploration["reproduce"] = ReplayCommand(s, r.point, j.info.id);
     results[i] = std::move(r);
   }
-  // report.html's timeline (harness/timeline.h), only where something was
-  // lost, violating states first, at most kTimelines of them: a timeline
-  // grows with the trace, and a thousand of them help nobody.
-  size_t drawn = 0;
-  for (bool violating : {true, false}) {
-    for (size_t i = 0; i < jobs.size() && drawn < kTimelines; ++i) {
-      CrashStateResult& r = results[i];
-      if (!r.timeline.is_null() || r.check.violations.empty() != !violating) continue;
-      if (r.check.lost_writes == 0 && r.check.violations.empty()) continue;
-      const Job& j = jobs[i];
-      const SavedPoint& sp = run->points[j.point];
-      r.timeline = ExploredTimeline(run->trace, sp.seq, sp.acks, j.info.id, j.info.kept,
-                                    j.info.dropped, j.info.torn);
-      ++drawn;
-    }
-  }
+  AddTimelines(results, [&](size_t i) {
+    const Job& j = jobs[i];
+    const SavedPoint& sp = run->points[j.point];
+    return ExploredTimeline(run->trace, sp.seq, sp.acks, j.info.id, j.info.kept, j.info.dropped,
+                            j.info.torn);
+  });
   if (Interrupted()) return failed("interrupted");
   return results;
 }

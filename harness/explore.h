@@ -35,6 +35,7 @@
 // with drop-all only it stays on the mount, where the trigger cuts.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -146,5 +147,12 @@ void SameTreeResult(const model::CrashStateInfo& info, const model::CrashStateIn
 
 // The reproducer line of one explored state.
 std::string ReplayCommand(const Scenario& s, const std::string& point, const std::string& id);
+
+// report.html's timelines of explored states: only where something was
+// lost, violating states first, at most 20 of them (a timeline grows with
+// the trace, and a thousand of them help nobody). `draw(i)` builds the
+// timeline of results[i].
+void AddTimelines(std::vector<CrashStateResult>& results,
+                  const std::function<nlohmann::json(size_t)>& draw);
 
 }  // namespace blackout::harness

@@ -42,6 +42,16 @@ json ExecScenario(const std::string& workload, const std::string& check) {
   return s;
 }
 
+// `blackout run FILE ARGS --out DIR`, which must exit 0 (every outcome as
+// expected); its report.json.
+json RunExpected(const WorkDir& w, const std::string& file, const std::string& out,
+                 const std::string& args = "") {
+  Output o = w.Run("run " + file + args + " --out " + out + " --no-color");
+  INFO(o.text);
+  CHECK(o.code == 0);
+  return json::parse(std::ifstream(out + "/report.json"));
+}
+
 }  // namespace
 
 TEST_CASE("the exec, fault and program scenarios of the suite run as they expect") {
@@ -97,10 +107,7 @@ TEST_CASE("an explored exec scenario runs its check once per distinct crash stat
   s["crash"]["recovery_timeout_s"] = 60;
   s["expect"]["violations"] = {"acked-durable"};
   const std::string file = w.Write("records.json", s);
-  Output o = w.Run("run " + file + " --jobs 2 --out " + w.path + "/out --no-color");
-  INFO(o.text);
-  CHECK(o.code == 0);
-  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  json report = RunExpected(w, file, w.path + "/out", " --jobs 2");
   const json& sc = report["scenarios"][0];
   std::set<std::string> distinct;  // states with an outcome of their own
   int rechecks = 0;
@@ -132,9 +139,7 @@ TEST_CASE(
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
   const std::string file = Source() + "/scenarios/exec/compact-in-place.json";
-  Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
-  REQUIRE(o.code == 0);
-  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  const json report = RunExpected(w, file, w.path + "/out");
   std::string reproduce;
   for (const auto& st : report["scenarios"][0]["crash_states"])
     if (!st["violations"].empty()) reproduce = st["exploration"].value("reproduce", "");
@@ -142,7 +147,7 @@ TEST_CASE(
   const std::string args = reproduce.substr(std::string("blackout ").size());
   const std::string replay = args.substr(0, args.find(" --to "));
   const std::string to = w.path + "/state";
-  o = w.Run(replay + " --to " + to);
+  Output o = w.Run(replay + " --to " + to);
   INFO(o.text);
   CHECK(o.code == 0);
   CHECK(o.text.find("pending ops dropped (1):") != std::string::npos);
@@ -196,11 +201,7 @@ TEST_CASE(
   json s = ExecScenario("echo ack 1; echo ack 2; echo ack 3", "echo 1; exit 1");
   s["check"]["invariants"] = {"recovers", "acked-durable", "no-corruption"};
   s["expect"]["violations"] = {"no-corruption"};
-  const std::string file = w.Write("corrupt.json", s);
-  Output o = w.Run("run " + file + " --out " + w.path + "/out --no-color");
-  INFO(o.text);
-  CHECK(o.code == 0);
-  json report = json::parse(std::ifstream(w.path + "/out/report.json"));
+  json report = RunExpected(w, w.Write("corrupt.json", s), w.path + "/out");
   const json& st = report["scenarios"][0]["crash_states"][0];
   CHECK(st["lost_writes"] == 2);  // 2 and 3: the check could not read them
   CHECK(st.dump().find("$.check.exec exited 1 (no output on stderr)") != std::string::npos);
@@ -208,11 +209,7 @@ TEST_CASE(
   s = ExecScenario("echo ack 1; echo ack 2", "echo 1; echo 2");
   s["recover"] = {{"exec", "echo broken >&2; exit 3"}};
   s["expect"]["violations"] = {"recovers"};
-  const std::string failing = w.Write("recover-fails.json", s);
-  o = w.Run("run " + failing + " --out " + w.path + "/out2 --no-color");
-  INFO(o.text);
-  CHECK(o.code == 0);
-  report = json::parse(std::ifstream(w.path + "/out2/report.json"));
+  report = RunExpected(w, w.Write("recover-fails.json", s), w.path + "/out2");
   const json& rec = report["scenarios"][0]["crash_states"][0];
   CHECK(rec["lost_writes"] == 2);  // nothing was read back
   CHECK(rec.dump().find("$.recover.exec exited 3: broken") != std::string::npos);
