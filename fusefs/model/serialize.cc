@@ -189,16 +189,18 @@ std::string Filesystem::Impl::SaveLocked() const {
     o.Str(op.value);
     o.Str(op.data.ToString());
   }
+  // The model header, then the version 1 bytes: u64 raw size and zlib.
+  constexpr size_t kHeader = sizeof kModelMagic + 1;
   uLongf zlen = compressBound(o.b.size());
-  std::string z(sizeof(uint64_t) + zlen, '\0');
+  std::string z(kHeader + sizeof(uint64_t) + zlen, '\0');
+  std::memcpy(z.data(), kModelMagic, sizeof kModelMagic);
+  z[sizeof kModelMagic] = static_cast<char>(m.options.model);
   uint64_t raw = o.b.size();
-  std::memcpy(z.data(), &raw, sizeof raw);
-  compress2(reinterpret_cast<Bytef*>(z.data() + sizeof raw), &zlen,
+  std::memcpy(z.data() + kHeader, &raw, sizeof raw);
+  compress2(reinterpret_cast<Bytef*>(z.data() + kHeader + sizeof raw), &zlen,
             reinterpret_cast<const Bytef*>(o.b.data()), o.b.size(), 1);
-  z.resize(sizeof raw + zlen);
-  std::string header(kModelMagic, sizeof kModelMagic);
-  header.push_back(static_cast<char>(m.options.model));
-  return header + z;
+  z.resize(kHeader + sizeof raw + zlen);
+  return z;
 }
 
 Result<std::optional<BehaviourModel>> Filesystem::SavedModel(std::string_view saved) {
