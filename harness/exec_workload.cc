@@ -53,12 +53,6 @@ std::vector<std::string> ShellArgv(const ExecSpec& e, const std::string& mnt,
           command};
 }
 
-
-struct ExecAck {
-  std::string id;
-  uint64_t seq = 0;  // trace position when the line was read
-};
-
 // Runs a command to its end within `timeout_s`; stdout is returned, stderr
 // goes to `log`.
 struct Finished {
@@ -423,25 +417,19 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
   if (!temp.ok()) return failed(temp.error());
   const std::string work = temp->path();
 
-  // Record once on the mount and save the crash point at the end.
-  ExecRecording rec;
-  if (std::string err = RecordExecWorkload(s, o, &rec); !err.empty()) return failed(err);
-  FsControl& control = rec.fs->control();
-  auto trace = control.Trace();
-  if (!trace.ok()) return failed(trace.error());
-  auto unsynced = control.Unsynced();
-  if (!unsynced.ok()) return failed(unsynced.error());
-  const std::string point_file = work + "/end.point";
-  if (auto saved = control.SaveCrashPoint(point_file); !saved.ok()) return failed(saved.error());
-  rec.fs.reset();  // unmount: the rest is offline
+  // Record once on the mount and save the crash point at the end; the
+  // rest is offline.
+  ExecPoint rec;
+  if (std::string err = RecordExecPoint(s, o, work, &rec); !err.empty()) return failed(err);
+  const json* trace = &rec.trace;
   const double recorded = Now();
   const bool fsync_failed = FsyncFailed(*trace);
-  const std::vector<Gap> gaps = GapsInStore(*unsynced, "");
+  const std::vector<Gap> gaps = GapsInStore(rec.unsynced, "");
   std::map<uint64_t, json> by_seq;
   for (const auto& t : trace->value("entries", json::array()))
     by_seq[t.value("seq", uint64_t{0})] = t;
 
-  auto point = LoadPoint(s, point_file);
+  auto point = LoadPoint(s, rec.file);
   if (!point.ok()) return failed(point.error());
   const model::Filesystem& mfs = *point->fs;
   struct Job {
@@ -535,7 +523,7 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     const double t = Now();
     // Which sync would have saved it (diagnosis.h), re-checked the same way.
     DiagnosisInput di;
-    di.trace = &*trace;
+    di.trace = trace;
     di.kept = j.info.kept;
     di.dropped = j.info.dropped;
     di.torn = j.info.torn;
@@ -601,24 +589,25 @@ std::string RecordExecPoint(const Scenario& s, const RunOptions& o, const std::s
   FsControl& control = rec.fs->control();
   auto trace = control.Trace();
   if (!trace.ok()) return trace.error();
+  auto unsynced = control.Unsynced();
+  if (!unsynced.ok()) return unsynced.error();
+  out->unsynced = std::move(*unsynced);
   out->file = work + "/end.point";
   auto saved = control.SaveCrashPoint(out->file);
   if (!saved.ok()) return saved.error();
   out->seq = saved->value("seq", uint64_t{0});
   out->trace = std::move(*trace);
-  for (const ExecAck& a : rec.acks) out->acks.push_back(a.id);
+  out->acks = std::move(rec.acks);
   return "";  // ~MountedFs unmounts
 }
 
 std::string CheckExecStateIn(const Scenario& s, const ExecPoint& point, const std::string& dir,
                              CrashStateResult* r) {
-  std::vector<ExecAck> acks;
-  for (const std::string& id : point.acks) acks.push_back({id, 0});
   Checked c;
   auto plain = [](const std::vector<std::string>& argv) { return argv; };
   if (std::string err = RecoverAndCheck(s, dir, "", dir + ".log", plain, r, &c); !err.empty())
     return err;
-  JudgeExec(s, acks, c, r);
+  JudgeExec(s, point.acks, c, r);
   return "";
 }
 

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -60,13 +61,20 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
                                                   nlohmann::json* contract,
                                                   nlohmann::json* summary = nullptr);
 
-// For `blackout replay` of an exec scenario: the workload run once on the
-// mount, as ExploreExecScenario runs it, its crash point at the end saved.
+// One `ack ID` line of an exec workload.
+struct ExecAck {
+  std::string id;
+  uint64_t seq = 0;  // trace position when the line was read
+};
+
+// An exec workload run once on the mount, its crash point at the end saved:
+// what ExploreExecScenario and `blackout replay` of an exec scenario work on.
 struct ExecPoint {
-  std::string file;               // the saved crash point
-  uint64_t seq = 0;               // the trace position at the end
-  nlohmann::json trace;           // {"entries": [...]} of the recording
-  std::vector<std::string> acks;  // the acknowledged IDs, in order
+  std::string file;           // the saved crash point
+  uint64_t seq = 0;           // the trace position at the end
+  nlohmann::json trace;       // {"entries": [...]} of the recording
+  nlohmann::json unsynced;    // the `unsynced` reply at the end
+  std::vector<ExecAck> acks;  // in the order the workload printed them
 };
 // Records into `work`/end.point. Returns a setup error, or "".
 std::string RecordExecPoint(const Scenario& s, const RunOptions& o, const std::string& work,

@@ -289,18 +289,14 @@ int Mount(const MountArgs& args) {
   }
 
   if (!args.load.empty()) {
-    // Checked here too, so that a bad file or state is reported before the fork.
+    // The daemon loads it before it mounts anything: a bad file or state
+    // comes back as its ERR reply, exit 2 (loading it here as well would
+    // read and rebuild the whole point twice).
     config.load_path = std::filesystem::absolute(args.load).lexically_normal().string();
     config.load_state = args.load_state;
     if (UnderMountpoint(config.load_path, config.mountpoint)) {
       return Usage("mount: --load " + args.load + " is inside the mount point " +
                    config.mountpoint + "; the daemon reads it before the mount exists");
-    }
-    model::Options scratch_options;
-    scratch_options.model = config.model;
-    model::Filesystem scratch(scratch_options);
-    if (!LoadCrashPointFile(scratch, config.load_path, config.load_state, &error)) {
-      return Usage("mount: " + error);
     }
   }
 

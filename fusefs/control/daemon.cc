@@ -55,8 +55,11 @@ void Report(int& ready_fd, const std::string& line) {
   ready_fd = -1;
 }
 
-}  // namespace
-
+// Loads the crash point saved in `path` (model::Filesystem::SaveCrashPoint's
+// bytes: `blackout record --out`, `ctl saved-points`) into `fs`, then, when
+// `state` is not empty, cuts the power to that crash state of it (drop-all,
+// keep-all or an id of its generators). False with a message naming the
+// file or the state in *error.
 bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const std::string& state,
                         std::string* error) {
   std::ifstream in(path, std::ios::binary);
@@ -92,6 +95,8 @@ bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const st
   }
   return true;
 }
+
+}  // namespace
 
 int RunDaemon(const DaemonConfig& config, int ready_fd) {
   // Pending data grows by about a page per 4 KiB write. In a per-thread

@@ -33,14 +33,6 @@ struct DaemonConfig {
   std::string load_state;
 };
 
-// Loads the crash point saved in `path` (model::Filesystem::SaveCrashPoint's
-// bytes: `blackout record --out`, `ctl saved-points`) into `fs`, then, when
-// `state` is not empty, cuts the power to that crash state of it (drop-all,
-// keep-all or an id of its generators). False with a message naming the
-// file or the state in *error.
-bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const std::string& state,
-                        std::string* error);
-
 // Mounts, listens on the control socket, then serves until the file system is
 // unmounted, SIGTERM/SIGINT/SIGHUP arrives or a client sends "shutdown"; then
 // unmounts and removes the socket.

@@ -10,15 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-json Error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
-// A rule or trigger the request spells wrong: `blackout ctl` exits 2 on it
-// (server.cc, BadRequest).
-json BadRequest(const std::string& message) {
-  json e = Error(message);
-  e["usage"] = true;
-  return e;
-}
-
 // An optional positive integer field; `out` untouched when absent.
 bool PositiveField(const json& r, const char* name, const std::string& cmd,
                    std::optional<uint64_t>& out, std::string& error) {
@@ -146,20 +137,21 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
   const std::string cmd = request.value("cmd", std::string());
   if (cmd == "fail") {
     Result<model::FaultRule> rule = ParseFailRequest(request);
-    if (!rule.ok()) return BadRequest(rule.error());
-    if (!fs.AddFault(*rule).ok()) return Error("fail: the model refused the rule");
+    if (!rule.ok()) return BadRequestReply(rule.error());
+    if (!fs.AddFault(*rule).ok()) return ErrorReply("fail: the model refused the rule");
     return json{{"ok", true}, {"rules", fs.Faults().size()}};
   }
   if (cmd == "crash-after") {
     Result<model::CrashTrigger> t = ParseCrashAfterRequest(request);
-    if (!t.ok()) return BadRequest(t.error());
+    if (!t.ok()) return BadRequestReply(t.error());
     if (t->save) {
       // Beside the armed triggers: a recording run saves several points.
       model::Result<uint64_t> id = fs.AddCrashTrigger(*t);
-      if (!id.ok()) return Error("crash-after: the model refused the trigger");
+      if (!id.ok()) return ErrorReply("crash-after: the model refused the trigger");
       return json{{"ok", true}, {"id", *id}};
     }
-    if (!fs.SetCrashTrigger(*t).ok()) return Error("crash-after: the model refused the trigger");
+    if (!fs.SetCrashTrigger(*t).ok())
+      return ErrorReply("crash-after: the model refused the trigger");
     return json{{"ok", true}};
   }
   if (cmd == "clear-faults") {
@@ -282,6 +274,14 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   }
   if (value == 0 || value > (std::numeric_limits<uint64_t>::max() >> shift)) return bad();
   return value << shift;
+}
+
+json ErrorReply(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
+
+json BadRequestReply(const std::string& message) {
+  json e = ErrorReply(message);
+  e["usage"] = true;
+  return e;
 }
 
 }  // namespace blackout::control

@@ -53,6 +53,13 @@ nlohmann::json HandleFaultRequest(model::Filesystem& fs, const nlohmann::json& r
 [[nodiscard]] Result<uint64_t> ParseByteSize(std::string_view text);
 
 // The fault options of `blackout ctl` (0 and empty: not given).
+// The daemon's refusals: {"ok":false,"error":message}; a BadRequestReply
+// also carries "usage":true, for a request refused for what it asks (an
+// unknown command or state, a rule spelt wrong): `blackout ctl` exits 2 on
+// it, and 1 when a well-formed request failed.
+nlohmann::json ErrorReply(const std::string& message);
+nlohmann::json BadRequestReply(const std::string& message);
+
 struct FaultArgs {
   std::string op, path, err;
   uint64_t nth = 0, from = 0, count = 0;

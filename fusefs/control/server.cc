@@ -37,20 +37,10 @@ std::shared_ptr<spdlog::logger> Log() {
   return log ? log : spdlog::default_logger();
 }
 
-json Error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
-// A request the daemon refuses for what it asks (an unknown command or
-// state, a missing or misplaced argument): `blackout ctl` exits 2 on it, as
-// on any bad usage, and 1 when a well-formed request failed.
-json BadRequest(const std::string& message) {
-  json e = Error(message);
-  e["usage"] = true;
-  return e;
-}
-
 // The refusal of a command asked to write its output into the mount, where it
 // would become part of the state under test.
 json InsideMount(const std::string& command, const std::string& path) {
-  return BadRequest(
+  return BadRequestReply(
       command + ": " + path +
       " is inside the mount: its files would become part of the state under test; give "
       "a path outside it");
@@ -96,7 +86,7 @@ ControlServer::~ControlServer() { Stop(); }
 json ControlServer::HandleLine(std::string_view line, bool* shutdown) {
   json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded() || !request.is_object()) {
-    return BadRequest(
+    return BadRequestReply(
         "request is not a JSON object; send one object per line, e.g. {\"cmd\":\"status\"}");
   }
   return Handle(request, shutdown);
@@ -104,7 +94,7 @@ json ControlServer::HandleLine(std::string_view line, bool* shutdown) {
 
 json ControlServer::Handle(const json& request, bool* shutdown) {
   if (!request.contains("cmd") || !request["cmd"].is_string()) {
-    return BadRequest(std::string("request has no \"cmd\" string; commands: ") + kCommands);
+    return BadRequestReply(std::string("request has no \"cmd\" string; commands: ") + kCommands);
   }
   const std::string cmd = request["cmd"];
   if (cmd == "status") {
@@ -199,14 +189,15 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
     if (shutdown != nullptr) *shutdown = true;
     return json{{"ok", true}};
   }
-  return BadRequest("unknown command '" + cmd + "'; commands: " + kCommands);
+  return BadRequestReply("unknown command '" + cmd + "'; commands: " + kCommands);
 }
 
 json ControlServer::PowerCut(const json& request) {
   std::string state = "drop-all";
   if (request.contains("state")) {
     if (!request["state"].is_string()) {
-      return BadRequest("power-cut: \"state\" must be a string; states: " + std::string(kStates));
+      return BadRequestReply("power-cut: \"state\" must be a string; states: " +
+                             std::string(kStates));
     }
     state = request["state"];
   }
@@ -217,8 +208,8 @@ json ControlServer::PowerCut(const json& request) {
   } else {
     model::Result<model::PowerCutResult> r = fs_.PowerCutTo(state);
     if (!r.ok()) {
-      return BadRequest("power-cut: unknown or stale \"state\" '" + state + "' (" +
-                        std::strerror(r.error()) + "); states: " + kStates);
+      return BadRequestReply("power-cut: unknown or stale \"state\" '" + state + "' (" +
+                             std::strerror(r.error()) + "); states: " + kStates);
     }
     cut = std::move(*r);
   }
@@ -251,7 +242,7 @@ json ControlServer::PowerCut(const json& request) {
 json ControlServer::Snapshot(const json& request) {
   if (!request.contains("dir") || !request["dir"].is_string() ||
       request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
-    return BadRequest(
+    return BadRequestReply(
         "snapshot: missing \"dir\": give the absolute path of an empty or missing directory");
   }
   const std::string dir = request["dir"];
@@ -263,14 +254,15 @@ json ControlServer::Snapshot(const json& request) {
     } else if (request["view"] == "volatile") {
       view = model::View::kVolatile;
     } else {
-      return BadRequest("snapshot: unknown \"view\" " + request["view"].dump() +
-                        "; views: durable, volatile");
+      return BadRequestReply("snapshot: unknown \"view\" " + request["view"].dump() +
+                             "; views: durable, volatile");
     }
   }
   const model::Result<void> r = fs_.Materialize(view, dir);
   if (!r.ok()) {
-    return Error("snapshot: cannot write the view into " + dir + ": " + std::strerror(r.error()) +
-                 " (the directory must be empty or missing, and outside the mount)");
+    return ErrorReply("snapshot: cannot write the view into " + dir + ": " +
+                      std::strerror(r.error()) +
+                      " (the directory must be empty or missing, and outside the mount)");
   }
   return json{{"ok", true}, {"dir", dir}};
 }
@@ -278,7 +270,8 @@ json ControlServer::Snapshot(const json& request) {
 json ControlServer::CrashPoint(const json& request) {
   if (!request.contains("path") || !request["path"].is_string() ||
       request["path"].get<std::string>().empty() || request["path"].get<std::string>()[0] != '/') {
-    return BadRequest("crash-point: missing \"path\": give the absolute path of the file to write");
+    return BadRequestReply(
+        "crash-point: missing \"path\": give the absolute path of the file to write");
   }
   const std::string path = request["path"];
   if (fusefs::PathOnMount(path, hooks_.mountpoint)) return InsideMount("crash-point", path);
@@ -286,8 +279,8 @@ json ControlServer::CrashPoint(const json& request) {
   // needs under the lock, the file write does not hold up FUSE requests.
   const std::string bytes = fs_.SaveCrashPoint();
   if (const int saved_errno = WriteWhole(path, bytes); saved_errno != 0) {
-    return Error("crash-point: cannot write " + path + ": " + std::strerror(saved_errno) +
-                 " (give a path outside the mount, in a directory that exists)");
+    return ErrorReply("crash-point: cannot write " + path + ": " + std::strerror(saved_errno) +
+                      " (give a path outside the mount, in a directory that exists)");
   }
   return json{{"ok", true}, {"path", path}, {"seq", fs_.CurrentSeq()}, {"bytes", bytes.size()}};
 }
@@ -295,7 +288,7 @@ json ControlServer::CrashPoint(const json& request) {
 json ControlServer::SavedPoints(const json& request) {
   if (!request.contains("dir") || !request["dir"].is_string() ||
       request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
-    return BadRequest(
+    return BadRequestReply(
         "saved-points: missing \"dir\": give the absolute path of an existing directory outside "
         "the mount");
   }
@@ -306,8 +299,8 @@ json ControlServer::SavedPoints(const json& request) {
     const std::string file =
         dir + "/saved-" + std::to_string(sp.trigger) + "-" + std::to_string(sp.nth) + ".bin";
     if (const int e = WriteWhole(file, sp.bytes); e != 0) {
-      return Error("saved-points: cannot write " + file + ": " + std::strerror(e) +
-                   " (give a directory that exists, outside the mount)");
+      return ErrorReply("saved-points: cannot write " + file + ": " + std::strerror(e) +
+                        " (give a directory that exists, outside the mount)");
     }
     points.push_back({{"trigger", sp.trigger},
                       {"nth", sp.nth},
@@ -420,7 +413,8 @@ void ControlServer::Serve() {
         }
       }
       if (keep && c.in.size() > kMaxRequestBytes) {
-        (void)SendAll(c.fd, Error("request longer than 1 MiB without a newline").dump() + "\n");
+        (void)SendAll(c.fd,
+                      ErrorReply("request longer than 1 MiB without a newline").dump() + "\n");
         keep = false;
       }
       if (!keep) {
