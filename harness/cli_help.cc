@@ -47,7 +47,9 @@ void AddHelpExamples(CLI::App& app) {
        "  blackout ctl /tmp/mnt status\n"
        "  blackout ctl /tmp/mnt unsynced\n"
        "  blackout ctl /tmp/mnt power-cut --state keep-all\n"
-       "  blackout ctl /tmp/mnt snapshot /tmp/durable --view durable"},
+       "  blackout ctl /tmp/mnt snapshot /tmp/durable --view durable\n"
+       "  blackout ctl /tmp/mnt trace stop                 ...and trace start, trace save FILE\n"
+       "  blackout ctl /tmp/mnt load /tmp/sqlite.trace --state prefix:12"},
       {"engine",
        "Examples:\n"
        "  echo '{\"op\":\"put\",\"key\":\"k\",\"value\":\"v\"}' | blackout engine lsm --dir "

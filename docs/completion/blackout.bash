@@ -80,7 +80,7 @@ _blackout() {
       [[ $prev == --help || $prev == --foreground || $prev == --keep-going || $prev == --quiet ||
          $prev == --verbose || $prev == --dump || $prev == --writeback-cache ||
          $prev == --io-uring || $prev == --dev-fuse || $prev == --cached-writes ||
-         $prev == --no-spill ]] || return ;;
+         $prev == --no-spill || $prev == --no-trace ]] || return ;;
   esac
   if [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$(_blackout_help_options "$bin" "$sub")" -- "$cur")
@@ -93,8 +93,10 @@ _blackout() {
       if ((nargs == 0)); then
         _blackout_files -d
       elif ((nargs == 1)); then
-        mapfile -t COMPREPLY < <(compgen -W "status seq sync power-cut unsynced snapshot trace fail
-          clear-faults crash-after crash-point faults" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "status seq sync power-cut unsynced snapshot trace load
+          fail clear-faults crash-after faults saved-points" -- "$cur")
+      elif ((nargs == 2)) && [[ ${words[cword-1]} == trace ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "start stop save" -- "$cur")
       else
         _blackout_files
       fi ;;

@@ -87,6 +87,7 @@ struct MountArgs {
   bool cached_writes = false;
   // 2^20 entries, 56 MiB: about the last half minute of a mount under fio.
   uint64_t trace_limit = 1u << 20;
+  bool no_trace = false;
   std::string spill_dir;
   std::string spill_after = "1G";
   bool no_spill = false;
@@ -238,6 +239,7 @@ int Mount(const MountArgs& args) {
   }
   config.direct_writes = !args.cached_writes;
   config.trace_limit = args.trace_limit;
+  config.trace = !args.no_trace;
   if (args.spill_after == "0") {
     config.spill_after = 0;  // spill every superseded version at once
   } else {
@@ -410,8 +412,72 @@ struct CtlArgs {
 };
 
 constexpr const char* kCtlCommands =
-    "status, seq, sync, power-cut, unsynced, snapshot, trace, fail, crash-after, clear-faults, "
-    "faults, saved-points";
+    "status, seq, sync, power-cut, unsynced, snapshot, trace, load, fail, crash-after, "
+    "clear-faults, faults, saved-points";
+
+// A path argument made absolute (the daemon runs in another directory);
+// empty with *error set when it lies inside the mount.
+std::string OutsideMount(const CtlArgs& a, const std::string& arg, const std::string& what,
+                         std::string* error) {
+  const std::string path = std::filesystem::absolute(arg).lexically_normal().string();
+  if (const std::string mnt = NormalizeMountpoint(a.mnt); fusefs::PathOnMount(path, mnt)) {
+    *error = "ctl: " + a.command + " " + arg + " is inside the mount " + mnt + ": " + what +
+             "; give a path outside it";
+    return "";
+  }
+  return path;
+}
+
+// The request of `ctl MNT trace [start|stop|save FILE]`, or a usage error.
+Result<json> TraceRequest(const CtlArgs& a) {
+  json request{{"cmd", "trace"}};
+  if (a.rest.empty()) return request;
+  const std::string& action = a.rest[0];
+  if (action == "start" || action == "stop") {
+    if (a.rest.size() > 1) {
+      return Result<json>::Error("ctl: trace " + action + " takes no argument, got '" + a.rest[1] +
+                                 "'");
+    }
+    request["action"] = action;
+    return request;
+  }
+  if (action != "save") {
+    return Result<json>::Error("ctl: trace " + action +
+                               " is unknown; blackout ctl MNT trace [start | stop | save FILE] "
+                               "(no argument prints the trace)");
+  }
+  if (a.rest.size() != 2) {
+    return Result<json>::Error(
+        "ctl: trace save needs one file to write: blackout ctl MNT trace save FILE");
+  }
+  std::string error;
+  const std::string path =
+      OutsideMount(a, a.rest[1], "the file would become part of the state under test", &error);
+  if (path.empty()) return Result<json>::Error(error);
+  request["action"] = "save";
+  request["path"] = path;
+  return request;
+}
+
+// The request of `ctl MNT load FILE [--state ID]`, or a usage error.
+Result<json> LoadRequest(const CtlArgs& a) {
+  if (a.rest.size() != 1) {
+    return Result<json>::Error(
+        a.rest.empty() ? "ctl: load needs a crash point: blackout ctl MNT load FILE [--state ID] "
+                         "(FILE from `blackout record --out` or `ctl saved-points`)"
+                       : "ctl: load takes one file, got " + a.rest[1] + " too");
+  }
+  std::string error;
+  const std::string path =
+      OutsideMount(a, a.rest[0], "the load replaces the mount's files", &error);
+  if (path.empty()) return Result<json>::Error(error);
+  if (access(path.c_str(), R_OK) != 0) {
+    return Result<json>::Error("ctl: load: cannot read " + a.rest[0] + ": " + std::strerror(errno));
+  }
+  json request{{"cmd", "load"}, {"path", path}};
+  if (!a.state.empty()) request["state"] = a.state;
+  return request;
+}
 
 int Ctl(const CtlArgs& a) {
   json request{{"cmd", a.command}};
@@ -424,13 +490,14 @@ int Ctl(const CtlArgs& a) {
     request = std::move(*r);
   } else {
     const bool simple = a.command == "status" || a.command == "seq" || a.command == "sync" ||
-                        a.command == "unsynced" || a.command == "trace";
+                        a.command == "unsynced";
     const bool dir_arg = a.command == "snapshot" || a.command == "saved-points";
-    if (!simple && a.command != "power-cut" && !dir_arg) {
+    if (!simple && a.command != "power-cut" && !dir_arg && a.command != "trace" &&
+        a.command != "load") {
       return Usage("ctl: unknown command '" + a.command + "'; commands: " + kCtlCommands);
     }
-    if (!a.state.empty() && a.command != "power-cut") {
-      return Usage("ctl: --state applies to power-cut only");
+    if (!a.state.empty() && a.command != "power-cut" && a.command != "load") {
+      return Usage("ctl: --state applies to power-cut and load only");
     }
     if (!a.view.empty() && a.command != "snapshot") {
       return Usage("ctl: --view applies to snapshot only");
@@ -458,11 +525,15 @@ int Ctl(const CtlArgs& a) {
         }
         request["view"] = a.view;
       }
+    } else if (a.command == "trace" || a.command == "load") {
+      Result<json> r = a.command == "trace" ? TraceRequest(a) : LoadRequest(a);
+      if (!r.ok()) return Usage(r.error());
+      request = std::move(*r);
     } else if (!a.rest.empty()) {
       return Usage("ctl: " + a.command + " takes no argument, got '" + a.rest[0] + "'");
     }
   }
-  if (a.command == "power-cut" && !a.state.empty()) {
+  if ((a.command == "power-cut" || a.command == "load") && !a.state.empty()) {
     // A crash-state id ("prefix:12", ...) is checked by the daemon's model.
     if (a.state != "drop-all" && a.state != "keep-all" && a.state.find(':') == std::string::npos) {
       return Usage("ctl: --state " + a.state +
@@ -540,6 +611,9 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
                    "0 keeps all")
       ->check(control::WholeNumber(0))
       ->capture_default_str();
+  mount->add_flag("--no-trace", mount_args->no_trace,
+                  "start with the trace off (`ctl MNT trace start` turns it on); writes then "
+                  "skip the checksum of their bytes that trace entries carry");
   CLI::Option* no_spill_flag =
       mount->add_flag("--no-spill", mount_args->no_spill,
                       "keep every pending page version in memory (no spill file)");
@@ -587,11 +661,13 @@ void AddFilesystemCommands(CLI::App& app, int& exit_code) {
   ctl->add_option("COMMAND", ctl_args->command, kCtlCommands)->required();
   ctl->add_option("ARGS", ctl_args->rest,
                   "arguments of the command (snapshot: DIR; saved-points: DIR, where the crash "
-                  "points of crash-after --save triggers are written)");
+                  "points of crash-after --save triggers are written; trace: start, stop, or "
+                  "save FILE, none to print it; load: FILE, a crash point the mount takes on)");
   ctl->add_option("--ctl", ctl_args->ctl, "control socket path (default MNT.ctl)");
   ctl->add_option("--state", ctl_args->state,
                   "power-cut: drop-all (default), keep-all, or a crash-state id of the pending "
-                  "operations (prefix:S, reorder:K:S1,S2, torn:S:B, random:N:SEED:I)");
+                  "operations (prefix:S, reorder:K:S1,S2, torn:S:B, random:N:SEED:I); load: "
+                  "the crash state of the point to start in (default: its operations pending)");
   ctl->add_option("--view", ctl_args->view, "snapshot: durable (default) or volatile");
   ctl->add_option("--timeout", ctl_args->timeout_s, "seconds to wait for the reply (default 120)")
       ->check(control::PositiveSeconds());

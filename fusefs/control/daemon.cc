@@ -124,6 +124,7 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   options.capacity_bytes = config.capacity_bytes;
   options.stale_all_entries = config.writeback_cache;
   options.trace_limit = config.trace_limit;
+  options.trace = config.trace;
   options.spill_after = config.spill_after;
   if (!config.spill_dir.empty()) {
     std::string error;

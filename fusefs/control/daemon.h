@@ -23,6 +23,7 @@ struct DaemonConfig {
   std::string transport_note;    // when !io_uring: why (fusefs::PlanTransport), for the log
   bool direct_writes = true;     // fusefs::MountOptions::direct_writes
   uint64_t trace_limit = 0;      // model::Options::trace_limit (0: keep all)
+  bool trace = true;             // model::Options::trace
   // model::Options::spill: a spill file in this directory; empty: none.
   std::string spill_dir;
   bool spill_dir_default = false;  // not asked for: without direct I/O there, go on without

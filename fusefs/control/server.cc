@@ -24,8 +24,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kCommands =
-    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, saved-points, trace, fail, "
-    "crash-after, clear-faults, faults, shutdown";
+    "status, seq, sync, power-cut, unsynced, snapshot, crash-point, saved-points, trace, load, "
+    "fail, crash-after, clear-faults, faults, shutdown";
 constexpr const char* kStates =
     "drop-all, keep-all, or a crash-state id from the model's generators (prefix:S, "
     "reorder:K:S1,S2, torn:S:B, random:N:SEED:I)";
@@ -63,6 +63,24 @@ int WriteWhole(const std::string& path, const std::string& bytes) {
   }
   const int saved_errno = ok ? 0 : errno;
   if (fd >= 0) close(fd);
+  return saved_errno;
+}
+
+// Reads the whole file at `path` into `bytes`; 0 or the errno.
+int ReadWhole(const std::string& path, std::string& bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  bytes.clear();
+  char buf[1 << 16];
+  int saved_errno = 0;
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) saved_errno = errno;
+    if (n <= 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
   return saved_errno;
 }
 
@@ -112,7 +130,8 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
                {"pid", getpid()},  // the daemon's, for tools that watch it
                {"pending_ops", pending},
                {"pending_files", u.files.size()},
-               {"pending_entries", entries}};
+               {"pending_entries", entries},
+               {"tracing", fs_.Tracing()}};
     if (hooks_.transport) {
       const auto [transport, ring_requests] = hooks_.transport();
       reply["transport"] = transport;
@@ -169,22 +188,8 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
   if (cmd == "snapshot") return Snapshot(request);
   if (cmd == "crash-point") return CrashPoint(request);
   if (cmd == "saved-points") return SavedPoints(request);
-  if (cmd == "trace") {
-    json entries = json::array();
-    for (const model::TraceEntry& e : fs_.Trace()) {
-      entries.push_back({{"seq", e.seq},
-                         {"pid", e.pid},
-                         {"op", e.op},
-                         {"ino", e.ino},
-                         {"path", RootRelative(e.path)},
-                         {"offset", e.offset},
-                         {"length", e.length},
-                         {"digest", e.digest},
-                         {"flags", e.flags},
-                         {"detail", e.detail}});
-    }
-    return json{{"ok", true}, {"entries", std::move(entries)}, {"dropped", fs_.TraceDropped()}};
-  }
+  if (cmd == "trace") return Trace(request);
+  if (cmd == "load") return Load(request);
   if (cmd == "shutdown") {
     if (shutdown != nullptr) *shutdown = true;
     return json{{"ok", true}};
@@ -213,6 +218,16 @@ json ControlServer::PowerCut(const json& request) {
     }
     cut = std::move(*r);
   }
+  InvalidateKernel(cut);
+  Log()->info("power cut ({}): dropped {} pending operations, epoch {}", state, cut.dropped_ops,
+              cut.epoch);
+  return json{{"ok", true},
+              {"dropped_ops", cut.dropped_ops},
+              {"epoch", cut.epoch},
+              {"seq", fs_.CurrentSeq()}};
+}
+
+void ControlServer::InvalidateKernel(model::PowerCutResult& cut) {
   // The entries the kernel may hold wrong (gone, renamed over, or back
   // again); an entry that names the same inode stays, with its inode's page
   // cache, which the inode's own invalidation handles.
@@ -231,12 +246,153 @@ json ControlServer::PowerCut(const json& request) {
   }
   if (hooks_.invalidate) hooks_.invalidate(entries, inodes);
   if (!later.empty()) hooks_.invalidate_later(std::move(later));
-  Log()->info("power cut ({}): dropped {} pending operations, epoch {}", state, cut.dropped_ops,
-              cut.epoch);
-  return json{{"ok", true},
-              {"dropped_ops", cut.dropped_ops},
-              {"epoch", cut.epoch},
-              {"seq", fs_.CurrentSeq()}};
+}
+
+json ControlServer::Trace(const json& request) {
+  const std::string action =
+      request.contains("action") && request["action"].is_string() ? request["action"] : "";
+  if (request.contains("action") && !request["action"].is_string()) {
+    return BadRequestReply("trace: \"action\" must be a string; actions: start, stop, save");
+  }
+  if (action == "start" || action == "stop") {
+    fs_.SetTracing(action == "start");
+    Log()->info("trace {} at seq {}", action == "start" ? "started" : "stopped", fs_.CurrentSeq());
+    return json{{"ok", true}, {"tracing", fs_.Tracing()}, {"seq", fs_.CurrentSeq()}};
+  }
+  if (!action.empty() && action != "save") {
+    return BadRequestReply("trace: unknown action '" + action +
+                           "'; actions: start, stop, save (with \"path\"), or none to get the "
+                           "trace in the reply");
+  }
+  std::string path;
+  if (action == "save") {
+    if (!request.contains("path") || !request["path"].is_string() ||
+        request["path"].get<std::string>().empty() ||
+        request["path"].get<std::string>()[0] != '/') {
+      return BadRequestReply(
+          "trace save: missing \"path\": give the absolute path of the file to write");
+    }
+    path = request["path"];
+    if (fusefs::PathOnMount(path, hooks_.mountpoint)) return InsideMount("trace save", path);
+  }
+  json entries = json::array();
+  for (const model::TraceEntry& e : fs_.Trace()) {
+    entries.push_back({{"seq", e.seq},
+                       {"pid", e.pid},
+                       {"op", e.op},
+                       {"ino", e.ino},
+                       {"path", RootRelative(e.path)},
+                       {"offset", e.offset},
+                       {"length", e.length},
+                       {"digest", e.digest},
+                       {"flags", e.flags},
+                       {"detail", e.detail}});
+  }
+  json trace{{"ok", true},
+             {"entries", std::move(entries)},
+             {"dropped", fs_.TraceDropped()},
+             {"tracing", fs_.Tracing()},
+             {"seq", fs_.CurrentSeq()}};
+  if (path.empty()) return trace;
+  // The file holds what `blackout ctl MNT trace` prints, so that either
+  // feeds the same tools.
+  const size_t count = trace["entries"].size();
+  if (const int e = WriteWhole(path, trace.dump(2) + "\n"); e != 0) {
+    return ErrorReply("trace save: cannot write " + path + ": " + std::strerror(e) +
+                      " (give a path outside the mount, in a directory that exists)");
+  }
+  return json{{"ok", true}, {"path", path}, {"entries", count}, {"seq", fs_.CurrentSeq()}};
+}
+
+json ControlServer::Load(const json& request) {
+  if (!request.contains("path") || !request["path"].is_string() ||
+      request["path"].get<std::string>().empty() || request["path"].get<std::string>()[0] != '/') {
+    return BadRequestReply(
+        "load: missing \"path\": give the absolute path of a crash point (from `blackout record "
+        "--out FILE` or `blackout ctl MNT saved-points DIR`)");
+  }
+  const std::string path = request["path"];
+  // Reading a file of the mount would wait on this daemon's own requests.
+  if (fusefs::PathOnMount(path, hooks_.mountpoint)) {
+    return BadRequestReply("load: " + path +
+                           " is inside the mount, whose state the load replaces; copy it out "
+                           "first");
+  }
+  std::string state;
+  if (request.contains("state")) {
+    if (!request["state"].is_string()) {
+      return BadRequestReply("load: \"state\" must be a string; states: " + std::string(kStates));
+    }
+    state = request["state"];
+  }
+  std::string bytes;
+  if (const int e = ReadWhole(path, bytes); e != 0) {
+    return BadRequestReply("load: cannot read " + path + ": " + std::strerror(e));
+  }
+  // Everything is checked before the mount's state changes: the point on a
+  // scratch model of the same behaviour model, then the state on it.
+  {
+    model::Options scratch_options;
+    scratch_options.model = fs_.Model();
+    scratch_options.trace = false;
+    model::Filesystem scratch(scratch_options);
+    const auto loaded = scratch.LoadCrashPoint(bytes);
+    if (!loaded.ok() && loaded.error() == EXDEV) {
+      const auto saved = model::Filesystem::SavedModel(bytes);
+      return BadRequestReply("load: " + path + " was saved under " +
+                             (saved.ok() && *saved ? std::string(model::Name(**saved))
+                                                   : std::string("another behaviour model")) +
+                             ", the mount runs " + std::string(model::Name(fs_.Model())) +
+                             "; mount one with `blackout mount MNT --load " + path + "`");
+    }
+    if (!loaded.ok()) {
+      return BadRequestReply("load: " + path +
+                             " is not a saved crash point (write one with `blackout record --out "
+                             "FILE` or `blackout ctl MNT saved-points DIR`)");
+    }
+    if (!state.empty() && state != "drop-all" && state != "keep-all" &&
+        !scratch.PowerCutTo(state).ok()) {
+      return BadRequestReply("load: the crash point " + path + " has no crash state '" + state +
+                             "'; states: " + kStates);
+    }
+  }
+  auto loaded = fs_.LoadCrashPoint(bytes);
+  if (!loaded.ok()) {
+    return ErrorReply("load: " + path + " could not be loaded: " + std::strerror(loaded.error()));
+  }
+  InvalidateKernel(*loaded);
+  uint64_t dropped = 0;
+  if (!state.empty()) {
+    model::PowerCutResult cut;
+    if (state == "drop-all" || state == "keep-all") {
+      cut = fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
+                                             : model::CrashStateKind::kKeepAll);
+    } else {
+      auto r = fs_.PowerCutTo(state);
+      if (!r.ok()) {
+        return ErrorReply("load: the crash state '" + state + "' of " + path +
+                          " could not be cut to: " + std::strerror(r.error()));
+      }
+      cut = std::move(*r);
+    }
+    dropped = cut.dropped_ops;
+    InvalidateKernel(cut);
+  }
+  const model::Unsynced u = fs_.ListUnsynced();
+  uint64_t pending = u.files.size();
+  for (const auto& d : u.dirs) pending += d.pending_entries;
+  Log()->info("loaded the crash point {}{}", path,
+              state.empty() ? std::string(", its operations pending") : ", in its state " + state);
+  json reply{{"ok", true},
+             {"path", path},
+             {"pending_ops", pending},
+             {"epoch", fs_.Epoch()},
+             {"seq", fs_.CurrentSeq()}};
+  if (!state.empty()) {
+    reply["state"] = state;
+    reply["dropped_ops"] = dropped;
+  }
+  return reply;
 }
 
 json ControlServer::Snapshot(const json& request) {

@@ -113,6 +113,10 @@ class ControlServer {
   nlohmann::json Snapshot(const nlohmann::json& request);
   nlohmann::json CrashPoint(const nlohmann::json& request);
   nlohmann::json SavedPoints(const nlohmann::json& request);
+  nlohmann::json Trace(const nlohmann::json& request);
+  nlohmann::json Load(const nlohmann::json& request);
+  // Tells the kernel what it may hold wrong after a cut or a load.
+  void InvalidateKernel(model::PowerCutResult& cut);
 
   model::Filesystem& fs_;
   ServerHooks hooks_;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -41,14 +42,20 @@ struct ServedFilesystem {
   ServerHooks Hooks() {
     ServerHooks h;
     h.mountpoint = "/somewhere/mnt";
-    h.invalidate = [this](const std::vector<std::pair<model::Ino, std::string>>&,
-                          const std::vector<model::Ino>&) { invalidated_calls++; };
+    h.invalidate = [this](const std::vector<std::pair<model::Ino, std::string>>& entries,
+                          const std::vector<model::Ino>& inodes) {
+      invalidated_calls++;
+      invalidated_entries.insert(invalidated_entries.end(), entries.begin(), entries.end());
+      invalidated_inodes.insert(invalidated_inodes.end(), inodes.begin(), inodes.end());
+    };
     return h;
   }
   model::Filesystem fs;
   std::string dir;
   std::string socket;
   int invalidated_calls = 0;
+  std::vector<std::pair<model::Ino, std::string>> invalidated_entries;
+  std::vector<model::Ino> invalidated_inodes;
   ControlServer server;
 };
 
@@ -97,6 +104,152 @@ TEST_CASE("trace lists the operations and how many a trace limit dropped") {
   REQUIRE(r["entries"].size() == 2);
   CHECK(r["entries"][1]["op"] == "write");
   CHECK(r["entries"][1]["length"] == 3);
+}
+
+TEST_CASE("trace stop keeps operations out of the trace until trace start; seq runs on") {
+  ServedFilesystem s;
+  const model::Caller who{};
+  auto c = s.fs.Create(model::kRootIno, "f", 0644, O_WRONLY | O_CREAT, who);
+  REQUIRE(c.ok());
+  const json stopped = Call(s.socket, {{"cmd", "trace"}, {"action", "stop"}});
+  CHECK(stopped["ok"] == true);
+  CHECK(stopped["tracing"] == false);
+  CHECK(Call(s.socket, {{"cmd", "status"}})["tracing"] == false);
+  REQUIRE(s.fs.Write(c->fh, 0, "unseen", who).ok());
+  CHECK(Call(s.socket, {{"cmd", "trace"}, {"action", "start"}})["tracing"] == true);
+  REQUIRE(s.fs.Write(c->fh, 6, "seen", who).ok());
+  const json r = Call(s.socket, {{"cmd", "trace"}});
+  CHECK(r["tracing"] == true);
+  REQUIRE(r["entries"].size() == 2);  // the create, and the write after the start
+  CHECK(r["entries"][0]["op"] == "create");
+  CHECK(r["entries"][1]["op"] == "write");
+  CHECK(r["entries"][1]["offset"] == 6);
+  // The unseen write still took its sequence number: the gap shows it.
+  CHECK(r["entries"][1]["seq"].get<uint64_t>() == r["entries"][0]["seq"].get<uint64_t>() + 2);
+  // Every write is still pending, traced or not.
+  CHECK(s.fs.ListUnsynced().files.at(0).pending_bytes == 10);
+}
+
+TEST_CASE("trace save writes what trace prints to a file outside the mount") {
+  ServedFilesystem s;
+  auto c = s.fs.Create(model::kRootIno, "f", 0644, O_WRONLY | O_CREAT, model::Caller{});
+  REQUIRE(c.ok());
+  const std::string dir = TempDir();
+  const json r = Call(s.socket, {{"cmd", "trace"}, {"action", "save"}, {"path", dir + "/t.json"}});
+  REQUIRE(r["ok"] == true);
+  CHECK(r["entries"] == 1);
+  std::ifstream in(dir + "/t.json");
+  const json saved = json::parse(in);
+  json printed = Call(s.socket, {{"cmd", "trace"}});
+  CHECK(saved == printed);
+  for (const auto& [request, message] : std::vector<std::pair<json, std::string>>{
+           {{{"cmd", "trace"}, {"action", "save"}}, "give the absolute path"},
+           {{{"cmd", "trace"}, {"action", "save"}, {"path", "rel.json"}}, "give the absolute path"},
+           {{{"cmd", "trace"}, {"action", "save"}, {"path", dir + "/no/such/t.json"}},
+            "cannot write " + dir + "/no/such/t.json"},
+           {{{"cmd", "trace"}, {"action", "rewind"}}, "unknown action 'rewind'"},
+           {{{"cmd", "trace"}, {"action", 1}}, "\"action\" must be a string"}}) {
+    const json bad = Call(s.socket, request);
+    INFO(bad.dump());
+    CHECK(bad["ok"] == false);
+    CHECK(std::string(bad["error"]).find(message) != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE(
+    "load replaces the mount's state by a crash point's, tells the kernel what it may hold "
+    "wrong, and refuses a bad file, state or model without changing anything") {
+  // The point: kept.txt synced with its name, pending.txt not.
+  model::Filesystem source;
+  const model::Caller who{};
+  auto k = source.Create(model::kRootIno, "kept.txt", 0644, O_WRONLY | O_CREAT, who);
+  REQUIRE(k.ok());
+  REQUIRE(source.Write(k->fh, 0, "kept", who).ok());
+  REQUIRE(source.Fsync(k->fh, false, who).ok());
+  auto root = source.OpenDir(model::kRootIno, who);
+  REQUIRE(root.ok());
+  REQUIRE(source.FsyncDir(*root, false, who).ok());
+  auto p = source.Create(model::kRootIno, "pending.txt", 0644, O_WRONLY | O_CREAT, who);
+  REQUIRE(p.ok());
+  REQUIRE(source.Write(p->fh, 0, "lost", who).ok());
+  const std::string dir = TempDir();
+  const std::string point = dir + "/p.bin";
+  std::ofstream(point, std::ios::binary) << source.SaveCrashPoint();
+  std::ofstream(dir + "/junk") << "not a crash point";
+
+  ServedFilesystem s;
+  auto old = s.fs.Create(model::kRootIno, "old.txt", 0644, O_WRONLY | O_CREAT, who);
+  REQUIRE(old.ok());
+  REQUIRE(s.fs.Lookup(model::kRootIno, "old.txt").ok());  // the kernel knows it
+  const model::Ino old_ino = old->attr.ino;
+  const uint64_t epoch = s.fs.Epoch();
+  auto names = [&s, &who] {
+    std::vector<std::string> out;
+    auto fh = s.fs.OpenDir(model::kRootIno, who);
+    REQUIRE(fh.ok());
+    auto list = s.fs.ReadDir(*fh, 0);
+    REQUIRE(list.ok());
+    for (const auto& e : *list)
+      if (e.name != "." && e.name != "..") out.push_back(e.name);
+    (void)s.fs.ReleaseDir(*fh);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  for (const auto& [request, message] : std::vector<std::pair<json, std::string>>{
+           {{{"cmd", "load"}}, "give the absolute path of a crash point"},
+           {{{"cmd", "load"}, {"path", "p.bin"}}, "give the absolute path"},
+           {{{"cmd", "load"}, {"path", dir + "/none"}}, "cannot read " + dir + "/none"},
+           {{{"cmd", "load"}, {"path", dir + "/junk"}}, dir + "/junk is not a saved crash point"},
+           {{{"cmd", "load"}, {"path", point}, {"state", "prefix:999"}},
+            "has no crash state 'prefix:999'"},
+           {{{"cmd", "load"}, {"path", point}, {"state", 3}}, "\"state\" must be a string"}}) {
+    const json bad = Call(s.socket, request);
+    INFO(bad.dump());
+    CHECK(bad["ok"] == false);
+    CHECK(bad["usage"] == true);
+    CHECK(std::string(bad["error"]).find(message) != std::string::npos);
+  }
+  CHECK(names() == std::vector<std::string>{"old.txt"});
+  CHECK(s.fs.Epoch() == epoch);
+  CHECK(s.invalidated_calls == 0);
+
+  const json r = Call(s.socket, {{"cmd", "load"}, {"path", point}});
+  REQUIRE(r["ok"] == true);
+  CHECK(r["pending_ops"] == 2);  // pending.txt's data and its name
+  CHECK(r["epoch"].get<uint64_t>() > epoch);
+  CHECK(names() == std::vector<std::string>{"kept.txt", "pending.txt"});
+  // The old file's entry and inode go; the new names may be negative entries.
+  auto listed = [&s](model::Ino parent, const std::string& name) {
+    return std::find(s.invalidated_entries.begin(), s.invalidated_entries.end(),
+                     std::make_pair(parent, name)) != s.invalidated_entries.end();
+  };
+  CHECK(listed(model::kRootIno, "old.txt"));
+  CHECK(listed(model::kRootIno, "kept.txt"));
+  CHECK(listed(model::kRootIno, "pending.txt"));
+  CHECK(std::count(s.invalidated_inodes.begin(), s.invalidated_inodes.end(), old_ino) == 1);
+  CHECK(std::count(s.invalidated_inodes.begin(), s.invalidated_inodes.end(), model::kRootIno) == 1);
+  // An open handle of the old world answers EIO, as after a power cut.
+  CHECK(s.fs.Write(old->fh, 0, "x", who).error() == EIO);
+  // The loaded point's crash states, as on the mount that saved it.
+  CHECK(Call(s.socket, {{"cmd", "power-cut"}})["ok"] == true);
+  CHECK(names() == std::vector<std::string>{"kept.txt"});
+
+  const json cut = Call(s.socket, {{"cmd", "load"}, {"path", point}, {"state", "keep-all"}});
+  REQUIRE(cut["ok"] == true);
+  CHECK(cut["state"] == "keep-all");
+  CHECK(cut["pending_ops"] == 0);
+  CHECK(names() == std::vector<std::string>{"kept.txt", "pending.txt"});
+
+  model::Options xfs;
+  xfs.model = model::BehaviourModel::kXfs;
+  model::Filesystem other(xfs);
+  std::ofstream(dir + "/xfs.bin", std::ios::binary) << other.SaveCrashPoint();
+  const json refused = Call(s.socket, {{"cmd", "load"}, {"path", dir + "/xfs.bin"}});
+  CHECK(refused["ok"] == false);
+  CHECK(std::string(refused["error"]).find("was saved under xfs, the mount runs posix-strict") !=
+        std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("an unknown command gets ok:false and an error listing the commands") {

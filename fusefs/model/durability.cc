@@ -268,43 +268,30 @@ PowerCutResult Filesystem::PowerCut(CrashStateKind state) {
                      state == CrashStateKind::kKeepAll ? "keep-all" : "drop-all");
 }
 
-PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::string& label) {
-  auto garbage = std::make_unique<Garbage>();
-  garbage->pending = std::move(pending);
-  pending.clear();
-  pending_memory = 0;
-  by_inode.clear();
-  by_dir.clear();
-  by_child.clear();
-  meta.clear();
-  writeback_failed.clear();
-
-  RepairTree(dur);
-  Tree old = std::move(vol);
-  vol = dur;  // one pointer per inode; nodes are shared copy-on-write
-
+void Filesystem::Impl::KernelCacheDiff(const Tree& old, const Tree& now,
+                                       PowerCutResult& result) const {
   for (const auto& [ino, node] : old.nodes) {
-    auto it = vol.nodes.find(ino);
-    if (it == vol.nodes.end()) {
+    auto it = now.nodes.find(ino);
+    if (it == now.nodes.end()) {
       result.forgotten.push_back(ino);
       continue;
     }
     if (it->second != node) result.changed.push_back(ino);
     if (!node->IsDir()) continue;
-    const Node* now = it->second.get();
+    const Node* after = it->second.get();
     for (const auto& [name, child] : node->entries) {
-      auto e = now->entries.find(name);
+      auto e = after->entries.find(name);
       // Gone: the name and its inode both (an inode that lives on, under
       // another name, would still answer through the old dentry).
-      if (e == now->entries.end() && vol.nodes.count(child) == 0)
+      if (e == after->entries.end() && now.nodes.count(child) == 0)
         result.gone_entries.emplace_back(ino, name);
-      if (e == now->entries.end() || e->second != child)
+      if (e == after->entries.end() || e->second != child)
         result.stale_entries.emplace_back(ino, name);
     }
   }
   // Names the cut brings back (an unlink or rename dropped): the kernel may
   // hold a negative entry for them.
-  for (const auto& [ino, node] : vol.nodes) {
+  for (const auto& [ino, node] : now.nodes) {
     if (!node->IsDir()) continue;
     auto was = old.nodes.find(ino);
     const Node* before =
@@ -323,6 +310,24 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
   std::sort(result.gone_entries.begin(), result.gone_entries.end());
   std::sort(result.forgotten.begin(), result.forgotten.end());
   std::sort(result.changed.begin(), result.changed.end());
+}
+
+PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::string& label) {
+  auto garbage = std::make_unique<Garbage>();
+  garbage->pending = std::move(pending);
+  pending.clear();
+  pending_memory = 0;
+  by_inode.clear();
+  by_dir.clear();
+  by_child.clear();
+  meta.clear();
+  writeback_failed.clear();
+
+  RepairTree(dur);
+  Tree old = std::move(vol);
+  vol = dur;  // one pointer per inode; nodes are shared copy-on-write
+
+  KernelCacheDiff(old, vol, result);
 
   links.clear();
   ++links_gen;
@@ -419,6 +424,13 @@ std::vector<TraceEntry> Filesystem::Trace() const {
   }
   return out;
 }
+
+void Filesystem::SetTracing(bool on) {
+  std::lock_guard lock(impl_->mu);
+  impl_->tracing.store(on, std::memory_order_relaxed);
+}
+
+bool Filesystem::Tracing() const { return impl_->tracing.load(std::memory_order_relaxed); }
 
 uint64_t Filesystem::TraceDropped() const {
   std::lock_guard lock(impl_->mu);

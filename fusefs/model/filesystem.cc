@@ -76,7 +76,7 @@ struct stat Attr::ToStat() const {
 
 // ---------------------------------------------------------------- Impl
 
-Filesystem::Impl::Impl(Options o) : options(o) {
+Filesystem::Impl::Impl(Options o) : options(o), tracing(o.trace) {
   Born b;
   b.attr.ino = kRootIno;
   b.attr.mode = S_IFDIR | 0755;
@@ -180,7 +180,7 @@ void Filesystem::Impl::Record(const std::string& op, Ino ino, pid_t pid, uint64_
                               uint64_t length, uint32_t digest, uint32_t flags,
                               std::string detail) {
   ++seq;
-  if (!options.trace) return;
+  if (!tracing.load(std::memory_order_relaxed)) return;
   TraceRecord e;
   e.seq = seq;
   e.pid = pid;
@@ -298,7 +298,7 @@ Seq Filesystem::Impl::Commit(PendingOp op, pid_t pid, uint32_t digest) {
   Index(op);
   Relink(op);
 
-  if (options.trace) PushTrace(TraceOf(op, pid, digest));
+  if (tracing.load(std::memory_order_relaxed)) PushTrace(TraceOf(op, pid, digest));
   AddPending(std::move(op));
   return s;
 }
@@ -793,7 +793,8 @@ Result<size_t> Filesystem::Write(Fh fh, uint64_t offset, std::string_view data, 
     if (!Writable((*h)->flags)) return Errno{EBADF};
   }
   WriteData prepared(offset, data);
-  const uint32_t digest = impl_->options.trace && !data.empty() ? Digest(data) : 0;
+  const uint32_t digest =
+      impl_->tracing.load(std::memory_order_relaxed) && !data.empty() ? Digest(data) : 0;
   std::lock_guard lock(impl_->mu);
   auto h = impl_->GetHandle(fh);
   if (!h.ok()) return Errno{h.error()};

@@ -313,6 +313,10 @@ class Filesystem {
   // files, directories and symlinks, with modes and xattrs where possible.
   Result<void> Materialize(View view, const std::string& dir) const;
   std::vector<TraceEntry> Trace() const;
+  // Turns trace records on or off (`ctl trace start|stop`); the sequence
+  // numbers run on either way, so a trace taken across a stop shows the gap.
+  void SetTracing(bool on);
+  bool Tracing() const;
   // Trace entries dropped by Options::trace_limit: Trace() starts after them.
   uint64_t TraceDropped() const;
   // Distinct strings (op names, paths, details) the trace keeps interned.
@@ -405,7 +409,9 @@ class Filesystem {
   // pending at a point depends on the model's sync rules (an ext4-ordered
   // fsync commits earlier renames, a posix-strict one does not), so a point
   // explored under another model would show states that model never leaves.
-  Result<void> LoadCrashPoint(std::string_view saved);
+  // On a live mount (`ctl load`), the result says what the kernel may hold
+  // wrong of the old world, as a power cut's does.
+  Result<PowerCutResult> LoadCrashPoint(std::string_view saved);
   // The behaviour model a crash point was saved under; nullopt for a point
   // saved before crash points recorded it (LoadCrashPoint takes those under
   // any model). EINVAL: an unknown model.

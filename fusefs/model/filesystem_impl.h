@@ -16,6 +16,7 @@
 //     pending op or a kernel reference never names a different file.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -59,6 +60,10 @@ struct Filesystem::Impl {
 
   Options options;
   mutable std::mutex mu;
+  // Whether operations get trace records now: options.trace at the start,
+  // then `ctl trace start|stop`. Atomic: a write reads it before it takes
+  // the lock, to skip the digest of its bytes when nothing records it.
+  std::atomic<bool> tracing;
   Tree vol, dur;
   std::unordered_map<Ino, Born> born;
   std::map<Seq, PendingOp> pending;
@@ -201,6 +206,10 @@ struct Filesystem::Impl {
   void JoinReaper();
   // Makes `dur` (already the crash state) the new world: see PowerCut.
   PowerCutResult FinishCut(PowerCutResult result, const std::string& label);
+  // Adds to `result` what the kernel may hold wrong once the volatile view
+  // `old` is replaced by `now`: the inodes gone or changed, the entries gone,
+  // renamed over or back (PowerCutResult); sorted.
+  void KernelCacheDiff(const Tree& old, const Tree& now, PowerCutResult& result) const;
 
   // ---- spill.cc (crash_model.md, "Memory: the spill file")
   // Every change to `pending` goes through these two (FinishCut empties it

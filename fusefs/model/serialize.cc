@@ -210,7 +210,7 @@ Result<std::optional<BehaviourModel>> Filesystem::SavedModel(std::string_view sa
   return std::optional<BehaviourModel>(static_cast<BehaviourModel>(model));
 }
 
-Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
+Result<PowerCutResult> Filesystem::LoadCrashPoint(std::string_view saved) {
   Result<std::optional<BehaviourModel>> model = SavedModel(saved);
   if (!model.ok()) return Errno{EINVAL};
   if (*model && **model != impl_->options.model) return Errno{EXDEV};
@@ -313,8 +313,12 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
   // pending ops link them, as the saving filesystem had them.
   Tree saved_dur = dur;
   m.dur = std::move(dur);
-  PowerCutResult ignored = m.FinishCut({}, "load");
-  (void)ignored;
+  // What the kernel may hold of the old world is measured against the
+  // loaded volatile view, pending ops applied, once it stands (below); the
+  // kernel's lookup counts of inodes that view has stay, for its FORGETs.
+  const Tree before = m.vol;
+  const std::unordered_map<Ino, uint64_t> kernel_lookups = m.lookups;
+  const PowerCutResult cut = m.FinishCut({}, "load");
   for (const auto& [ino, node] : saved_dur.nodes) {
     if (m.vol.nodes.emplace(ino, node).second) m.vol.page_count += node->pages.size();
   }
@@ -331,10 +335,17 @@ Result<void> Filesystem::LoadCrashPoint(std::string_view saved) {
     ApplyOp(m.vol, op, m.born);
     m.Index(op);
     m.Relink(op);
-    if (m.options.trace) m.PushTrace(m.TraceOf(op, 0, 0));
+    if (m.tracing.load(std::memory_order_relaxed)) m.PushTrace(m.TraceOf(op, 0, 0));
     m.AddPending(std::move(op));
   }
-  return Ok();
+  for (const auto& [ino, count] : kernel_lookups) {
+    if (m.vol.nodes.count(ino) != 0) m.lookups[ino] = count;
+  }
+  PowerCutResult result;
+  result.dropped_ops = cut.dropped_ops;
+  result.epoch = cut.epoch;
+  m.KernelCacheDiff(before, m.vol, result);
+  return result;
 }
 
 }  // namespace blackout::model

@@ -486,6 +486,125 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "ctl load puts a crash point on a live mount: nothing the kernel cached of the old files "
+    "shows, and a bad file or state exits 2 leaving the mount as it was") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/t.trace";
+  RecordScript(t.path, trace,
+               "echo kept > durable.txt && sync durable.txt . && echo lost > pending.txt");
+  std::ofstream(t.path + "/junk") << "not a crash point";
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  auto read = [&](const std::string& name) {
+    std::ifstream in(mnt + "/" + name);
+    if (!in) return std::string("<none>");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  for (const std::string mode : {"", "--writeback-cache"}) {
+    INFO("mount options: " << mode);
+    struct Unmount {
+      std::string mnt;
+      ~Unmount() { (void)Run({Bin(), "umount", mnt}); }
+    } u{mnt};
+    std::vector<std::string> mount = {Bin(), "mount", mnt};
+    if (!mode.empty()) mount.push_back(mode);
+    REQUIRE(Run(mount).exit_code == 0);
+    // The kernel caches all three names: durable.txt with other bytes in
+    // its page cache (likely the same inode number as the point's file),
+    // old.txt, and pending.txt as a name that does not exist.
+    std::ofstream(mnt + "/durable.txt") << "stale bytes\n";
+    std::ofstream(mnt + "/old.txt") << "old\n";
+    REQUIRE(read("durable.txt") == "stale bytes\n");
+    REQUIRE(read("pending.txt") == "<none>");
+
+    for (const auto& [args, message] :
+         std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"load"}, "ctl: load needs a crash point"},
+             {{"load", t.path + "/none"}, "ctl: load: cannot read " + t.path + "/none"},
+             {{"load", mnt + "/old.txt"}, "is inside the mount " + mnt},
+             {{"load", t.path + "/junk"}, t.path + "/junk is not a saved crash point"},
+             {{"load", trace, "--state", "prefix:999"}, "has no crash state 'prefix:999'"},
+             {{"load", trace, trace}, "ctl: load takes one file"}}) {
+      std::vector<std::string> argv = {Bin(), "ctl", mnt};
+      argv.insert(argv.end(), args.begin(), args.end());
+      const Ran bad = Run(argv);
+      INFO(bad.out);
+      CHECK(bad.exit_code == 2);
+      CHECK(bad.out.find(message) != std::string::npos);
+    }
+    CHECK(read("old.txt") == "old\n");  // nothing changed
+
+    const Ran load = Run({Bin(), "ctl", mnt, "load", trace});
+    INFO(load.out);
+    REQUIRE(load.exit_code == 0);
+    CHECK(read("durable.txt") == "kept\n");
+    CHECK(read("pending.txt") == "lost\n");
+    CHECK(read("old.txt") == "<none>");
+    const Ran unsynced = Run({Bin(), "ctl", mnt, "unsynced"});
+    CHECK(unsynced.out.find("\"/pending.txt\"") != std::string::npos);
+    // The point's crash states, on the mount.
+    REQUIRE(Run({Bin(), "ctl", mnt, "power-cut"}).exit_code == 0);
+    CHECK(read("durable.txt") == "kept\n");
+    CHECK(read("pending.txt") == "<none>");
+    REQUIRE(Run({Bin(), "ctl", mnt, "load", trace, "--state", "keep-all"}).exit_code == 0);
+    CHECK(read("pending.txt") == "lost\n");
+    CHECK(Run({Bin(), "ctl", mnt, "unsynced"}).out.find("pending.txt") == std::string::npos);
+  }
+  CHECK(NoMountLeft(t.path));
+}
+
+TEST_CASE(
+    "ctl trace stop and start leave the operations between out of the trace, and trace save "
+    "writes it to a file; bad arguments exit 2") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string mnt = t.path + "/mnt";
+  std::filesystem::create_directory(mnt);
+  struct Unmount {
+    std::string mnt;
+    ~Unmount() { (void)Run({Bin(), "umount", mnt}); }
+  } u{mnt};
+  REQUIRE(Run({Bin(), "mount", mnt, "--no-trace"}).exit_code == 0);
+  std::ofstream(mnt + "/untraced") << "x";
+  REQUIRE(Run({Bin(), "ctl", mnt, "trace", "start"}).exit_code == 0);
+  std::ofstream(mnt + "/traced") << "y";
+  REQUIRE(Run({Bin(), "ctl", mnt, "trace", "stop"}).exit_code == 0);
+  std::ofstream(mnt + "/after") << "z";
+  const std::string file = t.path + "/trace.json";
+  const Ran save = Run({Bin(), "ctl", mnt, "trace", "save", file});
+  INFO(save.out);
+  REQUIRE(save.exit_code == 0);
+  std::ifstream in(file);
+  const nlohmann::json saved = nlohmann::json::parse(in);
+  CHECK(saved["tracing"] == false);
+  std::vector<std::string> paths;
+  for (const auto& e : saved["entries"]) paths.push_back(e["path"]);
+  CHECK(std::count(paths.begin(), paths.end(), "/traced") >= 2);  // its create and write
+  CHECK(std::count(paths.begin(), paths.end(), "/untraced") == 0);
+  CHECK(std::count(paths.begin(), paths.end(), "/after") == 0);
+  // Still pending, all three: the trace is a record, not the model.
+  const Ran unsynced = Run({Bin(), "ctl", mnt, "unsynced"});
+  for (const char* name : {"/untraced", "/traced", "/after"})
+    CHECK(unsynced.out.find(name) != std::string::npos);
+
+  for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"trace", "rewind"}, "ctl: trace rewind is unknown"},
+           {{"trace", "save"}, "ctl: trace save needs one file"},
+           {{"trace", "stop", "now"}, "ctl: trace stop takes no argument"},
+           {{"trace", "save", mnt + "/t.json"}, "is inside the mount " + mnt},
+           {{"trace", "save", t.path + "/no/such/t.json"}, "cannot write " + t.path + "/no/such"},
+           {{"status", "--state", "prefix:1"}, "--state applies to power-cut and load only"}}) {
+    std::vector<std::string> argv = {Bin(), "ctl", mnt};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const Ran bad = Run(argv);
+    INFO(bad.out);
+    CHECK(bad.exit_code == (message.rfind("cannot write", 0) == 0 ? 1 : 2));
+    CHECK(bad.out.find(message) != std::string::npos);
+  }
+}
+
 TEST_CASE("explore with an --out it cannot write exits 2 before it runs any crash state") {
   if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
   TempDir t;
