@@ -76,7 +76,8 @@ void AddHelpExamples(CLI::App& app) {
        "prefix:14 --to /tmp/state\n"
        "  blackout replay SCENARIO --point end --state prefix:12 --to /tmp/state --recover\n"
        "A report's `reproduce` line for a crash state is such a command. --to must be new or "
-       "empty; with --recover, the engine's log is written beside it (/tmp/state.log)."},
+       "empty; with --recover, the engine's log is written beside it (/tmp/state.log), and the "
+       "exit code is 1 when the state breaks an invariant (0 when it breaks none), as explore's."},
       {"minimize",
        "Examples:\n"
        "  blackout minimize scenarios/seed/no-directory-fsync-anywhere-wal-power.json\n"

@@ -237,7 +237,7 @@ int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o,
     std::printf("no invariant violated (checked: %zu)\n", s.check.size());
   for (const auto& v : r.check.violations)
     std::printf("violation %s: %s\n", v.invariant.c_str(), v.message.c_str());
-  return 0;
+  return r.check.violations.empty() && r.recovered ? 0 : 1;
 }
 
 int Replay(const ReplayArgs& a) {
@@ -359,7 +359,7 @@ int Replay(const ReplayArgs& a) {
   if (c.check.violations.empty()) std::printf("no invariant violated (checked: %zu)\n", s->check.size());
   for (const auto& v : c.check.violations)
     std::printf("violation %s: %s\n", v.invariant.c_str(), v.message.c_str());
-  return 0;
+  return c.check.violations.empty() && c.recovered ? 0 : 1;
 }
 
 void AddExploreCommands(CLI::App& app, int& exit_code) {
@@ -374,7 +374,8 @@ void AddExploreCommands(CLI::App& app, int& exit_code) {
   replay->add_option("--seed", r->seed, "the run's seed (default 0)")
       ->check(control::WholeNumber(0));
   replay->add_flag("--recover", r->recover,
-                   "also recover the store and check the invariants, printing the violations");
+                   "also recover the store and check the invariants, printing the violations "
+                   "(then exit 1 when there are any)");
   replay->callback([r, &exit_code] { exit_code = Replay(*r); });
   AddMinimizeCommand(app, exit_code);
 }
