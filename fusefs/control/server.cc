@@ -46,6 +46,13 @@ json InsideMount(const std::string& command, const std::string& path) {
       "a path outside it");
 }
 
+// Whether request[field] is a string holding an absolute path.
+bool IsAbsolutePath(const json& request, const char* field) {
+  if (!request.contains(field) || !request[field].is_string()) return false;
+  const std::string& path = request[field].get_ref<const std::string&>();
+  return !path.empty() && path[0] == '/';
+}
+
 std::string RootRelative(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   return "/" + path;
@@ -266,9 +273,7 @@ json ControlServer::Trace(const json& request) {
   }
   std::string path;
   if (action == "save") {
-    if (!request.contains("path") || !request["path"].is_string() ||
-        request["path"].get<std::string>().empty() ||
-        request["path"].get<std::string>()[0] != '/') {
+    if (!IsAbsolutePath(request, "path")) {
       return BadRequestReply(
           "trace save: missing \"path\": give the absolute path of the file to write");
     }
@@ -305,8 +310,7 @@ json ControlServer::Trace(const json& request) {
 }
 
 json ControlServer::Load(const json& request) {
-  if (!request.contains("path") || !request["path"].is_string() ||
-      request["path"].get<std::string>().empty() || request["path"].get<std::string>()[0] != '/') {
+  if (!IsAbsolutePath(request, "path")) {
     return BadRequestReply(
         "load: missing \"path\": give the absolute path of a crash point (from `blackout record "
         "--out FILE` or `blackout ctl MNT saved-points DIR`)");
@@ -396,8 +400,7 @@ json ControlServer::Load(const json& request) {
 }
 
 json ControlServer::Snapshot(const json& request) {
-  if (!request.contains("dir") || !request["dir"].is_string() ||
-      request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
+  if (!IsAbsolutePath(request, "dir")) {
     return BadRequestReply(
         "snapshot: missing \"dir\": give the absolute path of an empty or missing directory");
   }
@@ -424,8 +427,7 @@ json ControlServer::Snapshot(const json& request) {
 }
 
 json ControlServer::CrashPoint(const json& request) {
-  if (!request.contains("path") || !request["path"].is_string() ||
-      request["path"].get<std::string>().empty() || request["path"].get<std::string>()[0] != '/') {
+  if (!IsAbsolutePath(request, "path")) {
     return BadRequestReply(
         "crash-point: missing \"path\": give the absolute path of the file to write");
   }
@@ -442,8 +444,7 @@ json ControlServer::CrashPoint(const json& request) {
 }
 
 json ControlServer::SavedPoints(const json& request) {
-  if (!request.contains("dir") || !request["dir"].is_string() ||
-      request["dir"].get<std::string>().empty() || request["dir"].get<std::string>()[0] != '/') {
+  if (!IsAbsolutePath(request, "dir")) {
     return BadRequestReply(
         "saved-points: missing \"dir\": give the absolute path of an existing directory outside "
         "the mount");
