@@ -32,6 +32,7 @@
 #include "harness/findings.h"
 #include "harness/mounted_fs.h"
 #include "harness/process_cgroup.h"
+#include "harness/replay.h"
 #include "harness/sync_guard.h"
 #include "harness/temp_dir.h"
 #include "harness/util.h"
@@ -159,8 +160,8 @@ std::string Dropped(const std::vector<uint64_t>& seqs) {
   return s;
 }
 
-// The explore command that checks `states` (generators, comma-separated)
-// of the trace again, as the summary and the report print it.
+// The explore command that checks `states` (generators or crash-state ids,
+// comma-separated) of the trace again, as the summary and the report print it.
 std::string ExploreCommand(const ExploreOptions& options, const ExploreResult& result,
                            const std::string& states) {
   return "blackout explore " + ShellQuote(options.trace) + " --check " + ShellQuote(options.check) +
@@ -202,6 +203,20 @@ std::string WhyNotRunnable(const std::string& program) {
 }
 
 }  // namespace
+
+std::vector<std::string> JoinStateIds(const std::vector<std::string>& split) {
+  std::vector<std::string> states;
+  for (const std::string& g : split) {
+    const bool seq = !g.empty() && g.find_first_not_of("0123456789") == std::string::npos;
+    if (seq && !states.empty() && states.back().rfind("reorder:", 0) == 0 &&
+        std::count(states.back().begin(), states.back().end(), ':') == 2) {
+      states.back() += "," + g;
+    } else {
+      states.push_back(g);
+    }
+  }
+  return states;
+}
 
 Expected<RecordResult> Record(const RecordOptions& options) {
   if (options.command.empty()) return Error{"record: give the command after --"};
@@ -285,9 +300,19 @@ Expected<ExploreResult> Explore(const ExploreOptions& given) {
     model::Result<std::vector<model::CrashStateInfo>> got =
         fs.CrashStates(g, options.seed, options.limit);
     if (!got.ok()) {
-      return Error{"explore: --states " + g +
-                   " is unknown; generators: drop-all, keep-all, prefix, reorder:K, torn, "
-                   "random:N"};
+      // One crash state, by the id explore lists it under.
+      const std::optional<model::CrashStateInfo> one =
+          g.find(':') == std::string::npos ? std::nullopt
+                                           : DescribeCrashState(fs, Scenario{}, g, options.seed);
+      const model::Result<uint64_t> hash = fs.CrashStateHash(g);
+      if (!one || !hash.ok()) {
+        return Error{"explore: --states " + g +
+                     " is neither a generator (drop-all, keep-all, prefix, reorder:K, torn, "
+                     "random:N) nor a crash-state id of this point (prefix:S, reorder:K:S1,S2, "
+                     "torn:S:B, random:N:SEED:I, as explore lists them)"};
+      }
+      got = std::vector<model::CrashStateInfo>{*one};
+      got->back().tree_hash = *hash;
     }
     for (model::CrashStateInfo& s : *got) {
       if (seen.insert(s.tree_hash).second) states.push_back(std::move(s));
@@ -429,7 +454,7 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
       s << "\n    " << (o.diagnosis.value("found", false) ? "fix: " : "no fix: ")
         << o.diagnosis.value("text", "");
     }
-    s << "\n    reproduce: " << ExploreCommand(options, result, o.generator) << "\n";
+    s << "\n    reproduce: " << ExploreCommand(options, result, o.id) << "\n";
     s << "    look at it on a live mount: mkdir -p /tmp/blackout-state && blackout mount "
          "/tmp/blackout-state --load "
       << ShellQuote(options.trace) << " --load-state " << o.id << "\n";
@@ -477,7 +502,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
     }
     // This state alone, offline, as the summary prints it; BLACKOUT_STATE
     // names it inside the check.
-    const std::string state_reproduce = ExploreCommand(options, result, o.generator);
+    const std::string state_reproduce = ExploreCommand(options, result, o.id);
     // Named, as for an exec scenario, by the sync that would have saved the state.
     json findings = json::array();
     if (o.diagnosis.is_object() && o.diagnosis.value("found", false)) {

@@ -84,6 +84,9 @@ struct ExploreResult {
 // Bad input (unreadable trace, not a crash point, unknown model or generator,
 // empty check) is an error; a failing check is a violation in the result.
 [[nodiscard]] Expected<ExploreResult> Explore(const ExploreOptions& options);
+// --states as CLI11 splits it at commas, with the seq lists of reorder:K:S1,S2
+// ids put back together ("reorder:2:4", "5" -> "reorder:2:4,5").
+std::vector<std::string> JoinStateIds(const std::vector<std::string>& split);
 
 // report.json, report.md, junit.xml and report.html in `dir` (created),
 // each written atomically (reports::WriteReports): the shared report schema

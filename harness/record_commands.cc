@@ -44,6 +44,7 @@ int RunRecord(RecordOptions options) {
 }
 
 int RunExplore(ExploreOptions options, const std::string& out_dir) {
+  options.states = JoinStateIds(options.states);
   // Checked before the crash states are run, which may take long.
   if (std::string error; !out_dir.empty() && !reports::CheckWritableDir(out_dir, &error)) {
     std::cerr << "blackout: explore: --out " << out_dir << ": " << error << "\n";
@@ -118,7 +119,8 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
   explore
       ->add_option("--states", ex->states,
                    "generators, comma-separated: drop-all, keep-all, prefix, reorder:K, torn, "
-                   "random:N (default drop-all,prefix)")
+                   "random:N (default drop-all,prefix); or crash-state ids as explore lists "
+                   "them (prefix:S, reorder:K:S1,S2, torn:S:B, random:N:SEED:I), each one state")
       ->delimiter(',');
   explore->add_option("--model", ex->model,
                       "behaviour model, the one the trace was recorded under (the default; "

@@ -137,7 +137,9 @@ TEST_CASE("explore finds the crash state that loses a file written without fsync
   REQUIRE(at != std::string::npos);
   const size_t cmd = at + std::string("reproduce: blackout").size();
   const std::string line = ex.out.substr(cmd, ex.out.find('\n', cmd) - cmd);
-  CHECK(Run({"sh", "-c", "'" + Bin() + "'" + line}).exit_code == 1);
+  const Ran again = Run({"sh", "-c", "'" + Bin() + "'" + line});
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find(": 1 crash state(s) (") != std::string::npos);  // that state alone
   // So does the line that mounts the state (here under the test's directory).
   const size_t look = ex.out.find("look at it on a live mount: ");
   REQUIRE(look != std::string::npos);
@@ -201,7 +203,7 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
     // Reproducible offline, from the trace, as the summary prints it.
     CHECK(st["reproduce"].get<std::string>().rfind("blackout explore '" + trace + "'", 0) == 0);
     CHECK(st["reproduce"].get<std::string>().find(
-              "--states " + st["generator"].get<std::string>()) != std::string::npos);
+              "--states " + st["exploration"]["id"].get<std::string>() + " ") != std::string::npos);
     ++diagnosed;
   }
   CHECK(diagnosed == report["violations"].get<size_t>());
@@ -220,6 +222,41 @@ TEST_CASE("explore names what each violating state lost and the fsync that would
   CHECK(fixes == 1);
   CHECK(one.out.find("diagnosed the first 1 of " + std::to_string(diagnosed) + " violations") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "explore --states takes a crash-state id as explore lists it and checks that state alone; "
+    "an id the point does not have exits 2") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/three.trace";
+  RecordScript(t.path, trace, "echo a > a && echo b > b && echo c > c");
+  const std::string check = "test -f a && test -f b && test -f c";
+  const Ran all = Run({Bin(), "explore", trace, "--check", check, "--states", "reorder:2", "--out",
+                       t.path + "/all"});
+  REQUIRE(all.exit_code == 1);
+  std::ifstream in(t.path + "/all/report.json");
+  const nlohmann::json report = nlohmann::json::parse(in);
+  // A state that drops two ops: its id lists them with a comma, which
+  // --states also splits at.
+  std::string id;
+  for (const auto& st : report["scenarios"][0]["crash_states"]) {
+    const std::string sid = st.value("exploration", nlohmann::json::object()).value("id", "");
+    if (sid.find(',') != std::string::npos) id = sid;
+  }
+  REQUIRE_FALSE(id.empty());
+  for (const std::string& states : {id, "drop-all," + id}) {
+    const Ran one = Run({Bin(), "explore", trace, "--check", check, "--states", states});
+    INFO(one.out);
+    CHECK(one.exit_code == 1);
+    CHECK(one.out.find(states == id ? ": 1 crash state(s) (" + id + ", model"
+                                    : ": 2 crash state(s) (drop-all, " + id + ", model") !=
+          std::string::npos);
+    CHECK(one.out.find("VIOLATION " + id + ":") != std::string::npos);
+  }
+  const Ran bad = Run({Bin(), "explore", trace, "--check", check, "--states", "prefix:999"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.out.find("--states prefix:999 is neither a generator") != std::string::npos);
 }
 
 TEST_CASE("explore --jobs runs checks side by side and reports what one at a time reports") {
