@@ -419,6 +419,10 @@ constexpr const char* kCtlCommands =
 // empty with *error set when it lies inside the mount.
 std::string OutsideMount(const CtlArgs& a, const std::string& arg, const std::string& what,
                          std::string* error) {
+  if (arg.empty()) {
+    *error = "ctl: " + a.command + ": the path is empty";
+    return "";
+  }
   const std::string path = std::filesystem::absolute(arg).lexically_normal().string();
   if (const std::string mnt = NormalizeMountpoint(a.mnt); fusefs::PathOnMount(path, mnt)) {
     *error = "ctl: " + a.command + " " + arg + " is inside the mount " + mnt + ": " + what +
@@ -471,10 +475,20 @@ Result<json> LoadRequest(const CtlArgs& a) {
   const std::string path =
       OutsideMount(a, a.rest[0], "the load replaces the mount's files", &error);
   if (path.empty()) return Result<json>::Error(error);
-  if (access(path.c_str(), R_OK) != 0) {
+  // The daemon opens the file by name, in its own process: give it the file
+  // itself, resolved here (a /dev/fd/N of this shell is a pipe there).
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || access(path.c_str(), R_OK) != 0) {
     return Result<json>::Error("ctl: load: cannot read " + a.rest[0] + ": " + std::strerror(errno));
   }
-  json request{{"cmd", "load"}, {"path", path}};
+  if (!S_ISREG(st.st_mode)) {
+    return Result<json>::Error("ctl: load: " + a.rest[0] +
+                               " is not a regular file; give a crash point file (from `blackout "
+                               "record --out` or `ctl saved-points`)");
+  }
+  std::error_code ec;
+  const std::string real = std::filesystem::canonical(path, ec).string();
+  json request{{"cmd", "load"}, {"path", ec ? path : real}};
   if (!a.state.empty()) request["state"] = a.state;
   return request;
 }
@@ -512,6 +526,7 @@ int Ctl(const CtlArgs& a) {
       }
       if (a.rest.size() > 1)
         return Usage("ctl: " + a.command + " takes one directory, got " + a.rest[1] + " too");
+      if (a.rest[0].empty()) return Usage("ctl: " + a.command + ": the directory is empty");
       request["dir"] = std::filesystem::absolute(a.rest[0]).lexically_normal().string();
       if (const std::string mnt = NormalizeMountpoint(a.mnt);
           fusefs::PathOnMount(request["dir"], mnt)) {
@@ -548,9 +563,30 @@ int Ctl(const CtlArgs& a) {
     return Usage("ctl: no blackout daemon answers: " + client.error() +
                  "; mount one with `blackout mount " + a.mnt + "`");
   }
+  // `trace save FILE` is written here, with the user's rights and in the
+  // user's view of the file system (/dev/stdout, a FIFO), from the trace.
+  std::string save_to;
+  if (a.command == "trace" && request.value("action", "") == "save") {
+    save_to = request["path"];
+    request = json{{"cmd", "trace"}};
+  }
   Result<json> reply =
       client->Call(request, std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000)));
   if (!reply.ok()) return Usage("ctl: " + reply.error());
+  if (!save_to.empty() && reply->value("ok", false)) {
+    std::ofstream out(save_to, std::ios::trunc);
+    out << reply->dump(2) << "\n";
+    out.close();
+    if (!out) {
+      std::cerr << "blackout: ctl trace save: cannot write " << save_to << ": "
+                << std::strerror(errno) << "\n";
+      return 1;
+    }
+    *reply = json{{"ok", true},
+                  {"path", save_to},
+                  {"entries", (*reply)["entries"].size()},
+                  {"seq", (*reply)["seq"]}};
+  }
   std::cout << reply->dump(2) << "\n";
   if (!reply->value("ok", false)) {
     std::cerr << "blackout: ctl " << a.command << ": "

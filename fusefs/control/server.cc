@@ -58,37 +58,56 @@ std::string RootRelative(const std::string& path) {
   return "/" + path;
 }
 
-// Writes `bytes` to a new file at `path`; 0 or the errno.
-int WriteWhole(const std::string& path, const std::string& bytes) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok = fd >= 0;
-  for (size_t done = 0; ok && done < bytes.size();) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  const int saved_errno = ok ? 0 : errno;
-  if (fd >= 0) close(fd);
-  return saved_errno;
+// Why the daemon refuses to open `path` for a command's file: empty when
+// `fd` is a regular file. The daemon runs as its own process: a FIFO would
+// hang the control socket, and /dev/fd/N or /proc/self/... would name the
+// daemon's own descriptors (its log, its spill file), not the user's.
+std::string NotRegular(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  return "";
 }
 
-// Reads the whole file at `path` into `bytes`; 0 or the errno.
-int ReadWhole(const std::string& path, std::string& bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
+// Writes `bytes` to the regular file at `path` (created, or truncated);
+// empty, or why not. A symbolic link as the last component is refused.
+std::string WriteWhole(const std::string& path, const std::string& bytes) {
+  if (struct stat st{};
+      lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    return "not a regular file";
+  }
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return errno == ELOOP ? "a symbolic link (give the file itself)" : std::strerror(errno);
+  }
+  std::string why = NotRegular(fd);
+  if (why.empty() && ftruncate(fd, 0) != 0) why = std::strerror(errno);
+  for (size_t done = 0; why.empty() && done < bytes.size();) {
+    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) why = n < 0 ? std::strerror(errno) : "short write";
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0 && why.empty()) why = std::strerror(errno);
+  return why;
+}
+
+// Reads the whole regular file at `path` into `bytes`; empty, or why not.
+std::string ReadWhole(const std::string& path, std::string& bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  std::string why = NotRegular(fd);
   bytes.clear();
   char buf[1 << 16];
-  int saved_errno = 0;
-  for (;;) {
+  while (why.empty()) {
     const ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) saved_errno = errno;
+    if (n < 0) why = std::strerror(errno);
     if (n <= 0) break;
     bytes.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  return saved_errno;
+  return why;
 }
 
 bool SendAll(int fd, const std::string& bytes) {
@@ -302,8 +321,8 @@ json ControlServer::Trace(const json& request) {
   // The file holds what `blackout ctl MNT trace` prints, so that either
   // feeds the same tools.
   const size_t count = trace["entries"].size();
-  if (const int e = WriteWhole(path, trace.dump(2) + "\n"); e != 0) {
-    return ErrorReply("trace save: cannot write " + path + ": " + std::strerror(e) +
+  if (const std::string why = WriteWhole(path, trace.dump(2) + "\n"); !why.empty()) {
+    return ErrorReply("trace save: cannot write " + path + ": " + why +
                       " (give a path outside the mount, in a directory that exists)");
   }
   return json{{"ok", true}, {"path", path}, {"entries", count}, {"seq", fs_.CurrentSeq()}};
@@ -330,8 +349,8 @@ json ControlServer::Load(const json& request) {
     state = request["state"];
   }
   std::string bytes;
-  if (const int e = ReadWhole(path, bytes); e != 0) {
-    return BadRequestReply("load: cannot read " + path + ": " + std::strerror(e));
+  if (const std::string why = ReadWhole(path, bytes); !why.empty()) {
+    return BadRequestReply("load: cannot read " + path + ": " + why);
   }
   // Everything is checked before the mount's state changes: the point on a
   // scratch model of the same behaviour model, then the state on it.
@@ -436,8 +455,8 @@ json ControlServer::CrashPoint(const json& request) {
   // Written outside the lock of the model: SaveCrashPoint copies what it
   // needs under the lock, the file write does not hold up FUSE requests.
   const std::string bytes = fs_.SaveCrashPoint();
-  if (const int saved_errno = WriteWhole(path, bytes); saved_errno != 0) {
-    return ErrorReply("crash-point: cannot write " + path + ": " + std::strerror(saved_errno) +
+  if (const std::string why = WriteWhole(path, bytes); !why.empty()) {
+    return ErrorReply("crash-point: cannot write " + path + ": " + why +
                       " (give a path outside the mount, in a directory that exists)");
   }
   return json{{"ok", true}, {"path", path}, {"seq", fs_.CurrentSeq()}, {"bytes", bytes.size()}};
@@ -455,8 +474,8 @@ json ControlServer::SavedPoints(const json& request) {
   for (const model::SavedCrashPoint& sp : fs_.TakeSavedCrashPoints()) {
     const std::string file =
         dir + "/saved-" + std::to_string(sp.trigger) + "-" + std::to_string(sp.nth) + ".bin";
-    if (const int e = WriteWhole(file, sp.bytes); e != 0) {
-      return ErrorReply("saved-points: cannot write " + file + ": " + std::strerror(e) +
+    if (const std::string why = WriteWhole(file, sp.bytes); !why.empty()) {
+      return ErrorReply("saved-points: cannot write " + file + ": " + why +
                         " (give a directory that exists, outside the mount)");
     }
     points.push_back({{"trigger", sp.trigger},

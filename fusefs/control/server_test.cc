@@ -229,8 +229,24 @@ TEST_CASE(
   CHECK(listed(model::kRootIno, "pending.txt"));
   CHECK(std::count(s.invalidated_inodes.begin(), s.invalidated_inodes.end(), old_ino) == 1);
   CHECK(std::count(s.invalidated_inodes.begin(), s.invalidated_inodes.end(), model::kRootIno) == 1);
-  // An open handle of the old world answers EIO, as after a power cut.
+  // An open handle of the old world answers EIO, as after a power cut, and
+  // its inode is gone: the point's files got numbers no old inode had, so
+  // nothing the kernel still holds by number (a working directory, a
+  // mapping) names one of them.
   CHECK(s.fs.Write(old->fh, 0, "x", who).error() == EIO);
+  CHECK_FALSE(s.fs.GetAttr(old_ino).ok());
+  auto kept = s.fs.Lookup(model::kRootIno, "kept.txt");
+  REQUIRE(kept.ok());
+  CHECK(kept->ino > old_ino);
+  // The trace starts again: the point's pending ops, then the load.
+  const json trace = Call(s.socket, {{"cmd", "trace"}});
+  REQUIRE(trace["entries"].size() == 3);
+  CHECK(trace["entries"][0]["op"] == "create");
+  CHECK(trace["entries"][0]["path"] == "/pending.txt");
+  CHECK(trace["entries"][1]["op"] == "write");
+  CHECK(trace["entries"][2]["op"] == "load");
+  CHECK(trace["dropped"].get<uint64_t>() >= 1);  // old.txt's create
+  CHECK(trace["entries"][2]["seq"].get<uint64_t>() > trace["entries"][1]["seq"].get<uint64_t>());
   // The loaded point's crash states, as on the mount that saved it.
   CHECK(Call(s.socket, {{"cmd", "power-cut"}})["ok"] == true);
   CHECK(names() == std::vector<std::string>{"kept.txt"});

@@ -891,7 +891,8 @@ InvalidationCount FuseAdapter::InvalidateKernelCaches(
     if (fuse_lowlevel_notify_inval_inode(session_, ino, now ? 0 : -1, 0) == 0) ++count.inodes;
   }
   if (options_.writeback_cache) RestoreKernelSizes(extra_inodes);
-  Log()->info("invalidated {} entries and {} inodes after power cut", count.entries, count.inodes);
+  Log()->info("invalidated {} entries and {} inodes after a power cut or load", count.entries,
+              count.inodes);
   return count;
 }
 

@@ -142,8 +142,10 @@ Result<Filesystem::Impl::StateSpec> Filesystem::Impl::ParseStateId(std::string_v
     uint64_t seq, bytes;
     if (!ParseU64(parts[1], seq) || !ParseU64(parts[2], bytes)) return Errno{EINVAL};
     auto it = pending.find(seq);
+    // The generator's ids tear a write at a sector boundary inside it; a
+    // disk does not keep part of a sector.
     if (it == pending.end() || it->second.kind != OpKind::kWrite || bytes == 0 ||
-        bytes >= it->second.data.size()) {
+        bytes >= it->second.data.size() || (it->second.offset + bytes) % kSector != 0) {
       return Errno{EINVAL};
     }
     for (const auto& [s, op] : pending) {

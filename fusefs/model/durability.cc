@@ -312,7 +312,8 @@ void Filesystem::Impl::KernelCacheDiff(const Tree& old, const Tree& now,
   std::sort(result.changed.begin(), result.changed.end());
 }
 
-PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::string& label) {
+PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::string& label,
+                                           bool record) {
   auto garbage = std::make_unique<Garbage>();
   garbage->pending = std::move(pending);
   pending.clear();
@@ -340,7 +341,7 @@ PowerCutResult Filesystem::Impl::FinishCut(PowerCutResult result, const std::str
   open_count.clear();
   ++epoch;
   result.epoch = epoch;
-  Record("power-cut", kRootIno, 0, 0, 0, 0, 0, label);
+  if (record) Record("power-cut", kRootIno, 0, 0, 0, 0, 0, label);
 
   // Freeing a gigabyte of pages takes longer than the cut may; let another
   // thread drop the last references.

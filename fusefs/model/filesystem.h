@@ -317,7 +317,8 @@ class Filesystem {
   // numbers run on either way, so a trace taken across a stop shows the gap.
   void SetTracing(bool on);
   bool Tracing() const;
-  // Trace entries dropped by Options::trace_limit: Trace() starts after them.
+  // Trace entries dropped by Options::trace_limit, and those from before a
+  // LoadCrashPoint on a filesystem in use: Trace() starts after them.
   uint64_t TraceDropped() const;
   // Distinct strings (op names, paths, details) the trace keeps interned.
   // With a trace limit, at most about twice what the kept entries name.

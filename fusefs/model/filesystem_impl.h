@@ -205,7 +205,8 @@ struct Filesystem::Impl {
   void ApplyAll();
   void JoinReaper();
   // Makes `dur` (already the crash state) the new world: see PowerCut.
-  PowerCutResult FinishCut(PowerCutResult result, const std::string& label);
+  // `record`: add the power-cut record to the trace (a load adds its own).
+  PowerCutResult FinishCut(PowerCutResult result, const std::string& label, bool record = true);
   // Adds to `result` what the kernel may hold wrong once the volatile view
   // `old` is replaced by `now`: the inodes gone or changed, the entries gone,
   // renamed over or back (PowerCutResult); sorted.

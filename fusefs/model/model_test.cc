@@ -998,6 +998,13 @@ TEST_CASE("torn states split a pending write at 512-byte sectors") {
     CHECK(Slurp(tmp.path / "s/f") ==
           std::string(s.torn_bytes, 'n') + std::string(2048 - s.torn_bytes, 'o'));
   }
+  // A tear inside a sector is no state a disk leaves, as no generator lists it.
+  const std::string seq = (*states)[0].id.substr(5, (*states)[0].id.rfind(':') - 5);
+  TempDir tmp;
+  CHECK(d.fs.MaterializeCrashState("torn:" + seq + ":1", (tmp.path / "x").string()).error() ==
+        EINVAL);
+  CHECK(d.fs.PowerCutTo("torn:" + seq + ":700").error() == EINVAL);
+  CHECK(d.fs.PowerCutTo("torn:" + seq + ":1024").ok());
 }
 
 TEST_CASE("random states are deterministic for a seed and respect the model") {

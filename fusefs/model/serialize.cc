@@ -303,6 +303,37 @@ Result<PowerCutResult> Filesystem::LoadCrashPoint(std::string_view saved) {
   std::lock_guard lock(impl_->mu);
   Impl& m = *impl_;
   m.JoinReaper();
+  // On a mount already in use (`ctl load`), the kernel may still hold inodes
+  // of the old world by number: a working directory, a mapping, a handle. The
+  // point's inodes get numbers no old inode had, so that those answer ESTALE
+  // or EIO as after a power cut instead of naming a loaded file. On a fresh
+  // filesystem the numbers stay as saved.
+  const Ino base = m.next_ino - (kRootIno + 1);
+  // Anything before (inodes, trace records): a load on a live mount.
+  const bool live = base != 0 || !m.trace.empty();
+  if (base != 0) {
+    auto shift = [base](Ino ino) { return ino == 0 || ino == kRootIno ? ino : ino + base; };
+    std::unordered_map<Ino, Born> shifted_born;
+    for (auto& [ino, b] : born) {
+      b.attr.ino = shift(b.attr.ino);
+      shifted_born.emplace(shift(ino), std::move(b));
+    }
+    born = std::move(shifted_born);
+    std::unordered_map<Ino, NodeRef> shifted_nodes;
+    for (auto& [ino, node] : dur.nodes) {
+      node->attr.ino = shift(node->attr.ino);
+      for (auto& [name, child] : node->entries) child = shift(child);
+      shifted_nodes.emplace(shift(ino), std::move(node));
+    }
+    dur.nodes = std::move(shifted_nodes);
+    for (PendingOp& op : ops) {
+      op.ino = shift(op.ino);
+      op.parent = shift(op.parent);
+      op.new_parent = shift(op.new_parent);
+      op.replaced = shift(op.replaced);
+    }
+    next_ino = shift(next_ino);
+  }
   // Through FinishCut with an empty pending list: the old world is dropped
   // (handles EIO, kernel caches reported) and the saved durable view is up.
   // FinishCut repairs the durable view as fsck would, dropping inodes no
@@ -318,7 +349,13 @@ Result<PowerCutResult> Filesystem::LoadCrashPoint(std::string_view saved) {
   // kernel's lookup counts of inodes that view has stay, for its FORGETs.
   const Tree before = m.vol;
   const std::unordered_map<Ino, uint64_t> kernel_lookups = m.lookups;
-  const PowerCutResult cut = m.FinishCut({}, "load");
+  const PowerCutResult cut = m.FinishCut({}, "load", /*record=*/false);
+  // The trace starts again with the point's pending ops, which keep the
+  // saved sequence numbers (crash-state ids name them): the old world's
+  // records, numbered alike, would read as their history. They count as
+  // dropped.
+  m.trace_dropped += m.trace.size();
+  m.trace.clear();
   for (const auto& [ino, node] : saved_dur.nodes) {
     if (m.vol.nodes.emplace(ino, node).second) m.vol.page_count += node->pages.size();
   }
@@ -338,6 +375,9 @@ Result<PowerCutResult> Filesystem::LoadCrashPoint(std::string_view saved) {
     if (m.tracing.load(std::memory_order_relaxed)) m.PushTrace(m.TraceOf(op, 0, 0));
     m.AddPending(std::move(op));
   }
+  // After them, the load itself; a fresh filesystem (mount --load, explore)
+  // starts at the point's own position instead.
+  if (live) m.Record("load", kRootIno, 0, 0, 0, 0, 0, "");
   for (const auto& [ino, count] : kernel_lookups) {
     if (m.vol.nodes.count(ino) != 0) m.lookups[ino] = count;
   }

@@ -2,6 +2,7 @@
 // the quickest way to ask "is my program crash-safe?".
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -532,6 +533,7 @@ TEST_CASE(
   RecordScript(t.path, trace,
                "echo kept > durable.txt && sync durable.txt . && echo lost > pending.txt");
   std::ofstream(t.path + "/junk") << "not a crash point";
+  REQUIRE(mkfifo((t.path + "/fifo").c_str(), 0600) == 0);  // would hang a reader
   const std::string mnt = t.path + "/mnt";
   std::filesystem::create_directory(mnt);
   auto read = [&](const std::string& name) {
@@ -539,6 +541,9 @@ TEST_CASE(
     if (!in) return std::string("<none>");
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   };
+  // A point whose first inode is a directory.
+  const std::string nested = t.path + "/nested.trace";
+  RecordScript(t.path, nested, "mkdir e && echo in > e/x && sync e/x e .");
   for (const std::string mode : {"", "--writeback-cache"}) {
     INFO("mount options: " << mode);
     struct Unmount {
@@ -548,6 +553,17 @@ TEST_CASE(
     std::vector<std::string> mount = {Bin(), "mount", mnt};
     if (!mode.empty()) mount.push_back(mode);
     REQUIRE(Run(mount).exit_code == 0);
+    // A directory the kernel holds by its number (a working directory, an
+    // O_PATH descriptor) answers ESTALE afterwards, as after a power cut; it
+    // does not turn into the point's directory of the same number.
+    std::filesystem::create_directory(mnt + "/held");
+    const int held = open((mnt + "/held").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(held >= 0);
+    REQUIRE(Run({Bin(), "ctl", mnt, "load", nested}).exit_code == 0);
+    struct stat st {};
+    CHECK(fstatat(held, "x", &st, 0) != 0);
+    CHECK(read("e/x") == "in\n");
+    close(held);
     // The kernel caches all three names: durable.txt with other bytes in
     // its page cache (likely the same inode number as the point's file),
     // old.txt, and pending.txt as a name that does not exist.
@@ -563,7 +579,9 @@ TEST_CASE(
              {{"load", mnt + "/old.txt"}, "is inside the mount " + mnt},
              {{"load", t.path + "/junk"}, t.path + "/junk is not a saved crash point"},
              {{"load", trace, "--state", "prefix:999"}, "has no crash state 'prefix:999'"},
-             {{"load", trace, trace}, "ctl: load takes one file"}}) {
+             {{"load", trace, trace}, "ctl: load takes one file"},
+             {{"load", ""}, "ctl: load: the path is empty"},
+             {{"load", t.path + "/fifo"}, "is not a regular file"}}) {
       std::vector<std::string> argv = {Bin(), "ctl", mnt};
       argv.insert(argv.end(), args.begin(), args.end());
       const Ran bad = Run(argv);
@@ -621,6 +639,11 @@ TEST_CASE(
   CHECK(std::count(paths.begin(), paths.end(), "/traced") >= 2);  // its create and write
   CHECK(std::count(paths.begin(), paths.end(), "/untraced") == 0);
   CHECK(std::count(paths.begin(), paths.end(), "/after") == 0);
+  // The file is written by the command, in the user's view: /dev/stdout is
+  // this shell's.
+  const Ran to_stdout = Run({Bin(), "ctl", mnt, "trace", "save", "/dev/stdout"});
+  CHECK(to_stdout.exit_code == 0);
+  CHECK(to_stdout.out.find("\"op\": \"create\"") != std::string::npos);
   // Still pending, all three: the trace is a record, not the model.
   const Ran unsynced = Run({Bin(), "ctl", mnt, "unsynced"});
   for (const char* name : {"/untraced", "/traced", "/after"})
@@ -632,6 +655,7 @@ TEST_CASE(
            {{"trace", "stop", "now"}, "ctl: trace stop takes no argument"},
            {{"trace", "save", mnt + "/t.json"}, "is inside the mount " + mnt},
            {{"trace", "save", t.path + "/no/such/t.json"}, "cannot write " + t.path + "/no/such"},
+           {{"trace", "save", ""}, "ctl: trace: the path is empty"},
            {{"status", "--state", "prefix:1"}, "--state applies to power-cut and load only"}}) {
     std::vector<std::string> argv = {Bin(), "ctl", mnt};
     argv.insert(argv.end(), args.begin(), args.end());
