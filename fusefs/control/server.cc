@@ -232,18 +232,12 @@ json ControlServer::PowerCut(const json& request) {
     }
     state = request["state"];
   }
-  model::PowerCutResult cut;
-  if (state == "drop-all" || state == "keep-all") {
-    cut = fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
-                                           : model::CrashStateKind::kKeepAll);
-  } else {
-    model::Result<model::PowerCutResult> r = fs_.PowerCutTo(state);
-    if (!r.ok()) {
-      return BadRequestReply("power-cut: unknown or stale \"state\" '" + state + "' (" +
-                             std::strerror(r.error()) + "); states: " + kStates);
-    }
-    cut = std::move(*r);
+  model::Result<model::PowerCutResult> r = CutTo(state);
+  if (!r.ok()) {
+    return BadRequestReply("power-cut: unknown or stale \"state\" '" + state + "' (" +
+                           std::strerror(r.error()) + "); states: " + kStates);
   }
+  model::PowerCutResult& cut = *r;
   InvalidateKernel(cut);
   Log()->info("power cut ({}): dropped {} pending operations, epoch {}", state, cut.dropped_ops,
               cut.epoch);
@@ -251,6 +245,15 @@ json ControlServer::PowerCut(const json& request) {
               {"dropped_ops", cut.dropped_ops},
               {"epoch", cut.epoch},
               {"seq", fs_.CurrentSeq()}};
+}
+
+model::Result<model::PowerCutResult> ControlServer::CutTo(const std::string& state) {
+  // drop-all and keep-all have their own, quicker way (no state to build).
+  if (state == "drop-all" || state == "keep-all") {
+    return fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
+                                            : model::CrashStateKind::kKeepAll);
+  }
+  return fs_.PowerCutTo(state);
 }
 
 void ControlServer::InvalidateKernel(model::PowerCutResult& cut) {
@@ -386,20 +389,13 @@ json ControlServer::Load(const json& request) {
   InvalidateKernel(*loaded);
   uint64_t dropped = 0;
   if (!state.empty()) {
-    model::PowerCutResult cut;
-    if (state == "drop-all" || state == "keep-all") {
-      cut = fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
-                                             : model::CrashStateKind::kKeepAll);
-    } else {
-      auto r = fs_.PowerCutTo(state);
-      if (!r.ok()) {
-        return ErrorReply("load: the crash state '" + state + "' of " + path +
-                          " could not be cut to: " + std::strerror(r.error()));
-      }
-      cut = std::move(*r);
+    model::Result<model::PowerCutResult> cut = CutTo(state);
+    if (!cut.ok()) {
+      return ErrorReply("load: the crash state '" + state + "' of " + path +
+                        " could not be cut to: " + std::strerror(cut.error()));
     }
-    dropped = cut.dropped_ops;
-    InvalidateKernel(cut);
+    dropped = cut->dropped_ops;
+    InvalidateKernel(*cut);
   }
   const model::Unsynced u = fs_.ListUnsynced();
   uint64_t pending = u.files.size();
