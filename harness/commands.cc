@@ -5,12 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <regex>
 
 #include "fusefs/control/cli_checks.h"
 #include "harness/child_process.h"
+#include "harness/minimize.h"
 #include "harness/progress.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -64,7 +66,46 @@ struct RunArgs {
   bool verbose = false;
   bool no_color = false;
   std::string recovery = "auto";
+  bool minimize = false;
+  int minimize_tries = 200;
 };
+
+// DESIGN.md's pipeline ends "diagnose -> minimize -> report": with
+// --minimize, each scenario that came out unexpected with violations (a gap
+// nobody expected, not an error) is shrunk as `blackout minimize` does, into
+// OUT/minimized/NAME.min.json, and its report entry names the file.
+void MinimizeUnexpected(const RunArgs& a, const std::vector<ScenarioResult>& results, json& list) {
+  const std::string dir = a.out + "/minimized";
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (Interrupted()) return;
+    const ScenarioResult& r = results[i];
+    json& entry = list[i];
+    if (r.outcome != "unexpected" || r.scenario == nullptr ||
+        entry.value("violations", json::array()).empty()) {
+      continue;
+    }
+    const Scenario& s = *r.scenario;
+    if (s.exec) {
+      entry["minimized_note"] = "an exec scenario has no workload entries to shrink";
+      continue;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    MinimizeArgs m;
+    m.scenario = s.file;
+    m.out = dir + "/" + s.name + ".min.json";
+    m.max_tries = a.minimize_tries;
+    m.jobs = a.jobs;
+    m.seed = a.seed;
+    std::fprintf(stderr, "blackout run: minimizing %s (up to %d runs)\n", s.name.c_str(),
+                 a.minimize_tries);
+    if (Minimize(m) == 0) {
+      entry["minimized"] = m.out;
+    } else {
+      entry["minimized_note"] = "minimize did not shrink it (its output above says why)";
+    }
+  }
+}
 
 int Run(const RunArgs& a) {
   InstallInterruptHandler();
@@ -157,6 +198,7 @@ int Run(const RunArgs& a) {
                    {"errors", errors},
                    {"lost_writes", lost}}},
                  {"scenarios", list}};
+  if (a.minimize) MinimizeUnexpected(a, results, report["scenarios"]);
   if (!reports::WriteReports(a.out, report, &error)) {
     std::fprintf(stderr, "blackout run: writing the reports: %s\n", error.c_str());
     return 2;
@@ -218,6 +260,12 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
   run->add_flag("--quiet", args->quiet, "print only unexpected outcomes, errors and the summary");
   run->add_flag("--verbose", args->verbose, "also print one line per crash state")
       ->excludes("--quiet");
+  run->add_flag("--minimize", args->minimize,
+                "shrink each scenario that came out unexpected with violations, as `blackout "
+                "minimize` does, into OUT/minimized/NAME.min.json; the reports name the file");
+  run->add_option("--minimize-tries", args->minimize_tries,
+                  "with --minimize: the most runs per scenario (default 200)")
+      ->check(control::WholeNumber(1));
   run->add_flag("--no-color", args->no_color,
                 "no colour in the output (also NO_COLOR=1; colour is only used on a terminal)");
   run->callback([args, &exit_code] { exit_code = Run(*args); });

@@ -429,6 +429,9 @@ void ScenarioSection(std::ostringstream& o, const json& s) {
     o << "<div><b>differs from expect:</b> " << EscapeMarkup(Str(s, "mismatch")) << "</div>";
   if (!Str(s, "error").empty())
     o << "<div><b>error:</b> " << EscapeMarkup(Str(s, "error")) << "</div>";
+  if (!Str(s, "minimized").empty())
+    o << "<div><b>minimized:</b> <code>" << EscapeMarkup(Str(s, "minimized"))
+      << "</code> (the same violations with fewer operations)</div>";
   if (s.contains("diagnosis")) Diagnosis(o, s["diagnosis"]);
   int shown = 0;
   for (const auto& st : Arr(s, "crash_states"))

@@ -186,7 +186,13 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
            << "`: " << Str(v, "message") << "\n";
       if (!st.value("violations", json::array()).empty()) ExploredStateMarkdown(md, st, "  ");
     }
-    md << "- reproduce: `" << Str(s, "reproduce") << "`\n\n";
+    md << "- reproduce: `" << Str(s, "reproduce") << "`\n";
+    if (!Str(s, "minimized").empty())
+      md << "- minimized: `" << Str(s, "minimized") << "` (`blackout run` it to see the same "
+         << "violations with fewer operations)\n";
+    if (!Str(s, "minimized_note").empty())
+      md << "- not minimized: " << Str(s, "minimized_note") << "\n";
+    md << "\n";
   }
   // Every explored state that violates something, with its diagnosis, also
   // for scenarios whose violations are expected (a finding is named by its
@@ -258,7 +264,8 @@ std::string RenderJunit(const json& report) {
         Str(s, "description") + "\nviolations: " + List(s.value("violations", json::array())) +
         "\nfindings: " + List(s.value("findings", json::array())) +
         "\nlost acknowledged writes: " + std::to_string(s.value("lost_writes", 0)) +
-        "\nreproduce: " + Str(s, "reproduce") + "\n";
+        "\nreproduce: " + Str(s, "reproduce") + "\n" +
+        (Str(s, "minimized").empty() ? "" : "minimized: " + Str(s, "minimized") + "\n");
     for (const auto& st : s.value("crash_states", json::array()))
       for (const auto& v : st.value("violations", json::array()))
         details += Str(st, "point") + " / " + Str(st, "state") + ": " + Str(v, "invariant") + ": " +

@@ -131,6 +131,48 @@ TEST_CASE("minimize shrinks a failing seed scenario to fewer ops with the same v
   CHECK(w.Clean());
 }
 
+TEST_CASE(
+    "run --minimize shrinks a scenario that came out unexpected into OUT/minimized and the "
+    "reports name the file; expected gaps are left alone") {
+  SkipWithoutFuse();
+  WorkDir w("explore_e2e_test");
+  // The seed gap, expected by nobody here: an unexpected outcome.
+  json doc = Read(Seed("seed/no-directory-fsync-anywhere-wal-power.json"));
+  doc["$schema"] = "../schema.json";
+  doc["name"] = "surprise";
+  doc["expect"] = {{"violations", json::array()}};
+  w.Write("in/surprise.json", doc);
+  // The same gap, expected: not minimized.
+  json known = Read(Seed("seed/no-directory-fsync-anywhere-wal-power.json"));
+  known["$schema"] = "../schema.json";
+  w.Write("in/known.json", known);
+  const std::string out = w.path + "/out";
+  Output r = w.Run("run " + w.path + "/in --quiet --minimize --minimize-tries 30 --out " + out);
+  INFO(r.text);
+  CHECK(r.code == 1);  // one scenario unexpected, as without --minimize
+  const json report = Read(out + "/report.json");
+  REQUIRE(report["scenarios"].size() == 2);
+  std::string minimized;
+  for (const auto& s : report["scenarios"]) {
+    if (s["name"] == "surprise") minimized = s.value("minimized", "");
+    if (s["name"] != "surprise") CHECK_FALSE(s.contains("minimized"));
+  }
+  CHECK(minimized == out + "/minimized/surprise.min.json");
+  REQUIRE(fs::exists(minimized));
+  const json min = Read(minimized);
+  CHECK(min["workload"].size() < 25);  // 1 sync step + 24 appends before
+  CHECK(min["expect"]["violations"] == json::array({"acked-durable"}));
+  const std::string md = ReadText(out + "/report.md");
+  CHECK(md.find("- minimized: `" + minimized + "`") != std::string::npos);
+  CHECK(ReadText(out + "/report.html").find(minimized) != std::string::npos);
+  CHECK(ReadText(out + "/junit.xml").find("minimized: " + minimized) != std::string::npos);
+  // The shrunk scenario is the same gap, now expected.
+  CHECK(w.Run("run " + minimized + " --quiet --out " + w.path + "/out2").code == 0);
+  fs::remove_all(out);
+  fs::remove_all(w.path + "/out2");
+  CHECK(w.Clean());
+}
+
 namespace {
 
 // What a crash state's outcome is, with the store's location (a temporary

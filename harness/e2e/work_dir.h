@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -89,6 +90,11 @@ class WorkDir {
 inline nlohmann::json Read(const std::string& file) {
   std::ifstream in(file);
   return nlohmann::json::parse(in);
+}
+
+inline std::string ReadText(const std::string& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // Exits 77 (CTest: skipped) when the machine has no FUSE.
