@@ -316,7 +316,8 @@ void AddMinimizeCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "minimize", "Shrink a failing scenario to a smaller one that fails the same invariants");
   cmd->add_option("SCENARIO", m->scenario, "scenario file")->required();
-  cmd->add_option("--out", m->out, "where to write it (default NAME.min.json beside the input)");
+  cmd->add_option("--out", m->out, "where to write it (default NAME.min.json beside the input)")
+      ->check(control::NonEmptyPath());
   cmd->add_option("--max-tries", m->max_tries, "at most this many runs (default 200)")
       ->check(control::WholeNumber(1));
   cmd->add_option("--jobs", m->jobs, "crash states run in parallel in each run (default 1)")

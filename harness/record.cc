@@ -164,9 +164,16 @@ std::string Dropped(const std::vector<uint64_t>& seqs) {
 // comma-separated) of the trace again, as the summary and the report print it.
 std::string ExploreCommand(const ExploreOptions& options, const ExploreResult& result,
                            const std::string& states) {
-  return "blackout explore " + ShellQuote(options.trace) + " --check " + ShellQuote(options.check) +
-         " --states " + states + " --model " + result.model + " --seed " +
-         std::to_string(result.seed);
+  std::string command = "blackout explore " + ShellQuote(options.trace) + " --check " +
+                        ShellQuote(options.check) + " --states " + states + " --model " +
+                        result.model + " --seed " + std::to_string(result.seed);
+  // A timeout is part of the verdict ("check timed out").
+  if (options.timeout_s != ExploreOptions{}.timeout_s) {
+    std::ostringstream t;
+    t << options.timeout_s;
+    command += " --timeout " + t.str();
+  }
+  return command;
 }
 
 // The ops a state lost, in words where the trace names them.
@@ -305,11 +312,13 @@ Expected<ExploreResult> Explore(const ExploreOptions& given) {
           g.find(':') == std::string::npos ? std::nullopt
                                            : DescribeCrashState(fs, Scenario{}, g, options.seed);
       const model::Result<uint64_t> hash = fs.CrashStateHash(g);
-      if (!one || !hash.ok()) {
+      if (!one || !hash.ok() || !fs.IsCrashState(g)) {
         return Error{"explore: --states " + g +
                      " is neither a generator (drop-all, keep-all, prefix, reorder:K, torn, "
-                     "random:N) nor a crash-state id of this point (prefix:S, reorder:K:S1,S2, "
-                     "torn:S:B, random:N:SEED:I, as explore lists them)"};
+                     "random:N) nor a crash-state id of this point under " +
+                     result.model +
+                     " (prefix:S, reorder:K:S1,S2, torn:S:B with B at a 512-byte sector "
+                     "boundary, random:N:SEED:I, as explore lists them)"};
       }
       got = std::vector<model::CrashStateInfo>{*one};
       got->back().tree_hash = *hash;

@@ -97,7 +97,9 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
       "record",
       "Run COMMAND on a temporary blackoutfs (cwd inside the mount, BLACKOUT_MNT set) and save "
       "the crash point at its end to TRACE");
-  record->add_option("--out", rec->out, "crash-point file to write (TRACE)")->required();
+  record->add_option("--out", rec->out, "crash-point file to write (TRACE)")
+      ->required()
+      ->check(control::NonEmptyPath());
   record->add_option("--model", rec->model,
                      "behaviour model of the mount: posix-strict (default), ext4-ordered, "
                      "ext4-writeback, btrfs, xfs");
@@ -139,8 +141,10 @@ void AddRecordCommands(CLI::App& app, int& exit_code) {
       ->check(control::WholeNumber(0));
   explore->add_option("--jobs", ex->jobs, "checks run in parallel (default 1)")
       ->check(CLI::Range(size_t{1}, size_t{256}));
-  explore->add_option("--out", *out_dir,
-                      "directory for report.html, report.md, report.json and junit.xml");
+  explore
+      ->add_option("--out", *out_dir,
+                   "directory for report.html, report.md, report.json and junit.xml")
+      ->check(control::NonEmptyPath());
   explore->callback([ex, out_dir, &exit_code] { exit_code = RunExplore(*ex, *out_dir); });
 
   AddSyncGuardCommand(app, exit_code);

@@ -91,8 +91,10 @@ std::optional<model::CrashStateInfo> DescribeCrashState(const model::Filesystem&
     for (auto& st : *states)
       if (st.id == id) return st;
   }
-  // Ids no generator of the scenario lists (a diagnosis' re-check, a
-  // generator the scenario does not ask for): describe from the pending ops.
+  // Ids no generator of the scenario lists (a generator the scenario does
+  // not ask for): described from the pending ops, if the model leaves such
+  // a state at all.
+  if (!fs.IsCrashState(id)) return std::nullopt;
   auto all = fs.CrashStates("keep-all", 0, 1);
   if (!all.ok() || all->empty()) return std::nullopt;
   const std::vector<uint64_t> pending = (*all)[0].kept;
@@ -368,7 +370,9 @@ void AddExploreCommands(CLI::App& app, int& exit_code) {
       "replay", "Write one crash state of a scenario into a directory, for debugging by hand");
   replay->add_option("SCENARIO", r->scenario, "scenario file")->required();
   replay->add_option("--state", r->state, "crash-state id, as the report names it")->required();
-  replay->add_option("--to", r->to, "directory to write it into (new or empty)")->required();
+  replay->add_option("--to", r->to, "directory to write it into (new or empty)")
+      ->required()
+      ->check(control::NonEmptyPath());
   replay->add_option("--point", r->point,
                      "crash point, e.g. end or after_op:3 (default: the scenario's last)");
   replay->add_option("--seed", r->seed, "the run's seed (default 0)")

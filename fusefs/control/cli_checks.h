@@ -1,7 +1,6 @@
-// Checks of numeric command-line options that name the option and what it
-// takes. CLI11 reads an unsigned option's "-1" as 2^64 - 1 and has no word
-// for "a count that starts at 1"; these refuse such values at parse time
-// (exit 2, as every bad usage).
+// Checks of command-line options that name the option and what it takes. CLI11 reads an unsigned
+// option's "-1" as 2^64 - 1 and has no word for "a count that starts at 1"; these refuse such
+// values at parse time (exit 2, as every bad usage).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -35,6 +34,14 @@ inline CLI::Validator PositiveSeconds() {
         return "expected seconds > 0, got '" + text + "'";
       },
       "SECONDS>0");
+}
+
+// A path that is not empty (an empty one names no file; std::filesystem
+// refuses to make it absolute).
+inline CLI::Validator NonEmptyPath() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string { return text.empty() ? "the path is empty" : ""; },
+      "PATH");
 }
 
 }  // namespace blackout::control

@@ -126,12 +126,15 @@ Result<Filesystem::Impl::StateSpec> Filesystem::Impl::ParseStateId(std::string_v
   if (kind == "reorder" && parts.size() == 3) {
     uint64_t k;
     if (!ParseU64(parts[1], k)) return Errno{EINVAL};
+    // As the generator writes them: ascending, each once.
     std::set<Seq> dropped;
     for (auto t : Split(parts[2], ',')) {
       uint64_t s;
       if (!ParseU64(t, s) || pending.count(s) == 0) return Errno{EINVAL};
+      if (!dropped.empty() && s <= *dropped.rbegin()) return Errno{EINVAL};
       dropped.insert(s);
     }
+    if (!parts[2].empty() && parts[2].back() == ',') return Errno{EINVAL};
     if (dropped.empty() || dropped.size() > k) return Errno{EINVAL};
     for (const auto& [s, op] : pending) {
       if (dropped.count(s) == 0) spec.kept.push_back(s);
@@ -352,11 +355,18 @@ Result<std::vector<CrashStateInfo>> Filesystem::CrashStates(std::string_view gen
   return out;
 }
 
+bool Filesystem::IsCrashState(std::string_view id) const {
+  std::lock_guard lock(impl_->mu);
+  auto spec = impl_->ParseStateId(id);
+  return spec.ok() && impl_->Allowed(*spec);
+}
+
 Result<PowerCutResult> Filesystem::PowerCutTo(std::string_view id) {
   std::lock_guard lock(impl_->mu);
   Impl& m = *impl_;
   auto spec = m.ParseStateId(id);
   if (!spec.ok()) return Errno{spec.error()};
+  if (!m.Allowed(*spec)) return Errno{EINVAL};  // no generator of this model gives it
   m.JoinReaper();
   PowerCutResult result;
   result.dropped_ops = m.pending.size() - spec->kept.size();

@@ -341,8 +341,16 @@ class Filesystem {
   Result<std::vector<CrashStateInfo>> CrashStates(std::string_view generator, uint64_t seed = 0,
                                                   size_t limit = 10000) const;
   // PowerCut into crash state `id` (CrashStateInfo::id). EINVAL: malformed
-  // id or one naming an operation that is not pending.
+  // id, one naming an operation that is not pending, or a state the
+  // behaviour model never leaves (IsCrashState).
   Result<PowerCutResult> PowerCutTo(std::string_view id);
+  // Whether `id` names a state of the pending operations that this model's
+  // generators could give: well formed, naming pending operations, and
+  // allowed by the model (btrfs: prefixes only, never torn; ext4 and xfs:
+  // journaled operations as a prefix, data before the metadata exposing
+  // it). MaterializeCrashState also builds other states (a diagnosis
+  // re-checks states with more operations kept, as a sync would have made).
+  bool IsCrashState(std::string_view id) const;
   // Materialize crash state `id` into `dir` (rules as Materialize).
   Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
   // The hash of crash state `id`'s tree, as CrashStateInfo::tree_hash gives

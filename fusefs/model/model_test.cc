@@ -1275,6 +1275,39 @@ TEST_CASE("btrfs crash states are prefixes only, never torn") {
   CHECK(d.fs.CrashStates("prefix")->size() == 4);
 }
 
+TEST_CASE(
+    "a crash-state id names a state only if the model's generators could give it: the same ops "
+    "as another model's id are refused where the model never leaves them") {
+  Disk strict;
+  MemtableFlush(strict);
+  auto ids = strict.fs.CrashStates("reorder:2");
+  REQUIRE(ids.ok());
+  REQUIRE_FALSE(ids->empty());
+  Disk btrfs(BehaviourModel::kBtrfs);
+  MemtableFlush(btrfs);
+  auto prefixes = btrfs.fs.CrashStates("prefix");
+  REQUIRE(prefixes.ok());
+  for (const auto& p : *prefixes) CHECK(btrfs.fs.IsCrashState(p.id));
+  // A reordered state of posix-strict drops an op and keeps a later one:
+  // btrfs commits whole transactions, in order.
+  for (const auto& s : *ids) {
+    INFO(s.id);
+    CHECK(strict.fs.IsCrashState(s.id));
+    CHECK_FALSE(btrfs.fs.IsCrashState(s.id));
+  }
+  CHECK(btrfs.fs.PowerCutTo(ids->front().id).error() == EINVAL);
+  auto torn = strict.fs.CrashStates("torn");
+  REQUIRE(torn.ok());
+  for (const auto& s : *torn) CHECK_FALSE(btrfs.fs.IsCrashState(s.id));
+  // Ids as the generator writes them: seqs ascending, each once.
+  const std::string canonical = ids->front().id;
+  const std::string list = canonical.substr(canonical.rfind(':') + 1);
+  CHECK(strict.fs.IsCrashState("reorder:2:" + list));
+  CHECK_FALSE(strict.fs.IsCrashState("reorder:2:" + list + ","));
+  const std::string first = list.substr(0, list.find(','));
+  CHECK_FALSE(strict.fs.IsCrashState("reorder:2:" + first + "," + first));
+}
+
 TEST_CASE("xfs and ext4-writeback journals order entry operations in crash states") {
   auto model = GENERATE(BehaviourModel::kExt4Writeback, BehaviourModel::kXfs);
   INFO("model " << Name(model));

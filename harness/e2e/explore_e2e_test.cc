@@ -63,11 +63,19 @@ TEST_CASE("replay writes the reported crash state, and with --recover shows its 
   CHECK(r.text.find("no crash state 'reorder:1:99999'") != std::string::npos);
   CHECK_FALSE(fs::exists(w.path + "/other"));
 
-  // A prefix no generator gives (past the last pending op) is refused too.
+  // A prefix no generator gives (past the last pending op) is refused too,
+  // as is a write torn inside a sector, and an empty --to.
   r = w.Run("replay " + scenario + " --state prefix:99999 --to " + w.path + "/other");
   CHECK(r.code == 2);
   CHECK(r.text.find("no crash state 'prefix:99999'") != std::string::npos);
   CHECK_FALSE(fs::exists(w.path + "/other"));
+  r = w.Run("replay " + scenario + " --state torn:15:100 --to " + w.path + "/other");
+  CHECK(r.code == 2);
+  CHECK(r.text.find("no crash state 'torn:15:100'") != std::string::npos);
+  CHECK_FALSE(fs::exists(w.path + "/other"));
+  r = w.Run("replay " + scenario + " --state " + id + " --to ''");
+  CHECK(r.code == 2);
+  CHECK(r.text.find("--to: the path is empty") != std::string::npos);
 
   // --recover leaves the state it recovered, and the recovery's log, where
   // it says.

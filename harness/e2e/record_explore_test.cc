@@ -258,6 +258,11 @@ TEST_CASE(
   const Ran bad = Run({Bin(), "explore", trace, "--check", check, "--states", "prefix:999"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.out.find("--states prefix:999 is neither a generator") != std::string::npos);
+  // A check's time limit is part of its verdict: the reproduce line keeps it.
+  const Ran timed = Run(
+      {Bin(), "explore", trace, "--check", "false", "--states", "drop-all", "--timeout", "7.5"});
+  CHECK(timed.out.find("--states drop-all --model posix-strict --seed 1 --timeout 7.5") !=
+        std::string::npos);
 }
 
 TEST_CASE("explore --jobs runs checks side by side and reports what one at a time reports") {
