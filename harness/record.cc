@@ -268,7 +268,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& given) {
   ExploreOptions options = given;
   if (options.check.empty()) return Error{"explore: --check is empty; give a shell command"};
   std::ifstream in(options.trace, std::ios::binary);
-  if (!in) return Error{"explore: cannot read " + options.trace};
+  if (!in) return Error{"explore: cannot read " + options.trace + ": " + std::strerror(errno)};
   std::stringstream bytes;
   bytes << in.rdbuf();
   const auto saved_model = model::Filesystem::SavedModel(bytes.str());

@@ -612,6 +612,11 @@ std::optional<Scenario> ParseScenario(const json& doc, const std::string& file,
 }
 
 std::optional<Scenario> LoadScenarioFile(const std::string& file, std::vector<Problem>* problems) {
+  // A directory opens as a stream that reads nothing (an empty document).
+  if (std::error_code ec; std::filesystem::is_directory(file, ec)) {
+    problems->push_back({file, "$", "is a directory; give one scenario file"});
+    return std::nullopt;
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     problems->push_back({file, "$", "cannot read the file: " + std::string(strerror(errno))});
