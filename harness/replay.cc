@@ -242,6 +242,8 @@ int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o,
   return r.check.violations.empty() && r.recovered ? 0 : 1;
 }
 
+static int ReplayInto(const ReplayArgs& a, const Scenario& s);
+
 int Replay(const ReplayArgs& a) {
   InstallInterruptHandler();
   auto s = LoadScenarioForCommand(a.scenario, "replay");
@@ -265,7 +267,23 @@ int Replay(const ReplayArgs& a) {
     std::fprintf(stderr, "blackout replay: --to: %s\n", why.c_str());
     return 2;
   }
+  // --to is made first, so that a path where no directory can be made is
+  // bad usage, named, before the workload runs; and removed again if the
+  // replay ends before it wrote anything there.
+  std::error_code ec;
+  const bool created = !fs::exists(a.to, ec);
+  if (created && !fs::create_directories(a.to, ec)) {
+    std::fprintf(stderr, "blackout replay: --to: cannot create %s: %s\n", a.to.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+  const int rc = ReplayInto(a, *s);
+  if (rc != 0 && created && fs::is_empty(a.to, ec)) fs::remove(a.to, ec);
+  return rc;
+}
 
+static int ReplayInto(const ReplayArgs& a, const Scenario& scenario) {
+  const Scenario* s = &scenario;
   RunOptions o;
   o.blackout_bin = SelfExe();
   // The state goes to --to and the recovery runs there, its log beside it,

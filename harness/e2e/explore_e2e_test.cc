@@ -76,6 +76,9 @@ TEST_CASE("replay writes the reported crash state, and with --recover shows its 
   r = w.Run("replay " + scenario + " --state " + id + " --to ''");
   CHECK(r.code == 2);
   CHECK(r.text.find("--to: the path is empty") != std::string::npos);
+  r = w.Run("replay " + scenario + " --state " + id + " --to /proc/blackout-no-such-dir");
+  CHECK(r.code == 2);
+  CHECK(r.text.find("--to: cannot create /proc/blackout-no-such-dir") != std::string::npos);
 
   // --recover leaves the state it recovered, and the recovery's log, where
   // it says.
