@@ -312,7 +312,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& given) {
           g.find(':') == std::string::npos ? std::nullopt
                                            : DescribeCrashState(fs, Scenario{}, g, options.seed);
       const model::Result<uint64_t> hash = fs.CrashStateHash(g);
-      if (!one || !hash.ok() || !fs.IsCrashState(g)) {
+      if (!one || !hash.ok()) {  // DescribeCrashState asks IsCrashState
         return Error{"explore: --states " + g +
                      " is neither a generator (drop-all, keep-all, prefix, reorder:K, torn, "
                      "random:N) nor a crash-state id of this point under " +

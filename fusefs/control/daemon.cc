@@ -82,11 +82,6 @@ bool LoadCrashPointFile(model::Filesystem& fs, const std::string& path, const st
     return false;
   }
   if (state.empty()) return true;
-  if (state == "drop-all" || state == "keep-all") {
-    fs.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
-                                    : model::CrashStateKind::kKeepAll);
-    return true;
-  }
   if (!fs.PowerCutTo(state).ok()) {
     *error = "--load-state: the crash point " + path + " has no crash state '" + state +
              "'; states: drop-all, keep-all, or an id of its generators (prefix:S, "

@@ -232,7 +232,7 @@ json ControlServer::PowerCut(const json& request) {
     }
     state = request["state"];
   }
-  model::Result<model::PowerCutResult> r = CutTo(state);
+  model::Result<model::PowerCutResult> r = fs_.PowerCutTo(state);
   if (!r.ok()) {
     return BadRequestReply("power-cut: unknown or stale \"state\" '" + state + "' (" +
                            std::strerror(r.error()) + "); states: " + kStates);
@@ -245,15 +245,6 @@ json ControlServer::PowerCut(const json& request) {
               {"dropped_ops", cut.dropped_ops},
               {"epoch", cut.epoch},
               {"seq", fs_.CurrentSeq()}};
-}
-
-model::Result<model::PowerCutResult> ControlServer::CutTo(const std::string& state) {
-  // drop-all and keep-all have their own, quicker way (no state to build).
-  if (state == "drop-all" || state == "keep-all") {
-    return fs_.PowerCut(state == "drop-all" ? model::CrashStateKind::kDropAll
-                                            : model::CrashStateKind::kKeepAll);
-  }
-  return fs_.PowerCutTo(state);
 }
 
 void ControlServer::InvalidateKernel(model::PowerCutResult& cut) {
@@ -376,8 +367,7 @@ json ControlServer::Load(const json& request) {
                              " is not a saved crash point (write one with `blackout record --out "
                              "FILE` or `blackout ctl MNT saved-points DIR`)");
     }
-    if (!state.empty() && state != "drop-all" && state != "keep-all" &&
-        !scratch.PowerCutTo(state).ok()) {
+    if (!state.empty() && !scratch.PowerCutTo(state).ok()) {
       return BadRequestReply("load: the crash point " + path + " has no crash state '" + state +
                              "'; states: " + kStates);
     }
@@ -389,7 +379,7 @@ json ControlServer::Load(const json& request) {
   InvalidateKernel(*loaded);
   uint64_t dropped = 0;
   if (!state.empty()) {
-    model::Result<model::PowerCutResult> cut = CutTo(state);
+    model::Result<model::PowerCutResult> cut = fs_.PowerCutTo(state);
     if (!cut.ok()) {
       return ErrorReply("load: the crash state '" + state + "' of " + path +
                         " could not be cut to: " + std::strerror(cut.error()));

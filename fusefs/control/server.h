@@ -115,8 +115,6 @@ class ControlServer {
   nlohmann::json SavedPoints(const nlohmann::json& request);
   nlohmann::json Trace(const nlohmann::json& request);
   nlohmann::json Load(const nlohmann::json& request);
-  // A power cut to `state`: drop-all, keep-all or a crash-state id.
-  model::Result<model::PowerCutResult> CutTo(const std::string& state);
   // Tells the kernel what it may hold wrong after a cut or a load.
   void InvalidateKernel(model::PowerCutResult& cut);
 

@@ -340,7 +340,8 @@ class Filesystem {
   // while it builds the states: call it with the workload paused.
   Result<std::vector<CrashStateInfo>> CrashStates(std::string_view generator, uint64_t seed = 0,
                                                   size_t limit = 10000) const;
-  // PowerCut into crash state `id` (CrashStateInfo::id). EINVAL: malformed
+  // PowerCut into crash state `id` (CrashStateInfo::id; "drop-all" and
+  // "keep-all" are PowerCut's two kinds). EINVAL: malformed
   // id, one naming an operation that is not pending, or a state the
   // behaviour model never leaves (IsCrashState).
   Result<PowerCutResult> PowerCutTo(std::string_view id);
