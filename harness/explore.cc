@@ -268,6 +268,44 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
   return c;
 }
 
+Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const CutState& cut) {
+  auto lp = LoadPoint(s, cut.point_file);
+  if (!lp.ok()) return Error{lp.error()};
+  const model::Filesystem& fs = *lp->fs;
+  // The mount cuts to a generator's one state (drop-all, keep-all).
+  auto states = fs.CrashStates(cut.state, o.seed, 1);
+  if (!states.ok() || states->size() != 1)
+    return Error{"cannot list crash state " + cut.state + " of the saved crash point " +
+                 cut.point_file};
+  const model::CrashStateInfo& info = (*states)[0];
+  RecheckMemo memo(fs);
+  memo.Put(info.tree_hash, cut.violated);
+  std::atomic<int> dirs{0};
+  DiagnosisInput di;
+  di.trace = &cut.trace;
+  di.model = s.model;
+  di.kept = info.kept;
+  di.dropped = info.dropped;
+  di.torn = info.torn;
+  di.violated = cut.violated;
+  di.lost_writes = cut.lost_writes;
+  int known = 0;
+  di.recheck = memo.Wrap(
+      [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+        if (Interrupted()) return std::nullopt;
+        const std::string dir = cut.work_dir + "/diagnose-" + std::to_string(dirs++);
+        StateCheck c = CheckState(s, o, fs, id, *cut.oracle, cut.contract, dir, cut.applied);
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        if (!c.error.empty()) return std::nullopt;
+        return c.check.Violated();
+      },
+      &known);
+  Diagnosis dg = Diagnose(di);
+  dg.rechecks_known = known;
+  return dg.ToJson();
+}
+
 std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOptions& o,
                                               json* contract, json* summary) {
   const double t0 = Now();

@@ -115,6 +115,25 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
                       const std::string& id, const Oracle& oracle, const std::string& contract,
                       const std::string& dir, const Oracle* in_flight_applied = nullptr);
 
+// Which sync would have saved a crash state cut on the mount (runner.cc), as
+// an explored state's diagnosis says (diagnosis.h): the mount saved its crash
+// point just before the cut, and each candidate state is rebuilt from that
+// point and checked as explore checks its states (CheckState, in `work_dir`
+// where it needs a directory). Returns Diagnosis::ToJson().
+struct CutState {
+  std::string point_file;  // the mount's crash-point, saved before the cut
+  std::string state;       // the generator cut to: "drop-all", "keep-all"
+  nlohmann::json trace;    // {"entries":[...]} of the mount
+  const Oracle* oracle = nullptr;
+  const Oracle* applied = nullptr;    // with the uncertain ops acknowledged, or null
+  std::string contract;               // the power contract
+  std::vector<std::string> violated;  // what the cut state violates
+  int lost_writes = 0;
+  std::string work_dir;
+};
+Expected<nlohmann::json> DiagnoseCutState(const Scenario& s, const RunOptions& o,
+                                          const CutState& cut);
+
 // Words for pending ops ("#12 write /store/wal [0, +42)"), from a trace
 // indexed by seq.
 // indexed by seq. With `limit` > 0 and more ops than that, the first and

@@ -107,7 +107,19 @@ void Progress::ScenarioDone(const ScenarioResult& r) {
     if (level_ != Level::kQuiet)
       Line(paint("32", "ok   ") + " " + s.name + " (" + Fixed(r.seconds) + " s)");
   } else if (r.outcome == "unexpected") {
-    Line(paint("1;31", "FAIL ") + " " + s.name + ": " + r.mismatch +
+    // The first violating state's diagnosis, cut on the mount or explored.
+    std::string fix;
+    for (const auto& st : r.states) {
+      const nlohmann::json& dg = st.diagnosis.is_object() ? st.diagnosis
+                                 : st.exploration.is_object()
+                                     ? st.exploration.value("diagnosis", nlohmann::json())
+                                     : st.diagnosis;
+      if (dg.is_object() && dg.value("found", false)) {
+        fix = "\n      fix: " + dg.value("text", "") + " (" + st.point + ", " + st.state + ")";
+        break;
+      }
+    }
+    Line(paint("1;31", "FAIL ") + " " + s.name + ": " + r.mismatch + fix +
          "\n      reproduce: blackout run " + s.file + " --seed " + std::to_string(seed_) +
          "\n      details: report.html in the --out directory, section " + s.name);
   } else {

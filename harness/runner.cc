@@ -168,16 +168,22 @@ Expected<Oracle> SegmentOracle(const Scenario& s, const Recording& rec) {
 // truncate cut short that went through anyway is no loss. The judgement with
 // fewer violations stands. An op whose effect needs its reply (a wal seq, an
 // event id) and got none cannot be judged as applied and is left out.
-CheckOutcome BothWays(const Scenario& s, const Recording& rec, const CheckInput& in) {
-  CheckOutcome out = CheckInvariants(in);
-  if (rec.uncertain.empty() || out.violations.empty()) return out;
+// The segment's oracle with the uncertain ops as if acknowledged, in
+// workload order.
+Expected<Oracle> AppliedOracle(const Scenario& s, const Recording& rec) {
   Recording applied = rec;
   for (const Ack& u : rec.uncertain) {
     auto at = std::find_if(applied.acks.begin() + applied.segment_start, applied.acks.end(),
                            [&](const Ack& a) { return a.item > u.item; });
     applied.acks.insert(at, u);
   }
-  auto alt = SegmentOracle(s, applied);
+  return SegmentOracle(s, applied);
+}
+
+CheckOutcome BothWays(const Scenario& s, const Recording& rec, const CheckInput& in) {
+  CheckOutcome out = CheckInvariants(in);
+  if (rec.uncertain.empty() || out.violations.empty()) return out;
+  auto alt = AppliedOracle(s, rec);
   if (!alt.ok()) return out;
   CheckInput alt_in = in;
   alt_in.oracle = &*alt;
@@ -454,6 +460,19 @@ std::string PointName(const Scenario& s, int items_done) {
   return "start";
 }
 
+// Whether a power cut on the mount is diagnosed (which sync would have saved
+// the state): the crash point saved before the cut is all the diagnosis
+// needs when nothing else shaped the state. Not with crash or damage steps
+// (earlier recoveries are part of the judgement), faults (the disk's
+// answers are part of the workload) or a capacity (offline, the recovery
+// would run without it).
+bool DiagnosedOnMount(const Scenario& s) {
+  if (s.crash_kind != CrashKind::kPower || !s.faults.empty() || s.capacity_bytes) return false;
+  for (const auto& w : s.workload)
+    if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage) return false;
+  return true;
+}
+
 CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items_done,
                                const std::string& state, json* contract) {
   if (s.exec) return RunExecCrashState(s, o, state, contract);
@@ -492,6 +511,7 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
   FsControl& control = (*fs)->control();
   if (auto st = MarkSyncedOps(control, &rec, s); !st.ok()) return finish(st.error());
   std::vector<Gap> gaps;
+  std::string point_file;  // the crash point just before the cut, for a diagnosis
   if (rec.triggered) {
     // The mount cut the power itself (drop-all) inside an engine call.
     r.state = "drop-all";
@@ -509,6 +529,11 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     if (!unsynced.ok()) return finish(unsynced.error());
     gaps = GapsInStore(*unsynced, std::string("/") + kStore);
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    if (DiagnosedOnMount(s)) {
+      point_file = (*fs)->dir() + "/crash-point.bin";
+      if (auto saved = control.SaveCrashPoint(point_file); !saved.ok())
+        return finish(saved.error());
+    }
     auto cut = control.PowerCut(state);
     if (!cut.ok()) return finish(cut.error());
     r.timeline = CrashTimeline(control, &*unsynced, rec.acks, state);
@@ -553,6 +578,27 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     }
   }
   r.check = BothWays(s, rec, in);
+  if (!point_file.empty() && !r.check.violations.empty()) {
+    // Which sync would have saved it, as an explored state says.
+    auto trace = control.Trace();
+    if (!trace.ok()) return finish(trace.error());
+    std::optional<Oracle> applied;  // BothWays' other judgement
+    if (!rec.uncertain.empty())
+      if (auto alt = AppliedOracle(s, rec); alt.ok()) applied = std::move(*alt);
+    CutState cut;
+    cut.point_file = point_file;
+    cut.state = state;
+    cut.trace = std::move(*trace);
+    cut.oracle = &*oracle;
+    cut.applied = applied ? &*applied : nullptr;
+    cut.contract = in.contract;
+    cut.violated = r.check.Violated();
+    cut.lost_writes = r.check.lost_writes;
+    cut.work_dir = (*fs)->dir();
+    auto dg = DiagnoseCutState(s, o, cut);
+    if (!dg.ok()) return finish(dg.error());
+    r.diagnosis = std::move(*dg);
+  }
   // Crash steps' violations come first, in workload order.
   r.check.violations.insert(r.check.violations.begin(), rec.earlier.begin(), rec.earlier.end());
   r.check.lost_writes += rec.earlier_lost;
@@ -895,6 +941,7 @@ json ToJson(const ScenarioResult& r, const RunOptions& options) {
                       {"findings", st.findings},
                       {"seconds", st.seconds}});
     if (!st.exploration.is_null()) states.back()["exploration"] = st.exploration;
+    if (!st.diagnosis.is_null()) states.back()["diagnosis"] = st.diagnosis;
     // Bounded report.json: a timeline only where there is something to explain.
     if (!st.timeline.is_null() && (st.check.lost_writes > 0 || !st.check.violations.empty()))
       states.back()["timeline"] = st.timeline;

@@ -62,6 +62,9 @@ struct CrashStateResult {
   // Explored crash states (harness/explore.h): {"id","generator","kept",
   // "dropped","torn","diagnosis","reproduce"}; null for a state cut on the mount.
   nlohmann::json exploration;
+  // A violating state cut on the mount: which sync would have saved it
+  // (Diagnosis::ToJson, explore.h DiagnoseCutState); null otherwise.
+  nlohmann::json diagnosis;
   nlohmann::json timeline;  // harness/timeline.h; in report.json when something was lost
   double seconds = 0;
 };

@@ -104,6 +104,14 @@ void ExploredStateMarkdown(std::ostringstream& md, const json& st, const std::st
     md << indent << "  - reproduce: `" << Str(ex, "reproduce") << "`\n";
 }
 
+// The diagnosis sentence of a crash state, cut on the mount or explored.
+std::string DiagnosisText(const json& st) {
+  json dg = st.value("diagnosis", json());
+  const json ex = st.value("exploration", json());
+  if (!dg.is_object() && ex.is_object()) dg = ex.value("diagnosis", json());
+  return dg.is_object() ? Str(dg, "text") : "";
+}
+
 }  // namespace
 
 std::string RenderMarkdown(const json& report) { return RenderMarkdown(report, "report.html"); }
@@ -194,9 +202,10 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
       md << "- not minimized: " << Str(s, "minimized_note") << "\n";
     md << "\n";
   }
-  // Every explored state that violates something, with its diagnosis, also
-  // for scenarios whose violations are expected (a finding is named by its
-  // diagnosis). Folded; a few states per scenario.
+  // Every state that violates something and has a diagnosis (explored, or
+  // cut on the mount), with it, also for scenarios whose violations are
+  // expected (a finding is named by its diagnosis). Folded; a few states per
+  // scenario.
   std::ostringstream explored;
   int explored_states = 0;
   for (const auto& s : report.value("scenarios", json::array())) {
@@ -204,16 +213,23 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
     int shown = 0, violating = 0;
     std::ostringstream one;
     for (const auto& st : s.value("crash_states", json::array())) {
-      if (st.value("violations", json::array()).empty() || !st.value("exploration", json()).is_object())
-        continue;
+      const bool explored = st.value("exploration", json()).is_object();
+      const json dg = st.value("diagnosis", json());
+      if (st.value("violations", json::array()).empty() || (!explored && !dg.is_object())) continue;
       ++violating;
       // A state with the same files as one shown adds nothing but its id.
-      if (!Str(st["exploration"], "same_tree_as").empty() || shown++ >= kPerScenario) continue;
+      if ((explored && !Str(st["exploration"], "same_tree_as").empty()) || shown++ >= kPerScenario)
+        continue;
       std::string inv;
       for (const auto& v : st.value("violations", json::array()))
         inv += (inv.empty() ? "" : ", ") + Str(v, "invariant");
       one << "- " << Str(st, "point") << ": " << inv << "\n";
-      ExploredStateMarkdown(one, st, "  ");
+      if (explored) {
+        ExploredStateMarkdown(one, st, "  ");
+      } else {
+        one << "  - crash state `" << Str(st, "state") << "`, cut on the mount\n";
+        if (!Str(dg, "text").empty()) one << "  - diagnosis: " << Str(dg, "text") << "\n";
+      }
     }
     if (violating == 0) continue;
     explored_states += violating;
@@ -224,8 +240,8 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
     explored << "\n";
   }
   if (explored_states > 0)
-    md << "\n<details><summary>Explored crash states that violate an invariant: " << explored_states
-       << ", with diagnoses</summary>\n\n## Diagnoses of explored crash states\n\n"
+    md << "\n<details><summary>Crash states that violate an invariant: " << explored_states
+       << ", with diagnoses</summary>\n\n## Diagnoses of crash states\n\n"
        << explored.str() << "</details>\n";
   // GitHub refuses comments over 65536 characters.
   std::string out = md.str();
@@ -266,10 +282,12 @@ std::string RenderJunit(const json& report) {
         "\nlost acknowledged writes: " + std::to_string(s.value("lost_writes", 0)) +
         "\nreproduce: " + Str(s, "reproduce") + "\n" +
         (Str(s, "minimized").empty() ? "" : "minimized: " + Str(s, "minimized") + "\n");
-    for (const auto& st : s.value("crash_states", json::array()))
+    for (const auto& st : s.value("crash_states", json::array())) {
+      const std::string where = Str(st, "point") + " / " + Str(st, "state") + ": ";
       for (const auto& v : st.value("violations", json::array()))
-        details += Str(st, "point") + " / " + Str(st, "state") + ": " + Str(v, "invariant") + ": " +
-                   Str(v, "message") + "\n";
+        details += where + Str(v, "invariant") + ": " + Str(v, "message") + "\n";
+      if (const std::string dg = DiagnosisText(st); !dg.empty()) details += where + dg + "\n";
+    }
     if (outcome == "unexpected")
       x << "      <failure message=\"" << EscapeMarkup(Str(s, "mismatch")) << "\">"
         << EscapeMarkup(details) << "</failure>\n";

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -64,6 +65,68 @@ TEST_CASE("run finds the LSM WAL's missing fsync and writes all three reports") 
   CHECK(Slurp(w.path + "/out/junit.xml")
             .find("<testcase classname=\"blackout.lsm\" name=\"lsm-wal-e2e\"") !=
         std::string::npos);
+  // Which fsync would have saved the state: the WAL's, after its last write.
+  const json& dg = s["crash_states"][0]["diagnosis"];
+  REQUIRE(dg.is_object());
+  CHECK(dg["found"] == true);
+  REQUIRE(dg["fixes"].size() == 1);
+  CHECK(dg["fixes"][0]["sync"] == "fsync");
+  CHECK(dg["fixes"][0]["path"] == "store/wal.log");
+  const std::string text = dg["text"];
+  CHECK(text.find("fsync of file store/wal.log after trace #") == 0);
+  CHECK(text.find("would have prevented the loss of 5 acknowledged writes") != std::string::npos);
+  CHECK(Slurp(w.path + "/out/report.md").find("  - diagnosis: " + text) != std::string::npos);
+  CHECK(Slurp(w.path + "/out/junit.xml").find("end / drop-all: " + text) != std::string::npos);
+  CHECK(w.Clean());
+}
+
+TEST_CASE("a power cut on the mount that breaks the contract is diagnosed, a clean one is not") {
+  SkipWithoutFuse();
+  WorkDir w("harness_run_test");
+  // WAL rotation fsyncs each segment's records but never the directory.
+  json doc = json::parse(R"({
+    "name": "wal-dir-e2e",
+    "description": "WAL rotation never fsyncs the directory.",
+    "engine": {"name": "wal", "config": {"max_file_size": 300}},
+    "workload": [{"step": "sync"}, {"op": "append", "key": "k{i}", "value": "value-{i}", "repeat": 24}],
+    "crash": {"kind": "power", "at": "end"},
+    "check": ["recovers", "acked-durable", "prefix"],
+    "expect": {"violations": ["acked-durable"]}
+  })");
+  w.Write("s/wal-dir.json", doc);
+  doc["name"] = "wal-dir-fixed-e2e";
+  doc["engine"]["config"]["profile"] = "fixed";
+  doc["expect"]["violations"] = json::array();
+  w.Write("s/wal-dir-fixed.json", doc);
+  doc["name"] = "wal-dir-process-e2e";
+  doc["engine"]["config"].erase("profile");
+  doc["crash"]["kind"] = "process";
+  w.Write("s/wal-dir-process.json", doc);
+  Output o = w.Run("run " + w.path + "/s --out " + w.path + "/out");
+  CHECK(o.code == 0);
+  const json report = Read(w.path + "/out/report.json");
+  std::map<std::string, json> by_name;
+  for (const json& s : report["scenarios"]) by_name[s["name"]] = s["crash_states"][0];
+  REQUIRE(by_name.size() == 3);
+  const json& dg = by_name["wal-dir-e2e"]["diagnosis"];
+  REQUIRE(dg.is_object());
+  CHECK(dg["found"] == true);
+  REQUIRE(dg["fixes"].size() == 1);
+  CHECK(dg["fixes"][0]["sync"] == "fsync-dir");
+  CHECK(dg["fixes"][0]["path"] == "store");
+  // After the create of the segment the cut took with its records.
+  CHECK(dg["fixes"][0]["after"].get<std::string>().rfind("create store/", 0) == 0);
+  CHECK(dg["fixes"][0]["after"].get<std::string>().find(".wal") != std::string::npos);
+  CHECK_FALSE(by_name["wal-dir-fixed-e2e"].contains("diagnosis"));
+  CHECK_FALSE(by_name["wal-dir-process-e2e"].contains("diagnosis"));
+  // A scenario that did not expect the loss fails with the fix in its line.
+  doc["name"] = "wal-dir-unexpected-e2e";
+  doc["crash"]["kind"] = "power";
+  const std::string wrong = w.Write("t/wal-dir-unexpected.json", doc);
+  o = w.Run("run " + wrong + " --out " + w.path + "/out2");
+  CHECK(o.code == 1);
+  CHECK(o.text.find("FAIL  wal-dir-unexpected-e2e: expected violations [], got [acked-durable]\n"
+                    "      fix: fsync of directory store/ after trace #") != std::string::npos);
   CHECK(w.Clean());
 }
 
