@@ -164,8 +164,10 @@ std::string ReplayCommand(const Scenario& s, const std::string& point, const std
   std::string dir = "/tmp/blackout-replay-" + s.name + "-" + id;
   std::replace_if(
       dir.begin(), dir.end(), [](char c) { return c == ':' || c == ','; }, '-');
+  // --recover: the line reproduces the verdict (exit 1, the violations),
+  // not only the files.
   return "blackout replay " + s.file + " --point " + (plain ? point : "'" + point + "'") +
-         " --state " + id + " --to " + dir;
+         " --state " + id + " --to " + dir + " --recover";
 }
 
 Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file) {

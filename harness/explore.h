@@ -18,7 +18,7 @@
 // recovered once. `--jobs N` recovers N states at a time.
 //
 // A violating state is diagnosed (diagnosis.h) and carries the command that
-// reproduces it (`blackout replay FILE --point P --state ID --to DIR`).
+// reproduces it (`blackout replay FILE --point P --state ID --to DIR --recover`).
 //
 // Which scenarios are explored: power-crash scenarios that ask for a
 // generator beyond drop-all/keep-all or a behaviour model beyond the first
