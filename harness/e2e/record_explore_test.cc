@@ -258,6 +258,15 @@ TEST_CASE(
   const Ran bad = Run({Bin(), "explore", trace, "--check", check, "--states", "prefix:999"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.out.find("--states prefix:999 is neither a generator") != std::string::npos);
+  // It names ids the generator does give here, and they are taken.
+  const size_t listed = bad.out.find("; its generator prefix gives ");
+  REQUIRE(listed != std::string::npos);
+  const size_t first = bad.out.find(" here: ", listed) + 7;
+  const std::string example = bad.out.substr(first, bad.out.find_first_of(",\n", first) - first);
+  CHECK(example.rfind("prefix:", 0) == 0);
+  const Ran taken = Run({Bin(), "explore", trace, "--check", check, "--states", example});
+  CHECK(taken.exit_code != 2);
+  CHECK(taken.out.find(": 1 crash state(s) (" + example + ", model") != std::string::npos);
   // A check's time limit is part of its verdict: the reproduce line keeps it.
   const Ran timed = Run(
       {Bin(), "explore", trace, "--check", "false", "--states", "drop-all", "--timeout", "7.5"});
