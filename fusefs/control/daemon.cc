@@ -252,7 +252,20 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
             config.mountpoint);
   prefault.Stop();
   lazyfs_fifo.reset();
-  server.Stop();
+  // A control request may block for good (writing into a file system that
+  // does not answer): the mount and the process must still go.
+  constexpr std::chrono::seconds kControlStopLimit(10);
+  if (!server.Stop(kControlStopLimit)) {
+    log->error(
+        "the control thread did not stop within {} s (serving: {}); unmounting {} and exiting "
+        "without it",
+        kControlStopLimit.count(), server.Serving(), config.mountpoint);
+    adapter->Unmount();
+    unlink(config.socket_path.c_str());
+    log->info("stopped");
+    log->flush();
+    _exit(1);
+  }
   fs.SetCacheDropListener(nullptr);
   drops.Stop();
   gone_entries.Stop();  // it uses the adapter, which goes next

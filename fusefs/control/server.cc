@@ -512,13 +512,33 @@ bool ControlServer::Listen(const std::string& path, std::string* error) {
 }
 
 void ControlServer::Start() {
-  thread_ = SignalFreeThread([this] { Serve(); });
+  thread_ = SignalFreeThread([this] {
+    Serve();
+    std::lock_guard lock(mu_);
+    ended_ = true;
+    ended_cv_.notify_all();
+  });
 }
 
-void ControlServer::Stop() {
+void ControlServer::Stop() { (void)Stop(std::chrono::milliseconds::max()); }
+
+std::string ControlServer::Serving() const {
+  std::lock_guard lock(mu_);
+  return serving_;
+}
+
+bool ControlServer::Stop(std::chrono::milliseconds limit) {
   if (thread_.joinable()) {
     const char byte = 1;
     (void)!write(wake_pipe_[1], &byte, 1);
+    std::unique_lock lock(mu_);
+    const auto ended = [this] { return ended_; };
+    if (limit == std::chrono::milliseconds::max()) {
+      ended_cv_.wait(lock, ended);
+    } else if (!ended_cv_.wait_for(lock, limit, ended)) {
+      return false;
+    }
+    lock.unlock();
     thread_.join();
   }
   for (int& fd : wake_pipe_) {
@@ -531,6 +551,7 @@ void ControlServer::Stop() {
     unlink(path_.c_str());
     Log()->info("control socket {} removed", path_);
   }
+  return true;
 }
 
 void ControlServer::Serve() {
@@ -566,7 +587,21 @@ void ControlServer::Serve() {
       size_t nl;
       while (keep && (nl = c.in.find('\n')) != std::string::npos) {
         bool shutdown = false;
-        const json reply = HandleLine(std::string_view(c.in).substr(0, nl), &shutdown);
+        const std::string_view line = std::string_view(c.in).substr(0, nl);
+        const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+        const bool object = !request.is_discarded() && request.is_object();
+        {
+          // What it is, for a shutdown that waits on it (Serving()).
+          std::lock_guard lock(mu_);
+          serving_ = object && request.contains("cmd") && request["cmd"].is_string()
+                         ? request["cmd"].get<std::string>()
+                         : "a malformed request";
+        }
+        const json reply = object ? Handle(request, &shutdown) : HandleLine(line, &shutdown);
+        {
+          std::lock_guard lock(mu_);
+          serving_.clear();
+        }
         c.in.erase(0, nl + 1);
         keep = SendAll(c.fd, reply.dump() + "\n");
         if (shutdown && hooks_.shutdown) {

@@ -44,7 +44,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -106,6 +109,13 @@ class ControlServer {
   void Start();
   // Stops serving, joins the thread and removes the socket file. Idempotent.
   void Stop();
+  // The same, waiting at most `limit` for the thread to end: false when it
+  // did not (a request blocked, e.g. writing into a file system that does
+  // not answer); the thread is then left running, still joinable, and the
+  // caller must end the process without destroying the server.
+  [[nodiscard]] bool Stop(std::chrono::milliseconds limit);
+  // The request the thread is serving ("snapshot"), or "" between requests.
+  std::string Serving() const;
 
  private:
   void Serve();
@@ -124,6 +134,10 @@ class ControlServer {
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable ended_cv_;
+  bool ended_ = false;   // Serve() returned
+  std::string serving_;  // Serving()
 };
 
 }  // namespace blackout::control

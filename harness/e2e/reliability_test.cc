@@ -3,12 +3,15 @@
 // no mount left behind and no half-written report.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -105,6 +108,13 @@ void WaitRunStarted(const Workdir& w, const std::string& log) {
   }
 }
 
+// Whether `pid` runs (a zombie no longer does: its parent may never reap it).
+bool Running(pid_t pid) {
+  const std::string stat = ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
 int WaitExit(pid_t pid) {
   int status = 0;
   if (waitpid(pid, &status, 0) != pid) return -1;
@@ -178,4 +188,53 @@ TEST_CASE("a full disk under --out is one clear error and leaves no partial repo
   CheckNoHalfWrittenReport(out);
   (void)RunCommand({BlackoutBin(), "umount", w.path + "/disk"});
   CHECK(MountsUnder(w.path).empty());
+}
+
+TEST_CASE("a daemon whose control request hangs still unmounts and exits when told to stop") {
+  // Mount A's control thread is made to hang for good: it is asked for a
+  // snapshot into mount B, whose daemon is stopped, so A's mkdir there
+  // waits on B. Told to stop, A must still unmount and exit (it used to wait
+  // for that thread without end, mounted, ignoring SIGTERM). B serves
+  // /dev/fuse: a request it has not read yet can be given up, so A's
+  // process can end while B is stopped.
+  blackout::e2e::MountFixture a;
+  blackout::e2e::MountFixture b("posix-strict", {"--dev-fuse"});
+  const pid_t daemon_a = a.Ctl({"status"})["pid"].get<pid_t>();
+  const pid_t daemon_b = b.Ctl({"status"})["pid"].get<pid_t>();
+  struct Resume {  // B answers again whatever happens below
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }
+  } resume{daemon_b};
+  REQUIRE(kill(daemon_b, SIGSTOP) == 0);
+  // The request, straight to A's socket: `blackout ctl` itself would look
+  // at B's path first, and wait there.
+  const int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(sock >= 0);
+  struct CloseSocket {
+    int fd;
+    ~CloseSocket() { close(fd); }
+  } close_socket{sock};
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", a.socket().c_str());
+  REQUIRE(connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const std::string request =
+      nlohmann::json{{"cmd", "snapshot"}, {"dir", b.Path("snap")}}.dump() + "\n";
+  REQUIRE(write(sock, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  // A status request waits behind it once A's control thread is stuck.
+  const CommandResult status = a.CtlCommand({"status", "--timeout", "1"});
+  REQUIRE(status.exit_code != 0);
+  REQUIRE(kill(daemon_a, SIGTERM) == 0);
+  const auto told = std::chrono::steady_clock::now();
+  while (Running(daemon_a) && std::chrono::steady_clock::now() - told < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - told).count();
+  INFO("daemon log:\n" << ReadWholeFile(a.log()));
+  CHECK_FALSE(Running(daemon_a));  // gone, within the daemon's 10 s limit and some slack
+  CHECK(took < 20);
+  CHECK_FALSE(a.Mounted());
+  CHECK_FALSE(fs::exists(a.socket()));
+  CHECK(ReadWholeFile(a.log()).find("the control thread did not stop within 10 s (serving: "
+                                    "snapshot)") != std::string::npos);
 }
