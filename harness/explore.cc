@@ -270,7 +270,8 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
   return c;
 }
 
-Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const CutState& cut) {
+Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const CutState& cut,
+                                std::vector<std::string>* findings) {
   auto lp = LoadPoint(s, cut.point_file);
   if (!lp.ok()) return Error{lp.error()};
   const model::Filesystem& fs = *lp->fs;
@@ -305,6 +306,7 @@ Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const Cu
       &known);
   Diagnosis dg = Diagnose(di);
   dg.rechecks_known = known;
+  FindingsFromDiagnosis(s, dg, findings);
   return dg.ToJson();
 }
 

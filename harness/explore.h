@@ -119,7 +119,8 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
 // an explored state's diagnosis says (diagnosis.h): the mount saved its crash
 // point just before the cut, and each candidate state is rebuilt from that
 // point and checked as explore checks its states (CheckState, in `work_dir`
-// where it needs a directory). Returns Diagnosis::ToJson().
+// where it needs a directory). Returns Diagnosis::ToJson(), and adds to
+// `findings` those only a diagnosis names, as for an explored state.
 struct CutState {
   std::string point_file;  // the mount's crash-point, saved before the cut
   std::string state;       // the generator cut to: "drop-all", "keep-all"
@@ -132,7 +133,7 @@ struct CutState {
   std::string work_dir;
 };
 Expected<nlohmann::json> DiagnoseCutState(const Scenario& s, const RunOptions& o,
-                                          const CutState& cut);
+                                          const CutState& cut, std::vector<std::string>* findings);
 
 // Words for pending ops ("#12 write /store/wal [0, +42)"), from a trace
 // indexed by seq.

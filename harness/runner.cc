@@ -578,27 +578,6 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     }
   }
   r.check = BothWays(s, rec, in);
-  if (!point_file.empty() && !r.check.violations.empty()) {
-    // Which sync would have saved it, as an explored state says.
-    auto trace = control.Trace();
-    if (!trace.ok()) return finish(trace.error());
-    std::optional<Oracle> applied;  // BothWays' other judgement
-    if (!rec.uncertain.empty())
-      if (auto alt = AppliedOracle(s, rec); alt.ok()) applied = std::move(*alt);
-    CutState cut;
-    cut.point_file = point_file;
-    cut.state = state;
-    cut.trace = std::move(*trace);
-    cut.oracle = &*oracle;
-    cut.applied = applied ? &*applied : nullptr;
-    cut.contract = in.contract;
-    cut.violated = r.check.Violated();
-    cut.lost_writes = r.check.lost_writes;
-    cut.work_dir = (*fs)->dir();
-    auto dg = DiagnoseCutState(s, o, cut);
-    if (!dg.ok()) return finish(dg.error());
-    r.diagnosis = std::move(*dg);
-  }
   // Crash steps' violations come first, in workload order.
   r.check.violations.insert(r.check.violations.begin(), rec.earlier.begin(), rec.earlier.end());
   r.check.lost_writes += rec.earlier_lost;
@@ -608,6 +587,28 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
   fc.lost_writes = r.check.lost_writes;
   fc.gaps = gaps;
   r.findings = DiagnoseFindings(fc);
+  if (!point_file.empty() && !r.check.violations.empty()) {
+    // Which sync would have saved it, as an explored state says.
+    CutState cut;
+    cut.point_file = point_file;
+    cut.state = state;
+    std::optional<Oracle> applied;  // BothWays' other judgement
+    if (!rec.uncertain.empty())
+      if (auto alt = AppliedOracle(s, rec); alt.ok()) applied = std::move(*alt);
+    cut.oracle = &*oracle;
+    cut.applied = applied ? &*applied : nullptr;
+    cut.contract = in.contract;
+    cut.violated = r.check.Violated();
+    cut.lost_writes = r.check.lost_writes;
+    cut.work_dir = (*fs)->dir();
+    auto trace = control.Trace();
+    if (trace.ok()) cut.trace = std::move(*trace);
+    Expected<json> dg = trace.ok() ? DiagnoseCutState(s, o, cut, &r.findings)
+                                   : Expected<json>(Error{trace.error()});
+    // Without a diagnosis the state's verdict stands, with the reason.
+    r.diagnosis =
+        dg.ok() ? std::move(*dg) : json{{"found", false}, {"text", "not diagnosed: " + dg.error()}};
+  }
   r.seconds = Now() - t0;
   return r;
 }
