@@ -5,7 +5,7 @@ fixed/. Edit the table, not the JSON files; run from anywhere.
 
 EXPECT maps (profile, model) to the violations a run shows; holes.json is
 the hole table the reports render."""
-import json, os
+import json, os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASIC = ["recovers", "acked-durable", "prefix", "no-corruption"]
@@ -383,8 +383,7 @@ def hole_table():
              "| hole | engine | what is lost | why not / what it needs |", "|---|---|---|---|"]
     for r in NOT_YET:
         rows.append("| %s | %s | %s | %s |" % r)
-    with open(os.path.join(HERE, "HOLES.md"), "w") as f:
-        f.write("\n".join(rows) + "\n")
+    emit(os.path.join(HERE, "HOLES.md"), "\n".join(rows) + "\n")
     # The same tables in the README, between its markers.
     readme = os.path.join(HERE, "..", "..", "README.md")
     text = open(readme).read()
@@ -392,8 +391,22 @@ def hole_table():
     a, b = text.index(begin) + len(begin), text.index(end)
     table = [r.replace("## Holes no scenario here exposes yet", "Holes no scenario exposes:")
              for r in rows[4:]]
-    with open(readme, "w") as f:
-        f.write(text[:a] + "\n".join(table) + "\n" + text[b:])
+    emit(readme, text[:a] + "\n".join(table) + "\n" + text[b:])
+
+# --check: compare instead of writing (a test runs it, so that the files
+# and this table cannot drift apart).
+CHECK = "--check" in sys.argv[1:]
+STALE = []
+def emit(path, text):
+    if CHECK:
+        try:
+            same = open(path).read() == text
+        except OSError:
+            same = False
+        if not same: STALE.append(os.path.relpath(path, os.path.join(HERE, "..", "..")))
+        return
+    with open(path, "w") as f:
+        f.write(text)
 
 def main():
     hole_table()
@@ -402,8 +415,12 @@ def main():
             for model in ("posix-strict", "ext4-ordered"):
                 name, doc = scenario(h, profile, model)
                 d = HERE if profile == "default" else os.path.join(HERE, "fixed")
-                with open(os.path.join(d, name + ".json"), "w") as f:
-                    json.dump(doc, f, indent=2); f.write("\n")
+                emit(os.path.join(d, name + ".json"), json.dumps(doc, indent=2) + "\n")
+    if STALE:
+        print("not as scenarios/holes/generate.py writes them (edit its table and run it):",
+              file=sys.stderr)
+        for p in STALE: print("  " + p, file=sys.stderr)
+        sys.exit(1)
 
 if __name__ == "__main__":
     main()
