@@ -58,10 +58,15 @@ const std::vector<Rule>& Rules() {
          return c.lost_writes > 0 && c.scenario->config.value("sync_mode", "sync") == "batch";
        },
        true},
-      // bitcask.py:82-88: flush always, fsync only with sync_writes.
+      // bitcask.py:82-88: flush always, fsync only with sync_writes (on by
+      // default). With it on, an un-fsynced .data file is another gap (a
+      // compaction's merged file, H-B1), not this one.
       {"bitcask-flush-always-fsync-conditional", "bitcask",
        [](const FindingContext& c) {
-         return c.lost_writes > 0 &&
+         const nlohmann::json& sync_writes = c.scenario->config.contains("sync_writes")
+                                                 ? c.scenario->config["sync_writes"]
+                                                 : nlohmann::json(true);
+         return c.lost_writes > 0 && sync_writes == false &&
                 HasFileGap(c, [](const std::string& f) { return EndsWith(f, ".data"); });
        }},
       // event_store.py:130-137: one open/write/close per event, never fsynced.
