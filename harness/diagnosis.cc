@@ -13,6 +13,8 @@ using nlohmann::json;
 // keeps one pathological state from dominating a suite.
 constexpr int kMaxRechecks = 48;
 constexpr size_t kMaxPairObjects = 8;
+// Positions tried for one sync of one object (tries_of in Diagnose).
+constexpr size_t kMaxTriesPerObject = 4;
 
 bool IsEntryOp(const std::string& op) {
   return op == "create" || op == "mkdir" || op == "symlink" || op == "link" || op == "unlink" ||
@@ -24,6 +26,13 @@ bool IsEntryOp(const std::string& op) {
 bool IsJournaled(const std::string& op) {
   return IsEntryOp(op) || op == "truncate" || op == "setattr" || op == "setxattr" ||
          op == "removexattr" || op == "fallocate";
+}
+
+// Operations that throw data or names away: a sync after one makes the
+// loss durable.
+bool TakesAway(const std::string& op) {
+  return op == "truncate" || op == "setattr" || op == "fallocate" || op == "unlink" ||
+         op == "rmdir" || op == "rename";
 }
 
 std::string DirName(const std::string& p) {
@@ -240,12 +249,28 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
     return choice;
   };
 
+  // Where one sync of `x` is worth trying: after its last op, and after the
+  // op before each of its ops that throws something away (a truncate, an
+  // unlink, a rename): a sync there keeps what that op then took, where a
+  // sync after it would make the loss durable (a WAL truncated after a
+  // flush whose SSTable did not survive).
+  auto tries_of = [&](const Object& x) {
+    const std::vector<uint64_t>& at = candidates[x];
+    std::vector<uint64_t> out = {at.back()};
+    for (size_t i = at.size() - 1; i > 0 && out.size() < kMaxTriesPerObject; --i)
+      if (TakesAway(ops[at[i]].op) && at[i - 1] != out.back()) out.push_back(at[i - 1]);
+    return out;
+  };
+
   Choice found;
   for (const Object& x : order) {
-    if (fixes({{x, max_of(x)}})) {
-      found = earliest({{x, max_of(x)}});
-      break;
+    for (uint64_t upto : tries_of(x)) {
+      if (fixes({{x, upto}})) {
+        found = earliest({{x, upto}});
+        break;
+      }
     }
+    if (!found.empty()) break;
   }
   if (found.empty()) {
     const size_t n = std::min(order.size(), kMaxPairObjects);

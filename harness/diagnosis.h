@@ -22,8 +22,10 @@
 // the mkdirs of its parent directories (the log tree).
 //
 // Search order, smallest first: every single sync (for each object with a
-// dropped op, the earliest S that works), then pairs of objects, then all of
-// them together. Bounded (see kMaxRechecks in diagnosis.cc): a state whose
+// dropped op, the earliest S that works: tried after its last op, then
+// before each of its ops that throws something away, a truncate, unlink or
+// rename, since a sync after such an op makes the loss durable), then pairs
+// of objects, then all of them together. Bounded (see kMaxRechecks in diagnosis.cc): a state whose
 // loss no set of syncs removes (the volatile view itself fails, e.g. a torn
 // record recovery does not cut off) is reported as such.
 #pragma once

@@ -422,6 +422,55 @@ TEST_CASE("the diagnosis finds the earliest working sync among hundreds of write
   CHECK(rechecks <= 12);  // bisection: 1 + about log2(300), not 120
 }
 
+TEST_CASE("a diagnosis tries a file's sync before the truncate that emptied it") {
+  // An LSM flush in miniature: the log is written, a new table is created
+  // and written, then the log is truncated. A state passes when the log
+  // still holds its record or the table holds it. One fsync of the log
+  // before its truncate saves the state; after it, the truncate itself
+  // would be durable. The table needs two (its directory and itself).
+  Disk d;
+  const Ino db = d.Mkdir("db");
+  const Fh log = d.Create(db, "log");
+  d.Fsync(log);
+  d.FsyncDir(db);
+  d.FsyncDir(kRootIno);
+  d.Write(log, 0, "abc");
+  const Fh table = d.Create(db, "table");
+  d.Write(table, 0, "T");
+  model::AttrChange empty;
+  empty.size = 0;
+  REQUIRE(d.fs.SetAttr(d.Lookup(db, "log"), empty, log, kWho).ok());
+  auto offline = Reload(d.fs);
+  const json trace = TraceJson(d.fs);
+  uint64_t log_write = 0;
+  for (const auto& e : trace["entries"])
+    if (e["op"] == "write" && e["path"] == "/db/log") log_write = e["seq"];
+  REQUIRE(log_write != 0);
+  auto states = offline->CrashStates("drop-all");
+  REQUIRE(states.ok());
+  harness::DiagnosisInput in;
+  in.trace = &trace;
+  in.model = "posix-strict";
+  in.kept = (*states)[0].kept;
+  in.dropped = (*states)[0].dropped;
+  in.violated = {"acked-durable"};
+  in.lost_writes = 1;
+  in.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+    auto files = offline->CrashStateFiles(id);
+    REQUIRE(files.ok());
+    for (const auto& f : *files)
+      if ((f.path == "db/log" && f.data == "abc") || (f.path == "db/table" && f.data == "T"))
+        return std::vector<std::string>{};
+    return std::vector<std::string>{"acked-durable"};
+  };
+  const auto dg = harness::Diagnose(in);
+  REQUIRE(dg.found);
+  REQUIRE(dg.fixes.size() == 1);
+  CHECK(dg.fixes[0].path == "db/log");
+  CHECK_FALSE(dg.fixes[0].directory);
+  CHECK(dg.fixes[0].after_seq == log_write);
+}
+
 TEST_CASE("minimize expands repeat entries with {i} substituted everywhere") {
   const json w = json::parse(R"([{"step":"sync"},
       {"op":"put","key":"k{i}","value":"v{i}-{i}","repeat":3},
