@@ -1,11 +1,12 @@
 #include "harness/explore.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -60,6 +61,25 @@ void FindingsFromDiagnosis(const Scenario& s, const Diagnosis& d, std::vector<st
     if (f.directory && f.after_what.find(".sst") != std::string::npos &&
         !std::count(out->begin(), out->end(), kLsmFlushMissingDirFsync))
       out->push_back(kLsmFlushMissingDirFsync);
+}
+
+// A crash point just before the engine's own fsync of a file (a trigger
+// "before fsync *.wal") whose diagnosis is that very fsync: the engine was
+// about to make it, so the sentence says where the gap really is.
+void NoteTriggerSync(const Scenario& s, Diagnosis* d) {
+  const json& t = s.crash_trigger;
+  if (!d->found || !t.is_object() || !t.value("before", false)) return;
+  const std::string op = t.value("op", "");
+  if (op != "fsync" && op != "fdatasync") return;
+  const std::string glob = t.value("path", "*");
+  for (const SyncFix& f : d->fixes) {
+    const std::string base = f.path.substr(f.path.rfind('/') + 1);
+    if (f.directory || fnmatch(glob.c_str(), base.c_str(), 0) != 0) continue;
+    d->text += "; the crash came just before the engine's own " + op + " of " + f.path +
+               ": what it wrote there since its last sync is not atomic, and a crash in that "
+               "window loses it";
+    return;
+  }
 }
 
 }  // namespace
@@ -484,6 +504,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
         &known);
     Diagnosis dg = Diagnose(di);
     dg.rechecks_known = known;
+    NoteTriggerSync(s, &dg);
     FindingsFromDiagnosis(s, dg, &r.findings);
     r.exploration["diagnosis"] = dg.ToJson();
     r.exploration["reproduce"] = ReplayCommand(s, sp.name, j.info.id);

@@ -454,8 +454,16 @@ TEST_CASE(
     CHECK(st["point"] == "before fsync *.wal #6");
     const std::string id = st["state"];
     if (id == "drop-all" || id == "keep-all") CHECK(st["violations"].empty());
-    if (!st["violations"].empty() && reproduce.empty())
+    if (!st["violations"].empty() && reproduce.empty()) {
       reproduce = st["exploration"].value("reproduce", "");
+      // The fix is the fsync the engine was about to make: the sentence
+      // says the crash came just before it.
+      const std::string text = st["exploration"]["diagnosis"].value("text", "");
+      CHECK(text.find("fsync of file store/000001.wal after trace #") == 0);
+      CHECK(text.find("; the crash came just before the engine's own fsync of "
+                      "store/000001.wal: what it wrote there since its last sync is not atomic") !=
+            std::string::npos);
+    }
   }
   REQUIRE(reproduce.rfind("blackout replay ", 0) == 0);
   // As printed, with the point quoted for the shell; into a directory of ours.
