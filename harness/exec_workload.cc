@@ -314,6 +314,49 @@ void ExecFindings(const std::vector<Gap>& gaps, bool fsync_failed, CrashStateRes
   if (fsync_failed) r->findings.push_back(kExecDataLostAfterFsyncError);
 }
 
+// Crash state `id` of an exec point checked: recovered and judged into *r;
+// returns a setup error.
+using ExecStateCheck = std::function<std::string(const std::string& id, CrashStateResult* r)>;
+
+// Which sync would have saved exec crash state `info` (diagnosis.h), each
+// candidate state re-checked by `check_state`; returns Diagnosis::ToJson().
+// The state's findings are named by it (DESIGN.md), else by what was pending
+// at the cut.
+json DiagnoseExecState(const Scenario& s, const json& trace, const model::CrashStateInfo& info,
+                       bool fsync_failed, const std::vector<Gap>& gaps, RecheckMemo& memo,
+                       const ExecStateCheck& check_state, CrashStateResult* r) {
+  DiagnosisInput di;
+  di.trace = &trace;
+  di.kept = info.kept;
+  di.dropped = info.dropped;
+  di.torn = info.torn;
+  di.model = s.model;
+  di.violated = r->check.Violated();
+  di.lost_writes = r->check.lost_writes;
+  int known = 0;
+  di.recheck = memo.Wrap(
+      [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+        CrashStateResult again;
+        if (!check_state(id, &again).empty()) return std::nullopt;
+        return again.check.Violated();
+      },
+      &known);
+  Diagnosis dg = Diagnose(di);
+  dg.rechecks_known = known;
+  if (dg.found) {
+    for (const auto& f : dg.fixes) {
+      const char* name = f.directory ? kExecDirectoryNotFsynced : kExecFileNotFsynced;
+      if (r->check.lost_writes > 0 && !std::count(r->findings.begin(), r->findings.end(), name))
+        r->findings.push_back(name);
+    }
+    if (fsync_failed && r->check.lost_writes > 0)
+      r->findings.push_back(kExecDataLostAfterFsyncError);
+  } else {
+    ExecFindings(gaps, fsync_failed, r);
+  }
+  return dg.ToJson();
+}
+
 std::string PointName(const Scenario& s) {
   return s.crash_trigger.is_null()
              ? "end"
@@ -337,6 +380,57 @@ std::vector<Ack> TimelineAcks(const std::vector<ExecAck>& acks) {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+// Which sync would have saved exec crash state `state`, cut on the mount
+// (runner.cc does the same for an engine): each candidate state is built
+// from the crash point saved just before the cut and checked as an explored
+// state is, in a directory of its own under `work`. Sets r->diagnosis (a
+// reason in place of one that cannot be made) and r->findings.
+void DiagnoseExecCut(const Scenario& s, const RunOptions& o, const std::string& point_file,
+                     const std::string& state, const json& trace, const std::vector<ExecAck>& acks,
+                     bool fsync_failed, const std::vector<Gap>& gaps, const std::string& work,
+                     CrashStateResult* r) {
+  auto not_diagnosed = [&](const std::string& why) {
+    ExecFindings(gaps, fsync_failed, r);
+    r->diagnosis = {{"found", false}, {"text", "not diagnosed: " + why}};
+  };
+  auto point = LoadPoint(s, point_file);
+  if (!point.ok()) return not_diagnosed(point.error());
+  const model::Filesystem& mfs = *point->fs;
+  auto listed = mfs.CrashStates(state, o.seed, 1);
+  if (!listed.ok() || listed->size() != 1)
+    return not_diagnosed("cannot list crash state " + state + " of the saved crash point");
+  std::atomic<int> counter{0};
+  const ExecStateCheck check_state = [&](const std::string& id, CrashStateResult* again) {
+    const std::string dir = work + "/diagnose-" + std::to_string(counter++);
+    std::string error;
+    if (auto m = mfs.MaterializeCrashState(id, dir); !m.ok()) {
+      error =
+          "cannot materialize crash state " + id + " into " + dir + ": " + std::strerror(m.error());
+    } else {
+      Checked checked;
+      auto plain = [](const std::vector<std::string>& argv) { return argv; };
+      error = RecoverAndCheck(s, dir, "", dir + ".log", plain, again, &checked);
+      if (error.empty()) JudgeExec(s, acks, checked, again);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    std::filesystem::remove(dir + ".log", ec);
+    return error;
+  };
+  // The cut state itself, off the mount, must break the same invariants: a
+  // program whose recovery needs the mount cannot be diagnosed this way.
+  CrashStateResult offline;
+  if (std::string err = check_state(state, &offline); !err.empty()) return not_diagnosed(err);
+  if (offline.check.Violated() != r->check.Violated())
+    return not_diagnosed(
+        "the state checked off the mount (in a directory, no control socket) does not break the "
+        "same invariants");
+  RecheckMemo memo(mfs);
+  memo.Put((*listed)[0].tree_hash, r->check.Violated());
+  r->diagnosis =
+      DiagnoseExecState(s, trace, (*listed)[0], fsync_failed, gaps, memo, check_state, r);
 }
 
 }  // namespace
@@ -370,12 +464,20 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
 
   // The crash.
   std::vector<Gap> gaps;
+  std::string point_file;  // the crash point just before the cut
   const std::vector<Ack> acks = TimelineAcks(rec.acks);
   if (s.crash_kind == CrashKind::kPower && !rec.triggered) {
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());
     gaps = GapsInStore(*unsynced, "");
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    if (s.faults.empty()) {
+      // For a diagnosis, should the state break an invariant (runner.cc,
+      // DiagnosedOnMount): the disk's answers to a fault are not in it.
+      point_file = rec.fs->dir() + "/crash-point.bin";
+      if (auto saved = control.SaveCrashPoint(point_file); !saved.ok())
+        return finish(saved.error());
+    }
     auto cut = control.PowerCut(state);
     if (!cut.ok()) return finish(cut.error());
     r.timeline = CrashTimeline(control, &*unsynced, acks, state);
@@ -383,7 +485,8 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     r.timeline = CrashTimeline(control, nullptr, acks, rec.triggered ? "drop-all" : "process");
   }
   bool fsync_failed = false;
-  if (auto trace = control.Trace(); trace.ok()) fsync_failed = FsyncFailed(*trace);
+  auto trace = control.Trace();
+  if (trace.ok()) fsync_failed = FsyncFailed(*trace);
 
   // Recovery and check, each within the recovery time limit.
   Checked c;
@@ -395,7 +498,12 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
       !err.empty())
     return finish(err);
   JudgeExec(s, rec.acks, c, &r);
-  ExecFindings(gaps, fsync_failed, &r);
+  if (point_file.empty() || r.check.violations.empty() || !trace.ok()) {
+    ExecFindings(gaps, fsync_failed, &r);
+  } else {
+    DiagnoseExecCut(s, o, point_file, state, *trace, rec.acks, fsync_failed, gaps, rec.fs->dir(),
+                    &r);
+  }
   r.seconds = Now() - t0;
   return r;
 }
@@ -521,39 +629,8 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
     const Job& j = jobs[i];
     CrashStateResult& r = results[i];
     const double t = Now();
-    // Which sync would have saved it (diagnosis.h), re-checked the same way.
-    DiagnosisInput di;
-    di.trace = trace;
-    di.kept = j.info.kept;
-    di.dropped = j.info.dropped;
-    di.torn = j.info.torn;
-    di.model = s.model;
-    di.violated = r.check.Violated();
-    di.lost_writes = r.check.lost_writes;
-    int known = 0;
-    di.recheck = memo.Wrap(
-        [&](const std::string& id) -> std::optional<std::vector<std::string>> {
-          CrashStateResult again;
-          if (!check_state(id, &again).empty()) return std::nullopt;
-          return again.check.Violated();
-        },
-        &known);
-    Diagnosis dg = Diagnose(di);
-    dg.rechecks_known = known;
-    r.exploration["diagnosis"] = dg.ToJson();
-    // The finding is named by the sync that would have saved the state
-    // (DESIGN.md), else by what was pending at the cut.
-    if (dg.found) {
-      for (const auto& f : dg.fixes) {
-        const char* name = f.directory ? kExecDirectoryNotFsynced : kExecFileNotFsynced;
-        if (r.check.lost_writes > 0 && !std::count(r.findings.begin(), r.findings.end(), name))
-          r.findings.push_back(name);
-      }
-      if (fsync_failed && r.check.lost_writes > 0)
-        r.findings.push_back("exec-data-lost-after-fsync-error");
-    } else {
-      ExecFindings(gaps, fsync_failed, &r);
-    }
+    r.exploration["diagnosis"] =
+        DiagnoseExecState(s, *trace, j.info, fsync_failed, gaps, memo, check_state, &r);
     r.seconds += Now() - t;
     finish(i);
   });

@@ -302,7 +302,6 @@ Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const Cu
                  cut.point_file};
   const model::CrashStateInfo& info = (*states)[0];
   RecheckMemo memo(fs);
-  memo.Put(info.tree_hash, cut.violated);
   std::atomic<int> dirs{0};
   DiagnosisInput di;
   di.trace = &cut.trace;
@@ -324,6 +323,12 @@ Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const Cu
         return c.check.Violated();
       },
       &known);
+  // The cut state itself, rebuilt from the point, must break the same
+  // invariants, or the re-checks would answer another question.
+  const auto offline = di.recheck(info.id);
+  if (!offline) return Error{"the state could not be checked off the mount"};
+  if (*offline != cut.violated)
+    return Error{"the state checked off the mount does not break the same invariants"};
   Diagnosis dg = Diagnose(di);
   dg.rechecks_known = known;
   FindingsFromDiagnosis(s, dg, findings);

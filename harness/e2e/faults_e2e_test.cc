@@ -80,6 +80,18 @@ TEST_CASE("the exec, fault and program scenarios of the suite run as they expect
       CHECK(st["timeline"]["acks"][0]["label"].get<std::string>().rfind("ack ", 0) == 0);
     }
     if (s["name"] == "exec-compact-in-place-drop-all") CHECK(s["violations"].empty());
+    // Cut on the mount, diagnosed too: each record's file is fsynced, its
+    // directory entry never is, so the sync that saves it is the
+    // directory's.
+    if (s["name"] == "exec-records-fsync-file-only") {
+      const json& st = s["crash_states"][0];
+      REQUIRE(st.contains("diagnosis"));
+      CHECK(st["diagnosis"]["found"] == true);
+      const std::string text = st["diagnosis"]["text"];
+      CHECK(text.find("fsync of directory records/ after trace #") != std::string::npos);
+      CHECK(text.find("fsync of file") == std::string::npos);
+      CHECK(st["findings"] == json::array({"exec-directory-not-fsynced"}));
+    }
     if (s["name"] != "exec-compact-in-place") continue;
     CHECK(s["violations"] == json::array({"acked-durable"}));
     for (const auto& st : s["crash_states"])
