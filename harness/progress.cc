@@ -107,17 +107,19 @@ void Progress::ScenarioDone(const ScenarioResult& r) {
     if (level_ != Level::kQuiet)
       Line(paint("32", "ok   ") + " " + s.name + " (" + Fixed(r.seconds) + " s)");
   } else if (r.outcome == "unexpected") {
-    // The first violating state's diagnosis, cut on the mount or explored.
+    // The first violating state's diagnosis, cut on the mount or explored,
+    // also when it found no sync that saves the state (that is news too).
     std::string fix;
     for (const auto& st : r.states) {
-      const nlohmann::json& dg = st.diagnosis.is_object() ? st.diagnosis
-                                 : st.exploration.is_object()
-                                     ? st.exploration.value("diagnosis", nlohmann::json())
-                                     : st.diagnosis;
-      if (dg.is_object() && dg.value("found", false)) {
-        fix = "\n      fix: " + dg.value("text", "") + " (" + st.point + ", " + st.state + ")";
-        break;
-      }
+      if (st.check.violations.empty()) continue;
+      const nlohmann::json dg = st.diagnosis.is_object() ? st.diagnosis
+                                : st.exploration.is_object()
+                                    ? st.exploration.value("diagnosis", nlohmann::json())
+                                    : nlohmann::json();
+      if (!dg.is_object() || dg.value("text", "").empty()) continue;
+      fix = std::string("\n      ") + (dg.value("found", false) ? "fix: " : "no fix: ") +
+            dg.value("text", "") + " (" + st.point + ", " + st.state + ")";
+      break;
     }
     Line(paint("1;31", "FAIL ") + " " + s.name + ": " + r.mismatch + fix +
          "\n      reproduce: blackout run " + s.file + " --seed " + std::to_string(seed_) +

@@ -188,12 +188,25 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
     md << "### " << Str(s, "name") << "\n\n" << Str(s, "description") << "\n\n";
     if (!Str(s, "mismatch").empty()) md << "- " << Str(s, "mismatch") << "\n";
     if (!Str(s, "error").empty()) md << "- error: " << Str(s, "error") << "\n";
+    // The first violating states, each with its diagnosis; an explored
+    // scenario may have thousands (report.html has them all).
+    constexpr int kStatesShown = 8;
+    int violating = 0;
     for (const auto& st : s.value("crash_states", json::array())) {
+      if (st.value("violations", json::array()).empty()) continue;
+      if (++violating > kStatesShown) continue;
       for (const auto& v : st.value("violations", json::array()))
         md << "- " << Str(st, "point") << " / " << Str(st, "state") << ": `" << Str(v, "invariant")
            << "`: " << Str(v, "message") << "\n";
-      if (!st.value("violations", json::array()).empty()) ExploredStateMarkdown(md, st, "  ");
+      if (st.value("exploration", json()).is_object()) {
+        ExploredStateMarkdown(md, st, "  ");
+      } else if (const std::string dg = DiagnosisText(st); !dg.empty()) {
+        md << "  - diagnosis: " << dg << "\n";
+      }
     }
+    if (violating > kStatesShown)
+      md << "- ... " << violating - kStatesShown << " more violating crash states in ["
+         << details_url << "](" << details_url << "#" << HtmlAnchor(Str(s, "name")) << ")\n";
     md << "- reproduce: `" << Str(s, "reproduce") << "`\n";
     if (!Str(s, "minimized").empty())
       md << "- minimized: `" << Str(s, "minimized") << "` (`blackout run` it to see the same "
@@ -207,7 +220,7 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
   // expected (a finding is named by its diagnosis). Folded; a few states per
   // scenario.
   std::ostringstream explored;
-  int explored_states = 0;
+  int explored_states = 0;  // violating states with a diagnosis
   for (const auto& s : report.value("scenarios", json::array())) {
     constexpr int kPerScenario = 4;
     int shown = 0, violating = 0;
@@ -240,14 +253,21 @@ std::string RenderMarkdown(const json& report, const std::string& details_url) {
     explored << "\n";
   }
   if (explored_states > 0)
-    md << "\n<details><summary>Crash states that violate an invariant: " << explored_states
-       << ", with diagnoses</summary>\n\n## Diagnoses of crash states\n\n"
+    md << "\n<details><summary>Diagnosed crash states: " << explored_states
+       << " (each violates an invariant; which sync would have saved it)</summary>\n\n"
+          "## Diagnoses of crash states\n\n"
        << explored.str() << "</details>\n";
   // GitHub refuses comments over 65536 characters.
   std::string out = md.str();
   constexpr size_t kCommentLimit = 60000;
   if (out.size() > kCommentLimit) {
     out.resize(out.rfind('\n', kCommentLimit) + 1);
+    // No heading left without its section.
+    for (size_t last; (last = out.rfind('\n', out.size() - 2)) != std::string::npos;) {
+      const std::string line = out.substr(last + 1);
+      if (line != "\n" && line.rfind("#", 0) != 0) break;
+      out.resize(last + 1);
+    }
     size_t open = 0, close = 0;
     for (size_t p = out.find("<details>"); p != std::string::npos; p = out.find("<details>", p + 1))
       ++open;

@@ -150,6 +150,41 @@ TEST_CASE("report.md fits a pull-request comment: a short what-changed table, un
   CHECK(md.find("... and 380 more") != std::string::npos);
   CHECK(md.size() < 65536);
   CHECK(md.find("Cut to fit a pull-request comment") != std::string::npos);
+  // The cut leaves no heading without its section.
+  const size_t cut = md.find("\n*Cut to fit");
+  const std::string before = md.substr(0, cut);
+  const size_t last_line = before.find_last_not_of('\n');
+  const std::string tail = before.substr(before.rfind('\n', last_line) + 1);
+  CHECK(tail.rfind("#", 0) != 0);
+}
+
+TEST_CASE("report.md explains an unexpected scenario by its first violating states' diagnoses") {
+  json r = Sample();
+  json& s = r["scenarios"][1];
+  s["crash_kind"] = "power";
+  s["crash_states"] = json::array();
+  for (int i = 0; i < 11; ++i)
+    s["crash_states"].push_back(
+        {{"point", "end"},
+         {"state", "drop-all"},
+         {"violations",
+          {{{"invariant", "acked-durable"}, {"message", "lost " + std::to_string(i)}}}},
+         {"diagnosis",
+          {{"found", true},
+           {"text", "fsync of file store/wal.log after trace #" + std::to_string(i) +
+                        " would have prevented the loss"}}}});
+  const std::string md = RenderMarkdown(r, "report.html");
+  const size_t section = md.find("## Unexpected outcomes and errors");
+  REQUIRE(section != std::string::npos);
+  const std::string unexpected = md.substr(section, md.find("<details>", section) - section);
+  CHECK(unexpected.find("- end / drop-all: `acked-durable`: lost 0\n"
+                        "  - diagnosis: fsync of file store/wal.log after trace #0 would have "
+                        "prevented the loss\n") != std::string::npos);
+  CHECK(unexpected.find("lost 7\n") != std::string::npos);
+  CHECK(unexpected.find("lost 8\n") == std::string::npos);  // eight shown
+  CHECK(unexpected.find("- ... 3 more violating crash states in [report.html](report.html#") !=
+        std::string::npos);
+  CHECK(md.find("<details><summary>Diagnosed crash states: 11 (") != std::string::npos);
 }
 
 TEST_CASE("the hole table names each hole, what found it and whether the fixed profile closed it") {
