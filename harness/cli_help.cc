@@ -74,10 +74,12 @@ void AddHelpExamples(CLI::App& app) {
        "Examples:\n"
        "  blackout replay scenarios/explore/lsm-flush-missing-dir-fsync-reorder.json --state "
        "prefix:14 --to /tmp/state\n"
-       "  blackout replay SCENARIO --point end --state prefix:12 --to /tmp/state --recover\n"
+       "  blackout replay SCENARIO --point end --state prefix:12 --recover\n"
        "A report's `reproduce` line for a crash state is such a command. --to must be new or "
-       "empty; with --recover, the engine's log is written beside it (/tmp/state.log), and the "
-       "exit code is 1 when the state breaks an invariant (0 when it breaks none), as explore's."},
+       "empty; without it the state goes into a new directory under $TMPDIR, named in the "
+       "output. With --recover, the engine's log is written beside the directory (DIR.log), and "
+       "the exit code is 1 when the state breaks an invariant (0 when it breaks none), as "
+       "explore's."},
       {"minimize",
        "Examples:\n"
        "  blackout minimize scenarios/seed/no-directory-fsync-anywhere-wal-power.json\n"

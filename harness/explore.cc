@@ -179,15 +179,11 @@ std::string ReplayCommand(const Scenario& s, const std::string& point, const std
   // A trigger's point has spaces, '*' and '#' ("before fsync *.wal #6").
   const bool plain =
       point.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_:-") == std::string::npos;
-  // A directory of its own per state, so that two lines pasted one after
-  // the other do not meet a non-empty --to.
-  std::string dir = "/tmp/blackout-replay-" + s.name + "-" + id;
-  std::replace_if(
-      dir.begin(), dir.end(), [](char c) { return c == ':' || c == ','; }, '-');
   // --recover: the line reproduces the verdict (exit 1, the violations),
-  // not only the files.
+  // not only the files; without --to, each run writes the state into a new
+  // directory of its own, so the line can be run again as it is.
   return "blackout replay " + s.file + " --point " + (plain ? point : "'" + point + "'") +
-         " --state " + id + " --to " + dir + " --recover";
+         " --state " + id + " --recover";
 }
 
 Expected<LoadedPoint> LoadPoint(const Scenario& s, const std::string& file) {

@@ -263,22 +263,38 @@ int Replay(const ReplayArgs& a) {
     std::fprintf(stderr, "blackout replay: %s: %s\n", a.scenario.c_str(), why.c_str());
     return 2;
   }
-  if (!EmptyOrMissing(a.to, &why)) {
-    std::fprintf(stderr, "blackout replay: --to: %s\n", why.c_str());
-    return 2;
-  }
-  // --to is made first, so that a path where no directory can be made is
-  // bad usage, named, before the workload runs; and removed again if the
-  // replay ends before it wrote anything there.
+  ReplayArgs args = a;
   std::error_code ec;
-  const bool created = !fs::exists(a.to, ec);
-  if (created && !fs::create_directories(a.to, ec)) {
-    std::fprintf(stderr, "blackout replay: --to: cannot create %s: %s\n", a.to.c_str(),
-                 ec.message().c_str());
-    return 2;
+  bool created = false;
+  if (args.to.empty()) {
+    // No --to: a new directory of its own, so that the same command (a
+    // report's reproduce line) can run again and again.
+    std::string pattern = TempRoot() + "/blackout-replay-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      std::fprintf(stderr,
+                   "blackout replay: cannot create a directory for the state under %s: %s\n",
+                   TempRoot().c_str(), std::strerror(errno));
+      return 1;
+    }
+    args.to = pattern;
+    created = true;
+  } else {
+    if (!EmptyOrMissing(args.to, &why)) {
+      std::fprintf(stderr, "blackout replay: --to: %s\n", why.c_str());
+      return 2;
+    }
+    // --to is made first, so that a path where no directory can be made is
+    // bad usage, named, before the workload runs; and removed again if the
+    // replay ends before it wrote anything there.
+    created = !fs::exists(args.to, ec);
+    if (created && !fs::create_directories(args.to, ec)) {
+      std::fprintf(stderr, "blackout replay: --to: cannot create %s: %s\n", args.to.c_str(),
+                   ec.message().c_str());
+      return 2;
+    }
   }
-  const int rc = ReplayInto(a, *s);
-  if (rc != 0 && created && fs::is_empty(a.to, ec)) fs::remove(a.to, ec);
+  const int rc = ReplayInto(args, *s);
+  if (rc != 0 && created && fs::is_empty(args.to, ec)) fs::remove(args.to, ec);
   return rc;
 }
 
@@ -388,8 +404,10 @@ void AddExploreCommands(CLI::App& app, int& exit_code) {
       "replay", "Write one crash state of a scenario into a directory, for debugging by hand");
   replay->add_option("SCENARIO", r->scenario, "scenario file")->required();
   replay->add_option("--state", r->state, "crash-state id, as the report names it")->required();
-  replay->add_option("--to", r->to, "directory to write it into (new or empty)")
-      ->required()
+  replay
+      ->add_option("--to", r->to,
+                   "directory to write it into (new or empty; default: a new one under $TMPDIR "
+                   "or /tmp, named in the output)")
       ->check(control::NonEmptyPath());
   replay->add_option("--point", r->point,
                      "crash point, e.g. end or after_op:3 (default: the scenario's last)");

@@ -156,18 +156,28 @@ TEST_CASE(
   for (const auto& st : report["scenarios"][0]["crash_states"])
     if (!st["violations"].empty()) reproduce = st["exploration"].value("reproduce", "");
   REQUIRE(reproduce.rfind("blackout replay " + file + " --point end --state ", 0) == 0);
+  REQUIRE(reproduce.size() > 10);
+  REQUIRE(reproduce.substr(reproduce.size() - 10) == " --recover");
   const std::string args = reproduce.substr(std::string("blackout ").size());
-  const std::string replay = args.substr(0, args.find(" --to "));
-  // As printed, but into a directory of ours: it reproduces the verdict.
-  const size_t dir_end = args.find(' ', args.find(" --to ") + 6);
-  REQUIRE(dir_end != std::string::npos);
-  const std::string printed = replay + " --to " + w.path + "/printed" + args.substr(dir_end);
-  Output o = w.Run(printed);
-  CHECK(o.code == 1);
-  CHECK(o.text.find("violation acked-durable: 5 of 5 acked IDs not found") != std::string::npos);
-  fs::remove(w.path + "/printed.log");
+  const std::string replay = args.substr(0, args.rfind(" --recover"));
+  // As printed, twice: it reproduces the verdict, and each run writes the
+  // state into a new directory under $TMPDIR, named in its output.
+  for (int run = 0; run < 2; ++run) {
+    Output o = w.Run(args);
+    INFO(o.text);
+    CHECK(o.code == 1);
+    CHECK(o.text.find("violation acked-durable: 5 of 5 acked IDs not found") != std::string::npos);
+    const size_t at = o.text.find("materialized into ");
+    REQUIRE(at != std::string::npos);
+    const size_t from = at + std::string("materialized into ").size();
+    const std::string dir = o.text.substr(from, o.text.find(' ', from) - from);
+    CHECK(dir.rfind(w.path + "/tmp/blackout-replay-", 0) == 0);
+    CHECK(fs::exists(dir + "/kv.log"));
+    fs::remove_all(dir);
+    fs::remove(dir + ".log");
+  }
   const std::string to = w.path + "/state";
-  o = w.Run(replay + " --to " + to);
+  Output o = w.Run(replay + " --to " + to);
   INFO(o.text);
   CHECK(o.code == 0);
   CHECK(o.text.find("pending ops dropped (1):") != std::string::npos);
@@ -481,7 +491,7 @@ TEST_CASE(
   // As printed, with the point quoted for the shell; into a directory of ours.
   const std::string args = reproduce.substr(std::string("blackout ").size());
   const std::string to = w.path + "/replayed";
-  o = w.Run(args.substr(0, args.find(" --to ")) + " --to " + to + " --recover");
+  o = w.Run(args.substr(0, args.rfind(" --recover")) + " --to " + to + " --recover");
   CHECK(o.code == 1);
   CHECK(o.text.find("violation acked-durable") != std::string::npos);
 
