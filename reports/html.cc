@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
@@ -112,7 +113,7 @@ section.violation h3{margin:0 0 4px;font-size:15px}
 .state{border-top:1px dashed #dde1e7;margin-top:10px;padding-top:8px}
 .inv{font-family:ui-monospace,Menlo,monospace;background:#fbe3e4;padding:0 4px;border-radius:3px}
 pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-pre.repro{background:#1d2330;color:#e6e9ee;padding:8px 10px;border-radius:4px;overflow-x:auto}
+pre.repro{background:#1d2330;color:#e6e9ee;padding:8px 10px;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .tl{overflow-x:auto;border:1px solid #eef0f3;border-radius:4px;background:#fcfcfd}
 svg.timeline text{font:11px system-ui,sans-serif;fill:#1d2330}
 .tlegend{font-size:12px;color:#5b6473;margin:4px 0}
@@ -318,8 +319,9 @@ void Diagnosis(std::ostringstream& o, const json& d) {
     const std::string text = !Str(d, "text").empty() ? Str(d, "text") : Str(d, "summary");
     if (!text.empty()) o << EscapeMarkup(text);
     // "found" is what the text says; the re-check counts read as a sentence.
-    static const std::set<std::string> said = {"text", "summary", "found", "rechecks",
-                                               "rechecks_known"};
+    // "fixes" is the sentence's content as data, for scripts.
+    static const std::set<std::string> said = {"text",     "summary",        "found",
+                                               "rechecks", "rechecks_known", "fixes"};
     for (const auto& [k, v] : d.items())
       if (!said.count(k))
         o << "<div class=\"meta\">" << EscapeMarkup(k) << ": " << Generic(v) << "</div>";
@@ -387,10 +389,22 @@ void CrashState(std::ostringstream& o, const json& s, const json& st) {
           << (ex.contains(std::string(k) + "_ops") ? ex[std::string(k) + "_ops"].dump()
                                                    : std::to_string(Arr(ex, k).size()))
           << " pending operations</summary>" << Generic(Arr(ex, k)) << "</details>";
+    const json timing = ex.value("timing", json());
+    if (timing.is_object()) {
+      // Where the state's time went, in milliseconds.
+      std::ostringstream ms;
+      for (const auto& [k, v] : timing.items()) {
+        if (!v.is_number()) continue;
+        std::string what = k.substr(0, k.rfind("_s"));
+        ms << (ms.tellp() > 0 ? ", " : "") << what << " " << std::fixed << std::setprecision(2)
+           << v.get<double>() * 1000 << " ms";
+      }
+      o << "<div class=\"meta\"><b>time:</b> " << EscapeMarkup(ms.str()) << "</div>";
+    }
     for (const auto& [k, v] : ex.items())
       if (k != "id" && k != "generator" && k != "same_tree_as" && k != "torn" && k != "diagnosis" &&
           k != "dropped" && k != "kept" && k != "dropped_ops" && k != "kept_ops" &&
-          k != "reproduce" && !v.is_null())
+          k != "reproduce" && k != "timing" && !v.is_null())
         o << "<div class=\"meta\"><b>" << EscapeMarkup(k) << ":</b> " << Generic(v) << "</div>";
   }
   for (const auto& [k, v] : st.items())
