@@ -471,7 +471,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     const json timing = {{"materialize_s", c.materialize_s},
                          {"recover_s", c.recover_s},
                          {"check_s", c.check_s}};
-    for (const auto& g : points[j.point].gaps) r.gaps.push_back(DescribeGap(g));
+    for (const auto& g : points[j.point].gaps) r.gaps.push_back(DescribeGap(g, kStoreRel));
     r.exploration = DescribeState(j.info, trace);
     r.exploration["timing"] = timing;
     r.seconds = Now() - t;

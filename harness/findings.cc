@@ -126,9 +126,11 @@ std::vector<std::string> DiagnoseFindings(const FindingContext& ctx) {
   return found;
 }
 
-std::string DescribeGap(const Gap& g) {
+std::string DescribeGap(const Gap& g, const std::string& under) {
   // An exec workload's paths are relative to the mount: its top directory is "".
-  const std::string path = g.path.empty() ? "." : g.path;
+  const std::string path = g.path.empty() || g.path == "."
+                               ? (under.empty() ? "." : under)
+                               : (under.empty() ? g.path : under + "/" + g.path);
   if (g.kind == Gap::Kind::kFileData)
     return "file " + path + ": " + std::to_string(g.pending) + " bytes not fsynced (since trace #" +
            std::to_string(g.since) + ")";

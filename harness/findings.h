@@ -53,7 +53,10 @@ inline constexpr const char* kLsmFlushMissingDirFsync = "lsm-flush-missing-dir-f
 // expect.finding may name.
 const std::vector<std::string>& KnownFindings();
 
-// One line per gap for reports: "file wal.log: 480 bytes not fsynced (since trace #12)".
-std::string DescribeGap(const Gap& g);
+// One line per gap for reports: "file store/wal.log: 480 bytes not fsynced
+// (since trace #12)". `under`: the directory the gaps were found in, from the
+// mount root ("store"; "" for the mount itself), so that paths read as the
+// diagnosis names them.
+std::string DescribeGap(const Gap& g, const std::string& under = "");
 
 }  // namespace blackout::harness

@@ -528,7 +528,7 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());
     gaps = GapsInStore(*unsynced, std::string("/") + kStore);
-    for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
+    for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g, kStore));
     if (DiagnosedOnMount(s)) {
       point_file = (*fs)->dir() + "/crash-point.bin";
       if (auto saved = control.SaveCrashPoint(point_file); !saved.ok())
