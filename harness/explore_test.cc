@@ -15,6 +15,7 @@
 #include "fusefs/model/filesystem.h"
 #include "harness/diagnosis.h"
 #include "harness/minimize.h"
+#include "harness/timeline.h"
 #include "harness/util.h"
 
 namespace {
@@ -469,6 +470,24 @@ TEST_CASE("a diagnosis tries a file's sync before the truncate that emptied it")
   CHECK(dg.fixes[0].path == "db/log");
   CHECK_FALSE(dg.fixes[0].directory);
   CHECK(dg.fixes[0].after_seq == log_write);
+}
+
+TEST_CASE("an explored state's timeline gives the power cut a trace position of its own") {
+  const json trace = json::parse(R"({"entries": [
+      {"seq": 1, "op": "create", "path": "/db/log", "ino": 3},
+      {"seq": 2, "op": "write", "path": "/db/log", "ino": 3, "offset": 0, "length": 3},
+      {"seq": 3, "op": "write", "path": "/db/log", "ino": 3, "offset": 3, "length": 3}]})");
+  const json tl = harness::ExploredTimeline(trace, 3, {}, "prefix:2", {2}, {3}, 0, 100);
+  CHECK(tl["crash_seq"] == 4);
+  std::set<uint64_t> seqs;
+  bool cut = false;
+  for (const auto& e : tl["entries"]) {
+    CHECK(seqs.insert(e["seq"].get<uint64_t>()).second);  // no position named twice
+    if (e["op"] == "power-cut") cut = e["seq"] == 4;
+    if (e["seq"] == 3) CHECK(e["fate"] == "dropped");
+    if (e["seq"] == 2) CHECK(e["fate"] == "kept");
+  }
+  CHECK(cut);
 }
 
 TEST_CASE("minimize expands repeat entries with {i} substituted everywhere") {

@@ -118,7 +118,10 @@ json ExploredTimeline(const json& trace, uint64_t point_seq, const std::vector<A
   json upto = json::array();
   for (const auto& e : trace.value("entries", json::array()))
     if (e.value("seq", uint64_t{0}) <= point_seq) upto.push_back(e);
-  upto.push_back({{"seq", point_seq}, {"op", "power-cut"}, {"path", "/"}, {"detail", state_id}});
+  // The cut gets a trace position of its own, the next one, as on a mount:
+  // "after trace #N" names the op at N alone.
+  const uint64_t cut_seq = point_seq + 1;
+  upto.push_back({{"seq", cut_seq}, {"op", "power-cut"}, {"path", "/"}, {"detail", state_id}});
   TimelineInput in;
   const json wrapped = {{"entries", upto}};
   in.trace = &wrapped;
@@ -135,7 +138,7 @@ json ExploredTimeline(const json& trace, uint64_t point_seq, const std::vector<A
                 : kept_set.count(seq)    ? "kept"
                                          : "durable";
   }
-  tl["crash_seq"] = point_seq;
+  tl["crash_seq"] = cut_seq;
   return tl;
 }
 
