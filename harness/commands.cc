@@ -242,7 +242,8 @@ void AddHarnessCommands(CLI::App& app, int& exit_code) {
       "run", "Run crash scenarios on blackoutfs, check invariants and write reports");
   run->add_option("PATH", args->paths, "scenario files or directories")->required();
   run->add_option("--out", args->out,
-                  "directory for report.json, report.md, report.html, junit.xml (default out/)");
+                  "directory for report.json, report.md, report.html, junit.xml (default out/)")
+      ->check(control::NonEmptyPath());
   run->add_option("--jobs", args->jobs, "crash states run in parallel (default 1)");
   run->add_option("--recovery", args->recovery,
                   "how explored crash states of built-in engines are recovered: in-memory (in "

@@ -107,7 +107,10 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("REPORT", args->input, "a report.json written by `blackout run`")->required();
   cmd->add_option("--format,-f", args->format, "output format: html (default), md, junit, json")
       ->check(CLI::IsMember({"html", "md", "junit", "json"}));
-  cmd->add_option("--out,-o", args->out, "file to write (atomically); default: standard output");
+  cmd->add_option("--out,-o", args->out, "file to write (atomically); default: standard output")
+      ->check([](const std::string& path) {
+        return path.empty() ? std::string("the path is empty") : std::string();
+      });
   cmd->add_option("--details-url", args->details_url,
                   "md: where report.html will be, for the links (default report.html; in CI, "
                   "the artifact's URL)");

@@ -221,6 +221,13 @@ TEST_CASE("bad input is one clear error and exit 2, before anything is mounted")
   CHECK(out.code == 2);
   CHECK(out.text.find("--out: cannot create the output directory /dev/null/out") !=
         std::string::npos);
+  for (const std::string& cmd :
+       {"run " + good + " --out ''", "report " + w.path + "/report.json --out ''"}) {
+    Output empty = w.Run(cmd);
+    INFO(cmd);
+    CHECK(empty.code == 2);
+    CHECK(empty.text.find("--out: the path is empty") != std::string::npos);
+  }
   Output shard = w.Run("run " + good + " --shard 3/2");
   CHECK(shard.code == 2);
   CHECK(shard.text.find("--shard: expected I/N") != std::string::npos);
