@@ -121,6 +121,17 @@ RecheckMemo::Recheck RecheckMemo::Wrap(Recheck recheck, int* known) {
   };
 }
 
+DiagnosisInput DiagnosisFor(const json* trace, const std::string& model,
+                            const model::CrashStateInfo& info) {
+  DiagnosisInput in;
+  in.trace = trace;
+  in.model = model;
+  in.kept = info.kept;
+  in.dropped = info.dropped;
+  in.torn = info.torn;
+  return in;
+}
+
 Diagnosis Diagnose(const DiagnosisInput& in) {
   Diagnosis d;
   std::map<uint64_t, Op> ops;

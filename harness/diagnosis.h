@@ -75,6 +75,12 @@ struct Diagnosis {
 
 Diagnosis Diagnose(const DiagnosisInput& in);
 
+// The input for crash state `info` of a point traced in `trace` (its kept,
+// dropped and torn ops) under behaviour model `model`; the caller adds what
+// the state violates and how to re-check.
+DiagnosisInput DiagnosisFor(const nlohmann::json* trace, const std::string& model,
+                            const model::CrashStateInfo& info);
+
 // The outcomes of the crash states of one crash point checked so far, by
 // tree (model::Filesystem::CrashStateHash). The diagnoses of different states
 // re-check the same candidate states over and over (the state with every

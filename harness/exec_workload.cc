@@ -325,12 +325,7 @@ using ExecStateCheck = std::function<std::string(const std::string& id, CrashSta
 json DiagnoseExecState(const Scenario& s, const json& trace, const model::CrashStateInfo& info,
                        bool fsync_failed, const std::vector<Gap>& gaps, RecheckMemo& memo,
                        const ExecStateCheck& check_state, CrashStateResult* r) {
-  DiagnosisInput di;
-  di.trace = &trace;
-  di.kept = info.kept;
-  di.dropped = info.dropped;
-  di.torn = info.torn;
-  di.model = s.model;
+  DiagnosisInput di = DiagnosisFor(&trace, s.model, info);
   di.violated = r->check.Violated();
   di.lost_writes = r->check.lost_writes;
   int known = 0;

@@ -299,12 +299,7 @@ Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const Cu
   const model::CrashStateInfo& info = (*states)[0];
   RecheckMemo memo(fs);
   std::atomic<int> dirs{0};
-  DiagnosisInput di;
-  di.trace = &cut.trace;
-  di.model = s.model;
-  di.kept = info.kept;
-  di.dropped = info.dropped;
-  di.torn = info.torn;
+  DiagnosisInput di = DiagnosisFor(&cut.trace, s.model, info);
   di.violated = cut.violated;
   di.lost_writes = cut.lost_writes;
   int known = 0;
@@ -487,12 +482,7 @@ std::vector<CrashStateResult> ExploreScenario(const Scenario& s, const RunOption
     fc.lost_writes = r.check.lost_writes;
     fc.gaps = points[j.point].gaps;
     r.findings = DiagnoseFindings(fc);
-    DiagnosisInput di;
-    di.trace = &run->trace;
-    di.model = s.model;
-    di.kept = j.info.kept;
-    di.dropped = j.info.dropped;
-    di.torn = j.info.torn;
+    DiagnosisInput di = DiagnosisFor(&run->trace, s.model, j.info);
     di.violated = r.check.Violated();
     di.lost_writes = r.check.lost_writes;
     int known = 0;

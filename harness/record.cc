@@ -447,12 +447,7 @@ Expected<ExploreResult> Explore(const ExploreOptions& given) {
     StateOutcome& o = result.states[diagnosed[i]];
     // Which sync would have saved it (diagnosis.h): the state re-checked
     // with the ops that sync would have made durable kept too.
-    DiagnosisInput di;
-    di.trace = &trace;
-    di.model = options.model;
-    di.kept = s.kept;
-    di.dropped = s.dropped;
-    di.torn = s.torn;
+    DiagnosisInput di = DiagnosisFor(&trace, options.model, s);
     di.violated = {"check"};
     int known = 0;
     di.recheck = memo.Wrap(
