@@ -77,6 +77,15 @@ struct Disk {
     REQUIRE(fs.ReleaseDir(*fh).ok());
   }
   void SyncAll() { fs.SyncAll(); }
+  // A new empty file in `dir` (a directory of the root), durable with its
+  // entries; its handle stays open.
+  Fh DurableFile(Ino dir, const std::string& name) {
+    const Fh fh = Create(dir, name);
+    Fsync(fh);
+    FsyncDir(dir);
+    FsyncDir(kRootIno);
+    return fh;
+  }
 };
 
 // The files of crash state `id` of `f`, "name=content" sorted, "" if none.
@@ -384,10 +393,7 @@ TEST_CASE("the diagnosis re-checks a fix under the scenario's behaviour model") 
 TEST_CASE("the diagnosis finds the earliest working sync among hundreds of writes in a few re-checks") {
   Disk d;
   const Ino db = d.Mkdir("db");
-  const Fh fh = d.Create(db, "f");
-  d.Fsync(fh);
-  d.FsyncDir(db);
-  d.FsyncDir(kRootIno);  // db/f exists, empty, durable
+  const Fh fh = d.DurableFile(db, "f");
   for (int i = 0; i < 300; ++i) d.Write(fh, i, "x");
   auto offline = Reload(d.fs);
   const json trace = TraceJson(d.fs);
@@ -431,10 +437,7 @@ TEST_CASE("a diagnosis tries a file's sync before the truncate that emptied it")
   // would be durable. The table needs two (its directory and itself).
   Disk d;
   const Ino db = d.Mkdir("db");
-  const Fh log = d.Create(db, "log");
-  d.Fsync(log);
-  d.FsyncDir(db);
-  d.FsyncDir(kRootIno);
+  const Fh log = d.DurableFile(db, "log");
   d.Write(log, 0, "abc");
   const Fh table = d.Create(db, "table");
   d.Write(table, 0, "T");
