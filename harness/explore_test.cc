@@ -405,11 +405,7 @@ TEST_CASE("the diagnosis finds the earliest working sync among hundreds of write
   REQUIRE(states.ok());
   // The program acknowledged its 120th byte: a state passes when db/f holds
   // at least 120 bytes (read from the state in memory, as in-memory recovery does).
-  harness::DiagnosisInput in;
-  in.trace = &trace;
-  in.model = "posix-strict";
-  in.kept = (*states)[0].kept;
-  in.dropped = (*states)[0].dropped;
+  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, "posix-strict", (*states)[0]);
   in.violated = {"acked-durable"};
   in.lost_writes = 1;
   int rechecks = 0;
@@ -452,11 +448,7 @@ TEST_CASE("a diagnosis tries a file's sync before the truncate that emptied it")
   REQUIRE(log_write != 0);
   auto states = offline->CrashStates("drop-all");
   REQUIRE(states.ok());
-  harness::DiagnosisInput in;
-  in.trace = &trace;
-  in.model = "posix-strict";
-  in.kept = (*states)[0].kept;
-  in.dropped = (*states)[0].dropped;
+  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, "posix-strict", (*states)[0]);
   in.violated = {"acked-durable"};
   in.lost_writes = 1;
   in.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
