@@ -272,7 +272,10 @@ void JudgeExec(const Scenario& s, const std::vector<ExecAck>& acks, const Checke
       if (first_missing < 0) first_missing = static_cast<int>(i);
     }
   }
-  const bool judged = r->recovered && !c.corrupt;
+  // A check that exits non-zero (corruption) still printed the IDs it could
+  // read: acked-durable and prefix are judged from them all the same, so
+  // a failing check cannot hide a loss where no-corruption is not listed.
+  const bool judged = r->recovered;
   if (!r->recovered) {
     // Nothing was read back: every acknowledged write counts as lost, as
     // for an engine that does not recover (invariants.cc).

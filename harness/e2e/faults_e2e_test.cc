@@ -201,6 +201,21 @@ TEST_CASE(
   CHECK(w.Clean());
 }
 
+TEST_CASE("a check that exits non-zero still has its losses judged, no-corruption listed or not") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  // Nothing is fsynced: the power cut loses the acked ID. The check fails
+  // (as a Python check does on a missing file) and prints nothing.
+  json s = ExecScenario("sh -c 'echo v > f; echo ack 1'", "exit 3");
+  s["expect"]["violations"] = {"acked-durable"};
+  const json report = RunExpected(w, w.Write("failing-check.json", s), w.path + "/out");
+  const json& st = report["scenarios"][0]["crash_states"][0];
+  CHECK(st["lost_writes"] == 1);
+  REQUIRE(st["violations"].size() == 1);
+  CHECK(st["violations"][0]["invariant"] == "acked-durable");
+  CHECK(w.Clean());
+}
+
 TEST_CASE("an exec workload that is not found or prints no acks is a setup error, exit 2") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
