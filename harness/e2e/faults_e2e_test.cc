@@ -245,7 +245,8 @@ TEST_CASE(
   WorkDir w("faults_e2e_test");
   json s = ExecScenario("echo ack 1; echo ack 2; echo ack 3", "echo 1; exit 1");
   s["check"]["invariants"] = {"recovers", "acked-durable", "no-corruption"};
-  s["expect"]["violations"] = {"no-corruption"};
+  // The check found corruption, and did not find 2 and 3: both are told.
+  s["expect"]["violations"] = {"acked-durable", "no-corruption"};
   json report = RunExpected(w, w.Write("corrupt.json", s), w.path + "/out");
   const json& st = report["scenarios"][0]["crash_states"][0];
   CHECK(st["lost_writes"] == 2);  // 2 and 3: the check could not read them
