@@ -219,8 +219,8 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
   });
 
   using Choice = std::vector<std::pair<Object, uint64_t>>;
-  auto fixes = [&](const Choice& choice) -> bool {
-    if (d.rechecks >= kMaxRechecks) return false;
+  auto fixes = [&](const Choice& choice, bool budgeted = true) -> bool {
+    if (budgeted && d.rechecks >= kMaxRechecks) return false;
     std::set<uint64_t> kept(in.kept.begin(), in.kept.end());
     std::set<uint64_t> added;
     for (const auto& [x, upto] : choice)
@@ -283,18 +283,21 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
     }
     if (!found.empty()) break;
   }
-  if (found.empty()) {
-    const size_t n = std::min(order.size(), kMaxPairObjects);
-    for (size_t i = 0; i < n && found.empty(); ++i)
-      for (size_t j = i + 1; j < n && found.empty(); ++j) {
-        Choice c = {{order[i], max_of(order[i])}, {order[j], max_of(order[j])}};
-        if (fixes(c)) found = earliest(c);
-      }
-  }
-  if (found.empty() && order.size() > 2) {
+  // Then every object synced at once, whatever the budget left: if that
+  // does not save the state, no smaller set of those syncs will, and if it
+  // does, it is the answer unless a pair also does.
+  if (found.empty() && order.size() > 1) {
     Choice all;
     for (const Object& x : order) all.push_back({x, max_of(x)});
-    if (fixes(all)) found = all;
+    if (fixes(all, /*budgeted=*/false)) {
+      const size_t n = order.size() > 2 ? std::min(order.size(), kMaxPairObjects) : 0;
+      for (size_t i = 0; i < n && found.empty(); ++i)
+        for (size_t j = i + 1; j < n && found.empty(); ++j) {
+          Choice c = {{order[i], max_of(order[i])}, {order[j], max_of(order[j])}};
+          if (fixes(c)) found = earliest(c);
+        }
+      if (found.empty()) found = all;
+    }
   }
 
   std::string harm;
@@ -307,8 +310,6 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
   }
   if (found.empty()) {
     d.text = "no set of file or directory fsyncs removes " + harm +
-             (d.rechecks >= kMaxRechecks ? " within " + std::to_string(kMaxRechecks) + " re-checks"
-                                         : "") +
              ": the loss is not (only) a missing sync";
     return d;
   }

@@ -24,10 +24,13 @@
 // Search order, smallest first: every single sync (for each object with a
 // dropped op, the earliest S that works: tried after its last op, then
 // before each of its ops that throws something away, a truncate, unlink or
-// rename, since a sync after such an op makes the loss durable), then pairs
-// of objects, then all of them together. Bounded (see kMaxRechecks in diagnosis.cc): a state whose
-// loss no set of syncs removes (the volatile view itself fails, e.g. a torn
-// record recovery does not cut off) is reported as such.
+// rename, since a sync after such an op makes the loss durable); then all
+// of them together, which decides: if that does not save the state, it is
+// reported as a loss no set of syncs removes (the volatile view itself
+// fails, e.g. a torn record recovery does not cut off); if it does, pairs
+// of objects are tried for a smaller answer, else all of them is the
+// answer. The singles and pairs are bounded (kMaxRechecks in diagnosis.cc);
+// the check of all of them is always made.
 #pragma once
 
 #include <cstdint>

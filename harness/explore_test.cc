@@ -467,6 +467,36 @@ TEST_CASE("a diagnosis tries a file's sync before the truncate that emptied it")
   CHECK(dg.fixes[0].after_seq == log_write);
 }
 
+TEST_CASE("a loss that only syncing everything removes is diagnosed so, past the search budget") {
+  // Sixty new files, none synced: a state passes only with all of them
+  // whole, so no single sync or pair saves it, and the singles alone use
+  // up the re-check budget.
+  Disk d;
+  const Ino db = d.Mkdir("db");
+  d.SyncAll();
+  for (int i = 0; i < 60; ++i) d.Write(d.Create(db, "f" + std::to_string(i)), 0, "v");
+  auto offline = Reload(d.fs);
+  const json trace = TraceJson(d.fs);
+  auto states = offline->CrashStates("drop-all");
+  REQUIRE(states.ok());
+  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, "posix-strict", (*states)[0]);
+  in.violated = {"acked-durable"};
+  in.lost_writes = 60;
+  in.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+    auto files = offline->CrashStateFiles(id);
+    REQUIRE(files.ok());
+    int whole = 0;
+    for (const auto& f : *files) whole += f.path.rfind("db/f", 0) == 0 && f.data == "v";
+    if (whole == 60) return std::vector<std::string>{};
+    return std::vector<std::string>{"acked-durable"};
+  };
+  const auto dg = harness::Diagnose(in);
+  CHECK(dg.found);
+  CHECK(dg.fixes.size() == 61);  // every file, and the directory
+  CHECK(dg.text.find("would have prevented the loss of 60 acknowledged writes") !=
+        std::string::npos);
+}
+
 TEST_CASE("an explored state's timeline gives the power cut a trace position of its own") {
   const json trace = json::parse(R"({"entries": [
       {"seq": 1, "op": "create", "path": "/db/log", "ino": 3},
