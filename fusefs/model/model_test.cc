@@ -1151,6 +1151,29 @@ TEST_CASE("a loaded crash point traces its pending ops as the live trace named t
     CHECK(loaded[seq].path == live_trace[seq].path);
     CHECK(loaded[seq].detail == live_trace[seq].detail);
   }
+
+  // A write to a file renamed since, the rename durable: named as written,
+  // not by the name the loaded view gives its inode.
+  Disk renamed;
+  const Fh tmp = renamed.Create("data.tmp");
+  renamed.Write(tmp, 0, "new");
+  renamed.Close(tmp);
+  REQUIRE(renamed.fs.Rename(kRootIno, "data.tmp", kRootIno, "data", 0, kWho).ok());
+  renamed.FsyncDir("");
+  Seq write = 0;
+  for (const TraceEntry& e : renamed.fs.Trace())
+    if (e.op == "write") write = e.seq;
+  REQUIRE(write != 0);
+  Disk reloaded;
+  REQUIRE(reloaded.fs.LoadCrashPoint(renamed.fs.SaveCrashPoint()).ok());
+  bool seen = false;
+  for (const TraceEntry& e : reloaded.fs.Trace()) {
+    if (e.seq != write) continue;
+    seen = true;
+    CHECK(e.op == "write");
+    CHECK(e.path == "/data.tmp");
+  }
+  CHECK(seen);
 }
 
 TEST_CASE("concurrent writers, syncs and power cuts keep the model consistent") {

@@ -14,11 +14,15 @@
 //                       u64 offset u64 length opt32 mode,uid,gid optts atime,mtime
 //                       str(value) str(data)
 // attr = u64 ino u32 mode,nlink,uid,gid,rdev u64 size ts atime,mtime,ctime
+//   u64 count, paths:   u64 seq str(path)   (optional: the pending ops'
+//                       paths as traced when they happened)
 // str = u64 length + bytes; ts = i64 sec i64 nsec; optX = u8 present + X
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 #include "fusefs/model/filesystem_impl.h"
 
@@ -189,6 +193,21 @@ std::string Filesystem::Impl::SaveLocked() const {
     o.Str(op.value);
     o.Str(op.data.ToString());
   }
+  // The pending ops' paths as the trace gave them when they happened (a
+  // file written as data.tmp, renamed to data since): loaded, the ops would
+  // be named by the paths of the point's own view. Only ops still in the
+  // trace; a reader before this section refuses the point.
+  std::vector<std::pair<Seq, std::string_view>> paths;
+  for (const auto& [s, op] : m.pending) {
+    auto it = std::lower_bound(m.trace.begin(), m.trace.end(), s,
+                               [](const TraceRecord& r, Seq seq) { return r.seq < seq; });
+    if (it != m.trace.end() && it->seq == s) paths.emplace_back(s, m.trace_strings[it->path]);
+  }
+  o.Pod<uint64_t>(paths.size());
+  for (const auto& [s, path] : paths) {
+    o.Pod(s);
+    o.Str(path);
+  }
   // The model header, then the version 1 bytes: u64 raw size and zlib.
   constexpr size_t kHeader = sizeof kModelMagic + 1;
   uLongf zlen = compressBound(o.b.size());
@@ -296,6 +315,14 @@ Result<PowerCutResult> Filesystem::LoadCrashPoint(std::string_view saved) {
     op.data = WriteData(op.offset, in.Str());
     ops.push_back(std::move(op));
   }
+  // Optional (points saved before it end here): the ops' paths as traced.
+  std::unordered_map<Seq, std::string> traced_paths;
+  if (in.ok && !in.b.empty()) {
+    for (uint64_t i = 0, n = in.Count(); i < n && in.ok; ++i) {
+      const Seq s = in.Pod<Seq>();
+      traced_paths[s] = in.Str();
+    }
+  }
   if (!in.ok || !in.b.empty() || dur.Find(kRootIno) == nullptr || !dur.Find(kRootIno)->IsDir()) {
     return Errno{EINVAL};
   }
@@ -372,7 +399,12 @@ Result<PowerCutResult> Filesystem::LoadCrashPoint(std::string_view saved) {
     ApplyOp(m.vol, op, m.born);
     m.Index(op);
     m.Relink(op);
-    if (m.tracing.load(std::memory_order_relaxed)) m.PushTrace(m.TraceOf(op, 0, 0));
+    if (m.tracing.load(std::memory_order_relaxed)) {
+      Impl::TraceRecord r = m.TraceOf(op, 0, 0);
+      if (auto it = traced_paths.find(op.seq); it != traced_paths.end())
+        r.path = m.Intern(it->second);
+      m.PushTrace(r);
+    }
     m.AddPending(std::move(op));
   }
   // After them, the load itself; a fresh filesystem (mount --load, explore)
