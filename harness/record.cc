@@ -178,11 +178,14 @@ std::string ExploreCommand(const ExploreOptions& options, const ExploreResult& r
 
 // The ops a state lost, in words where the trace names them.
 std::string LostInWords(const StateOutcome& o) {
-  if (o.dropped.empty()) return "nothing pending";
-  if (!o.lost.is_array() || o.lost.empty()) return "pending ops " + Dropped(o.dropped);
   std::string s;
-  for (const json& w : o.lost) s += (s.empty() ? "" : ", ") + w.get<std::string>();
-  return s;
+  if (!o.lost.is_array() || o.lost.empty()) {
+    if (!o.dropped.empty()) s = "pending ops " + Dropped(o.dropped);
+  } else {
+    for (const json& w : o.lost) s += (s.empty() ? "" : ", ") + w.get<std::string>();
+  }
+  if (!o.torn.empty()) s += (s.empty() ? "" : ", ") + o.torn;
+  return s.empty() ? "nothing pending" : s;
 }
 
 // Why `program` (a command's argv[0]) cannot be started, or "" when it can
@@ -417,6 +420,9 @@ Expected<ExploreResult> Explore(const ExploreOptions& given) {
     o.generator = s.generator;
     o.dropped = s.dropped;
     o.lost = DescribeOps(s.dropped, by_seq, kDescribedOps);
+    if (s.torn)
+      o.torn = DescribeOps({s.torn}, by_seq)[0].get<std::string>() + " torn: its first " +
+               std::to_string(s.torn_bytes) + " bytes reached the disk";
     if (!check_state(s.id, &o, &dirs[k])) {
       materialized[k] = 0;
       return;
@@ -484,9 +490,9 @@ std::string ExploreSummary(const ExploreOptions& options, const ExploreResult& r
         << o.diagnosis.value("text", "");
     }
     s << "\n    reproduce: " << ExploreCommand(options, result, o.id) << "\n";
-    s << "    look at it on a live mount: mkdir -p /tmp/blackout-state && blackout mount "
-         "/tmp/blackout-state --load "
-      << ShellQuote(options.trace) << " --load-state " << o.id << "\n";
+    s << "    look at it on a live mount: dir=$(mktemp -d) && blackout mount \"$dir\" --load "
+      << ShellQuote(options.trace) << " --load-state " << o.id
+      << " && echo \"mounted at $dir (blackout umount $dir when done)\"\n";
   }
   if (result.violations == 0) s << "  clean: the check passed in every crash state\n";
   if (options.diagnose > 0 && result.diagnosed < result.violations) {
@@ -510,6 +516,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
                       {"generator", o.generator},
                       {"dropped", o.dropped},
                       {"lost", o.lost},
+                      {"torn", o.torn},
                       {"diagnosis", o.diagnosis},
                       {"exit_code", o.exit_code},
                       {"timed_out", o.timed_out},
@@ -529,6 +536,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
     } else {
       for (uint64_t seq : o.dropped) pending.push_back("dropped #" + std::to_string(seq));
     }
+    if (!o.torn.empty()) pending.push_back(o.torn);
     // This state alone, offline, as the summary prints it; BLACKOUT_STATE
     // names it inside the check.
     const std::string state_reproduce = ExploreCommand(options, result, o.id);

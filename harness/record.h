@@ -68,6 +68,7 @@ struct StateOutcome {
   bool timed_out = false;
   std::string output;  // the check's stdout and stderr, at most 4 KiB
   nlohmann::json lost;       // the dropped ops in words ("#4 rename /a.tmp -> /a"), bounded
+  std::string torn;          // the torn write in words with the bytes it kept, or ""
   nlohmann::json diagnosis;  // a violating state's Diagnosis::ToJson() (diagnosis.h), else null
   bool violation() const { return exit_code != 0 || timed_out; }
 };

@@ -146,14 +146,21 @@ TEST_CASE("explore finds the crash state that loses a file written without fsync
   REQUIRE(look != std::string::npos);
   const size_t from = look + std::string("look at it on a live mount: ").size();
   std::string mount_line = ex.out.substr(from, ex.out.find('\n', from) - from);
-  const std::string state_dir = t.path + "/state";
-  mount_line = std::regex_replace(mount_line, std::regex("/tmp/blackout-state"), state_dir);
   mount_line = std::regex_replace(mount_line, std::regex("&& blackout "), "&& '" + Bin() + "' ");
-  const Ran mounted = Run({"sh", "-c", mount_line});
-  INFO(mount_line << "\n" << mounted.out);
-  CHECK(mounted.exit_code == 0);
-  CHECK_FALSE(std::filesystem::exists(state_dir + "/data.txt"));  // drop-all lost it
-  CHECK(Run({Bin(), "umount", state_dir}).exit_code == 0);
+  // Twice: each mounts the state in a directory of its own, which it names.
+  for (int run = 0; run < 2; ++run) {
+    const Ran mounted = Run({"env", "TMPDIR=" + t.path, "sh", "-c", mount_line});
+    INFO(mount_line << "\n" << mounted.out);
+    CHECK(mounted.exit_code == 0);
+    const size_t named = mounted.out.find("mounted at ");
+    REQUIRE(named != std::string::npos);
+    const size_t dir_from = named + std::string("mounted at ").size();
+    const std::string state_dir =
+        mounted.out.substr(dir_from, mounted.out.find(' ', dir_from) - dir_from);
+    CHECK(state_dir.rfind(t.path + "/", 0) == 0);
+    CHECK_FALSE(std::filesystem::exists(state_dir + "/data.txt"));  // drop-all lost it
+    CHECK(Run({Bin(), "umount", state_dir}).exit_code == 0);
+  }
 }
 
 TEST_CASE("explore names what each violating state lost and the fsync that would have saved it") {
@@ -414,6 +421,31 @@ TEST_CASE("record stops what its command left running in the background, then un
     WARN("the setsid server is not tried: no writable cgroup v2 hierarchy here");
   }
   CHECK(NoMountLeft(t.path));
+}
+
+TEST_CASE("a torn state says which write it tore and how much of it reached the disk") {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) std::exit(77);
+  TempDir t;
+  const std::string trace = t.path + "/torn.trace";
+  // A durable 6000-byte file overwritten in place, never synced again.
+  const Ran rec = Run({Bin(), "record", "--out", trace, "--", "python3", "-c",
+                       "import os\n"
+                       "fd = os.open('f', os.O_WRONLY | os.O_CREAT, 0o644)\n"
+                       "os.write(fd, b'a' * 6000); os.fsync(fd)\n"
+                       "d = os.open('.', os.O_RDONLY); os.fsync(d)\n"
+                       "os.pwrite(fd, b'b' * 6000, 0)\n"});
+  INFO(rec.out);
+  REQUIRE(rec.exit_code == 0);
+  const std::string check = "test \"$(tr -d a < f)\" = \"\" || test \"$(tr -d b < f)\" = \"\"";
+  const std::string out = t.path + "/out";
+  const Ran ex =
+      Run({Bin(), "explore", trace, "--check", check, "--states", "torn:5:512", "--out", out});
+  INFO(ex.out);
+  CHECK(ex.exit_code == 1);
+  CHECK(ex.out.find("lost: #5 write /f [0, +6000) torn: its first 512 bytes reached the disk") !=
+        std::string::npos);
+  const nlohmann::json report = nlohmann::json::parse(std::ifstream(out + "/report.json"));
+  CHECK(report.dump().find("torn: its first 512 bytes reached the disk") != std::string::npos);
 }
 
 TEST_CASE("explore reports no violation when the file and its directory are fsynced") {
