@@ -607,7 +607,7 @@ Status WriteExploreReport(const ExploreOptions& options, const ExploreResult& re
               {"generated_at", IsoNow()},
               {"seed", result.seed},
               {"shard", "1/1"},
-              {"jobs", 1},
+              {"jobs", options.jobs},
               {"duration_s", result.seconds},
               {"summary",
                {{"scenarios", 1},

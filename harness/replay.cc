@@ -183,8 +183,9 @@ void PrintStateOps(const model::CrashStateInfo& info, const json& trace_reply) {
 // point at its end is saved, and the state's files (what BLACKOUT_MNT holds
 // after the crash) go to --to; with --recover the scenario's recover and
 // check run there, as the exploration runs them.
-int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o,
-               const std::string& work) {
+// *materialized is set once the state's files are in --to.
+int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o, const std::string& work,
+               bool* materialized) {
   if (!a.point.empty() && a.point != "end") {
     std::fprintf(stderr,
                  "blackout replay: --point: %s is an exec scenario: its one crash point is "
@@ -217,6 +218,7 @@ int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o,
     return r.error() == EINVAL ? 2 : 1;
   }
   const ExecSpec& e = *s.exec;
+  *materialized = true;
   std::printf("materialized into %s (the program's files, as BLACKOUT_MNT holds them)\n",
               dir.c_str());
   if (!a.recover) {
@@ -242,7 +244,7 @@ int ReplayExec(const ReplayArgs& a, const Scenario& s, const RunOptions& o,
   return r.check.violations.empty() && r.recovered ? 0 : 1;
 }
 
-static int ReplayInto(const ReplayArgs& a, const Scenario& s);
+static int ReplayInto(const ReplayArgs& a, const Scenario& s, bool* materialized);
 
 int Replay(const ReplayArgs& a) {
   InstallInterruptHandler();
@@ -293,12 +295,14 @@ int Replay(const ReplayArgs& a) {
       return 2;
     }
   }
-  const int rc = ReplayInto(args, *s);
-  if (rc != 0 && created && fs::is_empty(args.to, ec)) fs::remove(args.to, ec);
+  bool materialized = false;
+  const int rc = ReplayInto(args, *s, &materialized);
+  // A state with no files is still the state: its directory stays.
+  if (!materialized && created && fs::is_empty(args.to, ec)) fs::remove(args.to, ec);
   return rc;
 }
 
-static int ReplayInto(const ReplayArgs& a, const Scenario& scenario) {
+static int ReplayInto(const ReplayArgs& a, const Scenario& scenario, bool* materialized) {
   const Scenario* s = &scenario;
   RunOptions o;
   o.blackout_bin = SelfExe();
@@ -313,7 +317,7 @@ static int ReplayInto(const ReplayArgs& a, const Scenario& scenario) {
     return 1;
   }
   const std::string work = temp->path();
-  if (s->exec) return ReplayExec(a, *s, o, work);
+  if (s->exec) return ReplayExec(a, *s, o, work, materialized);
 
   std::fprintf(stderr, "blackout replay: recording %s (%zu workload entries) once\n",
                s->name.c_str(), s->workload.size());
@@ -365,6 +369,7 @@ static int ReplayInto(const ReplayArgs& a, const Scenario& scenario) {
                    info->id.c_str(), dir.c_str(), std::strerror(r.error()));
       return r.error() == EINVAL ? 2 : 1;
     }
+    *materialized = true;
     std::printf("materialized into %s (the engine's store is %s)\n", dir.c_str(), store.c_str());
     std::printf("recover it by hand: %s\n", recover_cmd.c_str());
     return 0;
@@ -388,6 +393,7 @@ static int ReplayInto(const ReplayArgs& a, const Scenario& scenario) {
     std::fprintf(stderr, "blackout replay: %s\n", c.error.c_str());
     return 1;
   }
+  *materialized = true;
   std::printf("materialized into %s (the engine's store is %s)\n", dir.c_str(), store.c_str());
   std::printf("recovered with: %s (its log: %s.log)\n", recover_cmd.c_str(), dir.c_str());
   if (!c.recovered) std::printf("recovery failed: %s\n", c.recovery_error.c_str());

@@ -193,6 +193,16 @@ TEST_CASE(
   CHECK(o.text.find("violation acked-durable: 5 of 5 acked IDs not found") != std::string::npos);
   CHECK(fs::exists(checked + "/kv.log"));
   fs::remove(checked + ".log");
+  // A state with no files at all keeps its (empty) directory, which the
+  // output names.
+  const std::string empty = w.path + "/empty";
+  o = w.Run("replay " + Source() + "/scenarios/exec/records-no-fsync.json --state drop-all --to " +
+            empty + " --recover");
+  CHECK(o.code == 1);
+  CHECK(o.text.find("materialized into " + empty + " ") != std::string::npos);
+  CHECK(fs::is_directory(empty));
+  CHECK(fs::is_empty(empty));
+  fs::remove(empty + ".log");
   // The one crash point of an exec scenario is its end.
   o = w.Run(replay.substr(0, replay.find(" --point ")) +
             " --point after_op:1 --state drop-all --to " + w.path + "/other");

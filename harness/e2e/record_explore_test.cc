@@ -303,6 +303,7 @@ TEST_CASE("explore --jobs runs checks side by side and reports what one at a tim
     CHECK(ex.exit_code == 1);
     std::ifstream in(out + "/report.json");
     nlohmann::json report = nlohmann::json::parse(in);
+    CHECK(report["jobs"] == jobs);
     const nlohmann::json& scenario = report["scenarios"][0];
     // The check ran once per listed state and once per re-check no state
     // answered; here every candidate state is a listed one.
