@@ -394,6 +394,12 @@ int Umount(const std::string& mnt_arg, const std::string& ctl) {
       return 1;
     }
   }
+  // A daemon that died left its socket: nobody answers on it now.
+  struct stat st {};
+  if (lstat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+      !ControlClient::Connect(socket).ok()) {
+    unlink(socket.c_str());
+  }
   std::cout << "unmounted " << mnt << "\n";
   return 0;
 }
@@ -589,8 +595,11 @@ int Ctl(const CtlArgs& a) {
   }
   std::cout << reply->dump(2) << "\n";
   if (!reply->value("ok", false)) {
-    std::cerr << "blackout: ctl " << a.command << ": "
-              << reply->value("error", std::string("the daemon answered ok:false")) << "\n";
+    // The reply (stdout) is for scripts; this line for people. The daemon's
+    // messages mostly begin with the command already.
+    const std::string error = reply->value("error", std::string("the daemon answered ok:false"));
+    const bool named = error.rfind(a.command + ":", 0) == 0 || error.rfind(a.command + " ", 0) == 0;
+    std::cerr << "blackout: ctl " << (named ? "" : a.command + ": ") << error << "\n";
     return reply->value("usage", false) ? 2 : 1;
   }
   return 0;

@@ -238,3 +238,16 @@ TEST_CASE("a daemon whose control request hangs still unmounts and exits when to
   CHECK(ReadWholeFile(a.log()).find("the control thread did not stop within 10 s (serving: "
                                     "snapshot)") != std::string::npos);
 }
+
+TEST_CASE("umount after the daemon was killed unmounts and removes its stale socket") {
+  blackout::e2e::MountFixture m;
+  const pid_t daemon = m.Ctl({"status"})["pid"].get<pid_t>();
+  REQUIRE(kill(daemon, SIGKILL) == 0);
+  while (Running(daemon)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(fs::exists(m.socket()));  // the dead daemon's
+  const CommandResult r = RunCommand({BlackoutBin(), "umount", m.mnt()});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(m.Mounted());
+  CHECK_FALSE(fs::exists(m.socket()));
+}
