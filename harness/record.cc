@@ -215,25 +215,19 @@ std::string WhyNotRunnable(const std::string& program) {
 // For an id that is no crash state of the point: a few ids its generator
 // does give ("torn:3:7" -> the point's torn states), or "".
 std::string SameGeneratorIds(const model::Filesystem& fs, const std::string& id, uint64_t seed) {
-  std::vector<std::string> parts;
-  std::stringstream in(id);
-  for (std::string part; std::getline(in, part, ':');) parts.push_back(part);
-  std::string generator = parts.empty() ? id : parts[0];
-  // reorder:K:LIST and random:N:SEED:I name their generator's parameter.
-  if ((generator == "reorder" || generator == "random") && parts.size() > 1)
-    generator += ":" + parts[1];
-  if (generator.rfind("random:", 0) == 0 && parts.size() > 2 && !parts[2].empty() &&
-      parts[2].find_first_not_of("0123456789") == std::string::npos)
-    seed = std::strtoull(parts[2].c_str(), nullptr, 10);
-  auto states = fs.CrashStates(generator, seed, 1000);
-  if (!states.ok()) return "";
-  if (states->empty()) return "; its generator " + generator + " gives no state at this point";
+  std::string generator;
+  size_t total = 0;
   constexpr size_t kShown = 8;
-  std::string ids;
-  for (size_t i = 0; i < states->size() && i < kShown; ++i)
-    ids += (i ? ", " : "") + (*states)[i].id;
-  return "; its generator " + generator + " gives " + std::to_string(states->size()) +
-         " here: " + ids + (states->size() > kShown ? ", ..." : "");
+  const std::vector<std::string> ids = fs.SameGeneratorIds(id, seed, kShown, &generator, &total);
+  if (total == 0) {
+    return fs.CrashStates(generator, seed, 1).ok()
+               ? "; its generator " + generator + " gives no state at this point"
+               : "";
+  }
+  std::string shown;
+  for (const std::string& s : ids) shown += (shown.empty() ? "" : ", ") + s;
+  return "; its generator " + generator + " gives " + std::to_string(total) + " here: " + shown +
+         (total > ids.size() ? ", ..." : "");
 }
 
 }  // namespace

@@ -234,8 +234,17 @@ json ControlServer::PowerCut(const json& request) {
   }
   model::Result<model::PowerCutResult> r = fs_.PowerCutTo(state);
   if (!r.ok()) {
+    // A few ids the state's generator does give now, as explore lists them.
+    std::string generator, examples;
+    size_t total = 0;
+    for (const std::string& id : fs_.SameGeneratorIds(state, 0, 8, &generator, &total))
+      examples += (examples.empty() ? "" : ", ") + id;
     return BadRequestReply("power-cut: unknown or stale \"state\" '" + state + "' (" +
-                           std::strerror(r.error()) + "); states: " + kStates);
+                           std::strerror(r.error()) + "); states: " + kStates +
+                           (total > 0
+                                ? "; generator " + generator + " gives " + std::to_string(total) +
+                                      " now: " + examples + (total > 8 ? ", ..." : "")
+                                : ""));
   }
   model::PowerCutResult& cut = *r;
   InvalidateKernel(cut);

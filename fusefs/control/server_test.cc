@@ -297,6 +297,16 @@ TEST_CASE("power-cut rejects an unknown state and names the valid ones") {
   CHECK(r["ok"] == false);
   CHECK(std::string(r["error"]).find("drop-all, keep-all") != std::string::npos);
   CHECK(s.invalidated_calls == 0);
+  // An id its generator does not give now: the reply lists some it does.
+  auto fh = s.fs.Create(model::kRootIno, "f", 0644, O_WRONLY | O_CREAT, {});
+  REQUIRE(fh.ok());
+  const json stale = Call(s.socket, {{"cmd", "power-cut"}, {"state", "prefix:99"}});
+  CHECK(stale["ok"] == false);
+  const std::string error = stale["error"];
+  const size_t listed = error.find("; generator prefix gives 2 now: ");
+  REQUIRE(listed != std::string::npos);
+  const std::string example = error.substr(error.rfind(' ') + 1);
+  CHECK(Call(s.socket, {{"cmd", "power-cut"}, {"state", example}})["ok"] == true);
 }
 
 TEST_CASE("power-cut invalidates the kernel caches and reports the new epoch") {

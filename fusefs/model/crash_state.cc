@@ -361,6 +361,32 @@ bool Filesystem::IsCrashState(std::string_view id) const {
   return spec.ok() && impl_->Allowed(*spec);
 }
 
+std::vector<std::string> Filesystem::SameGeneratorIds(std::string_view id, uint64_t seed,
+                                                      size_t limit, std::string* generator,
+                                                      size_t* total) const {
+  std::vector<std::string> parts;
+  for (size_t from = 0;;) {
+    const size_t colon = id.find(':', from);
+    parts.emplace_back(id.substr(from, colon == std::string_view::npos ? colon : colon - from));
+    if (colon == std::string_view::npos) break;
+    from = colon + 1;
+  }
+  *generator = parts[0];
+  *total = 0;
+  // reorder:K:LIST and random:N:SEED:I name their generator's parameter.
+  if ((parts[0] == "reorder" || parts[0] == "random") && parts.size() > 1)
+    *generator += ":" + parts[1];
+  if (parts[0] == "random" && parts.size() > 2 && !parts[2].empty() &&
+      parts[2].find_first_not_of("0123456789") == std::string::npos)
+    seed = std::strtoull(parts[2].c_str(), nullptr, 10);
+  auto states = CrashStates(*generator, seed, 1000);
+  if (!states.ok()) return {};
+  *total = states->size();
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < states->size() && i < limit; ++i) ids.push_back((*states)[i].id);
+  return ids;
+}
+
 Result<PowerCutResult> Filesystem::PowerCutTo(std::string_view id) {
   // drop-all and keep-all have their own, quicker way (no state to build).
   if (id == "drop-all") return PowerCut(CrashStateKind::kDropAll);

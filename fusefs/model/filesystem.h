@@ -352,6 +352,13 @@ class Filesystem {
   // it). MaterializeCrashState also builds other states (a diagnosis
   // re-checks states with more operations kept, as a sync would have made).
   bool IsCrashState(std::string_view id) const;
+  // For an id that is no crash state here: the first `limit` ids the
+  // generator it names does give ("torn:3:7" -> torn's; "reorder:2:5,6" ->
+  // reorder:2's; "random:4:9:1" -> random:4's with seed 9), that generator
+  // in *generator and how many it gives in *total. Empty when `id` names no
+  // generator.
+  std::vector<std::string> SameGeneratorIds(std::string_view id, uint64_t seed, size_t limit,
+                                            std::string* generator, size_t* total) const;
   // Materialize crash state `id` into `dir` (rules as Materialize).
   Result<void> MaterializeCrashState(std::string_view id, const std::string& dir) const;
   // The hash of crash state `id`'s tree, as CrashStateInfo::tree_hash gives
