@@ -102,8 +102,12 @@ json DescribeOps(const std::vector<uint64_t>& seqs, const std::map<uint64_t, jso
       continue;
     }
     const json& e = it->second;
-    std::string what = "#" + std::to_string(s) + " " + e.value("op", "") + " " +
-                       e.value("path", "");
+    // An op on a file no name reaches any more (unlinked, still open).
+    const std::string path =
+        !e.value("path", "").empty()
+            ? e.value("path", "")
+            : "(a deleted file, inode " + std::to_string(e.value("ino", uint64_t{0})) + ")";
+    std::string what = "#" + std::to_string(s) + " " + e.value("op", "") + " " + path;
     if (e.value("op", "") == "write")
       what += " [" + std::to_string(e.value("offset", uint64_t{0})) + ", +" +
               std::to_string(e.value("length", uint64_t{0})) + ")";

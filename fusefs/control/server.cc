@@ -54,7 +54,8 @@ bool IsAbsolutePath(const json& request, const char* field) {
 }
 
 std::string RootRelative(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
+  // "(deleted)": a file no name reaches any more, not a name in the root.
+  if (!path.empty() && (path[0] == '/' || path[0] == '(')) return path;
   return "/" + path;
 }
 
@@ -193,12 +194,15 @@ json ControlServer::Handle(const json& request, bool* shutdown) {
     const model::Unsynced u = fs_.ListUnsynced();
     json files = json::array();
     for (const auto& f : u.files) {
-      files.push_back(
-          {{"path", RootRelative(f.path)}, {"pending_bytes", f.pending_bytes}, {"since", f.since}});
+      files.push_back({{"path", RootRelative(f.path)},
+                       {"ino", f.ino},
+                       {"pending_bytes", f.pending_bytes},
+                       {"since", f.since}});
     }
     json dirs = json::array();
     for (const auto& d : u.dirs) {
       dirs.push_back({{"path", RootRelative(d.path)},
+                      {"ino", d.ino},
                       {"pending_entries", d.pending_entries},
                       {"since", d.since}});
     }

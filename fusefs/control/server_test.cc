@@ -93,6 +93,32 @@ TEST_CASE("status counts the files with un-synced data and the un-synced entries
   CHECK(r["pending_ops"] == 4);      // the sum, as pending_ops always was
 }
 
+TEST_CASE("unsynced names each file by path and inode, a deleted one as deleted") {
+  ServedFilesystem s;
+  auto kept = s.fs.Create(model::kRootIno, "kept", 0644, O_WRONLY | O_CREAT, model::Caller{});
+  auto gone = s.fs.Create(model::kRootIno, "gone", 0644, O_WRONLY | O_CREAT, model::Caller{});
+  REQUIRE(kept.ok());
+  REQUIRE(gone.ok());
+  REQUIRE(s.fs.Write(kept->fh, 0, "abc", model::Caller{}).ok());
+  REQUIRE(s.fs.Write(gone->fh, 0, "xyz", model::Caller{}).ok());
+  REQUIRE(s.fs.Unlink(model::kRootIno, "gone", model::Caller{}).ok());  // still open
+  const json r = Call(s.socket, {{"cmd", "unsynced"}});
+  std::map<std::string, json> by_path;
+  for (const json& f : r["files"]) by_path[f["path"]] = f;
+  REQUIRE(by_path.count("/kept") == 1);
+  CHECK(by_path["/kept"]["ino"] == kept->attr.ino);
+  CHECK(by_path["/kept"]["pending_bytes"] == 3);
+  CHECK(by_path.count("(deleted)") == 1);
+  for (const auto& [path, f] : by_path) {
+    INFO(path);
+    CHECK(path.rfind("/(", 0) != 0);  // not a name in the root
+    if (path != "/kept") {
+      CHECK(path == "(deleted)");
+      CHECK(f["ino"] == gone->attr.ino);
+    }
+  }
+}
+
 TEST_CASE("trace lists the operations and how many a trace limit dropped") {
   ServedFilesystem s;
   auto c = s.fs.Create(model::kRootIno, "f", 0644, O_WRONLY | O_CREAT, model::Caller{});
