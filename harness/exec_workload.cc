@@ -99,6 +99,9 @@ struct ExecRecording {
   std::vector<ExecAck> acks;
   bool triggered = false;  // the mount's crash trigger cut the power
   int exit_code = -1;
+  // Set before the run: a saving twin of the crash trigger is armed too, so
+  // that the crash point of the cut is there for a diagnosis.
+  bool save_at_trigger = false;
 };
 
 // Mounts, sends the faults and the trigger, runs the workload and reads its
@@ -120,6 +123,12 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
   if (!s.crash_trigger.is_null())
     if (auto rep = ControlCall(ctl, s.crash_trigger); !rep.ok())
       return "$.crash.at: " + rep.error();
+  if (!s.crash_trigger.is_null() && rec->save_at_trigger) {
+    // Saves run before the cut at the same operation (fault_hooks.cc).
+    json twin = s.crash_trigger;
+    twin["save"] = true;
+    if (auto rep = ControlCall(ctl, twin); !rep.ok()) return "$.crash.at: " + rep.error();
+  }
 
   // The workload, reading its acks as they come; under the sync guard, so
   // that its sync(2)/syncfs(2) reach the mount (harness/sync_guard.h).
@@ -455,6 +464,7 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
   };
 
   ExecRecording rec;
+  rec.save_at_trigger = s.crash_kind == CrashKind::kPower && s.faults.empty();
   if (std::string err = RecordExecWorkload(s, o, &rec); !err.empty()) return finish(err);
   const std::string mnt = rec.fs->mountpoint();
   const std::string ctl = control::DefaultSocketPath(mnt);
@@ -481,6 +491,12 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     r.timeline = CrashTimeline(control, &*unsynced, acks, state);
   } else {
     r.timeline = CrashTimeline(control, nullptr, acks, rec.triggered ? "drop-all" : "process");
+    if (rec.triggered && rec.save_at_trigger) {
+      // The point the saving twin took just before the cut.
+      auto saved = ControlCall(ctl, {{"cmd", "saved-points"}, {"dir", rec.fs->dir()}});
+      if (saved.ok() && !saved->value("points", json::array()).empty())
+        point_file = (*saved)["points"][0].value("file", "");
+    }
   }
   bool fsync_failed = false;
   auto trace = control.Trace();
@@ -499,7 +515,7 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
   if (point_file.empty() || r.check.violations.empty() || !trace.ok()) {
     ExecFindings(gaps, fsync_failed, &r);
   } else {
-    DiagnoseExecCut(s, o, point_file, state, *trace, rec.acks, fsync_failed, gaps, rec.fs->dir(),
+    DiagnoseExecCut(s, o, point_file, r.state, *trace, rec.acks, fsync_failed, gaps, rec.fs->dir(),
                     &r);
   }
   r.seconds = Now() - t0;

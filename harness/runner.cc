@@ -128,6 +128,9 @@ struct Recording {
   // `cut_item` (-1: between entries); the run stopped there.
   bool triggered = false;
   int cut_item = -1;
+  // Set before the run: a saving twin of the cutting trigger is armed too,
+  // so that the crash point of the cut is there for a diagnosis.
+  bool save_at_trigger = false;
   // Ops of this segment that failed (expect_error) or were in flight at
   // the cut, with their reply if one came: they may or may not have taken
   // effect, so each crash is judged both ways (BothWays).
@@ -269,6 +272,12 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
   const bool armed = !s.crash_trigger.is_null() && !s.crash_trigger.value("save", false);
   if (!s.crash_trigger.is_null())
     if (auto r = MountCall(fs, s.crash_trigger); !r.ok()) return Error{"$.crash.at: " + r.error()};
+  if (armed && rec->save_at_trigger) {
+    // Saves run before the cut at the same operation (fault_hooks.cc).
+    json twin = s.crash_trigger;
+    twin["save"] = true;
+    if (auto r = MountCall(fs, twin); !r.ok()) return Error{"$.crash.at: " + r.error()};
+  }
   auto cut = [&] { return rec->triggered || (rec->triggered = TriggerFired(fs)); };
   // The power went out under entry i: stop the engine before it writes to
   // the world after the cut (its old file handles answer EIO, but a file it
@@ -492,6 +501,7 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
   if (!fs.ok()) return finish(fs.error());
   std::optional<EngineDriver> driver;
   Recording rec;
+  rec.save_at_trigger = DiagnosedOnMount(s);
   if (auto st = RunWorkload(s, o, **fs, items_done, &driver, &rec); !st.ok())
     return finish(st.error());
   if (!s.crash_trigger.is_null()) r.point = TriggerPointName(s);
@@ -524,6 +534,13 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
                                           "), which is not acknowledged"
                                     : ""));
     r.timeline = CrashTimeline(control, nullptr, rec.acks, "drop-all");
+    if (rec.save_at_trigger) {
+      // The point the saving twin took just before the cut.
+      auto saved = MountCall(**fs, {{"cmd", "saved-points"}, {"dir", (*fs)->dir()}});
+      if (!saved.ok()) return finish(saved.error());
+      const json points = saved->value("points", json::array());
+      if (!points.empty()) point_file = points[0].value("file", "");
+    }
   } else if (s.crash_kind == CrashKind::kPower) {
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());
@@ -591,7 +608,7 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
     // Which sync would have saved it, as an explored state says.
     CutState cut;
     cut.point_file = point_file;
-    cut.state = state;
+    cut.state = r.state;
     std::optional<Oracle> applied;  // BothWays' other judgement
     if (!rec.uncertain.empty())
       if (auto alt = AppliedOracle(s, rec); alt.ok()) applied = std::move(*alt);

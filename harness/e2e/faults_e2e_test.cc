@@ -211,6 +211,29 @@ TEST_CASE(
   CHECK(w.Clean());
 }
 
+TEST_CASE("a crash trigger's power cut on the mount is diagnosed from the point it cut at") {
+  SkipWithoutFuse();
+  WorkDir w("faults_e2e_test");
+  // Each record's file is fsynced, its directory entry never is; the power
+  // goes just before the third record's fsync.
+  const std::string records = Source() + "/scenarios/exec/records.py";
+  json s =
+      ExecScenario("python3 " + records + " write 5 --sync file", "python3 " + records + " check");
+  s["crash"]["at"] = {
+      {"after", {{"op", "fsync"}, {"path", "rec-3"}, {"nth", 1}, {"before", true}}}};
+  s["crash"]["recovery_timeout_s"] = 60;
+  s["expect"]["violations"] = {"acked-durable"};
+  const json report = RunExpected(w, w.Write("trigger.json", s), w.path + "/out");
+  const json& st = report["scenarios"][0]["crash_states"][0];
+  CHECK(st["point"] == "before fsync rec-3 #1");
+  REQUIRE(st.contains("diagnosis"));
+  CHECK(st["diagnosis"]["found"] == true);
+  const std::string text = st["diagnosis"]["text"];
+  CHECK(text.find("fsync of directory records/ after trace #") != std::string::npos);
+  CHECK(text.find("would have prevented the loss of 2 acknowledged writes") != std::string::npos);
+  CHECK(w.Clean());
+}
+
 TEST_CASE("a check that exits non-zero still has its losses judged, no-corruption listed or not") {
   SkipWithoutFuse();
   WorkDir w("faults_e2e_test");
