@@ -120,9 +120,13 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
   if (auto r0 = control.Sync(); !r0.ok()) return r0.error();
   for (const json& f : s.faults)
     if (auto rep = ControlCall(ctl, f); !rep.ok()) return "$.faults: " + rep.error();
-  if (!s.crash_trigger.is_null())
-    if (auto rep = ControlCall(ctl, s.crash_trigger); !rep.ok())
-      return "$.crash.at: " + rep.error();
+  if (!s.crash_trigger.is_null()) {
+    // A cutting trigger freezes the program at the cut ("stop"): it prints
+    // no ack and writes nothing after the power went, however fast it runs.
+    json trigger = s.crash_trigger;
+    if (!trigger.value("save", false)) trigger["stop"] = true;
+    if (auto rep = ControlCall(ctl, trigger); !rep.ok()) return "$.crash.at: " + rep.error();
+  }
   if (!s.crash_trigger.is_null() && rec->save_at_trigger) {
     // Saves run before the cut at the same operation (fault_hooks.cc).
     json twin = s.crash_trigger;
@@ -163,21 +167,22 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
              std::to_string(rec->acks.size()) + " acks so far; its stderr: " + Tail(wlog, kStderrTail);
     }
     auto line = child->ReadLine(0.05);
-    if (!line.ok()) {
-      if (line.error().find("closed its output") != std::string::npos) eof = true;
+    // The trigger is looked at after every line too: a program that prints
+    // without pause would otherwise run on past the cut unseen.
+    if (line.ok()) take(*line);
+    if (!line.ok() || !s.crash_trigger.is_null()) {
+      if (!line.ok() && line.error().find("closed its output") != std::string::npos) eof = true;
       if (trigger_fired()) {
-        // The mount cut the power: what the program does from now on
-        // happens after the crash (its calls fail); stop it here. It may
-        // have printed acks between the last look and the cut (under load,
-        // a whole run of them): take what its output holds first.
+        // The mount cut the power and froze the program (its trigger's
+        // "stop"): what its output holds was printed before the cut (under
+        // load, a whole run of acks the last look had not read yet); take
+        // it, then end the program.
         rec->triggered = true;
         for (auto more = child->ReadLine(0); more.ok(); more = child->ReadLine(0)) take(*more);
         child->Kill();
         break;
       }
-      continue;
     }
-    take(*line);
   }
   if (!rec->triggered) {
     auto code = child->Wait(std::max(1.0, deadline - Now()));

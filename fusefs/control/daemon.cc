@@ -196,6 +196,16 @@ int RunDaemon(const DaemonConfig& config, int ready_fd) {
   fs.SetCacheDropListener([&drops](CacheDropQueue::Entries entries, CacheDropQueue::Inodes inodes) {
     drops.Push(std::move(entries), std::move(inodes));
   });
+  // A crash trigger armed with "stop" freezes the program whose call it
+  // cut, with its process group, as the power going out would: what it
+  // would do after the cut never happens (a harness kills it). Never the
+  // daemon's own group.
+  fs.SetStopListener([] {
+    const pid_t pid = fusefs::RequestCallerPid();
+    if (pid <= 0) return;
+    const pid_t group = getpgid(pid);
+    kill(group > 1 && group != getpgrp() ? -group : pid, SIGSTOP);
+  });
   ControlServer server(fs, hooks);
   if (!server.Listen(config.socket_path, &error)) return fail(error);
   server.Start();

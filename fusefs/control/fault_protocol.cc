@@ -130,6 +130,17 @@ Result<model::CrashTrigger> ParseCrashAfterRequest(const json& r) {
           "as often as asked");
     }
   }
+  if (r.contains("stop")) {
+    if (!r["stop"].is_boolean()) {
+      return Result<model::CrashTrigger>::Error("crash-after: \"stop\" must be true or false");
+    }
+    t.stop = r["stop"].get<bool>();
+    if (t.stop && t.save) {
+      return Result<model::CrashTrigger>::Error(
+          "crash-after: \"stop\" freezes the caller at a power cut; a saving trigger cuts "
+          "nothing");
+    }
+  }
   return t;
 }
 
@@ -168,6 +179,7 @@ json HandleFaultRequest(model::Filesystem& fs, const json& request) {
                             {"before", t.before},
                             {"save", t.save},
                             {"every", t.every},
+                            {"stop", t.stop},
                             {"seen", t.seen}});
   }
   // "trigger": the first armed one (null: none), as before several could be.
@@ -197,6 +209,9 @@ void AddFaultOptions(CLI::App& ctl, FaultArgs& args) {
                "saved-points DIR)");
   ctl.add_flag("--every", args.every,
                "crash-after --save: save at the Nth matching operation and every one after it");
+  ctl.add_flag("--stop", args.stop,
+               "crash-after: freeze the calling program (SIGSTOP to its process group) at the "
+               "cut, as the power going out would; end it yourself afterwards");
 }
 
 Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
@@ -207,8 +222,8 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
   }
   if (command != "fail" && command != "crash-after") {
     return Result<json>::Error(
-        "--op, --path, --errno, --nth, --from, --count, --before, --save and --every apply "
-        "to fail and crash-after only");
+        "--op, --path, --errno, --nth, --from, --count, --before, --save, --every and --stop "
+        "apply to fail and crash-after only");
   }
   if (a.op.empty()) {
     return Result<json>::Error(command + " needs --op (" + std::string(model::FaultOpNames()) +
@@ -218,8 +233,8 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
   if (!a.path.empty()) r["path"] = a.path;
   if (a.nth) r["nth"] = a.nth;
   if (command == "fail") {
-    if (a.before || a.save || a.every)
-      return Result<json>::Error("--before, --save and --every apply to crash-after only");
+    if (a.before || a.save || a.every || a.stop)
+      return Result<json>::Error("--before, --save, --every and --stop apply to crash-after only");
     if (!a.err.empty()) r["errno"] = a.err;
     if (a.from) r["from"] = a.from;
     if (a.count) r["count"] = a.count;
@@ -232,6 +247,7 @@ Result<json> FaultCtlRequest(const std::string& command, const FaultArgs& a) {
     r["before"] = a.before;
     if (a.save) r["save"] = true;
     if (a.every) r["every"] = true;
+    if (a.stop) r["stop"] = true;
     Result<model::CrashTrigger> t = ParseCrashAfterRequest(r);
     if (!t.ok()) return Result<json>::Error(t.error());
   }

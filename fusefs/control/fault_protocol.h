@@ -66,9 +66,10 @@ struct FaultArgs {
   bool before = false;
   bool save = false;
   bool every = false;
+  bool stop = false;
   bool Given() const {
     return !op.empty() || !path.empty() || !err.empty() || nth || from || count || before || save ||
-           every;
+           every || stop;
   }
 };
 // Adds --op, --path, --errno, --nth, --from, --count, --before, --save, --every to `ctl`.

@@ -81,6 +81,10 @@ TEST_CASE("bad fault requests are refused with the field and the accepted values
              Catch::Contains("\"save\" must be true or false"));
   CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"every", true}}),
              Catch::Contains("\"every\" needs \"save\""));
+  CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"stop", 1}}),
+             Catch::Contains("\"stop\" must be true or false"));
+  CHECK_THAT(error({{"cmd", "crash-after"}, {"op", "fsync"}, {"stop", true}, {"save", true}}),
+             Catch::Contains("a saving trigger cuts nothing"));
   CHECK(fs.Faults().empty());
 }
 

@@ -35,6 +35,13 @@
 #include "fusefs/fuse/uring.h"
 
 namespace blackout::fusefs {
+
+namespace {
+// The pid of the request this thread serves (Handlers::Fs), 0 before any.
+thread_local pid_t t_request_pid = 0;
+}  // namespace
+
+pid_t RequestCallerPid() { return t_request_pid; }
 namespace {
 
 // Largest read/write request: the kernel's limit (256 pages) and libfuse's
@@ -138,7 +145,12 @@ struct Handlers {
   static FuseAdapter& Adapter(fuse_req_t req) {
     return *static_cast<FuseAdapter*>(fuse_req_userdata(req));
   }
-  static model::Filesystem& Fs(fuse_req_t req) { return Adapter(req).fs_; }
+  // Every handler reaches the model through here: the caller's pid is noted
+  // for the thread first (RequestCallerPid).
+  static model::Filesystem& Fs(fuse_req_t req) {
+    t_request_pid = fuse_req_ctx(req)->pid;
+    return Adapter(req).fs_;
+  }
 
   static Caller Who(fuse_req_t req) {
     const fuse_ctx* ctx = fuse_req_ctx(req);

@@ -59,6 +59,11 @@ struct fuse_init_out;
 
 namespace blackout::fusefs {
 
+// On a thread serving a FUSE request: the pid of the process that made it
+// (the model's listeners run there, a crash trigger's among them); 0 on a
+// thread that served none.
+pid_t RequestCallerPid();
+
 class UringQueues;
 
 struct MountOptions {

@@ -61,6 +61,11 @@ void Filesystem::DisarmTriggers() {
   impl_->torn_writes.clear();
 }
 
+void Filesystem::SetStopListener(StopListener listener) {
+  std::lock_guard lock(impl_->mu);
+  impl_->stop_listener = std::move(listener);
+}
+
 void Filesystem::SetFireListener(FireListener listener) {
   std::lock_guard lock(impl_->mu);
   impl_->fire_listener = std::move(listener);
@@ -244,6 +249,7 @@ void Filesystem::Impl::TriggeredCut(uint64_t id, FaultOp op, const std::string& 
   inodes.insert(inodes.end(), result.forgotten.begin(), result.forgotten.end());
   if (drop_listener) drop_listener(std::move(entries), std::move(inodes));
   if (fire_listener) fire_listener(id);
+  if (stop_listener && faults.fired_stop()) stop_listener();
 }
 
 // ---------------------------------------------------------------- failed fsync

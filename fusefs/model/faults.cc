@@ -142,6 +142,7 @@ bool RegexMatches(const PathRegex& regex, const std::string& path) {
 uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bool before,
                            std::vector<std::pair<uint64_t, uint64_t>>* saves) {
   uint64_t fired = 0;
+  fired_stop_ = false;
   for (auto it = triggers_.begin(); it != triggers_.end();) {
     const bool matches =
         it->regex ? std::any_of(paths.begin(), paths.end(),
@@ -160,6 +161,7 @@ uint64_t FaultTable::Fires(FaultOp op, const std::vector<std::string>& paths, bo
       }
     } else {
       fired = it->id;
+      fired_stop_ = it->stop;
     }
     it = triggers_.erase(it);
   }

@@ -93,6 +93,10 @@ struct CrashTrigger {
   // the prefix states of what is pending there, covers every position
   // between two syncs, without counting the program's operations by hand.
   bool every = false;
+  // A cutting trigger only: freeze the calling program at the cut (the
+  // daemon stops its process group, Filesystem::SetStopListener), as the
+  // power going out would; a harness then kills it.
+  bool stop = false;
   uint64_t seen = 0;
   uint64_t id = 0;  // given by the filesystem when armed (TakeFiredTriggers)
   // When set, matched against the paths instead of the glob `path` (which
@@ -155,6 +159,8 @@ class FaultTable {
   // every one of them fires, a cut or not.
   uint64_t Fires(FaultOp op, const std::vector<std::string>& paths, bool before,
                  std::vector<std::pair<uint64_t, uint64_t>>* saves);
+  // Whether the cutting trigger that last fired asked to freeze its caller.
+  bool fired_stop() const { return fired_stop_; }
   const std::vector<FaultRule>& rules() const { return rules_; }
   const std::vector<CrashTrigger>& triggers() const { return triggers_; }
   bool has_after_trigger() const {
@@ -166,6 +172,7 @@ class FaultTable {
 
  private:
   std::vector<FaultRule> rules_;
+  bool fired_stop_ = false;
   std::vector<CrashTrigger> triggers_;
 };
 

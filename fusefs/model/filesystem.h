@@ -405,6 +405,10 @@ class Filesystem {
   // the id on (a pipe write). Empty: none.
   using FireListener = std::function<void(uint64_t)>;
   void SetFireListener(FireListener listener);
+  // Called when a trigger armed with `stop` cuts the power, on the thread of
+  // the operation (the caller's request), with the model's lock held.
+  using StopListener = std::function<void()>;
+  void SetStopListener(StopListener listener);
   // Kernel caches to drop after a change no control request made (a crash
   // trigger's power cut, a btrfs revert after a failed fsync): directory
   // entries and inodes. Called with the model's lock held, on the FUSE

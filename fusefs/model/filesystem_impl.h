@@ -190,6 +190,7 @@ struct Filesystem::Impl {
   // SaveCrashPoint's bytes, with the lock held (serialize.cc).
   std::string SaveLocked() const;
   FireListener fire_listener;
+  StopListener stop_listener;
   Seq last_write_seq = 0;  // WriteLocked: the pending op it committed, or 0
   // A failed fsync of file `ino` through `fh` with a writeback error `err`:
   // what the behaviour model does with the un-synced data (durability.cc).

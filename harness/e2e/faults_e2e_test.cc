@@ -231,6 +231,18 @@ TEST_CASE("a crash trigger's power cut on the mount is diagnosed from the point 
   const std::string text = st["diagnosis"]["text"];
   CHECK(text.find("fsync of directory records/ after trace #") != std::string::npos);
   CHECK(text.find("would have prevented the loss of 2 acknowledged writes") != std::string::npos);
+
+  // The program is frozen at the cut: thirty records written as fast as it
+  // can, the power going right after the fourth one's fsync; it acks three
+  // (the fourth's ack comes after the cut) and writes nothing more.
+  s["workload"]["exec"] = "python3 " + records + " write 30 --sync file";
+  s["crash"]["at"] = {{"after", {{"op", "fsync"}, {"path", "rec-4"}, {"nth", 1}}}};
+  const json fast = RunExpected(w, w.Write("fast.json", s), w.path + "/out2");
+  const json& cut = fast["scenarios"][0]["crash_states"][0];
+  CHECK(cut["acked_writes"] == 3);
+  CHECK(cut["lost_writes"] == 3);
+  for (const auto& e : cut["timeline"]["entries"])
+    CHECK(e.value("path", "").find("rec-5") == std::string::npos);  // never written
   CHECK(w.Clean());
 }
 
