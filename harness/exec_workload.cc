@@ -495,13 +495,15 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     if (!cut.ok()) return finish(cut.error());
     r.timeline = CrashTimeline(control, &*unsynced, acks, state);
   } else {
-    r.timeline = CrashTimeline(control, nullptr, acks, rec.triggered ? "drop-all" : "process");
+    json unsynced;  // at the cut, from the point the saving twin took just before it
     if (rec.triggered && rec.save_at_trigger) {
-      // The point the saving twin took just before the cut.
       auto saved = ControlCall(ctl, {{"cmd", "saved-points"}, {"dir", rec.fs->dir()}});
       if (saved.ok() && !saved->value("points", json::array()).empty())
         point_file = (*saved)["points"][0].value("file", "");
+      if (!point_file.empty()) unsynced = UnsyncedAtPoint(s, point_file);
     }
+    r.timeline = CrashTimeline(control, unsynced.is_null() ? nullptr : &unsynced, acks,
+                               rec.triggered ? "drop-all" : "process");
   }
   bool fsync_failed = false;
   auto trace = control.Trace();

@@ -290,6 +290,19 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
   return c;
 }
 
+json UnsyncedAtPoint(const Scenario& s, const std::string& file) {
+  auto lp = LoadPoint(s, file);
+  if (!lp.ok()) return json();
+  // The point's paths are the loaded view's: as `ctl unsynced` gives them.
+  json u = UnsyncedJson(lp->fs->ListUnsynced());
+  for (const char* list : {"files", "dirs"})
+    for (auto& e : u[list]) {
+      const std::string p = e.value("path", "");
+      if (!p.empty() && p[0] != '/' && p[0] != '(') e["path"] = "/" + p;
+    }
+  return u;
+}
+
 Expected<json> DiagnoseCutState(const Scenario& s, const RunOptions& o, const CutState& cut,
                                 std::vector<std::string>* findings) {
   auto lp = LoadPoint(s, cut.point_file);

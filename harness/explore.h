@@ -115,6 +115,11 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
                       const std::string& id, const Oracle& oracle, const std::string& contract,
                       const std::string& dir, const Oracle* in_flight_applied = nullptr);
 
+// What was pending at a saved crash point, as `ctl unsynced` answers (a
+// timeline's fates for a cut no `unsynced` could precede); null when the
+// point cannot be loaded.
+nlohmann::json UnsyncedAtPoint(const Scenario& s, const std::string& file);
+
 // Which sync would have saved a crash state cut on the mount (runner.cc), as
 // an explored state's diagnosis says (diagnosis.h): the mount saved its crash
 // point just before the cut, and each candidate state is rebuilt from that

@@ -533,14 +533,16 @@ CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items
                                     ? " (" + s.workload[rec.cut_item].request.dump() +
                                           "), which is not acknowledged"
                                     : ""));
-    r.timeline = CrashTimeline(control, nullptr, rec.acks, "drop-all");
+    json unsynced;  // at the cut, from the point the saving twin took just before it
     if (rec.save_at_trigger) {
-      // The point the saving twin took just before the cut.
       auto saved = MountCall(**fs, {{"cmd", "saved-points"}, {"dir", (*fs)->dir()}});
       if (!saved.ok()) return finish(saved.error());
       const json points = saved->value("points", json::array());
       if (!points.empty()) point_file = points[0].value("file", "");
+      if (!point_file.empty()) unsynced = UnsyncedAtPoint(s, point_file);
     }
+    r.timeline =
+        CrashTimeline(control, unsynced.is_null() ? nullptr : &unsynced, rec.acks, "drop-all");
   } else if (s.crash_kind == CrashKind::kPower) {
     auto unsynced = control.Unsynced();
     if (!unsynced.ok()) return finish(unsynced.error());

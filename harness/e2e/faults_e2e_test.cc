@@ -231,6 +231,15 @@ TEST_CASE("a crash trigger's power cut on the mount is diagnosed from the point 
   const std::string text = st["diagnosis"]["text"];
   CHECK(text.find("fsync of directory records/ after trace #") != std::string::npos);
   CHECK(text.find("would have prevented the loss of 2 acknowledged writes") != std::string::npos);
+  // The timeline knows what the cut dropped: the directory operations no
+  // fsync of a directory made durable (it showed them kept).
+  int dropped_entries = 0;
+  for (const auto& e : st["timeline"]["entries"])
+    if (e["kind"] == "dir-op") {
+      CHECK(e["fate"] == "dropped");
+      ++dropped_entries;
+    }
+  CHECK(dropped_entries >= 3);
 
   // The program is frozen at the cut: thirty records written as fast as it
   // can, the power going right after the fourth one's fsync; it acks three
