@@ -296,7 +296,23 @@ Diagnosis Diagnose(const DiagnosisInput& in) {
           Choice c = {{order[i], max_of(order[i])}, {order[j], max_of(order[j])}};
           if (fixes(c)) found = earliest(c);
         }
-      if (found.empty()) found = all;
+      if (found.empty()) {
+        // Then all of them less what is not needed, one object at a time,
+        // directories first (under a journal a file's fsync brings the
+        // entries along): a set no object of which can be left out.
+        found = all;
+        std::stable_partition(found.begin(), found.end(),
+                              [](const auto& sync) { return sync.first.directory; });
+        for (size_t i = 0; i < found.size() && found.size() > 1;) {
+          Choice without = found;
+          without.erase(without.begin() + static_cast<std::ptrdiff_t>(i));
+          if (fixes(without)) {
+            found = std::move(without);
+          } else {
+            ++i;
+          }
+        }
+      }
     }
   }
 

@@ -204,7 +204,7 @@ std::string RecordExecWorkload(const Scenario& s, const RunOptions& o, ExecRecor
   }
   if (!s.crash_trigger.is_null() && !rec->triggered)
     return "$.crash.at.after: the crash trigger never fired (the workload exited " +
-           std::to_string(rec->exit_code) + " before the matching operation)";
+           std::to_string(rec->exit_code) + " before the matching operation" + kTriggerPaths + ")";
   return "";
 }
 

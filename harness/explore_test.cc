@@ -497,6 +497,35 @@ TEST_CASE("a loss that only syncing everything removes is diagnosed so, past the
         std::string::npos);
 }
 
+TEST_CASE("a diagnosis that needs many syncs leaves out those it does not need") {
+  // ext4-ordered: three new files, none synced; a state passes with all
+  // three whole. A file's fsync commits the journal, the new entries with
+  // it, so the three file fsyncs suffice: no directory fsync is named.
+  Disk d(BehaviourModel::kExt4Ordered);
+  const Ino db = d.Mkdir("db");
+  d.SyncAll();
+  for (int i = 0; i < 3; ++i) d.Write(d.Create(db, "f" + std::to_string(i)), 0, "v");
+  auto offline = Reload(d.fs, BehaviourModel::kExt4Ordered);
+  const json trace = TraceJson(d.fs);
+  auto states = offline->CrashStates("drop-all");
+  REQUIRE(states.ok());
+  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, "ext4-ordered", (*states)[0]);
+  in.violated = {"acked-durable"};
+  in.lost_writes = 3;
+  in.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+    auto files = offline->CrashStateFiles(id);
+    REQUIRE(files.ok());
+    int whole = 0;
+    for (const auto& f : *files) whole += f.path.rfind("db/f", 0) == 0 && f.data == "v";
+    if (whole == 3) return std::vector<std::string>{};
+    return std::vector<std::string>{"acked-durable"};
+  };
+  const auto dg = harness::Diagnose(in);
+  REQUIRE(dg.found);
+  CHECK(dg.fixes.size() == 3);
+  for (const auto& f : dg.fixes) CHECK_FALSE(f.directory);
+}
+
 TEST_CASE("an explored state's timeline gives the power cut a trace position of its own") {
   const json trace = json::parse(R"({"entries": [
       {"seq": 1, "op": "create", "path": "/db/log", "ino": 3},

@@ -425,8 +425,9 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
   }
   if (armed && items == static_cast<int>(s.workload.size())) {
     if (cut()) return stop_at_cut(-1);
-    return Error{"$.crash.at.after: the crash trigger never fired (the workload ended before the "
-                 "matching operation)"};
+    return Error{std::string("$.crash.at.after: the crash trigger never fired (the workload "
+                             "ended before the matching operation") +
+                 kTriggerPaths + ")"};
   }
   return Ok();
 }
@@ -783,9 +784,9 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
   if (auto st = RunWorkload(trigger ? saving : s, o, **fs, n, &driver, &rec, save); !st.ok())
     return Error{st.error()};
   if (trigger && run.points.empty())
-    return Error{
-        "$.crash.at.after: the crash trigger never fired (the workload ended before the "
-        "matching operation)"};
+    return Error{std::string("$.crash.at.after: the crash trigger never fired (the workload "
+                             "ended before the matching operation") +
+                 kTriggerPaths + ")"};
   run.contract = rec.contract;
   if (driver) driver->Kill();
   driver.reset();

@@ -49,6 +49,11 @@ struct RunOptions {
   std::function<void(const std::string&, const std::string&, int, int)> explore_progress;
 };
 
+// How a crash trigger's path matches, for the message when it never fired.
+inline constexpr const char* kTriggerPaths =
+    "; a path matches from the mount root, /store/000001.wal, or as a glob on the file name, "
+    "000001.wal, *.wal";
+
 struct CrashStateResult {
   std::string point;   // "end", "after_op:3"
   int items_done = 0;  // workload entries executed before the crash

@@ -284,6 +284,8 @@ TEST_CASE("a crash trigger cuts the power inside an engine call; that op is not 
   o = w.Run("run " + w.Write("t.json", doc) + " --out " + w.path + "/out");
   CHECK(o.code == 2);
   CHECK(o.text.find("never fired") != std::string::npos);
+  // It says how a path matches: a relative one names no file by its path.
+  CHECK(o.text.find("a path matches from the mount root") != std::string::npos);
   CHECK(w.Clean());
 }
 
