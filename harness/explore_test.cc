@@ -467,30 +467,35 @@ TEST_CASE("a diagnosis tries a file's sync before the truncate that emptied it")
   CHECK(dg.fixes[0].after_seq == log_write);
 }
 
-TEST_CASE("a loss that only syncing everything removes is diagnosed so, past the search budget") {
-  // Sixty new files, none synced: a state passes only with all of them
-  // whole, so no single sync or pair saves it, and the singles alone use
-  // up the re-check budget.
-  Disk d;
+// The diagnosis of drop-all after `n` new files in db/, none synced, under
+// `model`, where a state passes only with every one of them whole.
+harness::Diagnosis DiagnoseNewFiles(BehaviourModel model, const std::string& name, int n) {
+  Disk d(model);
   const Ino db = d.Mkdir("db");
   d.SyncAll();
-  for (int i = 0; i < 60; ++i) d.Write(d.Create(db, "f" + std::to_string(i)), 0, "v");
-  auto offline = Reload(d.fs);
+  for (int i = 0; i < n; ++i) d.Write(d.Create(db, "f" + std::to_string(i)), 0, "v");
+  auto offline = Reload(d.fs, model);
   const json trace = TraceJson(d.fs);
   auto states = offline->CrashStates("drop-all");
   REQUIRE(states.ok());
-  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, "posix-strict", (*states)[0]);
+  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, name, (*states)[0]);
   in.violated = {"acked-durable"};
-  in.lost_writes = 60;
+  in.lost_writes = n;
   in.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
     auto files = offline->CrashStateFiles(id);
     REQUIRE(files.ok());
     int whole = 0;
     for (const auto& f : *files) whole += f.path.rfind("db/f", 0) == 0 && f.data == "v";
-    if (whole == 60) return std::vector<std::string>{};
+    if (whole == n) return std::vector<std::string>{};
     return std::vector<std::string>{"acked-durable"};
   };
-  const auto dg = harness::Diagnose(in);
+  return harness::Diagnose(in);
+}
+
+TEST_CASE("a loss that only syncing everything removes is diagnosed so, past the search budget") {
+  // No single sync or pair saves sixty new files, and the singles alone
+  // use up the re-check budget.
+  const auto dg = DiagnoseNewFiles(BehaviourModel::kPosixStrict, "posix-strict", 60);
   CHECK(dg.found);
   CHECK(dg.fixes.size() == 61);  // every file, and the directory
   CHECK(dg.text.find("would have prevented the loss of 60 acknowledged writes") !=
@@ -498,29 +503,9 @@ TEST_CASE("a loss that only syncing everything removes is diagnosed so, past the
 }
 
 TEST_CASE("a diagnosis that needs many syncs leaves out those it does not need") {
-  // ext4-ordered: three new files, none synced; a state passes with all
-  // three whole. A file's fsync commits the journal, the new entries with
-  // it, so the three file fsyncs suffice: no directory fsync is named.
-  Disk d(BehaviourModel::kExt4Ordered);
-  const Ino db = d.Mkdir("db");
-  d.SyncAll();
-  for (int i = 0; i < 3; ++i) d.Write(d.Create(db, "f" + std::to_string(i)), 0, "v");
-  auto offline = Reload(d.fs, BehaviourModel::kExt4Ordered);
-  const json trace = TraceJson(d.fs);
-  auto states = offline->CrashStates("drop-all");
-  REQUIRE(states.ok());
-  harness::DiagnosisInput in = harness::DiagnosisFor(&trace, "ext4-ordered", (*states)[0]);
-  in.violated = {"acked-durable"};
-  in.lost_writes = 3;
-  in.recheck = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
-    auto files = offline->CrashStateFiles(id);
-    REQUIRE(files.ok());
-    int whole = 0;
-    for (const auto& f : *files) whole += f.path.rfind("db/f", 0) == 0 && f.data == "v";
-    if (whole == 3) return std::vector<std::string>{};
-    return std::vector<std::string>{"acked-durable"};
-  };
-  const auto dg = harness::Diagnose(in);
+  // Under ext4-ordered a file's fsync commits the journal, the new entries
+  // with it, so the three file fsyncs suffice: no directory fsync is named.
+  const auto dg = DiagnoseNewFiles(BehaviourModel::kExt4Ordered, "ext4-ordered", 3);
   REQUIRE(dg.found);
   CHECK(dg.fixes.size() == 3);
   for (const auto& f : dg.fixes) CHECK_FALSE(f.directory);
