@@ -469,7 +469,7 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
   };
 
   ExecRecording rec;
-  rec.save_at_trigger = s.crash_kind == CrashKind::kPower && s.faults.empty();
+  rec.save_at_trigger = DiagnosedOnMount(s);
   if (std::string err = RecordExecWorkload(s, o, &rec); !err.empty()) return finish(err);
   const std::string mnt = rec.fs->mountpoint();
   const std::string ctl = control::DefaultSocketPath(mnt);
@@ -484,9 +484,8 @@ CrashStateResult RunExecCrashState(const Scenario& s, const RunOptions& o, const
     if (!unsynced.ok()) return finish(unsynced.error());
     gaps = GapsInStore(*unsynced, "");
     for (const auto& g : gaps) r.gaps.push_back(DescribeGap(g));
-    if (s.faults.empty()) {
-      // For a diagnosis, should the state break an invariant (runner.cc,
-      // DiagnosedOnMount): the disk's answers to a fault are not in it.
+    if (DiagnosedOnMount(s)) {
+      // For a diagnosis, should the state break an invariant.
       point_file = rec.fs->dir() + "/crash-point.bin";
       if (auto saved = control.SaveCrashPoint(point_file); !saved.ok())
         return finish(saved.error());

@@ -290,6 +290,13 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
   return c;
 }
 
+bool DiagnosedOnMount(const Scenario& s) {
+  if (s.crash_kind != CrashKind::kPower || !s.faults.empty() || s.capacity_bytes) return false;
+  for (const auto& w : s.workload)
+    if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage) return false;
+  return true;
+}
+
 json UnsyncedAtPoint(const Scenario& s, const std::string& file) {
   auto lp = LoadPoint(s, file);
   if (!lp.ok()) return json();

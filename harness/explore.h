@@ -115,6 +115,14 @@ StateCheck CheckState(const Scenario& s, const RunOptions& o, const model::Files
                       const std::string& id, const Oracle& oracle, const std::string& contract,
                       const std::string& dir, const Oracle* in_flight_applied = nullptr);
 
+// Whether a power cut on the mount is diagnosed (which sync would have saved
+// the state): the crash point saved before the cut is all the diagnosis
+// needs when nothing else shaped the state. Not with crash or damage steps
+// (earlier recoveries are part of the judgement), faults (the disk's
+// answers are part of the workload) or a capacity (offline, the recovery
+// would run without it).
+bool DiagnosedOnMount(const Scenario& s);
+
 // What was pending at a saved crash point, as `ctl unsynced` answers (a
 // timeline's fates for a cut no `unsynced` could precede); null when the
 // point cannot be loaded.

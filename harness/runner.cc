@@ -470,19 +470,6 @@ std::string PointName(const Scenario& s, int items_done) {
   return "start";
 }
 
-// Whether a power cut on the mount is diagnosed (which sync would have saved
-// the state): the crash point saved before the cut is all the diagnosis
-// needs when nothing else shaped the state. Not with crash or damage steps
-// (earlier recoveries are part of the judgement), faults (the disk's
-// answers are part of the workload) or a capacity (offline, the recovery
-// would run without it).
-bool DiagnosedOnMount(const Scenario& s) {
-  if (s.crash_kind != CrashKind::kPower || !s.faults.empty() || s.capacity_bytes) return false;
-  for (const auto& w : s.workload)
-    if (w.kind == WorkItem::Kind::kCrash || w.kind == WorkItem::Kind::kDamage) return false;
-  return true;
-}
-
 CrashStateResult RunCrashState(const Scenario& s, const RunOptions& o, int items_done,
                                const std::string& state, json* contract) {
   if (s.exec) return RunExecCrashState(s, o, state, contract);
