@@ -331,6 +331,32 @@ void ExecFindings(const std::vector<Gap>& gaps, bool fsync_failed, CrashStateRes
   if (fsync_failed) r->findings.push_back(kExecDataLostAfterFsyncError);
 }
 
+// Crash state `id` of a loaded exec point checked off the mount: its files
+// written into `dir`, which stands for the mount (BLACKOUT_MNT; no control
+// socket), recovered and judged into *r, then `dir` and its log removed.
+// Returns a setup error.
+std::string CheckStateOffMount(const Scenario& s, const model::Filesystem& mfs,
+                               const std::vector<ExecAck>& acks, const std::string& id,
+                               const std::string& dir, CrashStateResult* r) {
+  struct Remove {
+    std::string dir;
+    ~Remove() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      std::filesystem::remove(dir + ".log", ec);
+    }
+  } remove{dir};
+  if (auto m = mfs.MaterializeCrashState(id, dir); !m.ok())
+    return "cannot materialize crash state " + id + " into " + dir + ": " +
+           std::strerror(m.error());
+  Checked c;
+  auto plain = [](const std::vector<std::string>& argv) { return argv; };
+  if (std::string err = RecoverAndCheck(s, dir, "", dir + ".log", plain, r, &c); !err.empty())
+    return err;
+  JudgeExec(s, acks, c, r);
+  return "";
+}
+
 // Crash state `id` of an exec point checked: recovered and judged into *r;
 // returns a setup error.
 using ExecStateCheck = std::function<std::string(const std::string& id, CrashStateResult* r)>;
@@ -415,21 +441,8 @@ void DiagnoseExecCut(const Scenario& s, const RunOptions& o, const std::string& 
     return not_diagnosed("cannot list crash state " + state + " of the saved crash point");
   std::atomic<int> counter{0};
   const ExecStateCheck check_state = [&](const std::string& id, CrashStateResult* again) {
-    const std::string dir = work + "/diagnose-" + std::to_string(counter++);
-    std::string error;
-    if (auto m = mfs.MaterializeCrashState(id, dir); !m.ok()) {
-      error =
-          "cannot materialize crash state " + id + " into " + dir + ": " + std::strerror(m.error());
-    } else {
-      Checked checked;
-      auto plain = [](const std::vector<std::string>& argv) { return argv; };
-      error = RecoverAndCheck(s, dir, "", dir + ".log", plain, again, &checked);
-      if (error.empty()) JudgeExec(s, acks, checked, again);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    std::filesystem::remove(dir + ".log", ec);
-    return error;
+    return CheckStateOffMount(s, mfs, acks, id, work + "/diagnose-" + std::to_string(counter++),
+                              again);
   };
   // The cut state itself, off the mount, must break the same invariants: a
   // program whose recovery needs the mount cannot be diagnosed this way.
@@ -583,24 +596,8 @@ std::vector<CrashStateResult> ExploreExecScenario(const Scenario& s, const RunOp
   // mount (BLACKOUT_MNT; BLACKOUT_CTL is empty: no mount, no control socket).
   std::atomic<int> counter{0};
   auto check_state = [&](const std::string& id, CrashStateResult* r) -> std::string {
-    const std::string dir = work + "/state-" + std::to_string(counter++);
-    struct Remove {
-      std::string dir;
-      ~Remove() {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-        std::filesystem::remove(dir + ".log", ec);
-      }
-    } remove{dir};
-    if (auto m = mfs.MaterializeCrashState(id, dir); !m.ok())
-      return "cannot materialize crash state " + id + " into " + dir + ": " +
-             std::strerror(m.error());
-    Checked c;
-    auto plain = [](const std::vector<std::string>& argv) { return argv; };
-    if (std::string err = RecoverAndCheck(s, dir, "", dir + ".log", plain, r, &c); !err.empty())
-      return err;
-    JudgeExec(s, rec.acks, c, r);
-    return "";
+    return CheckStateOffMount(s, mfs, rec.acks, id, work + "/state-" + std::to_string(counter++),
+                              r);
   };
 
   RecheckMemo memo(mfs);

@@ -150,6 +150,12 @@ bool TriggerFired(MountedFs& fs) {
 
 // "after fsync *.log #3", as exec scenarios name their trigger's point; `nth`
 // (when not 0) names the matching operation an `every` trigger saved at.
+Error TriggerNeverFired() {
+  return Error{std::string("$.crash.at.after: the crash trigger never fired (the workload ended "
+                           "before the matching operation") +
+               kTriggerPaths + ")"};
+}
+
 std::string TriggerPointName(const Scenario& s, uint64_t nth = 0) {
   const json& t = s.crash_trigger;
   return std::string(t.value("before", false) ? "before " : "after ") + t.value("op", "") + " " +
@@ -425,9 +431,7 @@ Status RunWorkload(const Scenario& s, const RunOptions& o, MountedFs& fs, int it
   }
   if (armed && items == static_cast<int>(s.workload.size())) {
     if (cut()) return stop_at_cut(-1);
-    return Error{std::string("$.crash.at.after: the crash trigger never fired (the workload "
-                             "ended before the matching operation") +
-                 kTriggerPaths + ")"};
+    return TriggerNeverFired();
   }
   return Ok();
 }
@@ -770,10 +774,7 @@ Expected<RecordedRun> RecordWorkload(const Scenario& s, const RunOptions& o,
   };
   if (auto st = RunWorkload(trigger ? saving : s, o, **fs, n, &driver, &rec, save); !st.ok())
     return Error{st.error()};
-  if (trigger && run.points.empty())
-    return Error{std::string("$.crash.at.after: the crash trigger never fired (the workload "
-                             "ended before the matching operation") +
-                 kTriggerPaths + ")"};
+  if (trigger && run.points.empty()) return TriggerNeverFired();
   run.contract = rec.contract;
   if (driver) driver->Kill();
   driver.reset();
